@@ -1,0 +1,7 @@
+"""The ``shipyard`` command."""
+
+
+def main() -> None:
+    from shipyard.cli.app import run
+
+    run()

@@ -1,0 +1,83 @@
+"""Every error Shipyard reports on purpose.
+
+A user's mistake or a refused action raises one of these; the CLI prints its
+message as one red line and exits non-zero, the API (later) turns it into a JSON
+body with ``status``. Anything else that escapes is a bug.
+
+    ShipyardError                 400  base class; ``message`` is one readable line
+    ├── ConfigError               400  missing or invalid shipyard.toml; names the field
+    ├── NotFound                  404  unknown app, environment, ticket, release, build
+    ├── InvalidRef                422  a ref that does not match the environment's pattern
+    ├── Refused                   409  a gate said no (unverified tickets, upstream, checks)
+    │   └── Busy                  409  the environment already has a deployment in flight
+    ├── ArtifactMissing           409  the artifact did not appear within the wait
+    ├── GitError                  500  the git binary failed or the path is not a repository
+    ├── DeployFailed              502  the new instance never became healthy; old one serves
+    └── AuditError                500  an audit record could not be written or verified
+
+Adapters translate the exceptions of the libraries and programs they use into
+these classes; none of those exceptions escape an adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShipyardError(Exception):
+    """Base of every error Shipyard raises on purpose."""
+
+    status = 400
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fixed error shape shared by the CLI's --json output and the API."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigError(ShipyardError):
+    code = "config"
+
+
+class NotFound(ShipyardError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidRef(ShipyardError):
+    status = 422
+    code = "invalid_ref"
+
+
+class Refused(ShipyardError):
+    status = 409
+    code = "refused"
+
+
+class Busy(Refused):
+    code = "busy"
+
+
+class ArtifactMissing(ShipyardError):
+    status = 409
+    code = "artifact_missing"
+
+
+class GitError(ShipyardError):
+    status = 500
+    code = "git"
+
+
+class DeployFailed(ShipyardError):
+    status = 502
+    code = "deploy_failed"
+
+
+class AuditError(ShipyardError):
+    status = 500
+    code = "audit"
