@@ -1,0 +1,375 @@
+"""A git repository, read and tagged through the ``git`` binary.
+
+Every call runs ``git -C <path> ...`` in a subprocess; nothing here imports a git
+library. Failures come out as :class:`~shipyard.errors.GitError` (git failed, or
+the path is not a repository) or :class:`~shipyard.errors.NotFound` (an unknown
+revision or tag), each with a one-line message; no ``OSError`` or
+``CalledProcessError`` escapes.
+
+    >>> repo = GitRepo("/srv/app")                        # doctest: +SKIP
+    >>> for c in repo.iter_commits("2024.09.01", "main"):  # doctest: +SKIP
+    ...     print(c.sha[:7], c.subject)
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.errors import GitError, NotFound
+
+# One record per commit, fields separated by NUL, records terminated by NUL (-z).
+# A commit message cannot contain NUL, so the stream splits cleanly.
+_LOG_FORMAT = "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%B"
+_LOG_FIELDS = 6
+_READ_SIZE = 1 << 16
+
+# Settings a user's config could set that would change what we parse.
+_CONFIG = (
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "i18n.logOutputEncoding=UTF-8",
+)
+# Inherited from a hook or a parent git process, these would point git at
+# another repository than the one we were given.
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """One commit as ``git log`` shows it; ``message`` is the full message."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    authored_at: int
+    message: str
+
+    @property
+    def subject(self) -> str:
+        """The first line of the message."""
+        return self.message.split("\n", 1)[0]
+
+
+def _check_ref(ref: str) -> str:
+    """Refuse a ref git would read as an option, or that cannot be a ref at all."""
+    if not ref or ref.startswith("-") or any(c in ref for c in "\0\n\r"):
+        raise NotFound(f"unknown revision: {ref!r}")
+    return ref
+
+
+def _first_line(stderr: str) -> str:
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line:
+            for prefix in ("fatal: ", "error: "):
+                line = line.removeprefix(prefix)
+            return line
+    return ""
+
+
+class GitRepo:
+    """A repository at ``path``; raises GitError if it is not one."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        env["LC_ALL"] = "C"  # git's messages, which we pass on, in one language
+        self._env = env
+        if not self.path.is_dir():
+            raise GitError(f"not a git repository: {self.path}")
+        if self._exec(["rev-parse", "--git-dir"]).returncode != 0:
+            raise GitError(f"not a git repository: {self.path}")
+
+    def __repr__(self) -> str:
+        return f"GitRepo({str(self.path)!r})"
+
+    # -- running git -------------------------------------------------------
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        return ["git", "-C", str(self.path), *_CONFIG, *args]
+
+    def _exec(
+        self, args: Sequence[str], input: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                self._argv(args),
+                input=input,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=env or self._env,
+                check=False,
+            )
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+
+    def run(self, *args: str, input: str | None = None) -> str:
+        """Run ``git <args>`` and return its stdout; GitError with git's message if it fails."""
+        proc = self._exec(args, input)
+        if proc.returncode != 0:
+            raise self._error(args, proc.returncode, proc.stderr)
+        return proc.stdout
+
+    @staticmethod
+    def _error(args: Sequence[str], code: int, stderr: str) -> GitError:
+        line = _first_line(stderr) or f"git {args[0]} exited with status {code}"
+        return GitError(line, command=["git", *args], returncode=code)
+
+    # -- revisions ---------------------------------------------------------
+
+    def rev_parse(self, ref: str) -> str | None:
+        """The full SHA of the commit ``ref`` names, or None if there is none."""
+        try:
+            _check_ref(ref)
+        except NotFound:
+            return None
+        proc = self._exec(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.strip() or None
+
+    def resolve(self, ref: str) -> str:
+        """Like :meth:`rev_parse`, but NotFound("unknown revision: <ref>") instead of None."""
+        sha = self.rev_parse(ref)
+        if sha is None:
+            raise NotFound(f"unknown revision: {ref}")
+        return sha
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own)."""
+        args = ["merge-base", "--is-ancestor", _check_ref(ancestor), _check_ref(descendant)]
+        proc = self._exec(args)
+        if proc.returncode in (0, 1):
+            return proc.returncode == 0
+        raise self._error(args, proc.returncode, proc.stderr)
+
+    def head_of(self, branch: str) -> str | None:
+        """The commit at the tip of local ``branch``, or None if there is no such branch."""
+        return self.rev_parse(f"refs/heads/{branch}")
+
+    def first_parent_shas(self, since: str | None, until: str) -> list[str]:
+        """SHAs on the first-parent chain from ``since`` (excluded) to ``until``, oldest first."""
+        out = self.run("rev-list", "--first-parent", "--reverse", *_range(since, until), "--")
+        return out.split()
+
+    # -- commits -----------------------------------------------------------
+
+    def commit(self, sha: str) -> CommitInfo:
+        """The commit ``sha`` names; NotFound if there is none."""
+        full = self.resolve(sha)
+        for info in self.iter_commits(None, full, first_parent=True, limit=1):
+            return info
+        raise NotFound(f"unknown revision: {sha}")  # pragma: no cover - resolve() found it
+
+    def iter_commits(
+        self,
+        since: str | None,
+        until: str,
+        *,
+        first_parent: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[CommitInfo]:
+        """Commits in ``since..until`` (all of ``until``'s history if since is None), newest first.
+
+        Streamed from one ``git log`` process; stopping early ends that process.
+        """
+        for sha, parents, name, email, at, message in self.iter_log_records(
+            since, until, first_parent=first_parent, limit=limit
+        ):
+            yield CommitInfo(sha, tuple(parents.split()), name, email, int(at), message)
+
+    def iter_log_records(
+        self,
+        since: str | None,
+        until: str,
+        *,
+        first_parent: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[tuple[str, str, str, str, str, str]]:
+        """The raw fields behind :meth:`iter_commits`, for callers that build their own objects.
+
+        Each record is ``(sha, parents separated by spaces, author name, author
+        email, author epoch as text, message)``.
+        """
+        args = ["log", "-z", "--encoding=UTF-8", _LOG_FORMAT]
+        if first_parent:
+            args.append("--first-parent")
+        if limit is not None:
+            args.append(f"--max-count={limit}")
+        args += [*_range(since, until), "--"]
+        for f in self._stream_fields(args, _LOG_FIELDS):
+            for i in range(0, len(f), _LOG_FIELDS):
+                message = f[i + 5]
+                if message.endswith("\n"):
+                    message = message[:-1]
+                yield f[i], f[i + 1], f[i + 2], f[i + 3], f[i + 4], message
+
+    def _stream_fields(self, args: Sequence[str], nfields: int) -> Iterator[list[str]]:
+        """Run git and yield its NUL-separated output in batches of whole records.
+
+        Reads the pipe a chunk at a time, so memory stays flat however long the
+        history is; each batch holds a multiple of ``nfields`` fields.
+        """
+        try:
+            proc = subprocess.Popen(
+                self._argv(args),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._env,
+                bufsize=0,
+            )
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        fields: list[str] = []
+        tail = ""
+        try:
+            while chunk := proc.stdout.read(_READ_SIZE):
+                parts = (tail + decode(chunk)).split("\0")
+                tail = parts.pop()
+                fields += parts
+                whole = len(fields) - len(fields) % nfields
+                if whole:
+                    yield fields[:whole]
+                    del fields[:whole]
+            stderr = proc.stderr.read().decode("utf-8", "replace")
+            code = proc.wait()
+        finally:
+            # Reached early when the consumer stops iterating: stop git too.
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stderr.close()
+        if code != 0:
+            raise self._error(args, code, stderr)
+
+    def authors_of(self, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``{sha: (author name, author email)}`` for the given commits, in one git call."""
+        if not shas:
+            return {}
+        out = self.run(
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "-z",
+            "--encoding=UTF-8",
+            "--format=%H%x00%an%x00%ae",
+            input="".join(f"{_check_ref(sha)}\n" for sha in shas) + "--\n",
+        )
+        parts = out.split("\0")
+        return {parts[i]: (parts[i + 1], parts[i + 2]) for i in range(0, len(parts) - 2, 3)}
+
+    # -- tags --------------------------------------------------------------
+
+    def tags(self) -> list[str]:
+        """Every tag name, sorted as git sorts them."""
+        return self.run("for-each-ref", "--format=%(refname:strip=2)", "refs/tags").splitlines()
+
+    def tag_target(self, name: str) -> str | None:
+        """The commit tag ``name`` points at (through annotated tags), or None."""
+        return self.rev_parse(f"refs/tags/{name}")
+
+    def merged_tags(self, commit: str) -> list[str]:
+        """Tags whose commit is reachable from ``commit``."""
+        out = self.run(
+            "for-each-ref", f"--merged={_check_ref(commit)}", "--format=%(refname:strip=2)",
+            "refs/tags",
+        )  # fmt: skip
+        return out.splitlines()
+
+    def create_tag(
+        self, name: str, sha: str, message: str, *, tagger_name: str, tagger_email: str
+    ) -> None:
+        """Create annotated tag ``name`` on commit ``sha``; GitError if the tag exists."""
+        target = self.resolve(sha)
+        if not name or name.startswith("-"):
+            raise GitError(f"invalid tag name: {name!r}")
+        env = dict(self._env)
+        env.update(GIT_COMMITTER_NAME=tagger_name, GIT_COMMITTER_EMAIL=tagger_email)
+        args = ["tag", "--annotate", "--file=-", "--cleanup=verbatim", name, target]
+        proc = self._exec(args, input=message, env=env)
+        if proc.returncode != 0:
+            if "already exists" in proc.stderr:
+                raise GitError(f"tag already exists: {name}")
+            raise self._error(args, proc.returncode, proc.stderr)
+
+    def delete_tag(self, name: str) -> None:
+        """Delete tag ``name``; NotFound if there is no such tag."""
+        if not name or name.startswith("-"):
+            raise NotFound(f"unknown tag: {name!r}")
+        args = ["tag", "--delete", name]
+        proc = self._exec(args)
+        if proc.returncode != 0:
+            if "not found" in proc.stderr:
+                raise NotFound(f"unknown tag: {name}")
+            raise self._error(args, proc.returncode, proc.stderr)
+
+    # -- trees and config --------------------------------------------------
+
+    def export_tree(self, sha: str, dest: Path) -> None:
+        """Write the files of commit ``sha`` into ``dest`` (created if missing).
+
+        Reads objects only: the working tree and the index are never touched.
+        ``export-ignore`` attributes in the commit apply, as for ``git archive``.
+        """
+        import tarfile  # only this method needs it; keep `shipyard notes` light
+
+        target = self.resolve(sha)
+        dest.mkdir(parents=True, exist_ok=True)
+        args = ["archive", "--format=tar", target]
+        try:
+            proc = subprocess.Popen(
+                self._argv(args),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._env,
+            )
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                archive.extractall(dest, filter="data")
+            proc.stdout.read()  # the end-of-archive padding tarfile leaves unread
+            stderr = proc.stderr.read().decode("utf-8", "replace")
+            code = proc.wait()
+        except (tarfile.TarError, OSError) as exc:
+            proc.kill()
+            raise GitError(f"cannot export {sha} to {dest}: {exc}") from None
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stderr.close()
+        if code != 0:
+            raise self._error(args, code, stderr)
+
+    def user_email(self) -> str | None:
+        """``git config user.email`` for this repository, or None if unset."""
+        proc = self._exec(["config", "--get", "user.email"])
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.strip() or None
+
+
+def _range(since: str | None, until: str) -> list[str]:
+    if since is None:
+        return [_check_ref(until)]
+    return [_check_ref(until), f"^{_check_ref(since)}"]
