@@ -1,0 +1,90 @@
+"""Deciding whether a deploy may go: pure functions over facts gathered elsewhere.
+
+Each gate says pass or fail and why, so the CLI and the dashboard can show all of
+them at once, and a refusal names every reason, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+SIGNED_OFF = frozenset({"verified", "promoted"})
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DeployFacts:
+    environment: str
+    short_sha: str
+    on_main: bool
+    main_branch: str
+    build_status: str | None  # None: no build recorded for the commit
+    failed_checks: Sequence[str] = ()
+    upstream: str | None = None
+    upstream_ok: bool = True
+    require_qa: bool = False
+    tickets: Mapping[str, str] = field(default_factory=dict)  # key -> raw status
+    allow_unverified: bool = False
+    reason: str | None = None
+    skip_qa: bool = False  # a rollback returns to a version that already passed
+
+
+def unverified(tickets: Mapping[str, str]) -> list[str]:
+    return [k for k, status in tickets.items() if status not in SIGNED_OFF]
+
+
+def evaluate(f: DeployFacts) -> list[Gate]:
+    gates = [
+        Gate(
+            "on main",
+            f.on_main,
+            f"{f.short_sha} is on {f.main_branch}" if f.on_main else f"{f.short_sha} is not on {f.main_branch}",
+        )
+    ]
+    if f.build_status == "failed":
+        names = ", ".join(f.failed_checks) or "a check"
+        gates.append(Gate("checks", False, f"the build of {f.short_sha} failed ({names})"))
+    elif f.build_status == "passed":
+        gates.append(Gate("checks", True, "every check passed"))
+    elif f.build_status is None:
+        gates.append(Gate("checks", True, f"no build of {f.short_sha} yet: the deploy will wait for it"))
+    else:
+        gates.append(Gate("checks", True, f"build of {f.short_sha} is {f.build_status}: the deploy will wait"))
+    if f.upstream is not None:
+        gates.append(
+            Gate(
+                f"ran on {f.upstream}",
+                f.upstream_ok,
+                f"{f.short_sha} succeeded on {f.upstream}"
+                if f.upstream_ok
+                else f"{f.short_sha} was never deployed successfully to {f.upstream}",
+            )
+        )
+    if f.require_qa and not f.skip_qa:
+        missing = unverified(f.tickets)
+        if not missing:
+            n = len(f.tickets)
+            gates.append(Gate("QA", True, f"all {n} ticket{'s' if n != 1 else ''} verified" if n else "no tickets"))
+        elif f.allow_unverified:
+            gates.append(
+                Gate("QA", True, f"{len(missing)} unverified ({', '.join(missing)}), allowed: {f.reason}")
+            )
+        else:
+            listed = ", ".join(f"{k} ({f.tickets[k]})" for k in missing)
+            gates.append(Gate("QA", False, f"unverified tickets: {listed}"))
+    return gates
+
+
+def refusal(environment: str, gates: Sequence[Gate]) -> str | None:
+    """One line naming every failed gate, or None when all pass."""
+    failed = [g.detail for g in gates if not g.ok]
+    if not failed:
+        return None
+    return f"deploy to {environment} refused: " + "; ".join(failed)

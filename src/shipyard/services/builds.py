@@ -1,0 +1,270 @@
+"""Ingest: new commits on main become builds, green builds become artifacts,
+and the newest green build follows every automatic environment.
+
+Checks run in a fresh export of the commit (never the user's working tree);
+the artifact is a second, clean export plus ``version.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shipyard.errors import GitError, ShipyardError
+from shipyard.services.context import Context
+from shipyard.store import audit
+from shipyard.store.models import App, Build, Check
+
+PENDING, RUNNING, PASSED, FAILED = "pending", "running", "passed", "failed"
+
+
+@dataclass
+class SyncResult:
+    new_builds: list[Build] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    deployed: dict[str, str] = field(default_factory=dict)  # env -> short sha
+    message: str = ""
+
+
+def _new_commits(ctx: Context, app: App, head: str) -> list[str]:
+    git = ctx.git
+    last = app.last_seen_sha
+    if last == head:
+        return []
+    if last is None:
+        # The first sync adopts main's head as the starting point; history before
+        # it is not rebuilt.
+        return [head]
+    if git.rev_parse(last) is None or not git.is_ancestor(last, head):
+        ctx.reporter.warn(f"{ctx.settings.app.main} was rewritten; starting again from {head[:7]}")
+        return [head]
+    return git.first_parent_shas(last, head)
+
+
+def record_new_builds(ctx: Context) -> list[Build]:
+    """Record a pending build for each new commit on main, and its tickets."""
+    from shipyard.core.changes import iter_changes
+
+    main = ctx.settings.app.main
+    head = ctx.git.head_of(main)
+    if head is None:
+        raise GitError(f"branch {main!r} not found in {ctx.settings.repo_path}")
+    with ctx.store.read() as s:
+        app = s.get(App, ctx.app_id)
+        assert app is not None
+        shas = _new_commits(ctx, app, head)
+    if not shas:
+        return []
+    wanted = set(shas)
+    since: str | None = shas[0] + "^"
+    if ctx.git.rev_parse(shas[0] + "^") is None:  # the root commit
+        since = None
+    changes = {
+        c.sha: c
+        for c in iter_changes(ctx.git, since, head, ctx.settings.app.ticket_prefixes)
+        if c.sha in wanted
+    }
+
+    def write(session: Session) -> list[Build]:
+        app = session.get(App, ctx.app_id, with_for_update=True)
+        assert app is not None
+        known = set(session.execute(select(Build.sha).where(Build.app_id == app.id, Build.sha.in_(shas))).scalars())
+        now = datetime.now(UTC)
+        made = []
+        for sha in shas:
+            if sha in known:
+                continue
+            ch = changes.get(sha)
+            b = Build(
+                app_id=app.id, sha=sha, short_sha=sha[:7], status=PENDING, superseded=False,
+                subject=ch.title if ch else "", author=ch.author if ch else "", created_at=now,
+            )
+            session.add(b)
+            session.flush()
+            audit.append(session, actor=ctx.actor, app=app.name, action="build.recorded", subject=sha[:7],
+                         data={"commit": sha, "pr": ch.pr if ch else None})
+            if ch and ch.tickets:
+                ctx.tracker.record_merged(session, ch.tickets, sha, ctx.actor)
+            made.append(b)
+        if app.baseline_sha is None:
+            app.baseline_sha = head
+        app.last_seen_sha = head
+        return made
+
+    return ctx.store.retrying(write)
+
+
+def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Path) -> Check:
+    cfg = ctx.settings.build
+    ctx.reporter.check(build.short_sha, name, RUNNING)
+    with ctx.store.write() as s:
+        check = Check(build_id=build.id, name=name, status=RUNNING, log="")
+        s.add(check)
+    env = {**os.environ, "SHIPYARD_COMMIT": build.sha, "SHIPYARD_CHECK": name}
+    env.pop("PORT", None)
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command, shell=True, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=cfg.check_timeout, check=False,
+        )
+        code: int | None = proc.returncode
+        output = proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        raw = exc.stdout if isinstance(exc.stdout, bytes) else b""
+        output = raw.decode("utf-8", "replace") + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
+    duration = time.monotonic() - started
+    if len(output) > cfg.log_limit:
+        output = "[shipyard] log truncated to its last part\n" + output[-cfg.log_limit :]
+    status = PASSED if code == 0 else FAILED
+    with ctx.store.write() as s:
+        row = s.get(Check, check.id)
+        assert row is not None
+        row.status, row.exit_code, row.log, row.duration = status, code, output, duration
+    detail = f"{duration:.1f}s" if status == PASSED else f"exit {code}" if code is not None else "timed out"
+    ctx.reporter.check(build.short_sha, name, status, detail)
+    row.status = status
+    return row
+
+
+def version_document(ctx: Context, build: Build) -> dict[str, str]:
+    return {
+        "commit": build.sha,
+        "version": build.short_sha,
+        "source": ctx.settings.app.source or str(ctx.settings.repo_path),
+        "build": str(build.id),
+    }
+
+
+def run_build(ctx: Context, build: Build) -> bool:
+    """Run every check of ``build``; when all pass, store and tag its artifact."""
+    with ctx.store.write() as s:
+        row = s.get(Build, build.id)
+        assert row is not None
+        if row.status != PENDING:
+            return row.status == PASSED
+        row.status = RUNNING
+    work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
+    ok = True
+    try:
+        checks_dir = work / "checks"
+        ctx.git.export_tree(build.sha, checks_dir)
+        for name, command in ctx.settings.checks.items():
+            if not ok:
+                with ctx.store.write() as s:
+                    s.add(Check(build_id=build.id, name=name, status="skipped", log=""))
+                ctx.reporter.check(build.short_sha, name, "skipped")
+                continue
+            ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
+        digest = None
+        if ok:
+            artifact = work / "artifact"
+            ctx.git.export_tree(build.sha, artifact)
+            (artifact / "version.json").write_text(json.dumps(version_document(ctx, build), indent=2) + "\n")
+            digest = ctx.artifacts.put(ctx.app_name, artifact)
+            ctx.artifacts.tag(ctx.app_name, build.short_sha, digest)
+    except ShipyardError as exc:
+        ok = False
+        digest = None
+        ctx.reporter.warn(f"build {build.short_sha} failed: {exc.message}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def finish(session: Session) -> None:
+        row = session.get(Build, build.id)
+        assert row is not None
+        row.status = PASSED if ok else FAILED
+        row.artifact_digest = digest
+        row.finished_at = datetime.now(UTC)
+        audit.append(session, actor=ctx.actor, app=ctx.app_name, action=f"build.{row.status}",
+                     subject=build.short_sha, data={"commit": build.sha, "artifact": digest})
+
+    ctx.store.retrying(finish)
+    build.status = PASSED if ok else FAILED
+    build.artifact_digest = digest
+    return ok
+
+
+def _work_dir(ctx: Context) -> Path:
+    d = ctx.settings.state_dir / "work"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def pending_builds(ctx: Context) -> list[Build]:
+    with ctx.store.read() as s:
+        return list(
+            s.execute(
+                select(Build).where(Build.app_id == ctx.app_id, Build.status == PENDING).order_by(Build.id)
+            ).scalars()
+        )
+
+
+def newest_green(ctx: Context) -> Build | None:
+    with ctx.store.read() as s:
+        return s.execute(
+            select(Build).where(Build.app_id == ctx.app_id, Build.status == PASSED).order_by(Build.id.desc()).limit(1)
+        ).scalar_one_or_none()
+
+
+def mark_superseded(ctx: Context, newest: Build) -> None:
+    def write(session: Session) -> None:
+        rows = session.execute(
+            select(Build).where(
+                Build.app_id == ctx.app_id, Build.status == PASSED, Build.id < newest.id, Build.superseded.is_(False)
+            )
+        ).scalars()
+        for b in rows:
+            b.superseded = True
+
+    ctx.store.retrying(write)
+
+
+def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
+    """Read main, build what is new, and move automatic environments to the newest green build."""
+    from shipyard.services import deploy as deploys
+
+    deploys.recover(ctx)
+    result = SyncResult()
+    result.new_builds = record_new_builds(ctx)
+    for b in pending_builds(ctx):
+        ctx.reporter.step(f"build {b.short_sha}: {b.subject or '(no subject)'}")
+        (result.passed if run_build(ctx, b) else result.failed).append(b.short_sha)
+    green = newest_green(ctx)
+    if green is None:
+        result.message = "no green build yet"
+        return result
+    mark_superseded(ctx, green)
+    if deploy:
+        result.deployed = deploys.follow_main(ctx, green)
+    return result
+
+
+def find_build(session: Session, app_id: int, sha_or_prefix: str) -> Build | None:
+    if len(sha_or_prefix) >= 40:
+        return session.execute(
+            select(Build).where(Build.app_id == app_id, Build.sha == sha_or_prefix)
+        ).scalar_one_or_none()
+    rows = session.execute(
+        select(Build).where(Build.app_id == app_id, Build.sha.startswith(sha_or_prefix)).limit(2)
+    ).scalars().all()
+    if len(rows) > 1:
+        raise ShipyardError(f"{sha_or_prefix} names more than one build; give more characters")
+    return rows[0] if rows else None
+
+
+def checks_of(session: Session, build_id: int) -> Sequence[Check]:
+    return session.execute(select(Check).where(Check.build_id == build_id).order_by(Check.id)).scalars().all()

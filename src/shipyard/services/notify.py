@@ -1,0 +1,53 @@
+"""Turning what happened into notification events, and where they go."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from shipyard.config import NotifyConfig, SecretRef, Settings
+from shipyard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shipyard.adapters.notify import Outbox, Sink
+    from shipyard.services.context import Context
+
+
+def _secret(value: str | SecretRef | None, where: str) -> str:
+    if isinstance(value, SecretRef):
+        resolved = os.environ.get(value.env)
+        if not resolved:
+            raise ConfigError(f"shipyard.toml: {where}: environment variable {value.env} is not set")
+        return resolved
+    return value or ""
+
+
+def build_sink(spec: NotifyConfig, index: int, settings: Settings) -> Sink:
+    from shipyard.adapters.notify import LogSink, SlackSink, WebhookSink
+
+    where = f"notify -> {index} -> url"
+    if spec.type == "log":
+        path = settings.root / spec.path if spec.path else settings.state_dir / "notifications.log"
+        return LogSink(path)
+    if spec.type == "webhook":
+        return WebhookSink(_secret(spec.url, where), headers=dict(spec.headers))
+    return SlackSink(_secret(spec.url, where))
+
+
+def build_outbox(settings: Settings) -> Outbox:
+    from shipyard.adapters.notify import Outbox
+
+    sinks = [build_sink(spec, i, settings) for i, spec in enumerate(settings.notify)]
+    return Outbox(settings.state_dir / "outbox", sinks)
+
+
+def emit(ctx: Context, kind: str, summary: str, **fields: Any) -> None:
+    """Queue an event for every sink; never raises, never waits for a sink."""
+    from shipyard.adapters.notify import Event
+
+    try:
+        ctx.outbox.publish(
+            Event(kind=kind, app=ctx.app_name, summary=summary, actor=ctx.actor, **fields)
+        )
+    except ConfigError as exc:
+        ctx.reporter.warn(f"notifications are off: {exc.message}")

@@ -1,0 +1,139 @@
+"""Cutting the day's pre-release, and reading releases back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, Notes, build_notes, render_json, render_markdown
+from shipyard.errors import GitError, NotFound, ShipyardError
+from shipyard.services.context import Context
+from shipyard.services.deploy import current_of
+from shipyard.services.notify import emit
+from shipyard.store import audit
+from shipyard.store.models import Deployment, Environment, Release
+
+
+@dataclass
+class PrereleaseResult:
+    release: Release | None
+    message: str
+
+
+def group_rules(ctx: Context) -> list[GroupRule]:
+    if not ctx.settings.releases.groups:
+        return list(DEFAULT_GROUPS)
+    return [GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts) for g in ctx.settings.releases.groups]
+
+
+def today(ctx: Context) -> date:
+    return datetime.now(ZoneInfo(ctx.settings.app.timezone)).date()
+
+
+def previous_release(ctx: Context, commit: str) -> str | None:
+    """The newest release tag reachable from ``commit``."""
+    from shipyard.core.tags import latest_release_tag
+
+    return latest_release_tag(ctx.git.merged_tags(commit))
+
+
+def notes_for(ctx: Context, since: str | None, until: str) -> Notes:
+    from shipyard.core.changes import iter_changes
+
+    changes = list(iter_changes(ctx.git, since, until, ctx.settings.app.ticket_prefixes))
+    keys = list(dict.fromkeys(k for c in changes for k in c.tickets))
+    with ctx.store.read() as s:
+        statuses = ctx.tracker.statuses(s, keys)
+    return build_notes(changes, exclude_authors=ctx.settings.app.exclude_authors, groups=group_rules(ctx),
+                       statuses=statuses)
+
+
+def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
+    """Tag what the release source runs as ``YYYY.MM.DD`` (``.N`` when the day has one)."""
+    from shipyard.core.tags import next_release_tag
+
+    source = ctx.settings.release_source
+    with ctx.store.read() as s:
+        env = ctx.environment_row(s, source)
+        current = current_of(s, env)
+    if current is None:
+        raise NotFound(f"{source} runs nothing yet: run 'shipyard sync' first")
+    commit = current.commit
+    prev = previous_release(ctx, commit)
+    prev_commit = ctx.git.tag_target(prev) if prev else None
+    notes = notes_for(ctx, prev, commit)
+    if prev_commit == commit or (prev is not None and not notes.changes):
+        return PrereleaseResult(None, f"nothing changed on {source} since {prev}; no pre-release cut")
+    day = on or today(ctx)
+    tag = next_release_tag(day, ctx.git.tags())
+    title = f"{ctx.app_name} {tag}"
+    label = f"{prev}..{tag}" if prev else f"up to {tag}"
+    md = render_markdown(notes, title=title, range_label=label)
+    js = render_json(notes, title=title, range_label=label)
+
+    def write(session: Session) -> Release:
+        r = Release(app_id=ctx.app_id, tag=tag, sha=commit, previous_tag=prev, notes_markdown=md,
+                    notes_json=js, created_by=ctx.actor, created_at=datetime.now(UTC), latest=False)
+        session.add(r)
+        session.flush()
+        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="release.prerelease", subject=tag,
+                     data={"commit": commit, "previous": prev, "changes": len(notes.changes)})
+        # The tag goes last: if it fails, the transaction rolls back and nothing is left.
+        ctx.git.create_tag(tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor)
+        return r
+
+    try:
+        release = ctx.store.retrying(write)
+    except GitError as exc:
+        raise ShipyardError(f"could not tag {tag}: {exc.message}") from None
+    except BaseException:
+        # The database refused after the tag was written: take the tag back.
+        if ctx.git.tag_target(tag) == commit and not _release_exists(ctx, tag):
+            ctx.git.delete_tag(tag)
+        raise
+    emit(ctx, "prerelease.cut", f"pre-release {tag} cut on {commit[:7]} ({len(notes.changes)} changes)",
+         ref=tag, commit=commit, notes_markdown=md)
+    return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
+
+
+def _release_exists(ctx: Context, tag: str) -> bool:
+    with ctx.store.read() as s:
+        return s.execute(select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == tag)).first() is not None
+
+
+@dataclass
+class ReleaseView:
+    release: Release
+    environments: list[str]
+
+
+def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
+    with ctx.store.read() as s:
+        rows = s.execute(
+            select(Release).where(Release.app_id == ctx.app_id).order_by(Release.id.desc()).limit(limit)
+        ).scalars().all()
+        where: dict[str, list[str]] = {}
+        for env in s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars():
+            d = current_of(s, env)
+            if d is not None:
+                where.setdefault(d.ref, []).append(env.name)
+                where.setdefault(d.commit, []).append(env.name)
+    return [ReleaseView(r, sorted(set(where.get(r.tag, [])))) for r in rows]
+
+
+def get_release(ctx: Context, tag: str) -> Release:
+    with ctx.store.read() as s:
+        r = s.execute(select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)).scalar_one_or_none()
+    if r is None:
+        raise NotFound(f"no release {tag}")
+    return r
+
+
+def deployments_of(session: Session, env_id: int, limit: int) -> list[Deployment]:
+    return list(session.execute(
+        select(Deployment).where(Deployment.environment_id == env_id).order_by(Deployment.id.desc()).limit(limit)
+    ).scalars())

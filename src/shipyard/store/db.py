@@ -1,0 +1,154 @@
+"""Opening the database: engine, transactions, migrations.
+
+SQLite (the default) runs in WAL mode, and every write transaction starts with
+``BEGIN IMMEDIATE`` so two processes serialise on the write lock instead of
+failing half-way with "database is locked". PostgreSQL runs the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.errors import ConfigError, ShipyardError
+
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+
+
+class StoreError(ShipyardError):
+    status = 503
+    code = "store"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = "DEFERRED" if conn.get_execution_options().get("shipyard_read") else "IMMEDIATE"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Store:
+    """Sessions on one database. ``write()`` for changes, ``read()`` for queries."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                path = url.split("///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.engine = _sqlite_engine(url)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ConfigError(f"cannot use database {safe_url(url)}: {exc}") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(shipyard_read=True), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction; committed on success, rolled back on any error."""
+        with self._sessions() as session:
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:
+                raise StoreError(f"database error: {exc.orig}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    def retrying(self, fn: Callable[[Session], T], *, attempts: int = 8) -> T:
+        """Run ``fn`` in a write transaction, again if a concurrent writer won a race
+        (the audit chain's unique ``prev_hash``, the one-active-deployment index)."""
+        for attempt in range(attempts):
+            try:
+                with self.write() as session:
+                    return fn(session)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (only when it is behind)."""
+        if self.current_revision() == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724301)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+                conn.rollback()
+        except OperationalError as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                return None
+            raise StoreError(f"cannot open database {safe_url(self.url)}: {exc.orig}") from None
+        except SQLAlchemyError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise StoreError(f"cannot open database {safe_url(self.url)}: {exc}") from None
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def open_store(url: str) -> Store:
+    store = Store(url)
+    store.migrate()
+    return store
