@@ -25,7 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-__all__ = ["Health", "HealthState", "InstanceInfo", "InstanceSpec", "Progress", "Runtime"]
+from shipyard.errors import ConfigError
+
+__all__ = [
+    "Health",
+    "HealthState",
+    "InstanceInfo",
+    "InstanceSpec",
+    "Progress",
+    "Runtime",
+    "create_runtime",
+]
 
 HealthState = Literal["healthy", "unhealthy", "stopped"]
 Progress = Callable[[str], None]
@@ -88,7 +98,9 @@ class Runtime(Protocol):
         """
         ...
 
-    def up(self, spec: InstanceSpec, *, timeout: float = 30.0) -> InstanceInfo:
+    def up(
+        self, spec: InstanceSpec, *, timeout: float = 30.0, on_progress: Progress | None = None
+    ) -> InstanceInfo:
         """Make the environment serve ``spec``; a no-op when it already does."""
         ...
 
@@ -114,3 +126,12 @@ class Runtime(Protocol):
     def health(self, app: str, env: str, health_path: str) -> Health:
         """Ask the health path through the stable port, with a short timeout."""
         ...
+
+
+def create_runtime(kind: str, *, state_dir: Path) -> Runtime:
+    """The built-in runtime called ``kind`` in the config (only ``local`` so far)."""
+    if kind == "local":
+        from shipyard.adapters.runtime.local import LocalRuntime
+
+        return LocalRuntime(state_dir)
+    raise ConfigError(f"unknown runtime {kind!r}; known: local")

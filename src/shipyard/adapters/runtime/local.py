@@ -89,13 +89,15 @@ class LocalRuntime:
             state = self._settle(self._load(spec.app, spec.env))
             return self._deploy(state, spec, timeout, on_progress or _quiet)
 
-    def up(self, spec: InstanceSpec, *, timeout: float = 30.0) -> InstanceInfo:
+    def up(
+        self, spec: InstanceSpec, *, timeout: float = 30.0, on_progress: Progress | None = None
+    ) -> InstanceInfo:
         with self._operation(spec.app, spec.env):
             state = self._settle(self._load(spec.app, spec.env))
             cur = state.current
             if cur and self._running(cur) and same_commit(cur.commit, spec.commit):
                 return self._serve(state, cur, spec.port)
-            return self._deploy(state, spec, timeout, _quiet)
+            return self._deploy(state, spec, timeout, on_progress or _quiet)
 
     def down(self, app: str, env: str) -> None:
         with self._operation(app, env):
