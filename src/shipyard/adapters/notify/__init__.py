@@ -1,1 +1,85 @@
+"""Notifications: tell people and systems what Shipyard did.
 
+Shipyard emits an :class:`Event` when a deployment starts, succeeds, fails or
+is refused, and when a pre-release is cut. An :class:`Outbox` queues it on
+disk for each configured :class:`Sink` and delivers it in the background; a
+failing sink is retried with backoff and never blocks or fails a deploy.
+
+Built-in sinks, chosen by ``type`` in ``[[notify]]``:
+
+    log       LogSink       one JSON line per event in a file (the default)
+    webhook   WebhookSink   POST of the event's JSON to any URL
+    slack     SlackSink     a Block Kit message through a Slack incoming webhook
+
+Example::
+
+    outbox = Outbox(state / "outbox", [make_sink("log", path=state / "events.log")])
+    outbox.publish(Event(kind="prerelease.cut", app="monitor", summary="2024.09.01 cut"))
+    outbox.drain(timeout=3.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from shipyard.errors import ConfigError
+
+from .events import KINDS, Event, EventKind, NotifyError, Sink
+from .log import LogSink
+from .outbox import DrainResult, Outbox, PendingItem
+from .slack import SlackSink, build_message
+from .webhook import WebhookSink
+
+__all__ = [
+    "KINDS",
+    "DrainResult",
+    "Event",
+    "EventKind",
+    "LogSink",
+    "NotifyError",
+    "Outbox",
+    "PendingItem",
+    "Sink",
+    "SlackSink",
+    "WebhookSink",
+    "build_message",
+    "make_sink",
+]
+
+
+def make_sink(
+    type: str,
+    *,
+    name: str | None = None,
+    path: Path | str | None = None,
+    url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    events: Iterable[str] = (),
+    timeout: float = 5.0,
+) -> Sink:
+    """Build a built-in sink by its config ``type`` (``log``, ``webhook``, ``slack``).
+
+    ``url`` is the resolved secret, never a reference; ``name`` defaults to the
+    type and must be unique within one outbox; ``events`` limits the kinds the
+    sink receives (``deployment.failed``, ``deployment.*``; empty: all).
+    """
+    selected = frozenset(events)
+    for pattern in selected:
+        family = pattern[:-2] if pattern.endswith(".*") else None
+        if pattern not in KINDS and not any(k.startswith(f"{family}.") for k in KINDS):
+            raise ConfigError(f"notify -> events: unknown event kind {pattern!r}")
+    sink_name = name or type
+    if type == "log":
+        if path is None:
+            raise ConfigError("notify -> path: a log sink needs a file path")
+        return LogSink(path, name=sink_name, events=selected)
+    if type in ("webhook", "slack") and not url:
+        raise ConfigError(f"notify -> url: a {type} sink needs a URL")
+    if type == "webhook":
+        assert url is not None
+        return WebhookSink(url, headers, timeout, name=sink_name, events=selected)
+    if type == "slack":
+        assert url is not None
+        return SlackSink(url, timeout, name=sink_name, events=selected)
+    raise ConfigError(f"notify -> type: unknown sink type {type!r} (log, webhook, slack)")
