@@ -479,3 +479,11 @@ def test_logging_of_give_up_names_no_secret(
             box.drain(timeout=10)
     assert "channel_is_archived" in caplog.text
     assert "TOPSECRET" not in caplog.text
+
+
+def test_an_unreadable_file_is_moved_aside_untouched(tmp_path: Path) -> None:
+    (tmp_path / "00000000000000000001-x.log.json").write_text("{not json")
+    with Outbox(tmp_path, [LogSink(tmp_path / "events.log")]) as box:
+        result = box.drain(timeout=10)
+    assert (result.delivered, result.dead, result.pending) == (0, 1, 0)
+    assert (tmp_path / "dead" / "00000000000000000001-x.log.json").read_text() == "{not json"

@@ -271,7 +271,9 @@ class _Worker:
         """Send one claimed file; the time of its next attempt if there will be one."""
         box = self.box
         if record is None:
-            self._give_up(claimed, spool.Record(self.sink.name, {}, time.time()), "unreadable file")
+            target = spool.bury(claimed, None)
+            box._count("dead")
+            log.warning("notify: moved unreadable file %s aside to %s", claimed.name, target)
             return None
         try:
             event = Event.from_dict(record.event)

@@ -144,9 +144,10 @@ def release(claimed: Path, record: Record) -> None:
     put_back(claimed)
 
 
-def bury(claimed: Path, record: Record) -> Path:
-    """Write the final ``record`` and move the file to ``dead/``."""
-    write(claimed, record)
+def bury(claimed: Path, record: Record | None) -> Path:
+    """Write the final ``record`` and move the file to ``dead/`` (as it is, if None)."""
+    if record is not None:
+        write(claimed, record)
     dead = claimed.parent / DEAD
     dead.mkdir(exist_ok=True)
     target = dead / unclaim(claimed).name
