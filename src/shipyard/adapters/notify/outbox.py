@@ -147,10 +147,10 @@ class Outbox:
         """Deliver what is due, and retries falling due, for at most ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         latest_due = time.time() + timeout
-        self.start()
         with self._cond:
             marks = {w: w.started for w in self._workers}
             before = self._counts.copy()
+        self.start()
         self._wake()
         with self._cond:
             while not (complete := self._idle_until(marks, latest_due)):
