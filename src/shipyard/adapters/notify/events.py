@@ -56,7 +56,7 @@ class Event:
         )
     """
 
-    kind: EventKind
+    kind: str  # one of KINDS (see EventKind); checked when the event is made
     app: str
     summary: str
     environment: str | None = None
