@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +436,35 @@ def test_runtimes_are_chosen_by_name(state_dir: Path) -> None:
     assert isinstance(create_runtime("local", state_dir=state_dir), LocalRuntime)
     with pytest.raises(ConfigError, match="unknown runtime 'k8s'"):
         create_runtime("k8s", state_dir=state_dir)
+
+
+def test_a_deep_state_dir_still_gets_a_control_socket(
+    tmp_path: Path, app: str, port: int, make_spec: Any
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "state"
+    runtime = LocalRuntime(deep, grace=3.0, drain=1.0)
+    spec = make_spec("v1")
+    try:
+        runtime.deploy(spec)
+        runtime.deploy(make_spec("v2"))
+
+        assert served_commit(port) == sha("v2")
+        assert len(read_state(deep, app)["proxy"]["control"]) <= 100
+    finally:
+        runtime.down(app, ENV)
+    assert app_processes(app) == {}
+
+
+def test_moving_an_environment_to_another_port(
+    runtime: LocalRuntime, make_spec: Any, port: int, app: str, state_dir: Path
+) -> None:
+    runtime.deploy(make_spec("v1"))
+    other = free_port()
+
+    runtime.deploy(replace(make_spec("v2"), port=other))
+    runtime.deploy(replace(make_spec("v3"), port=other))  # the new proxy still takes commands
+
+    assert served_commit(other) == sha("v3")
+    with pytest.raises(ConnectionRefusedError):
+        get(port)
+    assert orphans(state_dir, app) == {}

@@ -101,7 +101,8 @@ class Runtime(Protocol):
     def up(
         self, spec: InstanceSpec, *, timeout: float = 30.0, on_progress: Progress | None = None
     ) -> InstanceInfo:
-        """Make the environment serve ``spec``; a no-op when it already does."""
+        """Make the environment serve ``spec``; a no-op if it already serves that
+        commit with that config version (e.g. after ``down`` or a reboot)."""
         ...
 
     def down(self, app: str, env: str) -> None:

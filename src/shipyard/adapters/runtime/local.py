@@ -95,7 +95,12 @@ class LocalRuntime:
         with self._operation(spec.app, spec.env):
             state = self._settle(self._load(spec.app, spec.env))
             cur = state.current
-            if cur and self._running(cur) and same_commit(cur.commit, spec.commit):
+            if (
+                cur
+                and self._running(cur)
+                and same_commit(cur.commit, spec.commit)
+                and cur.config_version == spec.config_version
+            ):
                 return self._serve(state, cur, spec.port)
             return self._deploy(state, spec, timeout, on_progress or _quiet)
 
@@ -219,8 +224,10 @@ class LocalRuntime:
             return
         progress(f"draining previous instance {old.commit[:12]}")
         control.drain(state.proxy, old.port, self.drain)
-        procs.stop(old.token, old.pid, grace=self.grace)
-        progress(f"stopped previous instance {old.commit[:12]}")
+        if procs.stop(old.token, old.pid, grace=self.grace):
+            progress(f"stopped previous instance {old.commit[:12]}")
+        else:
+            progress(f"previous instance {old.commit[:12]} (pid {old.pid}) would not stop")
 
     # -- the proxy -----------------------------------------------------------------
 
@@ -239,7 +246,9 @@ class LocalRuntime:
             except control.ControlError as exc:
                 # The answer may be what got lost: believe the proxy's own status.
                 if control.target_of(proxy) != target:
-                    raise DeployFailed(f"could not switch the proxy on port {port}: {exc}") from exc
+                    raise DeployFailed(
+                        f"{state.app}/{state.env}: could not switch the proxy on port {port}: {exc}"
+                    ) from exc
             return state
         sock = control.socket_path(self.store.app_dir(state.app, state.env) / f"{state.env}.sock")
         log = self.store.log_dir(state.app, state.env) / "proxy.log"

@@ -148,6 +148,7 @@ async def serve(host: str, port: int, upstream_host: str, target: int, control: 
         return 2
     finally:
         os.umask(old_umask)
+    ours = os.stat(control).st_ino
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -156,8 +157,10 @@ async def serve(host: str, port: int, upstream_host: str, target: int, control: 
     await stop.wait()
     server.close()
     control_server.close()
+    # A proxy started after us (the port changed) may have replaced the socket.
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(control)
+        if os.stat(control).st_ino == ours:
+            os.unlink(control)
     deadline = time.monotonic() + STOP_DRAIN
     while proxy.connections and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
