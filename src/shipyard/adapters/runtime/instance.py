@@ -13,6 +13,14 @@ from shipyard.adapters.runtime.probe import get, reported_commit, same_commit
 from shipyard.adapters.runtime.state import InstanceRecord
 from shipyard.errors import DeployFailed
 
+# Set by the runtime itself, whatever the spec says.
+RESERVED = frozenset({"PORT", "SHIPYARD_APP", "SHIPYARD_ENV", procs.TOKEN_VAR})
+
+
+def own_env_keys(spec: InstanceSpec) -> tuple[str, ...]:
+    """Names of the spec's env vars that only the caller can provide again."""
+    return tuple(sorted(set(spec.env_vars) - RESERVED))
+
 
 def instance_env(spec: InstanceSpec, python: str, token: str, port: int) -> dict[str, str]:
     """The caller's environment without ``SHIPYARD_*``, then the spec's, then ours.

@@ -199,7 +199,7 @@ class LocalRuntime:
             artifact_dir=str(spec.artifact_dir.resolve()),
             run=spec.run,
             health_path=spec.health_path,
-            env_keys=tuple(sorted(spec.env_vars)),
+            env_keys=instance.own_env_keys(spec),
             config_version=spec.config_version,
         )
         # Recorded before the spawn: if we die right after it, the token still
