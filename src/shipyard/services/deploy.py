@@ -108,7 +108,9 @@ def _changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
 
 
 def _tickets_of(changes: list[Any]) -> list[str]:
-    return list(dict.fromkeys(k for c in changes for k in c.tickets))
+    from shipyard.core.tickets import ticket_sort_key
+
+    return sorted({k for c in changes for k in c.tickets}, key=ticket_sort_key)
 
 
 def current_of(session: Session, env: Environment) -> Deployment | None:
@@ -350,7 +352,7 @@ def _spec(ctx: Context, environment: str, build: Build) -> Any:
         app=ctx.app_name, env=environment, port=cfg.port,
         artifact_dir=ctx.artifacts.path(ctx.app_name, build.artifact_digest),
         commit=build.sha, run=ctx.settings.app.run, health_path=ctx.settings.app.health,
-        env_vars={**cfg.env, "SHIPYARD_ENV": environment},
+        env_vars={**cfg.env, "SHIPYARD_ENV": environment, "SHIPYARD_APP": ctx.app_name},
     )
 
 

@@ -23,15 +23,12 @@ def _secret(value: str | SecretRef | None, where: str) -> str:
 
 
 def build_sink(spec: NotifyConfig, index: int, settings: Settings) -> Sink:
-    from shipyard.adapters.notify import LogSink, SlackSink, WebhookSink
+    from shipyard.adapters.notify import make_sink
 
-    where = f"notify -> {index} -> url"
-    if spec.type == "log":
-        path = settings.root / spec.path if spec.path else settings.state_dir / "notifications.log"
-        return LogSink(path)
-    if spec.type == "webhook":
-        return WebhookSink(_secret(spec.url, where), headers=dict(spec.headers))
-    return SlackSink(_secret(spec.url, where))
+    path = settings.root / spec.path if spec.path else settings.state_dir / "notifications.log"
+    url = _secret(spec.url, f"notify -> {index} -> url") if spec.url is not None else None
+    return make_sink(spec.type, name=f"{spec.type}-{index}", path=path, url=url,
+                     headers=dict(spec.headers), events=spec.events)
 
 
 def build_outbox(settings: Settings) -> Outbox:

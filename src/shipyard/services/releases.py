@@ -66,7 +66,7 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
     prev = previous_release(ctx, commit)
     prev_commit = ctx.git.tag_target(prev) if prev else None
     notes = notes_for(ctx, prev, commit)
-    if prev_commit == commit or (prev is not None and not notes.changes):
+    if prev_commit == commit or (prev is not None and notes.count + notes.excluded == 0):
         return PrereleaseResult(None, f"nothing changed on {source} since {prev}; no pre-release cut")
     day = on or today(ctx)
     tag = next_release_tag(day, ctx.git.tags())
@@ -81,7 +81,7 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         session.add(r)
         session.flush()
         audit.append(session, actor=ctx.actor, app=ctx.app_name, action="release.prerelease", subject=tag,
-                     data={"commit": commit, "previous": prev, "changes": len(notes.changes)})
+                     data={"commit": commit, "previous": prev, "changes": notes.count + notes.excluded})
         # The tag goes last: if it fails, the transaction rolls back and nothing is left.
         ctx.git.create_tag(tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor)
         return r
@@ -95,7 +95,7 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         if ctx.git.tag_target(tag) == commit and not _release_exists(ctx, tag):
             ctx.git.delete_tag(tag)
         raise
-    emit(ctx, "prerelease.cut", f"pre-release {tag} cut on {commit[:7]} ({len(notes.changes)} changes)",
+    emit(ctx, "prerelease.cut", f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
          ref=tag, commit=commit, notes_markdown=md)
     return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
 

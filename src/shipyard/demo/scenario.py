@@ -1,0 +1,266 @@
+"""``shipyard demo``: the whole release train on a sample app, on this machine.
+
+It builds a sample repository in a temporary folder, merges pull requests into
+it the way GitHub does (merge commits and squash merges, one by a bot), and
+walks the train with Shipyard's own services: stage follows main, a pre-release
+is cut, QA verifies some tickets, a prod deploy is refused for the one left,
+QA verifies it, and the deploy goes through. Stage and prod keep running;
+``shipyard demo --stop`` stops them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from rich.markup import escape
+from rich.panel import Panel
+
+from shipyard.cli.output import console, print_diff, print_plan, status_table
+from shipyard.config import load
+from shipyard.demo.repo import DemoRepo
+from shipyard.errors import Refused, ShipyardError
+from shipyard.services.context import Context, open_context
+
+SAMPLE_APP = Path(__file__).parent / "sample_app" / "app.py"
+MARKER = Path(tempfile.gettempdir()) / "shipyard-demo.json"
+RELEASER = "ana@example.com"
+QA = "qa@example.com"
+
+CONFIG = """\
+[app]
+name = "monitor"
+repo = "."
+main = "main"
+run = "{python} app.py"
+health = "/__heartbeat__"
+ticket_prefixes = ["MNTOR"]
+exclude_authors = ["dependabot[bot]", "*-l10n*"]
+
+[checks]
+lint = "{python} -m py_compile app.py"
+unit = "{python} -m unittest -q"
+
+[environments.stage]
+port = {stage}
+auto = true
+
+[environments.dev]
+port = {dev}
+accepts = '^[0-9a-f]{{7,12}}$'
+tag = "dev-{{ref}}"
+after = "stage"
+
+[environments.prod]
+port = {prod}
+accepts = '^\\d{{4}}\\.\\d{{2}}\\.\\d{{2}}(\\.\\d+)?$'
+tag = "prod-{{ref}}"
+after = "stage"
+require_qa = true
+artifact_wait = 10
+health_timeout = 20
+"""
+
+UNIT_TEST = '''\
+import json
+import unittest
+from pathlib import Path
+
+
+class FeaturesTest(unittest.TestCase):
+    def test_features_file_is_valid_json(self):
+        data = json.loads(Path("features.json").read_text())
+        self.assertIsInstance(data, list)
+
+
+if __name__ == "__main__":
+    unittest.main()
+'''
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        # As the runtime's proxy does: a port left in TIME_WAIT by a stopped proxy is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ports() -> tuple[int, int, int]:
+    wanted = (8101, 8102, 8103)
+    if all(_free(p) for p in wanted):
+        return wanted
+    found = []
+    while len(found) < 3:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            found.append(s.getsockname()[1])
+    return found[0], found[1], found[2]
+
+
+def _say(title: str) -> None:
+    console().print()
+    console().rule(f"[bold]{escape(title)}")
+
+
+def _features(repo: DemoRepo, *names: str) -> dict[str, str]:
+    current = json.loads((repo.path / "features.json").read_text())
+    return {"features.json": json.dumps(current + list(names), indent=2) + "\n"}
+
+
+def build_sample(where: Path) -> tuple[DemoRepo, tuple[int, int, int]]:
+    ports = _ports()
+    repo = DemoRepo.create(where)
+    python = sys.executable
+    repo.commit(
+        "Initial commit",
+        {
+            "app.py": SAMPLE_APP.read_text(),
+            "test_app.py": UNIT_TEST,
+            "features.json": "[]\n",
+            "shipyard.toml": CONFIG.format(python=python, stage=ports[0], prod=ports[1], dev=ports[2]),
+            ".gitignore": ".shipyard/\n__pycache__/\n",
+        },
+        author=("Ana Releaser", RELEASER),
+    )
+    return repo, ports
+
+
+def merge_prs(repo: DemoRepo, first: int) -> list[str]:
+    """Merge four pull requests the way GitHub does; return their titles."""
+    n = first
+    repo.merge_pr(n, "MNTOR-101-breach-alerts", "Add breach alerts page (MNTOR-101)",
+                  [_features(repo, "breach alerts"), {"alerts.txt": "alerts\n"}], author=("Bo Dev", "bo@example.com"))
+    repo.squash_pr(n + 1, "Fix footer links on the email template MNTOR-102", _features(repo, "footer fix"),
+                   author=("Cy Dev", "cy@example.com"))
+    repo.squash_pr(n + 2, "Bump requests from 2.31.0 to 2.32.3", {"requirements.txt": "requests==2.32.3\n"},
+                   author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"))
+    repo.merge_pr(n + 3, "MNTOR-103-dashboard-filters", "Add dashboard filters (MNTOR-103)",
+                  [_features(repo, "dashboard filters")], author=("Di Dev", "di@example.com"))
+    return [f"#{n} breach alerts", f"#{n + 1} footer fix", f"#{n + 2} dependency bump", f"#{n + 3} filters"]
+
+
+def _context(repo: DemoRepo, actor: str) -> Context:
+    from shipyard.cli.output import RichReporter
+
+    return open_context(load(repo.path / "shipyard.toml"), reporter=RichReporter(), actor=actor)
+
+
+def _get(url: str) -> str:
+    for _ in range(20):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            time.sleep(0.1)
+    return "(no answer)"
+
+
+def run_demo(where: Path | None = None) -> None:
+    from shipyard.adapters.tracker.builtin import VERIFIED
+    from shipyard.services import deploy as deploys
+    from shipyard.services.builds import sync
+    from shipyard.services.releases import cut_prerelease
+    from shipyard.services.views import diff, status
+
+    if MARKER.exists():
+        stop_demo(quiet=True)
+    started = time.monotonic()
+    base = Path(where) if where else Path(tempfile.mkdtemp(prefix="shipyard-demo-"))
+    if (base / "monitor").exists():
+        raise ShipyardError(f"{base / 'monitor'} exists already: pick another --where, or remove it")
+    os.environ.setdefault("SHIPYARD_USER", RELEASER)
+    c = console()
+    c.print(Panel.fit("[bold]Shipyard demo[/]: the release train on a sample app, on this machine",
+                      border_style="cyan"))
+    repo, ports = build_sample(base / "monitor")
+    MARKER.write_text(json.dumps({"repo": str(repo.path)}))
+    c.print(f"sample repository: {repo.path}")
+
+    ctx = _context(repo, RELEASER)
+    try:
+        _say("1. main → stage: every green build of main follows stage")
+        sync(ctx)
+        merge_prs(repo, 1)
+        c.print("merged 4 pull requests: 2 merge commits, 2 squash merges (one by dependabot)")
+        sync(ctx)
+
+        _say("2. the daily pre-release")
+        result = cut_prerelease(ctx)
+        assert result.release is not None
+        tag = result.release.tag
+        c.print(f"[green]✓[/] {result.message}")
+        c.print(Panel(escape(result.release.notes_markdown.strip()), title=f"notes of {tag}", border_style="dim"))
+
+        _say("3. QA signs off two of three tickets")
+        qa = _context(repo, QA)
+        qa.store.retrying(lambda s: qa.tracker.set_status(s, ["MNTOR-101", "MNTOR-102"], VERIFIED, QA))
+        qa.close()
+        c.print("[green]✓[/] MNTOR-101, MNTOR-102 verified by qa@example.com")
+        print_diff(diff(ctx, "prod", "stage"))
+
+        _say(f"4. deploy {tag} to prod: refused while a ticket is unverified")
+        p = deploys.plan(ctx, "prod", tag)
+        print_plan(p)
+        try:
+            deploys.execute(ctx, p)
+        except Refused as exc:
+            c.print(f"[red]refused:[/] {escape(exc.message)}")
+
+        _say("5. QA verifies the last ticket; the 1-click deploy goes through")
+        qa = _context(repo, QA)
+        qa.store.retrying(lambda s: qa.tracker.set_status(s, ["MNTOR-103"], VERIFIED, QA))
+        qa.close()
+        c.print("[green]✓[/] MNTOR-103 verified by qa@example.com")
+        p = deploys.plan(ctx, "prod", tag)
+        print_plan(p)
+        d = deploys.execute(ctx, p)
+        c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
+        served = json.loads(_get(f"http://127.0.0.1:{ports[1]}/__version__"))
+        c.print(f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}")
+
+        _say("where things stand")
+        c.print(status_table(status(ctx)))
+    except ShipyardError as exc:
+        c.print(f"[red]demo stopped: {escape(exc.message)}[/]")
+        raise
+    finally:
+        ctx.close()
+    c.print()
+    c.print(f"stage: http://127.0.0.1:{ports[0]}/    prod: http://127.0.0.1:{ports[1]}/")
+    c.print(f"try:   cd {repo.path} && shipyard status   (then 'shipyard demo --stop')")
+    c.print(f"[dim]demo took {time.monotonic() - started:.1f}s[/]")
+
+
+def stop_demo(*, quiet: bool = False) -> None:
+    """Stop every environment the last demo started and remove its folder."""
+    if not MARKER.exists():
+        if not quiet:
+            console().print("no demo is running")
+        return
+    repo = Path(json.loads(MARKER.read_text())["repo"])
+    if (repo / "shipyard.toml").exists():
+        from shipyard.services.runtime import bring_down
+
+        ctx = open_context(load(repo / "shipyard.toml"), actor=RELEASER)
+        try:
+            bring_down(ctx)
+        finally:
+            ctx.close()
+    MARKER.unlink(missing_ok=True)
+    if repo.parent.name.startswith("shipyard-demo-"):
+        shutil.rmtree(repo.parent, ignore_errors=True)
+    else:
+        shutil.rmtree(repo, ignore_errors=True)
+    if not quiet:
+        console().print(f"stopped the demo's environments and removed {repo}")

@@ -1,0 +1,208 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), sample app repositories,
+and a ``shipyard`` command run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shipyard.demo.repo import DemoRepo
+
+PG_ADMIN = os.environ.get("SHIPYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SHIPYARD = str(Path(sys.executable).parent / "shipyard")
+SAMPLE_APP = Path(__file__).parents[1] / "src" / "shipyard" / "demo" / "sample_app" / "app.py"
+RELEASER = ("Ana Releaser", "ana@example.com")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not _pg_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (.ci/run should start it)")
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    from sqlalchemy import create_engine, text
+
+    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shipyard.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+# -- a sample app and the CLI ---------------------------------------------------------------------
+
+CONFIG = """\
+[app]
+name = "monitor"
+run = "{python} app.py"
+ticket_prefixes = ["MNTOR"]
+exclude_authors = ["dependabot[bot]", "*-l10n*"]
+
+[checks]
+unit = "{python} -m unittest -q"
+
+[environments.stage]
+port = {stage}
+auto = true
+artifact_wait = 2
+health_timeout = 5
+
+[environments.dev]
+port = {dev}
+accepts = '^[0-9a-f]{{7,12}}$'
+tag = "dev-{{ref}}"
+after = "stage"
+health_timeout = 10
+
+[environments.prod]
+port = {prod}
+accepts = '^\\d{{4}}\\.\\d{{2}}\\.\\d{{2}}(\\.\\d+)?$'
+tag = "prod-{{ref}}"
+after = "stage"
+require_qa = true
+artifact_wait = 2
+health_timeout = 5
+{extra}
+"""
+
+UNIT_TEST = """\
+import json, unittest
+from pathlib import Path
+
+class T(unittest.TestCase):
+    def test_features(self):
+        self.assertIsInstance(json.loads(Path("features.json").read_text()), list)
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Project:
+    """A sample app repository with a shipyard.toml, driven through the real CLI."""
+
+    repo: DemoRepo
+    ports: dict[str, int]
+
+    @property
+    def path(self) -> Path:
+        return self.repo.path
+
+    def run(self, *args: str, user: str = "ana@example.com", timeout: float = 120,
+            env: dict[str, str] | None = None) -> Result:
+        proc = subprocess.run(
+            [SHIPYARD, *args], cwd=self.path, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "SHIPYARD_USER": user, "COLUMNS": "200", **(env or {})},
+            stdin=subprocess.DEVNULL, check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, **kw: object) -> Result:
+        r = self.run(*args, **kw)  # type: ignore[arg-type]
+        assert r.code == 0, f"shipyard {' '.join(args)} exited {r.code}:\n{r.text}"
+        return r
+
+    def version(self, env: str) -> dict[str, str] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[env]}/__version__", timeout=3) as r:
+                return dict(json.loads(r.read()))
+        except OSError:
+            return None
+
+    def served(self, env: str) -> str | None:
+        v = self.version(env)
+        return v["commit"] if v else None
+
+    def git_tags(self) -> list[str]:
+        return self.repo.git("tag", "--list").split()
+
+    def artifact_tags(self) -> list[str]:
+        d = self.path / ".shipyard" / "artifacts" / "monitor" / "tags"
+        return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+    def head(self) -> str:
+        return self.repo.git("rev-parse", "HEAD").strip()
+
+    def features(self, *names: str) -> dict[str, str]:
+        current = json.loads((self.path / "features.json").read_text())
+        return {"features.json": json.dumps(current + list(names)) + "\n"}
+
+
+def make_project(where: Path, extra: str = "") -> Project:
+    repo = DemoRepo.create(where)
+    ports = {"stage": free_port(), "prod": free_port(), "dev": free_port()}
+    repo.commit(
+        "Initial commit",
+        {
+            "app.py": SAMPLE_APP.read_text(),
+            "test_app.py": UNIT_TEST,
+            "features.json": "[]\n",
+            "shipyard.toml": CONFIG.format(python=sys.executable, extra=extra, **ports),
+            ".gitignore": ".shipyard/\n__pycache__/\n",
+        },
+        author=RELEASER,
+    )
+    return Project(repo, ports)
+
+
+def stop_all(project: Project) -> None:
+    subprocess.run([SHIPYARD, "down"], cwd=project.path, capture_output=True, timeout=60, check=False,
+                   env={**os.environ, "SHIPYARD_USER": "cleanup@example.com"})
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    p = make_project(tmp_path / "monitor")
+    try:
+        yield p
+    finally:
+        stop_all(p)
