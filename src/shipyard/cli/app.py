@@ -41,9 +41,13 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
     from shipyard.config import load
     from shipyard.services.context import open_context
 
+    from shipyard.services.deploy import recover
+
     settings = load()
     ctx = open_context(settings, reporter=RichReporter(quiet=quiet))
     try:
+        # A deploy whose command was killed is finished or failed before anything else.
+        recover(ctx)
         yield ctx
     finally:
         ctx.close()

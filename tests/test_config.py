@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.config import load, parse, render_template
+from shipyard.errors import ConfigError, NotFound
+
+ISSUE_EXAMPLE = r'''
+[app]
+name = "monitor"
+repo = "."                          # the git repository (a path; a URL later)
+main = "main"
+run = "python app.py"               # started from the artifact's root with PORT set
+health = "/__heartbeat__"
+ticket_prefixes = ["MNTOR"]
+exclude_authors = ["dependabot[bot]", "*-l10n*"]   # left out of release notes
+
+[checks]                            # run on every new commit of main; all must pass
+unit = "python -m pytest -q"
+
+[environments.stage]
+port = 8101
+auto = true                         # follows every green build of main
+
+[environments.dev]
+port = 8103
+accepts = '^[0-9a-f]{7,12}$'
+tag = "dev-{ref}"
+after = "stage"                     # only builds that succeeded on stage
+
+[environments.prod]
+port = 8102
+accepts = '^\d{4}\.\d{2}\.\d{2}(\.\d+)?$'
+tag = "prod-{ref}"
+after = "stage"
+require_qa = true
+'''
+
+
+def test_the_documented_example_loads_as_written(tmp_path: Path) -> None:
+    (tmp_path / "shipyard.toml").write_text(ISSUE_EXAMPLE)
+    s = load(tmp_path / "shipyard.toml")
+    prod = s.environment("prod")
+    assert prod.accepts_ref("2024.09.01") and prod.accepts_ref("2024.09.01.1")
+    assert not prod.accepts_ref("2024.9.1") and not prod.accepts_ref("prod-2024.09.01")
+    assert prod.marks_latest and prod.promotes_tickets and prod.after == "stage"
+    assert not s.environment("dev").marks_latest
+    assert s.release_source == "stage"
+    assert s.database_url.endswith(".shipyard/shipyard.db")
+
+
+def test_the_init_template_loads(tmp_path: Path) -> None:
+    (tmp_path / "shipyard.toml").write_text(
+        render_template(name="monitor", run="python app.py", prefixes=["MNTOR"], checks={"unit": "pytest"}))
+    s = load(tmp_path / "shipyard.toml")
+    assert list(s.environments) == ["stage", "dev", "prod"] and s.checks == {"unit": "pytest"}
+
+
+def test_environment_variables_override_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "shipyard.toml").write_text(ISSUE_EXAMPLE)
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", "postgresql+psycopg://127.0.0.1/x")
+    monkeypatch.setenv("SHIPYARD_STATE_DIR", "/tmp/elsewhere")
+    s = load(tmp_path / "shipyard.toml")
+    assert s.database_url == "postgresql+psycopg://127.0.0.1/x"
+    assert s.state_dir == Path("/tmp/elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("patch", "where"),
+    [
+        ({"environments": {"a": {"port": 1, "after": "a"}}}, "environments -> a -> after: the upstream chain loops"),
+        ({"environments": {"a": {"port": 1}, "b": {"port": 1}}}, "environments -> b -> port: 1 is also a's port"),
+        ({"environments": {}}, "at least one environment"),
+        ({"environments": {"Prod": {"port": 1}}}, "environments -> Prod"),
+        ({"notify": [{"type": "slack"}]}, "notify -> 0: Value error, a slack sink needs 'url'"),
+    ],
+)
+def test_errors_name_the_field(patch: dict[str, object], where: str) -> None:
+    data: dict[str, object] = {"app": {"name": "x", "run": "r"}, "environments": {"p": {"port": 1}}}
+    data.update(patch)
+    with pytest.raises(ConfigError) as err:
+        parse(data, root=Path("."))
+    assert where.replace("Value error, ", "") in err.value.message
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    s = parse({"app": {"name": "x", "run": "r"}, "environments": {"stage": {"port": 1}}}, root=Path("."))
+    with pytest.raises(NotFound, match=r"unknown environment 'qa' \(known: stage\)"):
+        s.environment("qa")
