@@ -64,10 +64,10 @@ def console():  # type: ignore[no-untyped-def]
 
 @app.command()
 def init(
-    name: Annotated[Optional[str], typer.Option(help="App name (default: the folder's name).")] = None,
-    run: Annotated[str, typer.Option(help="Command that starts the app with PORT set.")] = "python app.py",
-    prefix: Annotated[list[str], typer.Option(help="Ticket key prefix, e.g. MNTOR (repeatable).")] = [],
-    force: Annotated[bool, typer.Option(help="Overwrite an existing shipyard.toml.")] = False,
+    name: Annotated[Optional[str], typer.Option(metavar="NAME", help="App name (default: the folder's name).")] = None,
+    run: Annotated[str, typer.Option(metavar="COMMAND", help="Command that starts the app with PORT set.")] = "python app.py",
+    prefix: Annotated[Optional[list[str]], typer.Option(metavar="PREFIX", help="Ticket key prefix, e.g. MNTOR (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing shipyard.toml.")] = False,
 ) -> None:
     """Write a commented shipyard.toml for the repository in this directory."""
     import re
@@ -135,7 +135,7 @@ def down() -> None:
 
 @app.command()
 def prerelease(
-    date: Annotated[Optional[str], typer.Option("--date", help="The day to name it after, YYYY-MM-DD.")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", metavar="YYYY-MM-DD", help="The day to name it after, YYYY-MM-DD.")] = None,
 ) -> None:
     """Cut today's pre-release on what stage runs: tag YYYY.MM.DD (.N when taken)."""
     from shipyard.cli.output import parse_date
@@ -152,7 +152,7 @@ def prerelease(
 
 
 @app.command()
-def releases(limit: Annotated[int, typer.Option(help="How many to list.")] = 30) -> None:
+def releases(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30) -> None:
     """List releases: pre-release or latest, and where each one runs."""
     from shipyard.cli.output import releases_table
     from shipyard.services.releases import list_releases
@@ -190,7 +190,7 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
 @qa_app.command("reject")
 def qa_reject(
     key: Annotated[str, typer.Argument(metavar="KEY")],
-    reason: Annotated[str, typer.Option(help="What is wrong (required).")],
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="What is wrong (required).")],
 ) -> None:
     """Reject a ticket, saying why."""
     from shipyard.adapters.tracker.builtin import REJECTED
@@ -203,7 +203,7 @@ def qa_reject(
 
 
 @app.command()
-def tickets(status: Annotated[Optional[str], typer.Option(help="merged, verified, rejected or promoted.")] = None) -> None:
+def tickets(status: Annotated[Optional[str], typer.Option(metavar="STATUS", help="merged, verified, rejected or promoted.")] = None) -> None:
     """List tickets and their QA status."""
     from shipyard.cli.output import tickets_table
 
@@ -234,8 +234,8 @@ def deploy(
     ref: Annotated[str, typer.Argument(metavar="REF", help="A release tag (2024.09.01) or a short SHA.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     allow_unverified: Annotated[bool, typer.Option("--allow-unverified", help="Deploy despite unverified tickets (needs --reason).")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="Why; recorded with the deployment.")] = None,
-    queue_timeout: Annotated[float, typer.Option(help="Seconds to wait while the environment is busy (0: do not wait).")] = 600.0,
+    reason: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Why; recorded with the deployment.")] = None,
+    queue_timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds to wait while the environment is busy (0: do not wait).")] = 600.0,
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
     from shipyard.cli.output import confirm_plan
@@ -292,7 +292,7 @@ def status() -> None:
 @app.command()
 def history(
     environment: Annotated[str, typer.Argument(metavar="ENV")],
-    limit: Annotated[int, typer.Option(help="How many to list.")] = 30,
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
 ) -> None:
     """List an environment's deployments, newest first."""
     from shipyard.cli.output import history_table
@@ -307,7 +307,7 @@ def history(
 
 
 @app.command()
-def builds(limit: Annotated[int, typer.Option(help="How many to list.")] = 20) -> None:
+def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 20) -> None:
     """Recent builds of main with their checks and where each runs."""
     from shipyard.cli.output import builds_table
     from shipyard.services.views import builds as do_builds
@@ -347,7 +347,7 @@ def audit_verify() -> None:
 
 
 @audit_app.command("log")
-def audit_log(limit: Annotated[int, typer.Option(help="How many to list.")] = 30) -> None:
+def audit_log(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30) -> None:
     """The newest audit records."""
     from shipyard.cli.output import audit_table
 
@@ -358,7 +358,7 @@ def audit_log(limit: Annotated[int, typer.Option(help="How many to list.")] = 30
 @app.command()
 def demo(
     stop: Annotated[bool, typer.Option("--stop", help="Stop what the demo started.")] = False,
-    where: Annotated[Optional[Path], typer.Option(help="Folder for the sample repository (default: a temp dir).")] = None,
+    where: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the sample repository (default: a temp dir).")] = None,
 ) -> None:
     """Walk the whole release train on a sample app, on this machine, in under a minute."""
     from shipyard.demo.scenario import run_demo, stop_demo

@@ -30,7 +30,8 @@ from shipyard.errors import Refused, ShipyardError
 from shipyard.services.context import Context, open_context
 
 SAMPLE_APP = Path(__file__).parent / "sample_app" / "app.py"
-MARKER = Path(tempfile.gettempdir()) / "shipyard-demo.json"
+# Where the running demo is remembered, for `shipyard demo --stop`.
+MARKER = Path(os.environ.get("SHIPYARD_DEMO_MARKER", Path(tempfile.gettempdir()) / "shipyard-demo.json"))
 RELEASER = "ana@example.com"
 QA = "qa@example.com"
 

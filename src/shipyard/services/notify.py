@@ -48,3 +48,5 @@ def emit(ctx: Context, kind: str, summary: str, **fields: Any) -> None:
         )
     except ConfigError as exc:
         ctx.reporter.warn(f"notifications are off: {exc.message}")
+    except (ValueError, OSError) as exc:  # a notification must never fail the action it reports
+        ctx.reporter.warn(f"notification {kind} not queued: {exc}")

@@ -1,0 +1,27 @@
+# The commands people run. `make demo` and `make test` do all set-up on a fresh machine.
+.PHONY: demo test lint bench docs stop
+
+demo:
+	@scripts/bootstrap
+	@.venv/bin/shipyard demo
+
+stop:
+	@.venv/bin/shipyard demo --stop
+
+test:
+	@scripts/bootstrap
+	@scripts/services
+	@.venv/bin/python -m pytest -q -p no:cacheprovider
+
+lint:
+	@scripts/bootstrap
+	@.venv/bin/ruff check src tests bench
+	@.venv/bin/mypy
+
+bench:
+	@scripts/bootstrap
+	@.venv/bin/python bench/notes_bench.py
+
+docs:
+	@scripts/bootstrap
+	@.venv/bin/python scripts/gen_cli_docs.py > docs/cli.md
