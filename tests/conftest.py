@@ -18,7 +18,9 @@ import pytest
 
 from shipyard.demo.repo import DemoRepo
 
-PG_ADMIN = os.environ.get("SHIPYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "SHIPYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 SAMPLE_APP = Path(__file__).parents[1] / "src" / "shipyard" / "demo" / "sample_app" / "app.py"
 RELEASER = ("Ana Releaser", "ana@example.com")
@@ -137,12 +139,22 @@ class Project:
     def path(self) -> Path:
         return self.repo.path
 
-    def run(self, *args: str, user: str = "ana@example.com", timeout: float = 120,
-            env: dict[str, str] | None = None) -> Result:
+    def run(
+        self,
+        *args: str,
+        user: str = "ana@example.com",
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+    ) -> Result:
         proc = subprocess.run(
-            [SHIPYARD, *args], cwd=self.path, capture_output=True, text=True, timeout=timeout,
+            [SHIPYARD, *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env={**os.environ, "SHIPYARD_USER": user, "COLUMNS": "200", **(env or {})},
-            stdin=subprocess.DEVNULL, check=False,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -153,7 +165,9 @@ class Project:
 
     def version(self, env: str) -> dict[str, str] | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[env]}/__version__", timeout=3) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.ports[env]}/__version__", timeout=3
+            ) as r:
                 return dict(json.loads(r.read()))
         except OSError:
             return None
@@ -195,8 +209,14 @@ def make_project(where: Path, extra: str = "") -> Project:
 
 
 def stop_all(project: Project) -> None:
-    subprocess.run([SHIPYARD, "down"], cwd=project.path, capture_output=True, timeout=60, check=False,
-                   env={**os.environ, "SHIPYARD_USER": "cleanup@example.com"})
+    subprocess.run(
+        [SHIPYARD, "down"],
+        cwd=project.path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SHIPYARD_USER": "cleanup@example.com"},
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from shipyard.config import load, parse, render_template
 from shipyard.errors import ConfigError, NotFound
 
-ISSUE_EXAMPLE = r'''
+ISSUE_EXAMPLE = r"""
 [app]
 name = "monitor"
 repo = "."                          # the git repository (a path; a URL later)
@@ -36,7 +36,7 @@ accepts = '^\d{4}\.\d{2}\.\d{2}(\.\d+)?$'
 tag = "prod-{ref}"
 after = "stage"
 require_qa = true
-'''
+"""
 
 
 def test_the_documented_example_loads_as_written(tmp_path: Path) -> None:
@@ -53,12 +53,17 @@ def test_the_documented_example_loads_as_written(tmp_path: Path) -> None:
 
 def test_the_init_template_loads(tmp_path: Path) -> None:
     (tmp_path / "shipyard.toml").write_text(
-        render_template(name="monitor", run="python app.py", prefixes=["MNTOR"], checks={"unit": "pytest"}))
+        render_template(
+            name="monitor", run="python app.py", prefixes=["MNTOR"], checks={"unit": "pytest"}
+        )
+    )
     s = load(tmp_path / "shipyard.toml")
     assert list(s.environments) == ["stage", "dev", "prod"] and s.checks == {"unit": "pytest"}
 
 
-def test_environment_variables_override_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variables_override_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "shipyard.toml").write_text(ISSUE_EXAMPLE)
     monkeypatch.setenv("SHIPYARD_DATABASE_URL", "postgresql+psycopg://127.0.0.1/x")
     monkeypatch.setenv("SHIPYARD_STATE_DIR", "/tmp/elsewhere")
@@ -70,8 +75,14 @@ def test_environment_variables_override_the_file(tmp_path: Path, monkeypatch: py
 @pytest.mark.parametrize(
     ("patch", "where"),
     [
-        ({"environments": {"a": {"port": 1, "after": "a"}}}, "environments -> a -> after: the upstream chain loops"),
-        ({"environments": {"a": {"port": 1}, "b": {"port": 1}}}, "environments -> b -> port: 1 is also a's port"),
+        (
+            {"environments": {"a": {"port": 1, "after": "a"}}},
+            "environments -> a -> after: the upstream chain loops",
+        ),
+        (
+            {"environments": {"a": {"port": 1}, "b": {"port": 1}}},
+            "environments -> b -> port: 1 is also a's port",
+        ),
         ({"environments": {}}, "at least one environment"),
         ({"environments": {"Prod": {"port": 1}}}, "environments -> Prod"),
         ({"notify": [{"type": "slack"}]}, "notify -> 0: Value error, a slack sink needs 'url'"),
@@ -86,6 +97,8 @@ def test_errors_name_the_field(patch: dict[str, object], where: str) -> None:
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:
-    s = parse({"app": {"name": "x", "run": "r"}, "environments": {"stage": {"port": 1}}}, root=Path("."))
+    s = parse(
+        {"app": {"name": "x", "run": "r"}, "environments": {"stage": {"port": 1}}}, root=Path(".")
+    )
     with pytest.raises(NotFound, match=r"unknown environment 'qa' \(known: stage\)"):
         s.environment("qa")

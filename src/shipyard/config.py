@@ -177,11 +177,17 @@ class Settings(_Model):
         ports: dict[int, str] = {}
         for name, env in self.environments.items():
             if not re.match(NAME_RE, name):
-                raise ValueError(f"environments -> {name}: a name is lower-case letters, digits, - or _")
+                raise ValueError(
+                    f"environments -> {name}: a name is lower-case letters, digits, - or _"
+                )
             if env.after is not None and env.after not in self.environments:
-                raise ValueError(f"environments -> {name} -> after: no environment named {env.after!r}")
+                raise ValueError(
+                    f"environments -> {name} -> after: no environment named {env.after!r}"
+                )
             if env.port in ports:
-                raise ValueError(f"environments -> {name} -> port: {env.port} is also {ports[env.port]}'s port")
+                raise ValueError(
+                    f"environments -> {name} -> port: {env.port} is also {ports[env.port]}'s port"
+                )
             ports[env.port] = name
         for name in self.environments:
             seen = {name}
@@ -325,7 +331,9 @@ require_qa = true                   # every ticket verified, or --allow-unverifi
 
 
 def render_template(*, name: str, run: str, prefixes: list[str], checks: dict[str, str]) -> str:
-    check_lines = "".join(f'{k} = "{v}"\n' for k, v in checks.items()) or '# unit = "python -m pytest -q"\n'
+    check_lines = (
+        "".join(f'{k} = "{v}"\n' for k, v in checks.items()) or '# unit = "python -m pytest -q"\n'
+    )
     return TEMPLATE.format(
         name=name,
         run=run,

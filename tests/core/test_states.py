@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from shipyard.core import states as st
@@ -8,12 +10,19 @@ from shipyard.core.gates import DeployFacts, evaluate, refusal
 
 def test_happy_path_is_allowed_step_by_step() -> None:
     path = [st.QUEUED, st.WAITING_ARTIFACT, st.TAGGING, st.ROLLING_OUT, st.VERIFYING, st.SUCCEEDED]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         st.check_transition(a, b)
 
 
-@pytest.mark.parametrize(("a", "b"), [(st.QUEUED, st.SUCCEEDED), (st.SUCCEEDED, st.FAILED),
-                                      (st.FAILED, st.QUEUED), (st.TAGGING, st.VERIFYING)])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (st.QUEUED, st.SUCCEEDED),
+        (st.SUCCEEDED, st.FAILED),
+        (st.FAILED, st.QUEUED),
+        (st.TAGGING, st.VERIFYING),
+    ],
+)
 def test_skipping_or_leaving_a_terminal_state_is_refused(a: str, b: str) -> None:
     with pytest.raises(st.IllegalTransition):
         st.check_transition(a, b)
@@ -22,13 +31,21 @@ def test_skipping_or_leaving_a_terminal_state_is_refused(a: str, b: str) -> None
 def test_every_active_state_can_fail_and_terminal_states_are_final() -> None:
     for s in st.ACTIVE_STATES:
         assert st.FAILED in st.TRANSITIONS[s]
-    assert st.TERMINAL_STATES == {st.SUCCEEDED, st.FAILED, st.ROLLED_BACK, st.CANCELLED}
+    assert {st.SUCCEEDED, st.FAILED, st.ROLLED_BACK, st.CANCELLED} == st.TERMINAL_STATES
 
 
 def facts(**kw: object) -> DeployFacts:
-    base: dict[str, object] = dict(environment="prod", short_sha="abc1234", on_main=True, main_branch="main",
-                                   build_status="passed", upstream="stage", upstream_ok=True, require_qa=True,
-                                   tickets={"MNTOR-1": "verified"})
+    base: dict[str, object] = dict(
+        environment="prod",
+        short_sha="abc1234",
+        on_main=True,
+        main_branch="main",
+        build_status="passed",
+        upstream="stage",
+        upstream_ok=True,
+        require_qa=True,
+        tickets={"MNTOR-1": "verified"},
+    )
     base.update(kw)
     return DeployFacts(**base)  # type: ignore[arg-type]
 
@@ -39,19 +56,26 @@ def test_all_gates_pass() -> None:
 
 
 def test_refusal_names_every_failed_gate() -> None:
-    gates = evaluate(facts(on_main=False, upstream_ok=False, tickets={"MNTOR-1": "merged", "MNTOR-2": "rejected"}))
+    gates = evaluate(
+        facts(
+            on_main=False, upstream_ok=False, tickets={"MNTOR-1": "merged", "MNTOR-2": "rejected"}
+        )
+    )
     msg = refusal("prod", gates)
-    assert msg == ("deploy to prod refused: abc1234 is not on main; abc1234 was never deployed successfully "
-                   "to stage; unverified tickets: MNTOR-1 (merged), MNTOR-2 (rejected)")
+    assert msg == (
+        "deploy to prod refused: abc1234 is not on main; abc1234 was never deployed successfully "
+        "to stage; unverified tickets: MNTOR-1 (merged), MNTOR-2 (rejected)"
+    )
 
 
 def test_override_is_recorded_in_the_gate() -> None:
     gates = evaluate(facts(tickets={"MNTOR-1": "merged"}, allow_unverified=True, reason="hotfix"))
-    qa = [g for g in gates if g.name == "QA"][0]
+    qa = next(g for g in gates if g.name == "QA")
     assert qa.ok and "allowed: hotfix" in qa.detail
 
 
 def test_failed_checks_refuse_and_rollbacks_skip_qa() -> None:
     assert refusal("prod", evaluate(facts(build_status="failed", failed_checks=["unit"]))) == (
-        "deploy to prod refused: the build of abc1234 failed (unit)")
+        "deploy to prod refused: the build of abc1234 failed (unit)"
+    )
     assert refusal("prod", evaluate(facts(tickets={"MNTOR-1": "merged"}, skip_qa=True))) is None

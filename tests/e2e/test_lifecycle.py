@@ -10,16 +10,24 @@ from pathlib import Path
 
 from adapters.fake_http import FakeSlack, LoopbackServer
 from conftest import SHIPYARD, Project, make_project, stop_all
-
 from shipyard.demo.repo import DemoRepo
 
 BO = ("Bo Dev", "bo@example.com")
 
 
-def _cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SHIPYARD, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, check=False,
-                          env={**os.environ, "SHIPYARD_USER": "ana@example.com", **(env or {})})
+def _cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SHIPYARD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com", **(env or {})},
+    )
 
 
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
@@ -83,9 +91,11 @@ def test_down_then_up_brings_back_the_recorded_versions(project: Project) -> Non
 def test_events_reach_webhook_and_slack_and_a_failing_sink_blocks_nothing(tmp_path: Path) -> None:
     with LoopbackServer() as hook, FakeSlack() as slack, LoopbackServer() as broken:
         broken.fail(1000, 500, b"down")
-        extra = (f'[[notify]]\ntype = "webhook"\nurl = "{hook.url}"\n'
-                 f'[[notify]]\ntype = "slack"\nurl = {{ env = "TEST_SLACK_URL" }}\n'
-                 f'[[notify]]\ntype = "webhook"\nurl = "{broken.url}"\n')
+        extra = (
+            f'[[notify]]\ntype = "webhook"\nurl = "{hook.url}"\n'
+            f'[[notify]]\ntype = "slack"\nurl = {{ env = "TEST_SLACK_URL" }}\n'
+            f'[[notify]]\ntype = "webhook"\nurl = "{broken.url}"\n'
+        )
         p = make_project(tmp_path / "monitor", extra=extra)
         try:
             env = {"TEST_SLACK_URL": slack.url}
@@ -98,13 +108,23 @@ def test_events_reach_webhook_and_slack_and_a_failing_sink_blocks_nothing(tmp_pa
             p.ok("qa", "verify", "MNTOR-5", env=env)
             p.ok("deploy", "prod", "2024.09.01", "--yes", env=env)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and len([b for b in hook.bodies() if b["environment"] == "prod"]) < 3:
+            while (
+                time.monotonic() < deadline
+                and len([b for b in hook.bodies() if b["environment"] == "prod"]) < 3
+            ):
                 time.sleep(0.1)
             kinds = [(b["kind"], b.get("environment")) for b in hook.bodies()]
             assert ("prerelease.cut", None) in kinds
             assert ("deployment.refused", "prod") in kinds
-            assert ("deployment.started", "prod") in kinds and ("deployment.succeeded", "prod") in kinds
-            done = [b for b in hook.bodies() if b["kind"] == "deployment.succeeded" and b["environment"] == "prod"][0]
+            assert ("deployment.started", "prod") in kinds and (
+                "deployment.succeeded",
+                "prod",
+            ) in kinds
+            done = next(
+                b
+                for b in hook.bodies()
+                if b["kind"] == "deployment.succeeded" and b["environment"] == "prod"
+            )
             assert done["tag"] == "prod-2024.09.01" and done["actor"] == "ana@example.com"
             assert "MNTOR-5" in done["notes_markdown"]
             texts = [json_text(r.json()) for r in slack.received]
@@ -130,21 +150,37 @@ def test_two_deploys_at_once_run_one_after_the_other(project: Project) -> None:
     second = p.head()
     # first is not on stage any more but it succeeded there before: both may go to dev
     env = {**os.environ, "SHIPYARD_USER": "ana@example.com"}
-    a = subprocess.Popen([SHIPYARD, "deploy", "dev", first[:7], "--yes"], cwd=p.path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    b = subprocess.Popen([SHIPYARD, "deploy", "dev", second[:7], "--yes"], cwd=p.path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    out_a, err_a = a.communicate(timeout=120)
-    out_b, err_b = b.communicate(timeout=120)
+    a = subprocess.Popen(
+        [SHIPYARD, "deploy", "dev", first[:7], "--yes"],
+        cwd=p.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    b = subprocess.Popen(
+        [SHIPYARD, "deploy", "dev", second[:7], "--yes"],
+        cwd=p.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    _, err_a = a.communicate(timeout=120)
+    _, err_b = b.communicate(timeout=120)
     assert a.returncode == 0, err_a
     assert b.returncode == 0, err_b
     import sqlite3
 
     db = sqlite3.connect(p.path / ".shipyard" / "shipyard.db")
-    rows = db.execute("SELECT d.id, d.created_at, d.finished_at, a.at FROM deployments d "
-                      "JOIN environments e ON e.id = d.environment_id "
-                      "JOIN audit_events a ON a.subject = 'dev#' || d.id AND a.action = 'deployment.waiting_artifact' "
-                      "WHERE e.name = 'dev' ORDER BY d.id").fetchall()
+    rows = db.execute(
+        "SELECT d.id, d.created_at, d.finished_at, a.at FROM deployments d "
+        "JOIN environments e ON e.id = d.environment_id "
+        "JOIN audit_events a ON a.subject = 'dev#' || d.id AND a.action = 'deployment.waiting_artifact' "
+        "WHERE e.name = 'dev' ORDER BY d.id"
+    ).fetchall()
     db.close()
     (_, _, done1, _), (_, queued2, _, active2) = rows
     assert active2 >= done1  # the second held dev only after the first had finished

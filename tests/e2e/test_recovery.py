@@ -41,8 +41,14 @@ def test_killed_mid_rollout_is_recovered_by_the_next_command(project: Project) -
     good = p.head()
     # This release never becomes healthy, so the rollout lasts until its timeout.
     p.repo.squash_pr(2, "Slow release MNTOR-2", {"UNHEALTHY": "1\n"}, author=BO)
-    cli = subprocess.Popen([SHIPYARD, "sync"], cwd=p.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "SHIPYARD_USER": "ana@example.com"}, start_new_session=True)
+    cli = subprocess.Popen(
+        [SHIPYARD, "sync"],
+        cwd=p.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com"},
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -65,6 +71,8 @@ def test_killed_mid_rollout_is_recovered_by_the_next_command(project: Project) -
     assert p.served("stage") == good
     artifacts = p.path / ".shipyard" / "artifacts" / "monitor" / "blobs"
     new_blobs = [b for b in artifacts.iterdir() if (b / "UNHEALTHY").exists()]
-    assert new_blobs and not any(_processes_in(b) for b in new_blobs), "the half-started instance still runs"
+    assert new_blobs and not any(_processes_in(b) for b in new_blobs), (
+        "the half-started instance still runs"
+    )
     assert "interrupted" in p.ok("history", "stage").out
     assert p.ok("audit", "verify").code == 0

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from conftest import SHIPYARD, Project, Result, make_project, stop_all
 
 BO = ("Bo Dev", "bo@example.com")
@@ -56,8 +57,12 @@ def snapshot(p: Project) -> dict[str, object]:
         rows = {
             "releases": db.execute("SELECT tag, latest FROM releases ORDER BY id").fetchall(),
             "tickets": db.execute("SELECT key, status FROM tickets ORDER BY key").fetchall(),
-            "succeeded": db.execute("SELECT count(*) FROM deployments WHERE state = 'succeeded'").fetchall(),
-            "current": db.execute("SELECT name, current_deployment_id FROM environments ORDER BY name").fetchall(),
+            "succeeded": db.execute(
+                "SELECT count(*) FROM deployments WHERE state = 'succeeded'"
+            ).fetchall(),
+            "current": db.execute(
+                "SELECT name, current_deployment_id FROM environments ORDER BY name"
+            ).fetchall(),
         }
     finally:
         db.close()
@@ -110,7 +115,9 @@ def test_refused_and_nothing_changed(world: World, args: tuple[str, ...], expect
 def test_commit_never_deployed_upstream(world: World) -> None:
     before = snapshot(world.p)
     r = world.p.run("deploy", "dev", world.overtaken[:7], "--yes")
-    assert_one_line_error(r, f"{world.overtaken[:7]} was never deployed successfully to stage", code=3)
+    assert_one_line_error(
+        r, f"{world.overtaken[:7]} was never deployed successfully to stage", code=3
+    )
     assert snapshot(world.p) == before
 
 
@@ -151,15 +158,30 @@ def test_busy_environment_queues_and_says_so(world: World) -> None:
     now = datetime.now(UTC)
     with ctx.store.write() as s:
         env = ctx.environment_row(s, "prod")
-        holder = Deployment(app_id=ctx.app_id, environment_id=env.id, commit="0" * 40, ref="2024.09.01",
-                            tag="prod-2024.09.01", kind="deploy", state=st.ROLLING_OUT, tag_created=False,
-                            requested_by="other@example.com", owner=_owner(), created_at=now, updated_at=now)
+        holder = Deployment(
+            app_id=ctx.app_id,
+            environment_id=env.id,
+            commit="0" * 40,
+            ref="2024.09.01",
+            tag="prod-2024.09.01",
+            kind="deploy",
+            state=st.ROLLING_OUT,
+            tag_created=False,
+            requested_by="other@example.com",
+            owner=_owner(),
+            created_at=now,
+            updated_at=now,
+        )
         s.add(holder)
     try:
         before = snapshot(p)
         r = p.run("deploy", "prod", "2024.09.01", "--yes", "--queue-timeout", "0")
-        assert_one_line_error(r, f"prod is busy: deployment #{holder.id} (2024.09.01 by other@example.com) "
-                                 "is rolling out", code=3)
+        assert_one_line_error(
+            r,
+            f"prod is busy: deployment #{holder.id} (2024.09.01 by other@example.com) "
+            "is rolling out",
+            code=3,
+        )
         r = p.run("deploy", "prod", "2024.09.01", "--yes", "--queue-timeout", "1")
         assert "is number 1 in line, waiting" in r.err
         assert_one_line_error(r, "gave up after 1s", code=3)
@@ -178,8 +200,15 @@ def test_busy_environment_queues_and_says_so(world: World) -> None:
 
 
 def _run_in(cwd: Path, *args: str) -> Result:
-    proc = subprocess.run([SHIPYARD, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "SHIPYARD_USER": "x@example.com"}, check=False)
+    proc = subprocess.run(
+        [SHIPYARD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SHIPYARD_USER": "x@example.com"},
+        check=False,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -191,14 +220,27 @@ def test_missing_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[app]\nname='x'\nrun='r'\n[environments.prod]\nport=99999\n", "environments -> prod -> port"),
+        (
+            "[app]\nname='x'\nrun='r'\n[environments.prod]\nport=99999\n",
+            "environments -> prod -> port",
+        ),
         ("[app]\nname='x'\n[environments.prod]\nport=1\n", "app -> run: is required"),
-        ("[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\naccepts='('\n",
-         "environments -> prod -> accepts: not a valid regular expression"),
-        ("[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\nafter='stage'\n",
-         "environments -> prod -> after: no environment named 'stage'"),
-        ("[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\ntag='prod'\n", "environments -> prod -> tag"),
-        ("[app]\nname='x'\nrun='r'\nbogus=1\n[environments.prod]\nport=1\n", "app -> bogus: is not a known setting"),
+        (
+            "[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\naccepts='('\n",
+            "environments -> prod -> accepts: not a valid regular expression",
+        ),
+        (
+            "[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\nafter='stage'\n",
+            "environments -> prod -> after: no environment named 'stage'",
+        ),
+        (
+            "[app]\nname='x'\nrun='r'\n[environments.prod]\nport=1\ntag='prod'\n",
+            "environments -> prod -> tag",
+        ),
+        (
+            "[app]\nname='x'\nrun='r'\nbogus=1\n[environments.prod]\nport=1\n",
+            "app -> bogus: is not a known setting",
+        ),
         ("[app\n", "not valid TOML"),
     ],
 )
@@ -209,7 +251,9 @@ def test_invalid_config_names_the_field(tmp_path: Path, text: str, expected: str
 
 
 def test_not_a_git_repository(tmp_path: Path) -> None:
-    (tmp_path / "shipyard.toml").write_text("[app]\nname='x'\nrun='r'\n[environments.stage]\nport=1\nauto=true\n")
+    (tmp_path / "shipyard.toml").write_text(
+        "[app]\nname='x'\nrun='r'\n[environments.stage]\nport=1\nauto=true\n"
+    )
     r = _run_in(tmp_path, "sync")
     assert_one_line_error(r, "not a git repository")
     r = _run_in(tmp_path, "init")
@@ -225,7 +269,9 @@ def test_app_that_crashes_or_never_gets_healthy_keeps_the_old_one(project: Proje
     r = p.run("sync")
     assert "exited" in r.err and "crash" in r.err.lower()
     assert p.served("stage") == good
-    p.repo.squash_pr(8, "Stop crashing, but be unhealthy MNTOR-9", {"UNHEALTHY": "1\n", "CRASH": ""}, author=BO)
+    p.repo.squash_pr(
+        8, "Stop crashing, but be unhealthy MNTOR-9", {"UNHEALTHY": "1\n", "CRASH": ""}, author=BO
+    )
     p.repo.git("rm", "-q", "CRASH")
     p.repo.git("commit", "-q", "-m", "Remove crash file (#9)")
     r = p.run("sync")

@@ -17,10 +17,19 @@ BOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 
 
 def merge_three(p: Project) -> None:
-    p.repo.merge_pr(11, "MNTOR-1-alerts", "Add breach alerts (MNTOR-1)",
-                    [p.features("alerts"), {"alerts.txt": "a\n"}], author=BO)
-    p.repo.squash_pr(12, "Fix footer links MNTOR-2, see CVE-2024-1234", p.features("footer"), author=CY)
-    p.repo.squash_pr(13, "Bump requests from 2.31.0 to 2.32.3", {"requirements.txt": "requests\n"}, author=BOT)
+    p.repo.merge_pr(
+        11,
+        "MNTOR-1-alerts",
+        "Add breach alerts (MNTOR-1)",
+        [p.features("alerts"), {"alerts.txt": "a\n"}],
+        author=BO,
+    )
+    p.repo.squash_pr(
+        12, "Fix footer links MNTOR-2, see CVE-2024-1234", p.features("footer"), author=CY
+    )
+    p.repo.squash_pr(
+        13, "Bump requests from 2.31.0 to 2.32.3", {"requirements.txt": "requests\n"}, author=BOT
+    )
 
 
 def test_whole_release_train(project: Project) -> None:
@@ -121,7 +130,9 @@ def test_stage_follows_only_newest_green_build(project: Project) -> None:
     assert p.served("stage") == p.head()
     # a broken change: its build fails and stage stays where it was
     good = p.head()
-    p.repo.squash_pr(23, "Break the features file MNTOR-7", {"features.json": "not json\n"}, author=BO)
+    p.repo.squash_pr(
+        23, "Break the features file MNTOR-7", {"features.json": "not json\n"}, author=BO
+    )
     r = p.ok("sync")
     assert "failed builds" in r.out
     assert p.served("stage") == good

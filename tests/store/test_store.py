@@ -29,9 +29,19 @@ def _app_env(store):  # type: ignore[no-untyped-def]
 
 def _deployment(app_id: int, env_id: int, state: str) -> Deployment:
     now = datetime.now(UTC)
-    return Deployment(app_id=app_id, environment_id=env_id, commit="a" * 40, ref="2024.09.01", tag="prod-x",
-                      kind="deploy", state=state, tag_created=False, requested_by="t", created_at=now,
-                      updated_at=now)
+    return Deployment(
+        app_id=app_id,
+        environment_id=env_id,
+        commit="a" * 40,
+        ref="2024.09.01",
+        tag="prod-x",
+        kind="deploy",
+        state=state,
+        tag_created=False,
+        requested_by="t",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def test_migrates_to_head_once(db_url: str) -> None:
@@ -47,13 +57,19 @@ def test_audit_chain_verifies_and_names_the_first_bad_record(db_url: str) -> Non
     store = open_store(db_url)
     with store.write() as s:
         for i in range(5):
-            audit.append(s, actor="ana@example.com", action="test.event", subject=f"s{i}", data={"i": i})
+            audit.append(
+                s, actor="ana@example.com", action="test.event", subject=f"s{i}", data={"i": i}
+            )
     with store.read() as s:
         result = audit.verify(s)
     assert result.ok and result.count == 5
     with store.write() as s:
-        third = s.execute(select(AuditEvent).order_by(AuditEvent.id).offset(2).limit(1)).scalar_one()
-        s.execute(update(AuditEvent).where(AuditEvent.id == third.id).values(actor="mallory@example.com"))
+        third = s.execute(
+            select(AuditEvent).order_by(AuditEvent.id).offset(2).limit(1)
+        ).scalar_one()
+        s.execute(
+            update(AuditEvent).where(AuditEvent.id == third.id).values(actor="mallory@example.com")
+        )
     with store.read() as s:
         result = audit.verify(s)
     assert not result.ok and result.bad_id == third.id and result.count == 2
@@ -82,7 +98,9 @@ def test_concurrent_appends_never_fork_the_chain(db_url: str) -> None:
     def writer(n: int) -> None:
         try:
             for i in range(10):
-                store.retrying(lambda s, i=i: audit.append(s, actor=f"w{n}", action="x", subject=str(i)))
+                store.retrying(
+                    lambda s, i=i: audit.append(s, actor=f"w{n}", action="x", subject=str(i))
+                )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -109,7 +127,9 @@ def test_one_active_deployment_per_environment_is_enforced_by_the_database(db_ur
     with pytest.raises(IntegrityError), store.write() as s:
         s.add(_deployment(app_id, env_id, st.WAITING_ARTIFACT))
     with store.write() as s:
-        s.execute(update(Deployment).where(Deployment.state == st.ROLLING_OUT).values(state=st.FAILED))
+        s.execute(
+            update(Deployment).where(Deployment.state == st.ROLLING_OUT).values(state=st.FAILED)
+        )
         s.add(_deployment(app_id, env_id, st.TAGGING))
     store.close()
 

@@ -11,13 +11,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.errors import Refused, ShipyardError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from shipyard.services.context import Context
 
 app = typer.Typer(
@@ -40,7 +42,6 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
     from shipyard.cli.output import RichReporter
     from shipyard.config import load
     from shipyard.services.context import open_context
-
     from shipyard.services.deploy import recover
 
     settings = load()
@@ -53,7 +54,7 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
         ctx.close()
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Console:
     from shipyard.cli.output import console as c
 
     return c()
@@ -64,10 +65,19 @@ def console():  # type: ignore[no-untyped-def]
 
 @app.command()
 def init(
-    name: Annotated[Optional[str], typer.Option(metavar="NAME", help="App name (default: the folder's name).")] = None,
-    run: Annotated[str, typer.Option(metavar="COMMAND", help="Command that starts the app with PORT set.")] = "python app.py",
-    prefix: Annotated[Optional[list[str]], typer.Option(metavar="PREFIX", help="Ticket key prefix, e.g. MNTOR (repeatable).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing shipyard.toml.")] = False,
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="App name (default: the folder's name).")
+    ] = None,
+    run: Annotated[
+        str, typer.Option(metavar="COMMAND", help="Command that starts the app with PORT set.")
+    ] = "python app.py",
+    prefix: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PREFIX", help="Ticket key prefix, e.g. MNTOR (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing shipyard.toml.")
+    ] = False,
 ) -> None:
     """Write a commented shipyard.toml for the repository in this directory."""
     import re
@@ -97,7 +107,9 @@ def init(
 
 @app.command()
 def sync(
-    no_deploy: Annotated[bool, typer.Option("--no-deploy", help="Build only; do not move automatic environments.")] = False,
+    no_deploy: Annotated[
+        bool, typer.Option("--no-deploy", help="Build only; do not move automatic environments.")
+    ] = False,
 ) -> None:
     """Build new commits of main and move automatic environments to the newest green build."""
     from shipyard.services.builds import sync as do_sync
@@ -135,7 +147,10 @@ def down() -> None:
 
 @app.command()
 def prerelease(
-    date: Annotated[Optional[str], typer.Option("--date", metavar="YYYY-MM-DD", help="The day to name it after, YYYY-MM-DD.")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", metavar="YYYY-MM-DD", help="The day to name it after, YYYY-MM-DD."),
+    ] = None,
 ) -> None:
     """Cut today's pre-release on what stage runs: tag YYYY.MM.DD (.N when taken)."""
     from shipyard.cli.output import parse_date
@@ -152,7 +167,9 @@ def prerelease(
 
 
 @app.command()
-def releases(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30) -> None:
+def releases(
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
+) -> None:
     """List releases: pre-release or latest, and where each one runs."""
     from shipyard.cli.output import releases_table
     from shipyard.services.releases import list_releases
@@ -167,7 +184,9 @@ def releases(limit: Annotated[int, typer.Option(metavar="N", help="How many to l
 
 @app.command()
 def notes(
-    range_: Annotated[str, typer.Argument(metavar="RANGE", help="A..B, or B for everything up to B.")],
+    range_: Annotated[
+        str, typer.Argument(metavar="RANGE", help="A..B, or B for everything up to B.")
+    ],
     json_: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown.")] = False,
 ) -> None:
     """Print the release notes of a range of main as Markdown (or JSON)."""
@@ -198,12 +217,19 @@ def qa_reject(
     if not reason.strip():
         raise ShipyardError("--reason must say what is wrong")
     with session() as ctx:
-        ctx.store.retrying(lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=reason))
+        ctx.store.retrying(
+            lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=reason)
+        )
     console().print(f"[red]✗[/] {key} rejected by {ctx.actor}: {reason}")
 
 
 @app.command()
-def tickets(status: Annotated[Optional[str], typer.Option(metavar="STATUS", help="merged, verified, rejected or promoted.")] = None) -> None:
+def tickets(
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help="merged, verified, rejected or promoted."),
+    ] = None,
+) -> None:
     """List tickets and their QA status."""
     from shipyard.cli.output import tickets_table
 
@@ -231,11 +257,26 @@ def diff(
 @app.command()
 def deploy(
     environment: Annotated[str, typer.Argument(metavar="ENV")],
-    ref: Annotated[str, typer.Argument(metavar="REF", help="A release tag (2024.09.01) or a short SHA.")],
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="A release tag (2024.09.01) or a short SHA.")
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    allow_unverified: Annotated[bool, typer.Option("--allow-unverified", help="Deploy despite unverified tickets (needs --reason).")] = False,
-    reason: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Why; recorded with the deployment.")] = None,
-    queue_timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds to wait while the environment is busy (0: do not wait).")] = 600.0,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified", help="Deploy despite unverified tickets (needs --reason)."
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Why; recorded with the deployment.")
+    ] = None,
+    queue_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds to wait while the environment is busy (0: do not wait).",
+        ),
+    ] = 600.0,
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
     from shipyard.cli.output import confirm_plan
@@ -246,7 +287,9 @@ def deploy(
         if not yes and p.refusal is None:
             confirm_plan(p)
         d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
-    console().print(f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}")
+    console().print(
+        f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
+    )
 
 
 @app.command()
@@ -341,13 +384,17 @@ def audit_verify() -> None:
     with session() as ctx, ctx.store.read() as s:
         result = verify(s)
     if not result.ok:
-        raise ShipyardError(f"audit chain broken at record #{result.bad_id}: {result.reason} "
-                            f"({result.count} records before it are intact)")
+        raise ShipyardError(
+            f"audit chain broken at record #{result.bad_id}: {result.reason} "
+            f"({result.count} records before it are intact)"
+        )
     console().print(f"[green]✓[/] audit chain intact: {result.count} records")
 
 
 @audit_app.command("log")
-def audit_log(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30) -> None:
+def audit_log(
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
+) -> None:
     """The newest audit records."""
     from shipyard.cli.output import audit_table
 
@@ -358,7 +405,10 @@ def audit_log(limit: Annotated[int, typer.Option(metavar="N", help="How many to 
 @app.command()
 def demo(
     stop: Annotated[bool, typer.Option("--stop", help="Stop what the demo started.")] = False,
-    where: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the sample repository (default: a temp dir).")] = None,
+    where: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder for the sample repository (default: a temp dir)."),
+    ] = None,
 ) -> None:
     """Walk the whole release train on a sample app, on this machine, in under a minute."""
     from shipyard.demo.scenario import run_demo, stop_demo

@@ -46,7 +46,9 @@ def _statuses(settings: object) -> dict[str, str] | None:
             app = s.execute(select(App).where(App.name == settings.app.name)).scalar_one_or_none()
             if app is None:
                 return None
-            return {t.key: status_label(t.status, t.promoted_to)
-                    for t in s.execute(select(Ticket).where(Ticket.app_id == app.id)).scalars()}
+            return {
+                t.key: status_label(t.status, t.promoted_to)
+                for t in s.execute(select(Ticket).where(Ticket.app_id == app.id)).scalars()
+            }
     finally:
         ctx.store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,10 +21,23 @@ if TYPE_CHECKING:
     from shipyard.store.models import Deployment, Ticket
 
 STATE_STYLE = {
-    "succeeded": "green", "failed": "red", "cancelled": "dim", "rolled_back": "yellow",
-    "queued": "cyan", "passed": "green", "running": "cyan", "pending": "dim", "skipped": "dim",
-    "verified": "green", "rejected": "red", "merged": "yellow", "promoted": "blue",
-    "healthy": "green", "unhealthy": "red", "stopped": "dim", "unknown": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "dim",
+    "rolled_back": "yellow",
+    "queued": "cyan",
+    "passed": "green",
+    "running": "cyan",
+    "pending": "dim",
+    "skipped": "dim",
+    "verified": "green",
+    "rejected": "red",
+    "merged": "yellow",
+    "promoted": "blue",
+    "healthy": "green",
+    "unhealthy": "red",
+    "stopped": "dim",
+    "unknown": "yellow",
 }
 
 
@@ -61,7 +74,11 @@ def parse_date(text: str) -> date:
 class RichReporter:
     """Progress lines for checks and rollouts, with a spinner while a check runs."""
 
-    MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}
+    MARKS: ClassVar[dict[str, str]] = {
+        "passed": "[green]✓[/]",
+        "failed": "[red]✗[/]",
+        "skipped": "[dim]-[/]",
+    }
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -95,7 +112,9 @@ class RichReporter:
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False)
+    t = Table(
+        title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False
+    )
     for c in columns:
         t.add_column(c)
     return t
@@ -105,8 +124,14 @@ def releases_table(rows: list[ReleaseView]) -> Table:
     t = _table("Release", "Commit", "State", "Runs on", "Cut by", "Cut at")
     for v in rows:
         r = v.release
-        t.add_row(r.tag, r.sha[:7], "[green]latest[/]" if r.latest else "pre-release",
-                  ", ".join(v.environments) or "-", escape(r.created_by), when(r.created_at))
+        t.add_row(
+            r.tag,
+            r.sha[:7],
+            "[green]latest[/]" if r.latest else "pre-release",
+            ", ".join(v.environments) or "-",
+            escape(r.created_by),
+            when(r.created_at),
+        )
     return t
 
 
@@ -115,8 +140,13 @@ def tickets_table(rows: list[Ticket]) -> Table:
 
     t = _table("Ticket", "Status", "By", "When", "Note")
     for r in rows:
-        t.add_row(r.key, styled(status_label(r.status, r.promoted_to)), escape(r.updated_by),
-                  when(r.updated_at), escape(r.reason or ""))
+        t.add_row(
+            r.key,
+            styled(status_label(r.status, r.promoted_to)),
+            escape(r.updated_by),
+            when(r.updated_at),
+            escape(r.reason or ""),
+        )
     return t
 
 
@@ -142,13 +172,17 @@ def print_diff(d: Diff) -> None:
     if d.all_verified:
         c.print(f"[green]✓ every ticket is QA-verified ({len(d.tickets)})[/]")
     else:
-        c.print(f"[red]✗ {len(d.unverified)} of {len(d.tickets)} tickets not verified: {', '.join(d.unverified)}[/]")
+        c.print(
+            f"[red]✗ {len(d.unverified)} of {len(d.tickets)} tickets not verified: {', '.join(d.unverified)}[/]"
+        )
 
 
 def print_plan(p: Plan) -> None:
     c = console()
     target = f"{p.ref} ({p.short_sha})"
-    c.print(f"[bold]deploy {target} to {p.environment}[/], tag {p.tag}; now runs {p.current_ref or 'nothing'}")
+    c.print(
+        f"[bold]deploy {target} to {p.environment}[/], tag {p.tag}; now runs {p.current_ref or 'nothing'}"
+    )
     if p.changes:
         from shipyard.adapters.tracker import status_label
 
@@ -176,7 +210,9 @@ def status_table(rows: list[EnvStatus]) -> Table:
         waiting = "-"
         if r.waiting is not None and r.waiting.changes:
             n, u = len(r.waiting.changes), len(r.waiting.unverified)
-            waiting = f"{n} change{'s' if n != 1 else ''} on {r.upstream}" + (f", [red]{u} unverified[/]" if u else "")
+            waiting = f"{n} change{'s' if n != 1 else ''} on {r.upstream}" + (
+                f", [red]{u} unverified[/]" if u else ""
+            )
         elif r.waiting is not None:
             waiting = "up to date"
         runs = (d.tag if d.tag != d.ref else d.ref) if d else "-"
@@ -184,17 +220,49 @@ def status_table(rows: list[EnvStatus]) -> Table:
             runs += " [yellow](pinned)[/]"
         if r.in_flight is not None:
             runs += f" [cyan]→ {escape(r.in_flight.ref)} {r.in_flight.state.replace('_', ' ')}[/]"
-        health = styled(r.health) + (f" [dim]{escape(r.health_detail)}[/]" if r.health != "healthy" and r.health_detail else "")
-        t.add_row(r.name, str(r.port), runs, d.commit[:7] if d else "-", when(d.finished_at if d else None),
-                  escape(d.requested_by) if d else "-", health, waiting)
+        health = styled(r.health) + (
+            f" [dim]{escape(r.health_detail)}[/]"
+            if r.health != "healthy" and r.health_detail
+            else ""
+        )
+        t.add_row(
+            r.name,
+            str(r.port),
+            runs,
+            d.commit[:7] if d else "-",
+            when(d.finished_at if d else None),
+            escape(d.requested_by) if d else "-",
+            health,
+            waiting,
+        )
     return t
 
 
 def history_table(env: str, rows: list[Deployment]) -> Table:
-    t = _table("#", "Ref", "Tag", "Commit", "Kind", "State", "By", "When", "Note", title=f"deployments to {env}")
+    t = _table(
+        "#",
+        "Ref",
+        "Tag",
+        "Commit",
+        "Kind",
+        "State",
+        "By",
+        "When",
+        "Note",
+        title=f"deployments to {env}",
+    )
     for d in rows:
-        t.add_row(str(d.id), escape(d.ref), escape(d.tag), d.commit[:7], d.kind, styled(d.state),
-                  escape(d.requested_by), when(d.created_at), escape(d.error or d.reason or ""))
+        t.add_row(
+            str(d.id),
+            escape(d.ref),
+            escape(d.tag),
+            d.commit[:7],
+            d.kind,
+            styled(d.state),
+            escape(d.requested_by),
+            when(d.created_at),
+            escape(d.error or d.reason or ""),
+        )
     return t
 
 
@@ -204,7 +272,14 @@ def builds_table(rows: list[BuildView]) -> Table:
         b = v.build
         checks = " ".join(f"{styled(c.status)}:{escape(c.name)}" for c in v.checks) or "-"
         state = b.status + (" (overtaken)" if b.superseded and not v.running_on else "")
-        t.add_row(f"#{b.id}", b.short_sha, escape(b.subject[:60]), styled(state), checks, ", ".join(v.running_on) or "-")
+        t.add_row(
+            f"#{b.id}",
+            b.short_sha,
+            escape(b.subject[:60]),
+            styled(state),
+            checks,
+            ", ".join(v.running_on) or "-",
+        )
     return t
 
 
@@ -214,8 +289,14 @@ def audit_table(ctx: Context, limit: int) -> Table:
     from shipyard.store.models import AuditEvent
 
     with ctx.store.read() as s:
-        rows = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
+        rows = (
+            s.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
+            .scalars()
+            .all()
+        )
     t = _table("#", "When", "Who", "Action", "Subject", "Data")
     for e in rows:
-        t.add_row(str(e.id), when(e.at), escape(e.actor), e.action, escape(e.subject), escape(e.data[:80]))
+        t.add_row(
+            str(e.id), when(e.at), escape(e.actor), e.action, escape(e.subject), escape(e.data[:80])
+        )
     return t

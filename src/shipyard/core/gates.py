@@ -45,7 +45,9 @@ def evaluate(f: DeployFacts) -> list[Gate]:
         Gate(
             "on main",
             f.on_main,
-            f"{f.short_sha} is on {f.main_branch}" if f.on_main else f"{f.short_sha} is not on {f.main_branch}",
+            f"{f.short_sha} is on {f.main_branch}"
+            if f.on_main
+            else f"{f.short_sha} is not on {f.main_branch}",
         )
     ]
     if f.build_status == "failed":
@@ -54,9 +56,15 @@ def evaluate(f: DeployFacts) -> list[Gate]:
     elif f.build_status == "passed":
         gates.append(Gate("checks", True, "every check passed"))
     elif f.build_status is None:
-        gates.append(Gate("checks", True, f"no build of {f.short_sha} yet: the deploy will wait for it"))
+        gates.append(
+            Gate("checks", True, f"no build of {f.short_sha} yet: the deploy will wait for it")
+        )
     else:
-        gates.append(Gate("checks", True, f"build of {f.short_sha} is {f.build_status}: the deploy will wait"))
+        gates.append(
+            Gate(
+                "checks", True, f"build of {f.short_sha} is {f.build_status}: the deploy will wait"
+            )
+        )
     if f.upstream is not None:
         gates.append(
             Gate(
@@ -71,10 +79,20 @@ def evaluate(f: DeployFacts) -> list[Gate]:
         missing = unverified(f.tickets)
         if not missing:
             n = len(f.tickets)
-            gates.append(Gate("QA", True, f"all {n} ticket{'s' if n != 1 else ''} verified" if n else "no tickets"))
+            gates.append(
+                Gate(
+                    "QA",
+                    True,
+                    f"all {n} ticket{'s' if n != 1 else ''} verified" if n else "no tickets",
+                )
+            )
         elif f.allow_unverified:
             gates.append(
-                Gate("QA", True, f"{len(missing)} unverified ({', '.join(missing)}), allowed: {f.reason}")
+                Gate(
+                    "QA",
+                    True,
+                    f"{len(missing)} unverified ({', '.join(missing)}), allowed: {f.reason}",
+                )
             )
         else:
             listed = ", ".join(f"{k} ({f.tickets[k]})" for k in missing)

@@ -31,7 +31,9 @@ from shipyard.services.context import Context, open_context
 
 SAMPLE_APP = Path(__file__).parent / "sample_app" / "app.py"
 # Where the running demo is remembered, for `shipyard demo --stop`.
-MARKER = Path(os.environ.get("SHIPYARD_DEMO_MARKER", Path(tempfile.gettempdir()) / "shipyard-demo.json"))
+MARKER = Path(
+    os.environ.get("SHIPYARD_DEMO_MARKER", Path(tempfile.gettempdir()) / "shipyard-demo.json")
+)
 RELEASER = "ana@example.com"
 QA = "qa@example.com"
 
@@ -69,7 +71,7 @@ artifact_wait = 10
 health_timeout = 20
 """
 
-UNIT_TEST = '''\
+UNIT_TEST = """\
 import json
 import unittest
 from pathlib import Path
@@ -83,7 +85,7 @@ class FeaturesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
 
 def _free(port: int) -> bool:
@@ -101,7 +103,7 @@ def _ports() -> tuple[int, int, int]:
     wanted = (8101, 8102, 8103)
     if all(_free(p) for p in wanted):
         return wanted
-    found = []
+    found: list[int] = []
     while len(found) < 3:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -129,7 +131,9 @@ def build_sample(where: Path) -> tuple[DemoRepo, tuple[int, int, int]]:
             "app.py": SAMPLE_APP.read_text(),
             "test_app.py": UNIT_TEST,
             "features.json": "[]\n",
-            "shipyard.toml": CONFIG.format(python=python, stage=ports[0], prod=ports[1], dev=ports[2]),
+            "shipyard.toml": CONFIG.format(
+                python=python, stage=ports[0], prod=ports[1], dev=ports[2]
+            ),
             ".gitignore": ".shipyard/\n__pycache__/\n",
         },
         author=("Ana Releaser", RELEASER),
@@ -140,15 +144,38 @@ def build_sample(where: Path) -> tuple[DemoRepo, tuple[int, int, int]]:
 def merge_prs(repo: DemoRepo, first: int) -> list[str]:
     """Merge four pull requests the way GitHub does; return their titles."""
     n = first
-    repo.merge_pr(n, "MNTOR-101-breach-alerts", "Add breach alerts page (MNTOR-101)",
-                  [_features(repo, "breach alerts"), {"alerts.txt": "alerts\n"}], author=("Bo Dev", "bo@example.com"))
-    repo.squash_pr(n + 1, "Fix footer links on the email template MNTOR-102", _features(repo, "footer fix"),
-                   author=("Cy Dev", "cy@example.com"))
-    repo.squash_pr(n + 2, "Bump requests from 2.31.0 to 2.32.3", {"requirements.txt": "requests==2.32.3\n"},
-                   author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"))
-    repo.merge_pr(n + 3, "MNTOR-103-dashboard-filters", "Add dashboard filters (MNTOR-103)",
-                  [_features(repo, "dashboard filters")], author=("Di Dev", "di@example.com"))
-    return [f"#{n} breach alerts", f"#{n + 1} footer fix", f"#{n + 2} dependency bump", f"#{n + 3} filters"]
+    repo.merge_pr(
+        n,
+        "MNTOR-101-breach-alerts",
+        "Add breach alerts page (MNTOR-101)",
+        [_features(repo, "breach alerts"), {"alerts.txt": "alerts\n"}],
+        author=("Bo Dev", "bo@example.com"),
+    )
+    repo.squash_pr(
+        n + 1,
+        "Fix footer links on the email template MNTOR-102",
+        _features(repo, "footer fix"),
+        author=("Cy Dev", "cy@example.com"),
+    )
+    repo.squash_pr(
+        n + 2,
+        "Bump requests from 2.31.0 to 2.32.3",
+        {"requirements.txt": "requests==2.32.3\n"},
+        author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+    )
+    repo.merge_pr(
+        n + 3,
+        "MNTOR-103-dashboard-filters",
+        "Add dashboard filters (MNTOR-103)",
+        [_features(repo, "dashboard filters")],
+        author=("Di Dev", "di@example.com"),
+    )
+    return [
+        f"#{n} breach alerts",
+        f"#{n + 1} footer fix",
+        f"#{n + 2} dependency bump",
+        f"#{n + 3} filters",
+    ]
 
 
 def _context(repo: DemoRepo, actor: str) -> Context:
@@ -179,11 +206,17 @@ def run_demo(where: Path | None = None) -> None:
     started = time.monotonic()
     base = Path(where) if where else Path(tempfile.mkdtemp(prefix="shipyard-demo-"))
     if (base / "monitor").exists():
-        raise ShipyardError(f"{base / 'monitor'} exists already: pick another --where, or remove it")
+        raise ShipyardError(
+            f"{base / 'monitor'} exists already: pick another --where, or remove it"
+        )
     os.environ.setdefault("SHIPYARD_USER", RELEASER)
     c = console()
-    c.print(Panel.fit("[bold]Shipyard demo[/]: the release train on a sample app, on this machine",
-                      border_style="cyan"))
+    c.print(
+        Panel.fit(
+            "[bold]Shipyard demo[/]: the release train on a sample app, on this machine",
+            border_style="cyan",
+        )
+    )
     repo, ports = build_sample(base / "monitor")
     MARKER.write_text(json.dumps({"repo": str(repo.path)}))
     c.print(f"sample repository: {repo.path}")
@@ -201,11 +234,19 @@ def run_demo(where: Path | None = None) -> None:
         assert result.release is not None
         tag = result.release.tag
         c.print(f"[green]✓[/] {result.message}")
-        c.print(Panel(escape(result.release.notes_markdown.strip()), title=f"notes of {tag}", border_style="dim"))
+        c.print(
+            Panel(
+                escape(result.release.notes_markdown.strip()),
+                title=f"notes of {tag}",
+                border_style="dim",
+            )
+        )
 
         _say("3. QA signs off two of three tickets")
         qa = _context(repo, QA)
-        qa.store.retrying(lambda s: qa.tracker.set_status(s, ["MNTOR-101", "MNTOR-102"], VERIFIED, QA))
+        qa.store.retrying(
+            lambda s: qa.tracker.set_status(s, ["MNTOR-101", "MNTOR-102"], VERIFIED, QA)
+        )
         qa.close()
         c.print("[green]✓[/] MNTOR-101, MNTOR-102 verified by qa@example.com")
         print_diff(diff(ctx, "prod", "stage"))
@@ -228,7 +269,9 @@ def run_demo(where: Path | None = None) -> None:
         d = deploys.execute(ctx, p)
         c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
         served = json.loads(_get(f"http://127.0.0.1:{ports[1]}/__version__"))
-        c.print(f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}")
+        c.print(
+            f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}"
+        )
 
         _say("where things stand")
         c.print(status_table(status(ctx)))

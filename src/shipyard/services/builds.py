@@ -80,7 +80,11 @@ def record_new_builds(ctx: Context) -> list[Build]:
     def write(session: Session) -> list[Build]:
         app = session.get(App, ctx.app_id, with_for_update=True)
         assert app is not None
-        known = set(session.execute(select(Build.sha).where(Build.app_id == app.id, Build.sha.in_(shas))).scalars())
+        known = set(
+            session.execute(
+                select(Build.sha).where(Build.app_id == app.id, Build.sha.in_(shas))
+            ).scalars()
+        )
         now = datetime.now(UTC)
         made = []
         for sha in shas:
@@ -88,13 +92,25 @@ def record_new_builds(ctx: Context) -> list[Build]:
                 continue
             ch = changes.get(sha)
             b = Build(
-                app_id=app.id, sha=sha, short_sha=sha[:7], status=PENDING, superseded=False,
-                subject=ch.title if ch else "", author=ch.author if ch else "", created_at=now,
+                app_id=app.id,
+                sha=sha,
+                short_sha=sha[:7],
+                status=PENDING,
+                superseded=False,
+                subject=ch.title if ch else "",
+                author=ch.author if ch else "",
+                created_at=now,
             )
             session.add(b)
             session.flush()
-            audit.append(session, actor=ctx.actor, app=app.name, action="build.recorded", subject=sha[:7],
-                         data={"commit": sha, "pr": ch.pr if ch else None})
+            audit.append(
+                session,
+                actor=ctx.actor,
+                app=app.name,
+                action="build.recorded",
+                subject=sha[:7],
+                data={"commit": sha, "pr": ch.pr if ch else None},
+            )
             if ch and ch.tickets:
                 ctx.tracker.record_merged(session, ch.tickets, sha, ctx.actor)
             made.append(b)
@@ -117,15 +133,25 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            command, shell=True, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=cfg.check_timeout, check=False,
+            command,
+            shell=True,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=cfg.check_timeout,
+            check=False,
         )
         code: int | None = proc.returncode
         output = proc.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as exc:
         code = None
         raw = exc.stdout if isinstance(exc.stdout, bytes) else b""
-        output = raw.decode("utf-8", "replace") + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
+        output = (
+            raw.decode("utf-8", "replace")
+            + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
+        )
     duration = time.monotonic() - started
     if len(output) > cfg.log_limit:
         output = "[shipyard] log truncated to its last part\n" + output[-cfg.log_limit :]
@@ -134,7 +160,13 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
         row = s.get(Check, check.id)
         assert row is not None
         row.status, row.exit_code, row.log, row.duration = status, code, output, duration
-    detail = f"{duration:.1f}s" if status == PASSED else f"exit {code}" if code is not None else "timed out"
+    detail = (
+        f"{duration:.1f}s"
+        if status == PASSED
+        else f"exit {code}"
+        if code is not None
+        else "timed out"
+    )
     ctx.reporter.check(build.short_sha, name, status, detail)
     row.status = status
     return row
@@ -173,7 +205,9 @@ def run_build(ctx: Context, build: Build) -> bool:
         if ok:
             artifact = work / "artifact"
             ctx.git.export_tree(build.sha, artifact)
-            (artifact / "version.json").write_text(json.dumps(version_document(ctx, build), indent=2) + "\n")
+            (artifact / "version.json").write_text(
+                json.dumps(version_document(ctx, build), indent=2) + "\n"
+            )
             digest = ctx.artifacts.put(ctx.app_name, artifact)
             ctx.artifacts.tag(ctx.app_name, build.short_sha, digest)
     except ShipyardError as exc:
@@ -189,8 +223,14 @@ def run_build(ctx: Context, build: Build) -> bool:
         row.status = PASSED if ok else FAILED
         row.artifact_digest = digest
         row.finished_at = datetime.now(UTC)
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action=f"build.{row.status}",
-                     subject=build.short_sha, data={"commit": build.sha, "artifact": digest})
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action=f"build.{row.status}",
+            subject=build.short_sha,
+            data={"commit": build.sha, "artifact": digest},
+        )
 
     ctx.store.retrying(finish)
     build.status = PASSED if ok else FAILED
@@ -208,7 +248,9 @@ def pending_builds(ctx: Context) -> list[Build]:
     with ctx.store.read() as s:
         return list(
             s.execute(
-                select(Build).where(Build.app_id == ctx.app_id, Build.status == PENDING).order_by(Build.id)
+                select(Build)
+                .where(Build.app_id == ctx.app_id, Build.status == PENDING)
+                .order_by(Build.id)
             ).scalars()
         )
 
@@ -216,7 +258,10 @@ def pending_builds(ctx: Context) -> list[Build]:
 def newest_green(ctx: Context) -> Build | None:
     with ctx.store.read() as s:
         return s.execute(
-            select(Build).where(Build.app_id == ctx.app_id, Build.status == PASSED).order_by(Build.id.desc()).limit(1)
+            select(Build)
+            .where(Build.app_id == ctx.app_id, Build.status == PASSED)
+            .order_by(Build.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
 
 
@@ -224,7 +269,10 @@ def mark_superseded(ctx: Context, newest: Build) -> None:
     def write(session: Session) -> None:
         rows = session.execute(
             select(Build).where(
-                Build.app_id == ctx.app_id, Build.status == PASSED, Build.id < newest.id, Build.superseded.is_(False)
+                Build.app_id == ctx.app_id,
+                Build.status == PASSED,
+                Build.id < newest.id,
+                Build.superseded.is_(False),
             )
         ).scalars()
         for b in rows:
@@ -258,13 +306,23 @@ def find_build(session: Session, app_id: int, sha_or_prefix: str) -> Build | Non
         return session.execute(
             select(Build).where(Build.app_id == app_id, Build.sha == sha_or_prefix)
         ).scalar_one_or_none()
-    rows = session.execute(
-        select(Build).where(Build.app_id == app_id, Build.sha.startswith(sha_or_prefix)).limit(2)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Build)
+            .where(Build.app_id == app_id, Build.sha.startswith(sha_or_prefix))
+            .limit(2)
+        )
+        .scalars()
+        .all()
+    )
     if len(rows) > 1:
         raise ShipyardError(f"{sha_or_prefix} names more than one build; give more characters")
     return rows[0] if rows else None
 
 
 def checks_of(session: Session, build_id: int) -> Sequence[Check]:
-    return session.execute(select(Check).where(Check.build_id == build_id).order_by(Check.id)).scalars().all()
+    return (
+        session.execute(select(Check).where(Check.build_id == build_id).order_by(Check.id))
+        .scalars()
+        .all()
+    )

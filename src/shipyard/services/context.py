@@ -163,13 +163,17 @@ def ensure_app(ctx: Context) -> int:
     with ctx.store.read() as s:
         app = s.execute(select(App).where(App.name == name)).scalar_one_or_none()
         if app is not None:
-            have = set(s.execute(select(Environment.name).where(Environment.app_id == app.id)).scalars())
+            have = set(
+                s.execute(select(Environment.name).where(Environment.app_id == app.id)).scalars()
+            )
             if set(ctx.settings.environments) <= have:
                 return app.id
     return ctx.store.retrying(upsert)
 
 
-def open_context(settings: Settings, *, reporter: Reporter | None = None, actor: str | None = None) -> Context:
+def open_context(
+    settings: Settings, *, reporter: Reporter | None = None, actor: str | None = None
+) -> Context:
     store = open_store(settings.database_url)
     return Context(
         settings=settings,

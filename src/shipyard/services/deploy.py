@@ -131,7 +131,7 @@ def plan(
     """Everything a deploy of ``ref`` to ``environment`` would do, and whether it may."""
     cfg = ctx.settings.environment(environment)
     if allow_unverified and not (reason or "").strip():
-        raise ShipyardError("--allow-unverified needs --reason \"...\" saying why")
+        raise ShipyardError('--allow-unverified needs --reason "..." saying why')
     if kind != "rollback" and not cfg.accepts_ref(ref):
         raise InvalidRef(f"{environment} does not accept {ref!r}: it must match {cfg.accepts}")
     from shipyard.core.tags import format_env_tag
@@ -150,11 +150,13 @@ def plan(
             up = ctx.environment_row(s, cfg.after)
             upstream_ok = build is not None and (
                 s.execute(
-                    select(Deployment.id).where(
+                    select(Deployment.id)
+                    .where(
                         Deployment.environment_id == up.id,
                         Deployment.build_id == build.id,
                         Deployment.state == st.SUCCEEDED,
-                    ).limit(1)
+                    )
+                    .limit(1)
                 ).first()
                 is not None
             )
@@ -216,10 +218,12 @@ def _start_time(pid: int) -> str:
         return "?"
 
 
-def owner_alive(owner: str | None, stale_after: float = 3600.0, updated_at: datetime | None = None) -> bool:
+def owner_alive(
+    owner: str | None, stale_after: float = 3600.0, updated_at: datetime | None = None
+) -> bool:
     if not owner:
         return False
-    host, pid, started = (owner.split(":") + ["", "", ""])[:3]
+    host, pid, started = [*owner.split(":"), "", "", ""][:3]
     if host != socket.gethostname():
         # Another machine: trust it until it has been silent too long.
         if updated_at is None:
@@ -233,8 +237,9 @@ def _audit_data(d: Deployment, extra: dict[str, Any] | None = None) -> dict[str,
     return {"ref": d.ref, "tag": d.tag, "commit": d.commit, "kind": d.kind, **(extra or {})}
 
 
-def transition(ctx: Context, dep_id: int, new: str, *, note: dict[str, Any] | None = None,
-               **updates: Any) -> Deployment:
+def transition(
+    ctx: Context, dep_id: int, new: str, *, note: dict[str, Any] | None = None, **updates: Any
+) -> Deployment:
     def write(session: Session) -> Deployment:
         d = session.get(Deployment, dep_id, with_for_update=True)
         if d is None:
@@ -248,8 +253,14 @@ def transition(ctx: Context, dep_id: int, new: str, *, note: dict[str, Any] | No
             d.finished_at = now
         env = session.get(Environment, d.environment_id)
         assert env is not None
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action=f"deployment.{new}",
-                     subject=f"{env.name}#{d.id}", data=_audit_data(d, note))
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action=f"deployment.{new}",
+            subject=f"{env.name}#{d.id}",
+            data=_audit_data(d, note),
+        )
         return d
 
     return ctx.store.retrying(write)
@@ -257,13 +268,25 @@ def transition(ctx: Context, dep_id: int, new: str, *, note: dict[str, Any] | No
 
 def _record_refusal(ctx: Context, p: Plan, message: str) -> None:
     def write(session: Session) -> None:
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="deployment.refused",
-                     subject=p.environment, data={"ref": p.ref, "commit": p.commit, "reason": message,
-                                                  "unverified": p.unverified})
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="deployment.refused",
+            subject=p.environment,
+            data={"ref": p.ref, "commit": p.commit, "reason": message, "unverified": p.unverified},
+        )
 
     ctx.store.retrying(write)
-    emit(ctx, "deployment.refused", message, environment=p.environment, ref=p.ref, commit=p.commit,
-         details={"gates": [g.__dict__ for g in p.gates], "unverified": p.unverified})
+    emit(
+        ctx,
+        "deployment.refused",
+        message,
+        environment=p.environment,
+        ref=p.ref,
+        commit=p.commit,
+        details={"gates": [g.__dict__ for g in p.gates], "unverified": p.unverified},
+    )
 
 
 def _enqueue(ctx: Context, p: Plan) -> int:
@@ -271,16 +294,34 @@ def _enqueue(ctx: Context, p: Plan) -> int:
         env = ctx.environment_row(session, p.environment)
         now = datetime.now(UTC)
         d = Deployment(
-            app_id=ctx.app_id, environment_id=env.id, build_id=p.build_id, commit=p.commit, ref=p.ref,
-            tag=p.tag, tag_created=False, kind=p.kind, state=st.QUEUED, requested_by=ctx.actor,
-            reason=p.reason, previous_deployment_id=env.current_deployment_id, owner=_owner(),
-            created_at=now, updated_at=now,
+            app_id=ctx.app_id,
+            environment_id=env.id,
+            build_id=p.build_id,
+            commit=p.commit,
+            ref=p.ref,
+            tag=p.tag,
+            tag_created=False,
+            kind=p.kind,
+            state=st.QUEUED,
+            requested_by=ctx.actor,
+            reason=p.reason,
+            previous_deployment_id=env.current_deployment_id,
+            owner=_owner(),
+            created_at=now,
+            updated_at=now,
         )
         session.add(d)
         session.flush()
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="deployment.queued",
-                     subject=f"{p.environment}#{d.id}",
-                     data=_audit_data(d, {"allow_unverified": p.allow_unverified, "unverified": p.unverified}))
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="deployment.queued",
+            subject=f"{p.environment}#{d.id}",
+            data=_audit_data(
+                d, {"allow_unverified": p.allow_unverified, "unverified": p.unverified}
+            ),
+        )
         return d.id
 
     return ctx.store.retrying(write)
@@ -295,24 +336,37 @@ def _acquire(ctx: Context, dep_id: int, environment: str, queue_timeout: float) 
         with ctx.store.read() as s:
             env = ctx.environment_row(s, environment)
             active = s.execute(
-                select(Deployment).where(Deployment.environment_id == env.id,
-                                         Deployment.state.in_(st.ACTIVE_STATES))
+                select(Deployment).where(
+                    Deployment.environment_id == env.id, Deployment.state.in_(st.ACTIVE_STATES)
+                )
             ).scalar_one_or_none()
-            ahead = s.execute(
-                select(Deployment.id).where(Deployment.environment_id == env.id,
-                                            Deployment.state == st.QUEUED, Deployment.id < dep_id)
-            ).scalars().all()
+            ahead = (
+                s.execute(
+                    select(Deployment.id).where(
+                        Deployment.environment_id == env.id,
+                        Deployment.state == st.QUEUED,
+                        Deployment.id < dep_id,
+                    )
+                )
+                .scalars()
+                .all()
+            )
         if active is None and not ahead:
             try:
                 transition(ctx, dep_id, st.WAITING_ARTIFACT)
                 return
             except IntegrityError:
                 continue
-        holder = (f"deployment #{active.id} ({active.ref} by {active.requested_by}) is {active.state.replace('_', ' ')}"
-                  if active else f"{len(ahead)} deployment{'s' if len(ahead) > 1 else ''} queued before it")
+        holder = (
+            f"deployment #{active.id} ({active.ref} by {active.requested_by}) is {active.state.replace('_', ' ')}"
+            if active
+            else f"{len(ahead)} deployment{'s' if len(ahead) > 1 else ''} queued before it"
+        )
         message = f"{environment} is busy: {holder}; #{dep_id} is number {len(ahead) + 1} in line"
         if time.monotonic() >= deadline:
-            raise Busy(message + ("" if queue_timeout <= 0 else f"; gave up after {queue_timeout:g}s"))
+            raise Busy(
+                message + ("" if queue_timeout <= 0 else f"; gave up after {queue_timeout:g}s")
+            )
         if message != said:
             ctx.reporter.warn(message + ", waiting")
             said = message
@@ -326,11 +380,17 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
     while True:
         with ctx.store.read() as s:
             build = find_build(s, ctx.app_id, p.commit)
-            failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
+            failed = (
+                [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
+            )
         if build is not None and build.status == "failed":
             raise Refused(f"the build of {p.short_sha} failed ({', '.join(failed) or 'a check'})")
-        if (build is not None and build.status == "passed" and build.artifact_digest
-                and ctx.artifacts.exists(ctx.app_name, build.artifact_digest)):
+        if (
+            build is not None
+            and build.status == "passed"
+            and build.artifact_digest
+            and ctx.artifacts.exists(ctx.app_name, build.artifact_digest)
+        ):
             return build
         if time.monotonic() >= deadline:
             raise ArtifactMissing(
@@ -338,7 +398,9 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
                 + ("" if build else "; it has no build: run 'shipyard sync'")
             )
         if not said:
-            ctx.reporter.step(f"waiting up to {cfg.artifact_wait:g}s for the artifact of {p.short_sha}")
+            ctx.reporter.step(
+                f"waiting up to {cfg.artifact_wait:g}s for the artifact of {p.short_sha}"
+            )
             said = True
         time.sleep(POLL)
 
@@ -349,9 +411,13 @@ def _spec(ctx: Context, environment: str, build: Build) -> Any:
     cfg = ctx.settings.environment(environment)
     assert build.artifact_digest is not None
     return InstanceSpec(
-        app=ctx.app_name, env=environment, port=cfg.port,
+        app=ctx.app_name,
+        env=environment,
+        port=cfg.port,
         artifact_dir=ctx.artifacts.path(ctx.app_name, build.artifact_digest),
-        commit=build.sha, run=ctx.settings.app.run, health_path=ctx.settings.app.health,
+        commit=build.sha,
+        run=ctx.settings.app.run,
+        health_path=ctx.settings.app.health,
         env_vars={**cfg.env, "SHIPYARD_ENV": environment, "SHIPYARD_APP": ctx.app_name},
     )
 
@@ -366,7 +432,9 @@ def _served_commit(port: int, attempts: int = 10) -> str | None:
     return None
 
 
-def _finish(ctx: Context, dep_id: int, release_tag: str | None, ticket_keys: list[str]) -> Deployment:
+def _finish(
+    ctx: Context, dep_id: int, release_tag: str | None, ticket_keys: list[str]
+) -> Deployment:
     def write(session: Session) -> Deployment:
         d = session.get(Deployment, dep_id, with_for_update=True)
         assert d is not None
@@ -390,8 +458,14 @@ def _finish(ctx: Context, dep_id: int, release_tag: str | None, ticket_keys: lis
                     extra["latest"] = release_tag
         if cfg.promotes_tickets and ticket_keys:
             extra["promoted"] = ctx.tracker.promote(session, ticket_keys, env.name, ctx.actor)
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="deployment.succeeded",
-                     subject=f"{env.name}#{d.id}", data=_audit_data(d, extra))
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="deployment.succeeded",
+            subject=f"{env.name}#{d.id}",
+            data=_audit_data(d, extra),
+        )
         return d
 
     return ctx.store.retrying(write)
@@ -415,8 +489,13 @@ def _fail(ctx: Context, dep_id: int, message: str) -> None:
 def _untag_if_unused(ctx: Context, d: Deployment) -> None:
     with ctx.store.read() as s:
         other = s.execute(
-            select(Deployment.id).where(Deployment.app_id == d.app_id, Deployment.tag == d.tag,
-                                        Deployment.state == st.SUCCEEDED).limit(1)
+            select(Deployment.id)
+            .where(
+                Deployment.app_id == d.app_id,
+                Deployment.tag == d.tag,
+                Deployment.state == st.SUCCEEDED,
+            )
+            .limit(1)
         ).first()
     if other is None:
         ctx.artifacts.untag(ctx.app_name, d.tag)
@@ -434,15 +513,29 @@ def execute(ctx: Context, p: Plan, *, queue_timeout: float = 600.0) -> Deploymen
     except BaseException as exc:
         _fail(ctx, dep_id, getattr(exc, "message", "interrupted while queued"))
         raise
-    emit(ctx, "deployment.started", f"{p.environment}: deploying {p.ref} ({p.short_sha}) by {ctx.actor}",
-         environment=p.environment, ref=p.ref, tag=p.tag, commit=p.commit)
+    emit(
+        ctx,
+        "deployment.started",
+        f"{p.environment}: deploying {p.ref} ({p.short_sha}) by {ctx.actor}",
+        environment=p.environment,
+        ref=p.ref,
+        tag=p.tag,
+        commit=p.commit,
+    )
     try:
         return _run(ctx, dep_id, p)
     except ShipyardError as exc:
         _fail(ctx, dep_id, exc.message)
-        emit(ctx, "deployment.failed", f"{p.environment}: {p.ref} failed: {exc.message}",
-             environment=p.environment, ref=p.ref, tag=p.tag, commit=p.commit,
-             details={"error": exc.message, **exc.details})
+        emit(
+            ctx,
+            "deployment.failed",
+            f"{p.environment}: {p.ref} failed: {exc.message}",
+            environment=p.environment,
+            ref=p.ref,
+            tag=p.tag,
+            commit=p.commit,
+            details={"error": exc.message, **exc.details},
+        )
         raise
     except BaseException:
         _fail(ctx, dep_id, "interrupted")
@@ -451,7 +544,9 @@ def execute(ctx: Context, p: Plan, *, queue_timeout: float = 600.0) -> Deploymen
 
 
 def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
-    fresh = plan(ctx, p.environment, p.ref, kind=p.kind, allow_unverified=p.allow_unverified, reason=p.reason)
+    fresh = plan(
+        ctx, p.environment, p.ref, kind=p.kind, allow_unverified=p.allow_unverified, reason=p.reason
+    )
     if fresh.commit != p.commit:
         raise Refused(f"{p.ref} moved from {p.short_sha} to {fresh.short_sha} while queued")
     message = fresh.refusal
@@ -465,18 +560,27 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
     transition(ctx, dep_id, st.ROLLING_OUT, note={"tag_created": created}, tag_created=created)
     cfg = ctx.settings.environment(p.environment)
     ctx.reporter.step(f"{p.environment}: starting {fresh.short_sha} beside the running version")
-    ctx.runtime.deploy(_spec(ctx, p.environment, build), timeout=cfg.health_timeout,
-                       on_progress=ctx.reporter.step)
+    ctx.runtime.deploy(
+        _spec(ctx, p.environment, build), timeout=cfg.health_timeout, on_progress=ctx.reporter.step
+    )
     transition(ctx, dep_id, st.VERIFYING)
     served = _served_commit(cfg.port)
     if served != build.sha:
         _restore_runtime(ctx, p.environment)
-        raise DeployFailed(f"{p.environment} serves {str(served)[:7]} after the switch, not {fresh.short_sha}")
+        raise DeployFailed(
+            f"{p.environment} serves {str(served)[:7]} after the switch, not {fresh.short_sha}"
+        )
     d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets))
-    emit(ctx, "deployment.succeeded",
-         f"{p.environment}: {p.ref} deployed ({fresh.short_sha}) by {ctx.actor}",
-         environment=p.environment, ref=p.ref, tag=fresh.tag, commit=fresh.commit,
-         notes_markdown=_release_notes(ctx, fresh.release_tag))
+    emit(
+        ctx,
+        "deployment.succeeded",
+        f"{p.environment}: {p.ref} deployed ({fresh.short_sha}) by {ctx.actor}",
+        environment=p.environment,
+        ref=p.ref,
+        tag=fresh.tag,
+        commit=fresh.commit,
+        notes_markdown=_release_notes(ctx, fresh.release_tag),
+    )
     return d
 
 
@@ -484,7 +588,9 @@ def _release_notes(ctx: Context, tag: str | None) -> str | None:
     if tag is None:
         return None
     with ctx.store.read() as s:
-        r = s.execute(select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)).scalar_one_or_none()
+        r = s.execute(
+            select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)
+        ).scalar_one_or_none()
         return r.notes_markdown if r else None
 
 
@@ -513,12 +619,18 @@ def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -
         rows = s.execute(
             select(Deployment, Environment.name)
             .join(Environment, Environment.id == Deployment.environment_id)
-            .where(Deployment.app_id == ctx.app_id,
-                   Deployment.state.in_(st.ACTIVE_STATES | {st.QUEUED}))
+            .where(
+                Deployment.app_id == ctx.app_id,
+                Deployment.state.in_(st.ACTIVE_STATES | {st.QUEUED}),
+            )
             .order_by(Deployment.id)
         ).all()
     for d, env_name in rows:
-        if d.id == skip or (only is not None and env_name != only) or env_name not in ctx.settings.environments:
+        if (
+            d.id == skip
+            or (only is not None and env_name != only)
+            or env_name not in ctx.settings.environments
+        ):
             continue
         if owner_alive(d.owner, updated_at=d.updated_at):
             continue
@@ -541,7 +653,9 @@ def _recover_one(ctx: Context, d: Deployment, env_name: str) -> str:
             prev = s.get(Deployment, d.previous_deployment_id) if d.previous_deployment_id else None
         changes = _changes_between(ctx, prev.commit if prev else None, d.commit)
         _finish(ctx, d.id, d.ref if _is_release(ctx, d.ref) else None, _tickets_of(changes))
-        ctx.reporter.warn(f"{env_name}#{d.id}: the command running it stopped after the switch; finished it")
+        ctx.reporter.warn(
+            f"{env_name}#{d.id}: the command running it stopped after the switch; finished it"
+        )
         return f"{env_name}#{d.id} finished"
     _fail(ctx, d.id, "interrupted: the command running it stopped")
     _restore_runtime(ctx, env_name)
@@ -551,9 +665,12 @@ def _recover_one(ctx: Context, d: Deployment, env_name: str) -> str:
 
 def _is_release(ctx: Context, ref: str) -> bool:
     with ctx.store.read() as s:
-        return s.execute(
-            select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == ref)
-        ).first() is not None
+        return (
+            s.execute(
+                select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == ref)
+            ).first()
+            is not None
+        )
 
 
 # -- entry points used by the CLI -----------------------------------------------------------------
@@ -569,8 +686,10 @@ def follow_main(ctx: Context, green: Build) -> dict[str, str]:
             env = ctx.environment_row(s, name)
             current = current_of(s, env)
         if env.pinned_by:
-            ctx.reporter.warn(f"{name} is pinned by {env.pinned_by} ({env.pinned_reason}); not following "
-                              f"{ctx.settings.app.main} until 'shipyard unpin {name}'")
+            ctx.reporter.warn(
+                f"{name} is pinned by {env.pinned_by} ({env.pinned_reason}); not following "
+                f"{ctx.settings.app.main} until 'shipyard unpin {name}'"
+            )
             continue
         if current is not None and current.commit == green.sha:
             continue
@@ -590,10 +709,15 @@ def rollback_plan(ctx: Context, environment: str) -> Plan:
         if current is None:
             raise NotFound(f"{environment} has no deployment to roll back")
         prev = s.execute(
-            select(Deployment).where(
-                Deployment.environment_id == env.id, Deployment.state == st.SUCCEEDED,
-                Deployment.id < current.id, Deployment.commit != current.commit,
-            ).order_by(Deployment.id.desc()).limit(1)
+            select(Deployment)
+            .where(
+                Deployment.environment_id == env.id,
+                Deployment.state == st.SUCCEEDED,
+                Deployment.id < current.id,
+                Deployment.commit != current.commit,
+            )
+            .order_by(Deployment.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
     if prev is None:
         raise NotFound(f"{environment} has no earlier successful deployment to return to")
@@ -605,8 +729,14 @@ def unpin(ctx: Context, environment: str) -> bool:
         env = ctx.environment_row(session, environment)
         if not env.pinned_by:
             return False
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="environment.unpinned",
-                     subject=environment, data={"was": env.pinned_reason})
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="environment.unpinned",
+            subject=environment,
+            data={"was": env.pinned_reason},
+        )
         env.pinned_by = env.pinned_reason = None
         return True
 

@@ -17,7 +17,9 @@ def _secret(value: str | SecretRef | None, where: str) -> str:
     if isinstance(value, SecretRef):
         resolved = os.environ.get(value.env)
         if not resolved:
-            raise ConfigError(f"shipyard.toml: {where}: environment variable {value.env} is not set")
+            raise ConfigError(
+                f"shipyard.toml: {where}: environment variable {value.env} is not set"
+            )
         return resolved
     return value or ""
 
@@ -27,8 +29,14 @@ def build_sink(spec: NotifyConfig, index: int, settings: Settings) -> Sink:
 
     path = settings.root / spec.path if spec.path else settings.state_dir / "notifications.log"
     url = _secret(spec.url, f"notify -> {index} -> url") if spec.url is not None else None
-    return make_sink(spec.type, name=f"{spec.type}-{index}", path=path, url=url,
-                     headers=dict(spec.headers), events=spec.events)
+    return make_sink(
+        spec.type,
+        name=f"{spec.type}-{index}",
+        path=path,
+        url=url,
+        headers=dict(spec.headers),
+        events=spec.events,
+    )
 
 
 def build_outbox(settings: Settings) -> Outbox:

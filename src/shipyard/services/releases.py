@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, Notes, build_notes, render_json, render_markdown
+from shipyard.core.notes import (
+    DEFAULT_GROUPS,
+    GroupRule,
+    Notes,
+    build_notes,
+    render_json,
+    render_markdown,
+)
 from shipyard.errors import GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy import current_of
@@ -27,7 +34,10 @@ class PrereleaseResult:
 def group_rules(ctx: Context) -> list[GroupRule]:
     if not ctx.settings.releases.groups:
         return list(DEFAULT_GROUPS)
-    return [GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts) for g in ctx.settings.releases.groups]
+    return [
+        GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
+        for g in ctx.settings.releases.groups
+    ]
 
 
 def today(ctx: Context) -> date:
@@ -48,8 +58,12 @@ def notes_for(ctx: Context, since: str | None, until: str) -> Notes:
     keys = list(dict.fromkeys(k for c in changes for k in c.tickets))
     with ctx.store.read() as s:
         statuses = ctx.tracker.statuses(s, keys)
-    return build_notes(changes, exclude_authors=ctx.settings.app.exclude_authors, groups=group_rules(ctx),
-                       statuses=statuses)
+    return build_notes(
+        changes,
+        exclude_authors=ctx.settings.app.exclude_authors,
+        groups=group_rules(ctx),
+        statuses=statuses,
+    )
 
 
 def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
@@ -67,7 +81,9 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
     prev_commit = ctx.git.tag_target(prev) if prev else None
     notes = notes_for(ctx, prev, commit)
     if prev_commit == commit or (prev is not None and notes.count + notes.excluded == 0):
-        return PrereleaseResult(None, f"nothing changed on {source} since {prev}; no pre-release cut")
+        return PrereleaseResult(
+            None, f"nothing changed on {source} since {prev}; no pre-release cut"
+        )
     day = on or today(ctx)
     tag = next_release_tag(day, ctx.git.tags())
     title = f"{ctx.app_name} {tag}"
@@ -76,14 +92,31 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
     js = render_json(notes, title=title, range_label=label)
 
     def write(session: Session) -> Release:
-        r = Release(app_id=ctx.app_id, tag=tag, sha=commit, previous_tag=prev, notes_markdown=md,
-                    notes_json=js, created_by=ctx.actor, created_at=datetime.now(UTC), latest=False)
+        r = Release(
+            app_id=ctx.app_id,
+            tag=tag,
+            sha=commit,
+            previous_tag=prev,
+            notes_markdown=md,
+            notes_json=js,
+            created_by=ctx.actor,
+            created_at=datetime.now(UTC),
+            latest=False,
+        )
         session.add(r)
         session.flush()
-        audit.append(session, actor=ctx.actor, app=ctx.app_name, action="release.prerelease", subject=tag,
-                     data={"commit": commit, "previous": prev, "changes": notes.count + notes.excluded})
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="release.prerelease",
+            subject=tag,
+            data={"commit": commit, "previous": prev, "changes": notes.count + notes.excluded},
+        )
         # The tag goes last: if it fails, the transaction rolls back and nothing is left.
-        ctx.git.create_tag(tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor)
+        ctx.git.create_tag(
+            tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor
+        )
         return r
 
     try:
@@ -95,14 +128,25 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         if ctx.git.tag_target(tag) == commit and not _release_exists(ctx, tag):
             ctx.git.delete_tag(tag)
         raise
-    emit(ctx, "prerelease.cut", f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
-         ref=tag, commit=commit, notes_markdown=md)
+    emit(
+        ctx,
+        "prerelease.cut",
+        f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
+        ref=tag,
+        commit=commit,
+        notes_markdown=md,
+    )
     return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
 
 
 def _release_exists(ctx: Context, tag: str) -> bool:
     with ctx.store.read() as s:
-        return s.execute(select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == tag)).first() is not None
+        return (
+            s.execute(
+                select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == tag)
+            ).first()
+            is not None
+        )
 
 
 @dataclass
@@ -113,9 +157,16 @@ class ReleaseView:
 
 def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
     with ctx.store.read() as s:
-        rows = s.execute(
-            select(Release).where(Release.app_id == ctx.app_id).order_by(Release.id.desc()).limit(limit)
-        ).scalars().all()
+        rows = (
+            s.execute(
+                select(Release)
+                .where(Release.app_id == ctx.app_id)
+                .order_by(Release.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         where: dict[str, list[str]] = {}
         for env in s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars():
             d = current_of(s, env)
@@ -127,13 +178,20 @@ def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
 
 def get_release(ctx: Context, tag: str) -> Release:
     with ctx.store.read() as s:
-        r = s.execute(select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)).scalar_one_or_none()
+        r = s.execute(
+            select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)
+        ).scalar_one_or_none()
     if r is None:
         raise NotFound(f"no release {tag}")
     return r
 
 
 def deployments_of(session: Session, env_id: int, limit: int) -> list[Deployment]:
-    return list(session.execute(
-        select(Deployment).where(Deployment.environment_id == env_id).order_by(Deployment.id.desc()).limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Deployment)
+            .where(Deployment.environment_id == env_id)
+            .order_by(Deployment.id.desc())
+            .limit(limit)
+        ).scalars()
+    )

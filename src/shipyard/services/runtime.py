@@ -16,7 +16,11 @@ def bring_up(ctx: Context) -> list[str]:
     for name, cfg in ctx.settings.environments.items():
         with ctx.store.read() as s:
             d = current_of(s, ctx.environment_row(s, name))
-            build = s.execute(select(Build).where(Build.id == d.build_id)).scalar_one_or_none() if d else None
+            build = (
+                s.execute(select(Build).where(Build.id == d.build_id)).scalar_one_or_none()
+                if d
+                else None
+            )
         if d is None or build is None:
             lines.append(f"{name}: nothing deployed yet")
             continue

@@ -99,14 +99,19 @@ def status(ctx: Context) -> list[EnvStatus]:
             env = ctx.environment_row(s, name)
             d = current_of(s, env)
             flying = s.execute(
-                select(Deployment).where(Deployment.environment_id == env.id,
-                                         Deployment.state.in_(ACTIVE_STATES))
+                select(Deployment).where(
+                    Deployment.environment_id == env.id, Deployment.state.in_(ACTIVE_STATES)
+                )
             ).scalar_one_or_none()
         h = ctx.runtime.health(ctx.app_name, name, ctx.settings.app.health)
         up_name, up_commit = upstream_commit(ctx, name)
-        waiting = _diff(ctx, name, up_name, d.commit if d else None, up_commit) if up_commit else None
+        waiting = (
+            _diff(ctx, name, up_name, d.commit if d else None, up_commit) if up_commit else None
+        )
         pinned = f"{env.pinned_by}: {env.pinned_reason}" if env.pinned_by else None
-        out.append(EnvStatus(name, cfg.port, d, h.state, h.detail, pinned, up_name, waiting, flying))
+        out.append(
+            EnvStatus(name, cfg.port, d, h.state, h.detail, pinned, up_name, waiting, flying)
+        )
     return out
 
 
@@ -127,12 +132,21 @@ class BuildView:
 
 def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
     with ctx.store.read() as s:
-        rows = s.execute(
-            select(Build).where(Build.app_id == ctx.app_id).order_by(Build.id.desc()).limit(limit)
-        ).scalars().all()
+        rows = (
+            s.execute(
+                select(Build)
+                .where(Build.app_id == ctx.app_id)
+                .order_by(Build.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         checks: dict[int, list[Check]] = {}
         if rows:
-            for c in s.execute(select(Check).where(Check.build_id.in_([b.id for b in rows])).order_by(Check.id)).scalars():
+            for c in s.execute(
+                select(Check).where(Check.build_id.in_([b.id for b in rows])).order_by(Check.id)
+            ).scalars():
                 checks.setdefault(c.build_id, []).append(c)
         running: dict[str, list[str]] = {}
         for env in s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars():
@@ -149,7 +163,9 @@ def check_log(ctx: Context, ref: str, name: str) -> Check:
         b = find_build(s, ctx.app_id, ref)
         if b is None:
             raise NotFound(f"no build {ref}")
-        c = s.execute(select(Check).where(Check.build_id == b.id, Check.name == name)).scalar_one_or_none()
+        c = s.execute(
+            select(Check).where(Check.build_id == b.id, Check.name == name)
+        ).scalar_one_or_none()
     if c is None:
         raise NotFound(f"build {b.short_sha} has no check {name!r}")
     return c

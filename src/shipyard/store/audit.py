@@ -31,7 +31,14 @@ def _iso(at: datetime) -> str:
 
 
 def record_hash(
-    *, prev_hash: str, at: datetime, actor: str, app: str | None, action: str, subject: str, data: str
+    *,
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    app: str | None,
+    action: str,
+    subject: str,
+    data: str,
 ) -> str:
     body = json.dumps(
         [prev_hash, _iso(at), actor, app, action, subject, data],
@@ -67,7 +74,13 @@ def append(
         data=payload,
         prev_hash=prev,
         hash=record_hash(
-            prev_hash=prev, at=when, actor=actor, app=app, action=action, subject=subject, data=payload
+            prev_hash=prev,
+            at=when,
+            actor=actor,
+            app=app,
+            action=action,
+            subject=subject,
+            data=payload,
         ),
     )
     session.add(event)
@@ -88,7 +101,10 @@ def _walk(session: Session) -> Iterator[AuditEvent]:
     while True:
         rows = (
             session.execute(
-                select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(1000)
+                select(AuditEvent)
+                .where(AuditEvent.id > last_id)
+                .order_by(AuditEvent.id)
+                .limit(1000)
             )
             .scalars()
             .all()

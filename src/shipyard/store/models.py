@@ -37,7 +37,10 @@ class App(Base):
 
 class Build(Base):
     __tablename__ = "builds"
-    __table_args__ = (UniqueConstraint("app_id", "sha"), Index("ix_builds_app_short", "app_id", "short_sha"))
+    __table_args__ = (
+        UniqueConstraint("app_id", "sha"),
+        Index("ix_builds_app_short", "app_id", "short_sha"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
     sha: Mapped[str] = mapped_column(String(64))
@@ -84,7 +87,9 @@ class Deployment(Base):
             "environment_id",
             unique=True,
             sqlite_where=text(f"state IN ({', '.join(repr(s) for s in sorted(ACTIVE_STATES))})"),
-            postgresql_where=text(f"state IN ({', '.join(repr(s) for s in sorted(ACTIVE_STATES))})"),
+            postgresql_where=text(
+                f"state IN ({', '.join(repr(s) for s in sorted(ACTIVE_STATES))})"
+            ),
         ),
         Index("ix_deployments_env_state", "environment_id", "state"),
     )

@@ -105,4 +105,6 @@ class LocalArtifactStore:
         d = self._app(app) / "tags"
         if not d.is_dir():
             return {}
-        return {p.name: p.read_text().strip() for p in sorted(d.iterdir()) if not p.name.startswith(".")}
+        return {
+            p.name: p.read_text().strip() for p in sorted(d.iterdir()) if not p.name.startswith(".")
+        }

@@ -47,7 +47,9 @@ class BuiltinTracker:
         ).scalars()
         return {t.key: t for t in rows}
 
-    def record_merged(self, session: Session, keys: Sequence[str], sha: str, actor: str) -> list[str]:
+    def record_merged(
+        self, session: Session, keys: Sequence[str], sha: str, actor: str
+    ) -> list[str]:
         """Record keys seen for the first time; return the new ones."""
         known = self._get(session, keys)
         new = [k for k in dict.fromkeys(keys) if k not in known]
@@ -55,11 +57,20 @@ class BuiltinTracker:
         for key in new:
             session.add(
                 Ticket(
-                    app_id=self.app_id, key=key, status=MERGED, first_sha=sha, updated_by=actor, updated_at=now
+                    app_id=self.app_id,
+                    key=key,
+                    status=MERGED,
+                    first_sha=sha,
+                    updated_by=actor,
+                    updated_at=now,
                 )
             )
             audit.append(
-                session, actor=actor, app=self.app_name, action="ticket.merged", subject=key,
+                session,
+                actor=actor,
+                app=self.app_name,
+                action="ticket.merged",
+                subject=key,
                 data={"commit": sha},
             )
         return new
@@ -77,7 +88,13 @@ class BuiltinTracker:
         return {k: (found[k].status if k in found else "unknown") for k in dict.fromkeys(keys)}
 
     def set_status(
-        self, session: Session, keys: Sequence[str], status: str, actor: str, *, reason: str | None = None
+        self,
+        session: Session,
+        keys: Sequence[str],
+        status: str,
+        actor: str,
+        *,
+        reason: str | None = None,
     ) -> list[Ticket]:
         if status not in (VERIFIED, REJECTED):
             raise ShipyardError(f"QA can set a ticket to verified or rejected, not {status!r}")
@@ -92,7 +109,11 @@ class BuiltinTracker:
             t.status, t.reason, t.updated_by, t.updated_at = status, reason, actor, now
             t.promoted_to = None
             audit.append(
-                session, actor=actor, app=self.app_name, action=f"ticket.{status}", subject=key,
+                session,
+                actor=actor,
+                app=self.app_name,
+                action=f"ticket.{status}",
+                subject=key,
                 data={"from": before, "reason": reason},
             )
         return [found[k] for k in dict.fromkeys(keys)]
@@ -106,7 +127,11 @@ class BuiltinTracker:
             before = t.status
             t.status, t.promoted_to, t.updated_by, t.updated_at = PROMOTED, env, actor, now
             audit.append(
-                session, actor=actor, app=self.app_name, action="ticket.promoted", subject=key,
+                session,
+                actor=actor,
+                app=self.app_name,
+                action="ticket.promoted",
+                subject=key,
                 data={"from": before, "environment": env},
             )
             moved.append(key)
