@@ -29,6 +29,13 @@ def test_not_a_repository(tmp_path: Path) -> None:
         GitRepo(tmp_path / "missing")
 
 
+def test_subdirectory_and_bare_repository(builder: GitBuilder, tmp_path: Path) -> None:
+    (builder.path / "src").mkdir(exist_ok=True)
+    assert GitRepo(builder.path / "src").rev_parse("HEAD") == builder.head()
+    builder.git("clone", "--quiet", "--bare", str(builder.path), str(tmp_path / "bare.git"))
+    assert GitRepo(tmp_path / "bare.git").rev_parse("main") == builder.head()
+
+
 def test_run_reports_git_first_stderr_line(repo: GitRepo) -> None:
     with pytest.raises(GitError) as info:
         repo.run("cat-file", "-p", "nope")
@@ -157,8 +164,10 @@ def test_iter_commits_stopped_early_ends_git(builder: GitBuilder, repo: GitRepo)
 
 
 def test_iter_commits_unknown_revision(repo: GitRepo) -> None:
-    with pytest.raises(GitError, match=r"bad revision|unknown revision"):
+    with pytest.raises(NotFound, match=r"^unknown revision: nope$"):
         list(repo.iter_commits(None, "nope"))
+    with pytest.raises(NotFound, match=r"^unknown revision: nope$"):
+        list(repo.iter_commits("nope", "main"))
     with pytest.raises(NotFound):
         list(repo.iter_commits("--all", "main"))
 
@@ -268,5 +277,6 @@ def test_missing_git_binary(builder: GitBuilder, monkeypatch: pytest.MonkeyPatch
         repo.run("status")
     with pytest.raises(GitError, match=r"^cannot run git: "):
         list(repo.iter_commits(None, "HEAD"))
+    (builder.path / "sub").mkdir()
     with pytest.raises(GitError, match=r"^cannot run git: "):
-        GitRepo(builder.path)
+        GitRepo(builder.path / "sub")  # only git can tell whether a subdirectory is in a repo

@@ -84,10 +84,15 @@ class GitRepo:
         env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["LC_ALL"] = "C"  # git's messages, which we pass on, in one language
+        # Git flushes after every record when writing to a pipe unless told not
+        # to; fully buffered output makes `git log` through a pipe ~2x faster.
+        env["GIT_FLUSH"] = "0"
         self._env = env
         if not self.path.is_dir():
             raise GitError(f"not a git repository: {self.path}")
-        if self._exec(["rev-parse", "--git-dir"]).returncode != 0:
+        # A work tree's top level needs no git process to recognise; a bare
+        # repository or a subdirectory does.
+        if not (self.path / ".git").exists() and self._exec(["rev-parse"]).returncode != 0:
             raise GitError(f"not a git repository: {self.path}")
 
     def __repr__(self) -> str:
@@ -123,8 +128,10 @@ class GitRepo:
         return proc.stdout
 
     @staticmethod
-    def _error(args: Sequence[str], code: int, stderr: str) -> GitError:
+    def _error(args: Sequence[str], code: int, stderr: str) -> GitError | NotFound:
         line = _first_line(stderr) or f"git {args[0]} exited with status {code}"
+        if line.startswith("bad revision '") and line.endswith("'"):
+            return NotFound(f"unknown revision: {line[14:-1].lstrip('^')}")
         return GitError(line, command=["git", *args], returncode=code)
 
     # -- revisions ---------------------------------------------------------
@@ -262,6 +269,10 @@ class GitRepo:
         """``{sha: (author name, author email)}`` for the given commits, in one git call."""
         if not shas:
             return {}
+        revs = "\n".join(shas)
+        # git refuses options on --stdin, but "--" would end the revisions.
+        if revs.startswith("-") or "\n-" in revs or "\0" in revs:
+            raise NotFound("unknown revision in author lookup")
         out = self.run(
             "log",
             "--no-walk=unsorted",
@@ -269,7 +280,7 @@ class GitRepo:
             "-z",
             "--encoding=UTF-8",
             "--format=%H%x00%an%x00%ae",
-            input="".join(f"{_check_ref(sha)}\n" for sha in shas) + "--\n",
+            input=f"{revs}\n--\n",
         )
         parts = out.split("\0")
         return {parts[i]: (parts[i + 1], parts[i + 2]) for i in range(0, len(parts) - 2, 3)}
