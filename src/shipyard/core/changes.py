@@ -1,0 +1,165 @@
+"""Turn the first-parent history of a branch into changes: one per PR or direct commit.
+
+GitHub leaves three shapes on ``main``:
+
+- a merge commit ``Merge pull request #12 from org/MNTOR-12-login`` whose body
+  starts with the PR title; the PR's author wrote the merged branch, so the
+  change is credited to the author of the merge's second parent;
+- a squash merge ``Fix login (#12)``, credited to its author;
+- a direct commit, anything else.
+
+A revert is titled ``Revert "X"`` and/or says ``This reverts commit <sha>.``; the
+revert of a revert (``Revert "Revert "X""``, or ``Reapply "X"`` from git 2.43)
+re-applies X and is flagged ``is_rerevert`` instead of ``is_revert``.
+
+    >>> for change in iter_changes(GitRepo("."), "2024.09.01", "main", ["MNTOR"]):  # doctest: +SKIP
+    ...     print(change.pr, change.title, change.tickets)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from shipyard.core.tickets import Finder, ticket_finder
+
+if TYPE_CHECKING:
+    from shipyard.adapters.git.repo import CommitInfo
+
+ChangeKind = Literal["merge", "squash", "direct"]
+
+_MERGE_PREFIX = "Merge pull request #"
+_SQUASH_RE = re.compile(r"(.*\S)\s+\(#([0-9]+)\)")
+_REVERTS_RE = re.compile(r"^This reverts commit ([0-9a-f]{7,40})", re.MULTILINE)
+_REVERT = 'Revert "'
+_REAPPLY = 'Reapply "'
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change on the branch: a merged PR, a squash merge or a direct commit.
+
+    ``sha`` is the commit on the first-parent chain; ``author`` is who wrote the
+    change (the PR's author for a merge), ``reverts`` the SHA named by
+    ``This reverts commit <sha>.`` if any.
+    """
+
+    sha: str
+    title: str
+    author: str
+    author_email: str
+    pr: int | None
+    kind: ChangeKind
+    tickets: tuple[str, ...]
+    reverts: str | None
+    is_revert: bool
+    is_rerevert: bool
+    authored_at: int
+
+    @property
+    def ref(self) -> str:
+        """How to point at the change in notes: ``#12``, or a short SHA without a PR."""
+        return f"#{self.pr}" if self.pr is not None else self.sha[:10]
+
+
+_PLACEHOLDER = Change("", "", "", "", None, "direct", (), None, False, False, 0)
+
+
+class CommitSource(Protocol):
+    """What :func:`iter_changes` needs from a repository (``GitRepo`` provides it)."""
+
+    def iter_log_records(
+        self, since: str | None, until: str, *, first_parent: bool = True
+    ) -> Iterator[tuple[str, str, str, str, str, str]]: ...
+
+    def authors_of(self, shas: Sequence[str]) -> dict[str, tuple[str, str]]: ...
+
+
+def iter_changes(
+    repo: CommitSource, since: str | None, until: str, prefixes: Sequence[str]
+) -> Iterator[Change]:
+    """Changes on the first-parent chain of ``since..until``, newest first.
+
+    One streamed ``git log`` (parsed as it arrives) and one batched author
+    lookup for the merged branches; the parsed commits of the range are held in
+    memory between the two.
+    """
+    find = ticket_finder(tuple(prefixes))
+    changes: list[Change] = []
+    # Merges wait for their PR author: (index in changes, second parent, fields).
+    merges: list[tuple[int, str, str, str, str, int, _Parsed]] = []
+    for sha, parents, name, email, epoch, message in repo.iter_log_records(since, until):
+        if " " in parents:
+            second = parents.split(" ", 2)[1]
+            parsed = _parse(message, True, find)
+            merges.append((len(changes), second, sha, name, email, int(epoch), parsed))
+            changes.append(_PLACEHOLDER)
+        else:
+            parsed = _parse(message, False, find)
+            changes.append(Change(sha, parsed[0], name, email, *parsed[1:], int(epoch)))
+    if merges:
+        authors = repo.authors_of([m[1] for m in merges])
+        for i, second, sha, name, email, at, parsed in merges:
+            name, email = authors.get(second) or (name, email)
+            changes[i] = Change(sha, parsed[0], name, email, *parsed[1:], at)
+    yield from changes
+
+
+def classify(commit: CommitInfo, find: Finder, pr_author: tuple[str, str] | None = None) -> Change:
+    """The change ``commit`` stands for; ``pr_author`` is the merged branch's (name, email)."""
+    parsed = _parse(commit.message, len(commit.parents) > 1, find)
+    name, email = pr_author or (commit.author_name, commit.author_email)
+    return Change(commit.sha, parsed[0], name, email, *parsed[1:], commit.authored_at)
+
+
+# title, pr, kind, tickets, reverts, is_revert, is_rerevert: Change's fields that
+# come from the message alone.
+_Parsed = tuple[str, int | None, ChangeKind, tuple[str, ...], str | None, bool, bool]
+
+
+def _parse(message: str, is_merge: bool, find: Finder) -> _Parsed:
+    # Runs once per commit of the range: cheap string tests guard every regex.
+    subject, _, body = message.partition("\n")
+    pr: int | None = None
+    kind: ChangeKind = "direct"
+    title = subject
+    text = message
+    if is_merge:
+        kind = "merge"
+        if subject.startswith(_MERGE_PREFIX):
+            # Merge pull request #12 from org/branch
+            number, _, source = subject[len(_MERGE_PREFIX) :].partition(" from ")
+            pr = int(number) if number.isdigit() else None
+            branch = source.partition("/")[2] or source
+            title = body.lstrip().partition("\n")[0].rstrip() or branch or subject
+            text = f"{title}\n{message}\n{branch.upper()}"  # keys in a lower-case branch
+    elif subject.endswith(")") and "(#" in subject and (m := _SQUASH_RE.fullmatch(subject)):
+        kind = "squash"
+        title, pr = m[1], int(m[2])
+
+    reverts = None
+    if "This reverts commit " in body and (r := _REVERTS_RE.search(body)):
+        reverts = r[1]
+    if title.startswith("Re") and (depth := _revert_depth(title)):
+        return title, pr, kind, find(text), reverts, depth % 2 == 1, depth % 2 == 0
+    return title, pr, kind, find(text), reverts, reverts is not None, False
+
+
+def _revert_depth(title: str) -> int:
+    """How many times ``title`` reverts: 1 for ``Revert "X"``, 2 for ``Revert "Revert "X""``.
+
+    ``Reapply "X"`` is git's name for the revert of ``Revert "X"``.
+    """
+    depth = 0
+    rest = title
+    while True:
+        if rest.startswith(_REVERT):
+            depth += 1
+            rest = rest[len(_REVERT) :]
+        elif rest.startswith(_REAPPLY):
+            depth += 2
+            rest = rest[len(_REAPPLY) :]
+        else:
+            return depth
