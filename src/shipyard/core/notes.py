@@ -1,0 +1,272 @@
+"""Release notes: group changes into sections, list their tickets for QA, render.
+
+Grouping is data: an ordered list of :class:`GroupRule`, the first rule that
+matches a change takes it. Changes by excluded authors (bots, usually) are left
+out and only counted.
+
+    >>> notes = build_notes(changes, exclude_authors=["dependabot[bot]"])  # doctest: +SKIP
+    >>> print(render_markdown(notes, title="Release 2024.09.02", range_label="2024.09.01..2024.09.02"))
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from shipyard.core.changes import Change
+from shipyard.core.tickets import ticket_sort_key
+
+UNKNOWN_STATUS = "unknown"
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRule:
+    """A section of the notes and which changes it takes.
+
+    ``pattern`` is a regular expression searched case-insensitively in the
+    change's title; ``reverts`` takes reverts and re-reverts. A rule with
+    neither takes every change (a catch-all, put it last).
+    """
+
+    key: str
+    title: str
+    pattern: str | None = None
+    reverts: bool = False
+    search: Callable[[str], re.Match[str] | None] | None = field(
+        init=False, repr=False, compare=False
+    )
+    """The compiled pattern's ``search``, or None without a pattern."""
+
+    def __post_init__(self) -> None:
+        try:
+            regex = re.compile(self.pattern, re.IGNORECASE) if self.pattern else None
+        except re.error as exc:
+            raise ValueError(f"group {self.key!r}: bad pattern {self.pattern!r}: {exc}") from None
+        object.__setattr__(self, "search", regex.search if regex else None)
+
+    @property
+    def catch_all(self) -> bool:
+        return self.pattern is None and not self.reverts
+
+    def matches(self, change: Change) -> bool:
+        """Whether this rule takes ``change`` (if no earlier rule did)."""
+        if self.reverts and (change.is_revert or change.is_rerevert):
+            return True
+        if self.search is not None:
+            return self.search(change.title) is not None
+        return not self.reverts
+
+
+DEFAULT_GROUPS: tuple[GroupRule, ...] = (
+    GroupRule(
+        "features",
+        "Features",
+        r"^(feat|feature|add|adds|added|new|implement|introduce|support|enable)\b",
+    ),
+    GroupRule(
+        "fixes",
+        "Fixes",
+        r"^(fix|fixes|fixed|bug|bugfix|hotfix|patch|resolve|correct|repair)\b",
+    ),
+    GroupRule("reverts", "Reverts", reverts=True),
+    GroupRule("other", "Other changes"),
+)
+"""Features, fixes, reverts, then everything else. Conventional-commit titles
+(``feat(api): ...``, ``fix: ...``) match too."""
+
+_OTHER = GroupRule("other", "Other changes")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str
+    title: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketLine:
+    """A ticket the release touches, its QA status and the changes that name it."""
+
+    key: str
+    status: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    sections: tuple[Section, ...]
+    """Non-empty sections, in the order of the rules."""
+    tickets: tuple[TicketLine, ...]
+    """Sorted by prefix, then number."""
+    excluded: int
+    """Changes left out because of their author."""
+
+    @property
+    def count(self) -> int:
+        """Changes listed (excluded ones not counted)."""
+        return sum(len(s.changes) for s in self.sections)
+
+
+class AuthorFilter:
+    """Matches a change's author name or email against globs, exact match first.
+
+    Exact comparison comes first because a name like ``dependabot[bot]`` is a
+    glob with a character class that would not match itself.
+    """
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self._exact = {p.casefold() for p in patterns}
+        self._globs = [p.casefold() for p in patterns if any(c in p for c in "*?[")]
+        self._seen: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, name: str, email: str) -> bool:
+        key = (name, email)
+        hit = self._seen.get(key)
+        if hit is None:
+            hit = self._seen[key] = self._match(name.casefold(), email.casefold())
+        return hit
+
+    def _match(self, name: str, email: str) -> bool:
+        if name in self._exact or email in self._exact:
+            return True
+        return any(fnmatchcase(name, g) or fnmatchcase(email, g) for g in self._globs)
+
+
+def build_notes(
+    changes: Iterable[Change],
+    *,
+    exclude_authors: Sequence[str] = (),
+    groups: Sequence[GroupRule] = DEFAULT_GROUPS,
+    statuses: Mapping[str, str] | None = None,
+) -> Notes:
+    """Group ``changes`` by the first matching rule and collect their tickets.
+
+    ``statuses`` maps ticket keys to QA statuses; a ticket missing from it shows
+    ``unknown``. A change no rule takes goes to a trailing "Other changes".
+    """
+    rules = list(groups)
+    if not any(r.catch_all for r in rules):
+        rules.append(_OTHER)
+    buckets: list[list[Change]] = [[] for _ in rules]
+    pairs = list(zip(rules, buckets, strict=True))
+    by_ticket: dict[str, list[Change]] = {}
+    excluded = 0
+    is_excluded = AuthorFilter(exclude_authors)
+    for change in changes:
+        if is_excluded(change.author, change.author_email):
+            excluded += 1
+            continue
+        for rule, bucket in pairs:
+            if rule.matches(change):
+                bucket.append(change)
+                break
+        for ticket in change.tickets:
+            by_ticket.setdefault(ticket, []).append(change)
+
+    sections = tuple(
+        Section(rule.key, rule.title, tuple(bucket))
+        for rule, bucket in zip(rules, buckets, strict=True)
+        if bucket
+    )
+    known = statuses or {}
+    tickets = tuple(
+        TicketLine(key, known.get(key, UNKNOWN_STATUS), tuple(by_ticket[key]))
+        for key in sorted(by_ticket, key=ticket_sort_key)
+    )
+    return Notes(sections, tickets, excluded)
+
+
+def render_markdown(notes: Notes, *, title: str, range_label: str) -> str:
+    """Notes as Markdown, without links, so they paste anywhere.
+
+    One ``## Section`` per group with ``- Title (#12) by Bob · MNTOR-1, MNTOR-2``
+    lines, then a ``## QA`` table ``| Ticket | Status | Changes |``.
+    """
+    out = [f"# {title}", "", f"{range_label}: {_summary(notes)}", ""]
+    for section in notes.sections:
+        out += [f"## {section.title}", ""]
+        out += [_change_line(c) for c in section.changes]
+        out.append("")
+    out += ["## QA", ""]
+    if notes.tickets:
+        out += ["| Ticket | Status | Changes |", "| --- | --- | --- |"]
+        out += [
+            f"| {t.key} | {_cell(t.status)} | {', '.join(c.ref for c in t.changes)} |"
+            for t in notes.tickets
+        ]
+    else:
+        out.append("No tickets.")
+    return "\n".join(out) + "\n"
+
+
+def _summary(notes: Notes) -> str:
+    n = notes.count
+    text = f"{n} change{'s' if n != 1 else ''}"
+    if notes.excluded:
+        text += f", {notes.excluded} by excluded authors left out"
+    return text
+
+
+def _change_line(c: Change) -> str:
+    line = f"- {c.title} ({c.ref}) by {c.author}"
+    if c.tickets:
+        line += " · " + ", ".join(c.tickets)
+    return line
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_json(notes: Notes, *, title: str, range_label: str) -> str:
+    """Notes as JSON with stable keys, in this order::
+
+        {"schema": 1, "title": str, "range": str, "count": int, "excluded": int,
+         "sections": [{"key", "title", "changes": [CHANGE, ...]}],
+         "tickets": [{"key", "status", "changes": [sha, ...]}]}
+
+    where CHANGE is ``{"sha", "title", "author", "author_email", "pr" (int or
+    null), "kind" ("merge" | "squash" | "direct"), "tickets" [str], "reverts"
+    (sha or null), "is_revert", "is_rerevert", "authored_at" (epoch seconds)}``.
+    """
+    import json  # only the JSON format needs it
+
+    doc: dict[str, Any] = {
+        "schema": JSON_SCHEMA_VERSION,
+        "title": title,
+        "range": range_label,
+        "count": notes.count,
+        "excluded": notes.excluded,
+        "sections": [
+            {"key": s.key, "title": s.title, "changes": [change_dict(c) for c in s.changes]}
+            for s in notes.sections
+        ],
+        "tickets": [
+            {"key": t.key, "status": t.status, "changes": [c.sha for c in t.changes]}
+            for t in notes.tickets
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def change_dict(c: Change) -> dict[str, Any]:
+    """A change as the JSON object :func:`render_json` documents."""
+    return {
+        "sha": c.sha,
+        "title": c.title,
+        "author": c.author,
+        "author_email": c.author_email,
+        "pr": c.pr,
+        "kind": c.kind,
+        "tickets": list(c.tickets),
+        "reverts": c.reverts,
+        "is_revert": c.is_revert,
+        "is_rerevert": c.is_rerevert,
+        "authored_at": c.authored_at,
+    }
