@@ -8,8 +8,10 @@ Imports the standard library only, so the command starts fast.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 from shipyard.adapters.git.repo import GitRepo
@@ -42,6 +44,23 @@ def previous_release(repo: GitRepo, until_sha: str) -> str | None:
     return None
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the notes are built.
+
+    A range makes a few acyclic objects per commit; the collector would scan the
+    growing heap again and again to free nothing (a third of the run time on a
+    44k-commit range).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def render_range(
     repo_path: str | os.PathLike[str],
     rng: str,
@@ -69,10 +88,11 @@ def render_range(
     label = f"{since}..{until}" if since is not None else until
 
     # An unknown ref fails the git log itself (NotFound): no rev-parse beforehand.
-    changes = iter_changes(repo, since, until, prefixes)
-    notes = build_notes(
-        changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
-    )
+    with _gc_paused():
+        changes = iter_changes(repo, since, until, prefixes)
+        notes = build_notes(
+            changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
+        )
     heading = title or f"Release notes {until}"
     if fmt == "json":
         return render_json(notes, title=heading, range_label=label)
