@@ -279,12 +279,14 @@ def deploy(
     ] = 600.0,
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
-    from shipyard.cli.output import confirm_plan
+    from shipyard.cli.output import confirm_plan, print_plan
     from shipyard.services import deploy as deploys
 
     with session() as ctx:
         p = deploys.plan(ctx, environment, ref, allow_unverified=allow_unverified, reason=reason)
-        if not yes and p.refusal is None:
+        if yes or p.refusal is not None:
+            print_plan(p)
+        else:
             confirm_plan(p)
         d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
     console().print(

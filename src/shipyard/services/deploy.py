@@ -601,10 +601,12 @@ def _restore_runtime(ctx: Context, environment: str) -> None:
         current = current_of(s, env)
         build = s.get(Build, current.build_id) if current and current.build_id else None
     try:
-        info = ctx.runtime.recover(ctx.app_name, environment)
-        if build is not None and (info is None or info.commit != build.sha):
+        if build is not None and build.artifact_digest is not None:
+            # Idempotent: nothing happens when the environment already serves it.
             cfg = ctx.settings.environment(environment)
-            ctx.runtime.deploy(_spec(ctx, environment, build), timeout=cfg.health_timeout)
+            ctx.runtime.up(_spec(ctx, environment, build), timeout=cfg.health_timeout)
+        else:
+            ctx.runtime.recover(ctx.app_name, environment)
     except ShipyardError as exc:
         ctx.reporter.warn(f"could not restore {environment}: {exc.message}")
 

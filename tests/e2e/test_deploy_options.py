@@ -1,0 +1,116 @@
+"""Deploy options: confirmation, overriding QA with a reason, and the same train on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+
+from conftest import SHIPYARD, Project
+
+BO = ("Bo Dev", "bo@example.com")
+
+
+def _ready(p: Project, env: dict[str, str] | None = None) -> str:
+    p.ok("sync", env=env)
+    p.repo.squash_pr(4, "Add alerts MNTOR-4", p.features("alerts"), author=BO)
+    p.repo.squash_pr(5, "Fix footer MNTOR-5", p.features("footer"), author=BO)
+    p.ok("sync", env=env)
+    p.ok("prerelease", "--date", "2024-09-02", env=env)
+    return p.head()
+
+
+def test_without_yes_and_without_a_terminal_nothing_happens(project: Project) -> None:
+    p = project
+    head = _ready(p)
+    r = p.run("deploy", "dev", head[:7])
+    assert r.code == 1
+    assert "pass --yes" in r.err.strip().splitlines()[-1]
+    assert "ran on stage" in r.out  # the plan was shown first
+    assert p.served("dev") is None and f"dev-{head[:7]}" not in p.artifact_tags()
+
+
+def _interactive(p: Project, args: list[str], answer: bytes) -> tuple[int, str]:
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        [SHIPYARD, *args],
+        cwd=p.path,
+        stdin=sub,
+        stdout=sub,
+        stderr=sub,
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com", "COLUMNS": "160"},
+        close_fds=True,
+    )
+    os.close(sub)
+    out = b""
+    answered = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not answered and b"[y/N]" in out:
+                os.write(main, answer)
+                answered = True
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=60)
+    os.close(main)
+    return proc.returncode, out.decode(errors="replace")
+
+
+def test_asks_before_acting_and_a_no_changes_nothing(project: Project) -> None:
+    p = project
+    head = _ready(p)
+    code, out = _interactive(p, ["deploy", "dev", head[:7]], b"n\n")
+    assert "Deploy" in out and "[y/N]" in out and "ran on stage" in out
+    assert code == 1 and "cancelled at the prompt" in out
+    assert p.served("dev") is None
+    code, out = _interactive(p, ["deploy", "dev", head[:7]], b"y\n")
+    assert code == 0, out
+    assert p.served("dev") == head
+
+
+def test_allow_unverified_needs_and_records_a_reason(project: Project) -> None:
+    p = project
+    head = _ready(p)
+    p.ok("qa", "reject", "MNTOR-5", "--reason", "footer overlaps on mobile", user="qa@example.com")
+    assert "MNTOR-5" in p.ok("tickets", "--status", "rejected").out
+    assert "MNTOR-5" not in p.ok("tickets", "--status", "merged").out
+    r = p.ok(
+        "deploy",
+        "prod",
+        "2024.09.02",
+        "--yes",
+        "--allow-unverified",
+        "--reason",
+        "security fix cannot wait",
+    )
+    assert "QA" in r.out and "allowed: security fix cannot wait" in r.out
+    assert p.served("prod") == head
+    assert "security fix cannot wait" in p.ok("history", "prod").out
+    assert "allow_unverified" in p.ok("audit", "log", "--limit", "100").out
+    r = p.run("tickets", "--status", "bogus")
+    assert r.code == 1 and "unknown status 'bogus'" in r.err
+
+
+def test_the_train_runs_on_postgresql(project: Project, pg_url: str) -> None:
+    p = project
+    env = {"SHIPYARD_DATABASE_URL": pg_url}
+    head = _ready(p, env)
+    r = p.run("deploy", "prod", "2024.09.02", "--yes", env=env)
+    assert r.code == 3 and "MNTOR-4 (merged), MNTOR-5 (merged)" in r.err
+    p.ok("qa", "verify", "MNTOR-4", "MNTOR-5", env=env)
+    p.ok("deploy", "prod", "2024.09.02", "--yes", env=env)
+    assert p.served("prod") == head
+    assert "promoted to prod" in p.ok("tickets", env=env).out
+    assert not (p.path / ".shipyard" / "shipyard.db").exists()
+    assert "intact" in p.ok("audit", "verify", env=env).out
