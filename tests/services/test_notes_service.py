@@ -136,3 +136,23 @@ def test_garbage_collector_is_restored(repo: GitBuilder) -> None:
 )
 def test_split_range(rng: str, expected: tuple[str | None, str]) -> None:
     assert split_range(rng) == expected
+
+
+def test_import_is_light() -> None:
+    """`shipyard notes` must start fast: the notes path imports the standard library only."""
+    import subprocess
+    import sys
+
+    code = "import sys, shipyard.services.notes; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    heavy = {"pydantic", "sqlalchemy", "rich", "typer", "click", "httpx", "alembic", "tarfile"}
+    assert heavy.isdisjoint(m.split(".")[0] for m in out)
+    ours = {m for m in out if m.startswith("shipyard")}
+    assert ours <= {
+        "shipyard", "shipyard.errors", "shipyard.adapters", "shipyard.adapters.git",
+        "shipyard.adapters.git.repo", "shipyard.core", "shipyard.core.changes",
+        "shipyard.core.notes", "shipyard.core.tickets", "shipyard.services",
+        "shipyard.services.notes",
+    }  # fmt: skip
