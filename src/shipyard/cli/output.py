@@ -222,7 +222,7 @@ def status_table(rows: list[EnvStatus]) -> Table:
             runs += f" [cyan]→ {escape(r.in_flight.ref)} {r.in_flight.state.replace('_', ' ')}[/]"
         health = styled(r.health) + (
             f" [dim]{escape(r.health_detail)}[/]"
-            if r.health != "healthy" and r.health_detail
+            if r.health == "unhealthy" and r.health_detail
             else ""
         )
         t.add_row(
