@@ -1,0 +1,210 @@
+"""Time ``shipyard notes A..B`` against ``git log --oneline A..B`` on a large history.
+
+Builds (or reuses) the synthetic repository of ``gen_history.py``, writes a
+``shipyard.toml`` into it, and times both commands as subprocesses in the
+repository, output to /dev/null, alternating them so both see the same machine
+load. Reports the median and minimum of each and their ratio; the target is
+notes <= 1.5x git log.
+
+    .venv/bin/python bench/notes_bench.py            # 110k commits, 9 rounds
+    .venv/bin/python bench/notes_bench.py --rounds 15 --commits 150000
+
+Until ``shipyard notes`` exists, it times ``python -c`` calling
+``shipyard.services.notes.render_range`` instead, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gen_history import Params, generate
+
+from shipyard.core.tags import is_release_tag, release_sort_key
+
+PREFIXES = ["MNTOR"]
+EXCLUDE = ["dependabot[bot]", "*-l10n*"]
+MIN_RANGE = 15_000
+MAX_ROUNDS = 50
+TARGET = 1.5
+
+CONFIG = f"""\
+[app]
+name = "bench"
+run = "true"
+ticket_prefixes = {PREFIXES!r}
+exclude_authors = {EXCLUDE!r}
+
+[environments.stage]
+port = 18001
+""".replace("'", '"')
+
+FALLBACK = (
+    "import sys; from shipyard.services.notes import render_range; "
+    f"sys.stdout.write(render_range('.', sys.argv[1], prefixes={PREFIXES!r}, exclude_authors={EXCLUDE!r}))"
+)
+
+
+@dataclass
+class Timing:
+    label: str
+    argv: list[str]
+    runs: list[float]  # wall-clock seconds
+    cpu: list[float]  # user + system seconds of the process and its children (git)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def best(self) -> float:
+        return min(self.runs)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def count(repo: Path, rng: str) -> int:
+    return int(git(repo, "rev-list", "--count", rng))
+
+
+def pick_range(repo: Path, at_least: int) -> tuple[str, str]:
+    """The newest date tag B and the newest tag A with at least ``at_least`` commits in A..B."""
+    tags = sorted((t for t in git(repo, "tag").split() if is_release_tag(t)), key=release_sort_key)
+    until = tags[-1]
+    lo, hi = 0, len(tags) - 2  # binary search on the tag index, counts shrink as it grows
+    if count(repo, f"{tags[lo]}..{until}") < at_least:
+        raise SystemExit(f"history too short for a {at_least}-commit range; use --commits")
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(repo, f"{tags[mid]}..{until}") >= at_least:
+            lo = mid
+        else:
+            hi = mid - 1
+    return tags[lo], until
+
+
+def notes_commands(rng: str) -> list[tuple[str, list[str]]]:
+    """What to time for the notes side: the real ``shipyard notes`` when it works, and
+    always the library call alone (``python -c`` calling render_range), which shows
+    how much of the time is the command line's own start-up."""
+    library = [sys.executable, "-c", FALLBACK, rng]
+    script = Path(sys.executable).with_name("shipyard")
+    help_ok = (
+        script.exists()
+        and subprocess.run(
+            [str(script), "notes", "--help"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    if not help_ok:
+        return [("python -c render_range (fallback)", library)]
+    return [("shipyard notes", [str(script), "notes", rng]), ("python -c render_range", library)]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(t: Timing, cwd: Path) -> None:
+    """Run ``t``'s command once, recording its wall-clock and CPU time."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        t.argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    t.runs.append(time.perf_counter() - started)
+    t.cpu.append(_children_cpu() - cpu)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(t.argv)} failed: {proc.stderr.decode().strip()}")
+
+
+def bench_range(repo: Path, since: str, until: str, rounds: int) -> list[Timing]:
+    """Timings of the notes commands, then of git log, over ``rounds`` alternating rounds."""
+    rng = f"{since}..{until}"
+    timings = [Timing(label, argv, [], []) for label, argv in notes_commands(rng)]
+    timings.append(Timing("git log --oneline", ["git", "log", "--oneline", rng], [], []))
+    for t in timings:  # check each works, and warm the page cache
+        check = subprocess.run(t.argv, cwd=repo, capture_output=True, text=True, check=False)
+        if check.returncode != 0 or not check.stdout.strip():
+            raise SystemExit(f"{' '.join(t.argv)} failed: {check.stderr.strip()}")
+    for i in range(rounds):
+        for t in timings if i % 2 == 0 else timings[::-1]:
+            run_once(t, repo)
+    return timings
+
+
+def report(title: str, timings: list[Timing]) -> bool:
+    """Print the table; True if the first notes command meets the target."""
+    *notes, gitlog = timings
+    print(f"\n{title}")
+    print(f"  {'command':<40} {'median':>7} {'min':>7} {'ratio med/min':>14} "
+          f"{'CPU med':>8} {'CPU ratio':>9}")  # fmt: skip
+    for t in timings:
+        ratios = cpu_ratio = ""
+        if t is not gitlog:
+            ratios = f"{t.median / gitlog.median:.2f}x/{t.best / gitlog.best:.2f}x"
+            cpu_ratio = f"{t.cpu_median / gitlog.cpu_median:.2f}x"
+        print(f"  {t.label:<40} {t.median * 1000:5.0f}ms {t.best * 1000:5.0f}ms {ratios:>14} "
+              f"{t.cpu_median * 1000:6.0f}ms {cpu_ratio:>9}")  # fmt: skip
+    ok = notes[0].median / gitlog.median <= TARGET
+    print(f"  target: {notes[0].label} <= {TARGET}x git log: {'OK' if ok else 'over target'}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commits", type=int, default=Params.commits)
+    parser.add_argument("--seed", type=int, default=Params.seed)
+    parser.add_argument("--rounds", type=int, default=9, help=f"1-{MAX_ROUNDS}")
+    parser.add_argument("--no-commit-graph", action="store_true")
+    parser.add_argument("--skip-full", action="store_true", help="only the 15k+ range")
+    args = parser.parse_args()
+    rounds = max(1, min(args.rounds, MAX_ROUNDS))
+
+    params = Params(args.commits, args.seed, commit_graph=not args.no_commit_graph)
+    repo = generate(params)
+    (repo / "shipyard.toml").write_text(CONFIG)
+    git(repo, "update-index", "--refresh")  # a clean status does not matter, but be tidy
+
+    total = count(repo, "main")
+    first_parent = int(git(repo, "rev-list", "--count", "--first-parent", "main"))
+    print(f"repository: {repo}")
+    print(f"  {total} commits, {first_parent} on main's first-parent chain, "
+          f"{len(git(repo, 'tag').split())} tags; commit-graph: {params.commit_graph}")  # fmt: skip
+    print(f"  {platform.python_implementation()} {platform.python_version()}, "
+          f"{git(repo, 'version')}, {os.cpu_count()} CPUs, {rounds} rounds")  # fmt: skip
+
+    since, until = pick_range(repo, MIN_RANGE)
+    n = count(repo, f"{since}..{until}")
+    fp = int(git(repo, "rev-list", "--count", "--first-parent", f"{since}..{until}"))
+    ok = report(f"range {since}..{until}: {n} commits, {fp} first-parent",
+                bench_range(repo, since, until, rounds))  # fmt: skip
+    if not args.skip_full:
+        root = git(repo, "rev-list", "--max-parents=0", "main").split()[0]
+        n = count(repo, f"{root}..main")
+        ok &= report(f"full history {root[:10]}..main: {n} commits",
+                     bench_range(repo, root, "main", rounds))  # fmt: skip
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
