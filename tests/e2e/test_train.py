@@ -138,3 +138,23 @@ def test_stage_follows_only_newest_green_build(project: Project) -> None:
     assert p.served("stage") == good
     log = p.ok("logs", p.head()[:7], "unit").out
     assert "Error" in log or "error" in log
+
+
+def test_rollback_pins_stage_until_unpinned(project: Project) -> None:
+    p = project
+    p.ok("sync")
+    before = p.head()
+    p.repo.squash_pr(31, "Add search MNTOR-31", p.features("search"), author=BO)
+    p.ok("sync")
+    r = p.ok("rollback", "stage", "--yes")
+    assert f"rolled back to {before[:7]}" in r.out and "pinned" in r.out
+    assert p.served("stage") == before
+    p.repo.squash_pr(32, "Add export MNTOR-32", p.features("export"), author=BO)
+    r = p.ok("sync")
+    assert "stage is pinned by ana@example.com" in r.err
+    assert p.served("stage") == before  # automation does not undo the rollback
+    assert "pinned" in p.ok("status").out
+    assert "stage unpinned" in p.ok("unpin", "stage").out
+    p.ok("sync")
+    assert p.served("stage") == p.head()
+    assert "was not pinned" in p.ok("unpin", "stage").out
