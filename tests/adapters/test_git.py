@@ -43,6 +43,11 @@ def test_run_reports_git_first_stderr_line(repo: GitRepo) -> None:
     assert info.value.message.startswith("Not a valid object name")
 
 
+def test_run_raises_git_error_even_for_unknown_revisions(repo: GitRepo) -> None:
+    with pytest.raises(GitError, match=r"^bad revision 'nope'$"):
+        repo.run("log", "nope", "--")
+
+
 def test_run_passes_input(repo: GitRepo) -> None:
     assert (
         repo.run("hash-object", "--stdin", input="x\n").strip()

@@ -128,11 +128,17 @@ class GitRepo:
         return proc.stdout
 
     @staticmethod
-    def _error(args: Sequence[str], code: int, stderr: str) -> GitError | NotFound:
+    def _error(args: Sequence[str], code: int, stderr: str) -> GitError:
         line = _first_line(stderr) or f"git {args[0]} exited with status {code}"
+        return GitError(line, command=["git", *args], returncode=code)
+
+    @classmethod
+    def _log_error(cls, args: Sequence[str], code: int, stderr: str) -> GitError | NotFound:
+        """Like :meth:`_error`, but an unknown revision in a log range is NotFound."""
+        line = _first_line(stderr)
         if line.startswith("bad revision '") and line.endswith("'"):
             return NotFound(f"unknown revision: {line[14:-1].lstrip('^')}")
-        return GitError(line, command=["git", *args], returncode=code)
+        return cls._error(args, code, stderr)
 
     # -- revisions ---------------------------------------------------------
 
@@ -191,6 +197,7 @@ class GitRepo:
         """Commits in ``since..until`` (all of ``until``'s history if since is None), newest first.
 
         Streamed from one ``git log`` process; stopping early ends that process.
+        An unknown ``since`` or ``until`` raises NotFound("unknown revision: <ref>").
         """
         for sha, parents, name, email, at, message in self.iter_log_records(
             since, until, first_parent=first_parent, limit=limit
@@ -263,7 +270,7 @@ class GitRepo:
             proc.wait()
             proc.stderr.close()
         if code != 0:
-            raise self._error(args, code, stderr)
+            raise self._log_error(args, code, stderr)
 
     def authors_of(self, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
         """``{sha: (author name, author email)}`` for the given commits, in one git call."""
