@@ -32,14 +32,15 @@ ENV_NAME = os.environ.get("SHIPYARD_ENV", "")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{app}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-  body {{ font: 16px/1.5 system-ui, sans-serif; margin: 4rem auto; max-width: 36rem;
+  body {{ font: 16px/1.5 system-ui, sans-serif; margin: 4rem auto; max-width: 36rem; padding: 0 1rem;
          color: #1d2733; background: #f4f6f8; }}
   .card {{ background: #fff; border-radius: 12px; padding: 2rem;
           box-shadow: 0 2px 12px rgba(0, 0, 0, .08); }}
   h1 {{ margin-top: 0; }}
   dt {{ color: #6b7785; font-size: .85rem; text-transform: uppercase; }}
-  dd {{ margin: 0 0 1rem; font-family: ui-monospace, monospace; }}
+  dd {{ margin: 0 0 1rem; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }}
   .env {{ background: #2f6fed; color: #fff; border-radius: 6px; padding: .1rem .5rem;
          font-size: .8rem; vertical-align: middle; }}
 </style></head>
