@@ -16,53 +16,134 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, NotFound
 
 CONFIG_NAME = "shipyard.toml"
-NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+SINK_TYPES = ("log", "webhook", "slack")
+
+# The file is validated by the small schema below rather than by a validation
+# library: every command reads it first, and building a library's schemas cost
+# more start-up time than the rest of a quick command.
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Invalid(ValueError):
+    """A bad value at ``path`` (a tuple of keys)."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
 
 
-class AppConfig(_Model):
-    name: Annotated[str, Field(pattern=NAME_RE)]
+_MISSING: Any = object()
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check_type(value: Any, kind: type | tuple[type, ...], path: tuple[str | int, ...]) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise Invalid(path, f"must be {_type_name(kind)}")
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kinds):
+        raise Invalid(path, f"must be {_type_name(kind)}")
+    return value
+
+
+def _table(data: Any, path: tuple[str | int, ...]) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid(path, "must be a table")
+    return data
+
+
+def _fields(
+    data: Any, path: tuple[str | int, ...], spec: Mapping[str, tuple[Any, Any]]
+) -> dict[str, Any]:
+    """Check keys against ``spec`` ({key: (type, default)}); unknown or missing keys are errors."""
+    table = _table(data, path)
+    for key in table:
+        if key not in spec:
+            raise Invalid((*path, key), "is not a known setting")
+    out: dict[str, Any] = {}
+    for key, (kind, default) in spec.items():
+        if key not in table:
+            if default is _MISSING:
+                raise Invalid((*path, key), "is required")
+            out[key] = default() if callable(default) else default
+            continue
+        out[key] = _check_type(table[key], kind, (*path, key))
+    return out
+
+
+def _str_list(
+    value: list[Any], path: tuple[str | int, ...], pattern: re.Pattern[str] | None = None
+) -> list[str]:
+    for i, item in enumerate(value):
+        _check_type(item, str, (*path, i))
+        if pattern is not None and not pattern.match(item):
+            raise Invalid((*path, i), f"{item!r} does not match {pattern.pattern}")
+    return list(value)
+
+
+def _str_map(value: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, str]:
+    for k, v in value.items():
+        _check_type(v, str, (*path, k))
+    return dict(value)
+
+
+def _regex(value: str | None, path: tuple[str | int, ...]) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise Invalid(path, f"not a valid regular expression ({exc})") from None
+    return value
+
+
+def _between(
+    value: float, low: float, high: float, path: tuple[str | int, ...], *, open_low: bool = False
+) -> None:
+    if value < low or value > high or (open_low and value == low):
+        raise Invalid(
+            path, f"must be {'above' if open_low else 'at least'} {low:g} and at most {high:g}"
+        )
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    name: str
+    run: str
     repo: str = "."
     main: str = "main"
-    run: str
     health: str = "/__heartbeat__"
     source: str | None = None
-    ticket_prefixes: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = []
-    exclude_authors: list[str] = []
+    ticket_prefixes: list[str] = field(default_factory=list)
+    exclude_authors: list[str] = field(default_factory=list)
     timezone: str = "UTC"
 
-    @field_validator("health")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        if not v.startswith("/"):
-            raise ValueError("must be a URL path starting with '/'")
-        return v
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(v)
-        except Exception as exc:  # ZoneInfo raises several unrelated types
-            raise ValueError(f"unknown timezone {v!r}") from exc
-        return v
-
-
-class EnvironmentConfig(_Model):
-    port: Annotated[int, Field(ge=1, le=65535)]
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    port: int
     auto: bool = False
     accepts: str | None = None
     tag: str = "{ref}"
@@ -73,27 +154,9 @@ class EnvironmentConfig(_Model):
     # tickets move to "promoted to <env>".
     mark_latest: bool | None = None
     promote_tickets: bool | None = None
-    artifact_wait: Annotated[float, Field(ge=0, le=3600)] = 60.0
-    health_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    env: dict[str, str] = {}
-
-    @field_validator("accepts")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression ({exc})") from exc
-        return v
-
-    @field_validator("tag")
-    @classmethod
-    def _template(cls, v: str) -> str:
-        rest = v.replace("{ref}", "")
-        if "{" in rest or "}" in rest or "{ref}" not in v:
-            raise ValueError("must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
-        return v
+    artifact_wait: float = 60.0
+    health_timeout: float = 30.0
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def marks_latest(self) -> bool:
@@ -107,100 +170,239 @@ class EnvironmentConfig(_Model):
         return self.accepts is None or re.search(self.accepts, ref) is not None
 
 
-class GroupConfig(_Model):
-    key: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
+@dataclass(frozen=True)
+class GroupConfig:
+    key: str
     title: str
     match: str | None = None
     reverts: bool = False
 
-    @field_validator("match")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression ({exc})") from exc
-        return v
 
-
-class ReleasesConfig(_Model):
+@dataclass(frozen=True)
+class ReleasesConfig:
     source: str | None = None  # the environment whose commit a pre-release tags
-    groups: list[GroupConfig] = []
+    groups: list[GroupConfig] = field(default_factory=list)
 
 
-class BuildConfig(_Model):
-    check_timeout: Annotated[float, Field(gt=0)] = 900.0
-    log_limit: Annotated[int, Field(gt=0)] = 200_000
+@dataclass(frozen=True)
+class BuildConfig:
+    check_timeout: float = 900.0
+    log_limit: int = 200_000
 
 
-class StateConfig(_Model):
+@dataclass(frozen=True)
+class StateConfig:
     dir: str = ".shipyard"
     database_url: str | None = None
 
 
-class SecretRef(_Model):
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
+
     env: str
 
 
-class NotifyConfig(_Model):
-    type: Literal["log", "webhook", "slack"]
+@dataclass(frozen=True)
+class NotifyConfig:
+    type: str
     path: str | None = None
     url: str | SecretRef | None = None
-    headers: dict[str, str] = {}
-    events: list[str] = []
-
-    @model_validator(mode="after")
-    def _needs_url(self) -> NotifyConfig:
-        if self.type in ("webhook", "slack") and self.url is None:
-            raise ValueError(f"a {self.type} sink needs 'url'")
-        return self
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
 
 
-class Settings(_Model):
+def _app(data: Any) -> AppConfig:
+    p: tuple[str | int, ...] = ("app",)
+    f = _fields(
+        data,
+        p,
+        {
+            "name": (str, _MISSING),
+            "run": (str, _MISSING),
+            "repo": (str, "."),
+            "main": (str, "main"),
+            "health": (str, "/__heartbeat__"),
+            "source": (str, None),
+            "ticket_prefixes": (list, list),
+            "exclude_authors": (list, list),
+            "timezone": (str, "UTC"),
+        },
+    )
+    if not NAME_RE.match(f["name"]):
+        raise Invalid((*p, "name"), "lower-case letters, digits, - and _ only (at most 63)")
+    if not f["health"].startswith("/"):
+        raise Invalid((*p, "health"), "must be a URL path starting with '/'")
+    f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
+    f["exclude_authors"] = _str_list(f["exclude_authors"], (*p, "exclude_authors"))
+    if f["timezone"] != "UTC":
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(f["timezone"])
+        except Exception:  # ZoneInfo raises several unrelated types
+            raise Invalid((*p, "timezone"), f"unknown timezone {f['timezone']!r}") from None
+    return AppConfig(**f)
+
+
+def _environment(name: str, data: Any) -> EnvironmentConfig:
+    p: tuple[str | int, ...] = ("environments", name)
+    if not NAME_RE.match(name):
+        raise Invalid(p, "a name is lower-case letters, digits, - or _")
+    f = _fields(
+        data,
+        p,
+        {
+            "port": (int, _MISSING),
+            "auto": (bool, False),
+            "accepts": (str, None),
+            "tag": (str, "{ref}"),
+            "after": (str, None),
+            "require_qa": (bool, False),
+            "mark_latest": (bool, None),
+            "promote_tickets": (bool, None),
+            "artifact_wait": (float, 60.0),
+            "health_timeout": (float, 30.0),
+            "env": (dict, dict),
+        },
+    )
+    _between(f["port"], 1, 65535, (*p, "port"))
+    _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
+    _between(f["health_timeout"], 0, 3600, (*p, "health_timeout"), open_low=True)
+    _regex(f["accepts"], (*p, "accepts"))
+    rest = f["tag"].replace("{ref}", "")
+    if "{" in rest or "}" in rest or "{ref}" not in f["tag"]:
+        raise Invalid((*p, "tag"), "must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
+    f["env"] = _str_map(f["env"], (*p, "env"))
+    return EnvironmentConfig(**f)
+
+
+def _releases(data: Any) -> ReleasesConfig:
+    p: tuple[str | int, ...] = ("releases",)
+    f = _fields(data, p, {"source": (str, None), "groups": (list, list)})
+    groups = []
+    for i, g in enumerate(f["groups"]):
+        gp = (*p, "groups", i)
+        gf = _fields(
+            g,
+            gp,
+            {
+                "key": (str, _MISSING),
+                "title": (str, _MISSING),
+                "match": (str, None),
+                "reverts": (bool, False),
+            },
+        )
+        if not re.match(r"^[a-z0-9_-]+$", gf["key"]):
+            raise Invalid((*gp, "key"), "lower-case letters, digits, - and _ only")
+        _regex(gf["match"], (*gp, "match"))
+        groups.append(GroupConfig(**gf))
+    return ReleasesConfig(source=f["source"], groups=groups)
+
+
+def _build(data: Any) -> BuildConfig:
+    f = _fields(data, ("build",), {"check_timeout": (float, 900.0), "log_limit": (int, 200_000)})
+    _between(f["check_timeout"], 0, 86400, ("build", "check_timeout"), open_low=True)
+    _between(f["log_limit"], 1, 10**9, ("build", "log_limit"))
+    return BuildConfig(**f)
+
+
+def _state(data: Any) -> StateConfig:
+    return StateConfig(
+        **_fields(data, ("state",), {"dir": (str, ".shipyard"), "database_url": (str, None)})
+    )
+
+
+def _notify(data: Any) -> list[NotifyConfig]:
+    if not isinstance(data, list):
+        raise Invalid(("notify",), "must be a list of tables: [[notify]]")
+    sinks = []
+    for i, item in enumerate(data):
+        p: tuple[str | int, ...] = ("notify", i)
+        f = _fields(
+            item,
+            p,
+            {
+                "type": (str, _MISSING),
+                "path": (str, None),
+                "url": ((str, dict), None),
+                "headers": (dict, dict),
+                "events": (list, list),
+            },
+        )
+        if f["type"] not in SINK_TYPES:
+            raise Invalid((*p, "type"), f"must be one of {', '.join(SINK_TYPES)}")
+        if isinstance(f["url"], dict):
+            f["url"] = SecretRef(**_fields(f["url"], (*p, "url"), {"env": (str, _MISSING)}))
+        if f["type"] in ("webhook", "slack") and f["url"] is None:
+            raise Invalid(p, f"a {f['type']} sink needs 'url'")
+        f["headers"] = _str_map(f["headers"], (*p, "headers"))
+        f["events"] = _str_list(f["events"], (*p, "events"))
+        sinks.append(NotifyConfig(**f))
+    return sinks
+
+
+@dataclass(frozen=True)
+class Settings:
     """The whole validated configuration of one app."""
 
     app: AppConfig
-    checks: dict[str, str] = {}
     environments: dict[str, EnvironmentConfig]
-    releases: ReleasesConfig = ReleasesConfig()
-    build: BuildConfig = BuildConfig()
-    state: StateConfig = StateConfig()
-    notify: list[NotifyConfig] = [NotifyConfig(type="log")]
+    checks: dict[str, str] = field(default_factory=dict)
+    releases: ReleasesConfig = field(default_factory=ReleasesConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    notify: list[NotifyConfig] = field(default_factory=lambda: [NotifyConfig(type="log")])
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
-    @model_validator(mode="after")
-    def _graph(self) -> Settings:
-        if not self.environments:
-            raise ValueError("environments: at least one environment is needed")
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], root: Path) -> Settings:
+        sections: dict[str, Callable[[Any], Any]] = {
+            "app": _app,
+            "checks": lambda d: _str_map(_check_type(d, dict, ("checks",)), ("checks",)),
+            "environments": _environments,
+            "releases": _releases,
+            "build": _build,
+            "state": _state,
+            "notify": _notify,
+        }
+        for key in data:
+            if key not in sections:
+                raise Invalid((key,), "is not a known section")
+        if "app" not in data:
+            raise Invalid(("app",), "is required")
+        if "environments" not in data:
+            raise Invalid(("environments",), "is required")
+        values = {key: sections[key](value) for key, value in data.items()}
+        settings = cls(**values, root=root)
+        settings._check_graph()
+        return settings
+
+    def _check_graph(self) -> None:
+        envs = self.environments
         ports: dict[int, str] = {}
-        for name, env in self.environments.items():
-            if not re.match(NAME_RE, name):
-                raise ValueError(
-                    f"environments -> {name}: a name is lower-case letters, digits, - or _"
-                )
-            if env.after is not None and env.after not in self.environments:
-                raise ValueError(
-                    f"environments -> {name} -> after: no environment named {env.after!r}"
+        for name, env in envs.items():
+            if env.after is not None and env.after not in envs:
+                raise Invalid(
+                    ("environments", name, "after"), f"no environment named {env.after!r}"
                 )
             if env.port in ports:
-                raise ValueError(
-                    f"environments -> {name} -> port: {env.port} is also {ports[env.port]}'s port"
+                raise Invalid(
+                    ("environments", name, "port"), f"{env.port} is also {ports[env.port]}'s port"
                 )
             ports[env.port] = name
-        for name in self.environments:
+        for name in envs:
             seen = {name}
-            up = self.environments[name].after
+            up = envs[name].after
             while up is not None:
                 if up in seen:
-                    raise ValueError(f"environments -> {name} -> after: the upstream chain loops")
+                    raise Invalid(("environments", name, "after"), "the upstream chain loops")
                 seen.add(up)
-                up = self.environments[up].after
+                up = envs[up].after
         src = self.releases.source
-        if src is not None and src not in self.environments:
-            raise ValueError(f"releases -> source: no environment named {src!r}")
-        return self
+        if src is not None and src not in envs:
+            raise Invalid(("releases", "source"), f"no environment named {src!r}")
 
     @property
     def repo_path(self) -> Path:
@@ -227,8 +429,6 @@ class Settings(_Model):
         return next(iter(self.environments))
 
     def environment(self, name: str) -> EnvironmentConfig:
-        from shipyard.errors import NotFound
-
         try:
             return self.environments[name]
         except KeyError:
@@ -236,24 +436,20 @@ class Settings(_Model):
             raise NotFound(f"unknown environment {name!r} (known: {known})") from None
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    return " -> ".join(str(p) for p in loc)
+def _environments(data: Any) -> dict[str, EnvironmentConfig]:
+    table = _table(data, ("environments",))
+    if not table:
+        raise Invalid(("environments",), "at least one environment is needed")
+    return {name: _environment(name, value) for name, value in table.items()}
 
 
-def parse(data: dict[str, Any], *, root: Path, source: str = CONFIG_NAME) -> Settings:
+def parse(data: Mapping[str, Any], *, root: Path, source: str = CONFIG_NAME) -> Settings:
     """Validate a parsed TOML document; raise ConfigError naming the bad field."""
     try:
-        return Settings.model_validate({**data, "root": root})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _loc(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a known setting"
-        text = f"{source}: {where}: {msg}" if where else f"{source}: {msg}"
-        raise ConfigError(text, field=where) from None
+        return Settings.from_dict(data, root)
+    except Invalid as exc:
+        where = " -> ".join(str(p) for p in exc.path)
+        raise ConfigError(f"{source}: {where}: {exc.message}", field=where) from None
 
 
 def find_config(start: Path) -> Path | None:

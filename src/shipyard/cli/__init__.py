@@ -1,7 +1,27 @@
-"""The ``shipyard`` command."""
+"""The ``shipyard`` command.
+
+``shipyard notes RANGE [--json]`` is answered without loading the full command
+line (Typer and the database layer take longer to import than git takes to list
+fifteen thousand commits); every other form, ``--help`` included, goes through
+the Typer application in ``shipyard.cli.app``.
+"""
+
+from __future__ import annotations
+
+import sys
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["notes"]:
+        from shipyard.cli.notes import fast_args
+
+        parsed = fast_args(args[1:])
+        if parsed is not None:
+            from shipyard.cli.notes import run_fast
+
+            run_fast(*parsed)
+            return
     from shipyard.cli.app import run
 
     run()

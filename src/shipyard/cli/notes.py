@@ -1,54 +1,64 @@
-"""``shipyard notes``: kept apart so that it imports only what it needs."""
+"""``shipyard notes``: kept apart so that it imports only what it needs.
+
+The notes of a range need the config (prefixes, excluded authors, groups), git,
+and, when the app has a database, the QA status of each ticket. A SQLite
+database is read with the standard library's driver; other databases go
+through the store.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import Literal
+
+Format = Literal["markdown", "json"]
 
 
-def print_notes(rng: str, fmt: str) -> None:
+def fast_args(args: list[str]) -> tuple[str, Format] | None:
+    """``RANGE`` and ``--json`` in any order; None for anything else (help, typos)."""
+    rest = [a for a in args if a != "--json"]
+    if len(rest) != 1 or rest[0].startswith("-") or len(args) - len(rest) > 1:
+        return None
+    return rest[0], "json" if "--json" in args else "markdown"
+
+
+def run_fast(rng: str, fmt: Format) -> None:
+    from shipyard.errors import ShipyardError
+
+    try:
+        print_notes(rng, fmt)
+    except ShipyardError as exc:
+        from shipyard.cli.output import error
+
+        error(exc.message)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def print_notes(rng: str, fmt: Format) -> None:
     from shipyard.config import load
     from shipyard.services.notes import render_range
 
     settings = load()
-    statuses = _statuses(settings)
+    from shipyard.core.notes import DEFAULT_GROUPS, GroupRule
+
+    groups: Sequence[GroupRule] = DEFAULT_GROUPS
+    if settings.releases.groups:
+        groups = [
+            GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
+            for g in settings.releases.groups
+        ]
+    from shipyard.store.quick import ticket_labels
+
     text = render_range(
         settings.repo_path,
         rng,
         prefixes=settings.app.ticket_prefixes,
         exclude_authors=settings.app.exclude_authors,
-        statuses=statuses,
-        fmt=fmt,  # type: ignore[arg-type]
+        statuses=ticket_labels(settings.database_url, settings.app.name),
+        groups=groups,
+        fmt=fmt,
     )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _statuses(settings: object) -> dict[str, str] | None:
-    """Ticket statuses from the built-in board, when this app has a database yet."""
-    from shipyard.config import Settings
-
-    assert isinstance(settings, Settings)
-    url = settings.database_url
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        if not Path(url.removeprefix("sqlite:///")).exists():
-            return None
-    from shipyard.services.context import open_context
-
-    ctx = open_context(settings)
-    try:
-        with ctx.store.read() as s:
-            from sqlalchemy import select
-
-            from shipyard.adapters.tracker import status_label
-            from shipyard.store.models import App, Ticket
-
-            app = s.execute(select(App).where(App.name == settings.app.name)).scalar_one_or_none()
-            if app is None:
-                return None
-            return {
-                t.key: status_label(t.status, t.promoted_to)
-                for t in s.execute(select(Ticket).where(Ticket.app_id == app.id)).scalars()
-            }
-    finally:
-        ctx.store.close()

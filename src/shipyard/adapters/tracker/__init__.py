@@ -1,5 +1,22 @@
-"""Ticket trackers. The built-in one keeps tickets in Shipyard's own database."""
+"""Ticket trackers. The built-in one (``builtin.BuiltinTracker``) keeps tickets in
+Shipyard's own database; the statuses below are shared by every tracker.
 
-from shipyard.adapters.tracker.builtin import STATUSES, BuiltinTracker, status_label
+A ticket is "merged" when a commit naming it reaches main, QA moves it to
+"verified" or "rejected", and a deploy to an environment that promotes tickets
+moves it to "promoted" (shown as "promoted to prod").
+"""
 
-__all__ = ["STATUSES", "BuiltinTracker", "status_label"]
+from __future__ import annotations
+
+MERGED, VERIFIED, REJECTED, PROMOTED = "merged", "verified", "rejected", "promoted"
+STATUSES = (MERGED, VERIFIED, REJECTED, PROMOTED)
+# Statuses that let a change through a QA gate.
+SIGNED_OFF = frozenset({VERIFIED, PROMOTED})
+
+
+def status_label(status: str, promoted_to: str | None = None) -> str:
+    if status == MERGED:
+        return "merged to main"
+    if status == PROMOTED:
+        return f"promoted to {promoted_to}" if promoted_to else "promoted"
+    return status

@@ -15,22 +15,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.adapters.tracker import MERGED, PROMOTED, REJECTED, STATUSES, VERIFIED, status_label
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.store import audit
 from shipyard.store.models import Ticket
-
-MERGED, VERIFIED, REJECTED, PROMOTED = "merged", "verified", "rejected", "promoted"
-STATUSES = (MERGED, VERIFIED, REJECTED, PROMOTED)
-# Statuses that let a change through a QA gate.
-SIGNED_OFF = frozenset({VERIFIED, PROMOTED})
-
-
-def status_label(status: str, promoted_to: str | None = None) -> str:
-    if status == MERGED:
-        return "merged to main"
-    if status == PROMOTED:
-        return f"promoted to {promoted_to}" if promoted_to else "promoted"
-    return status
 
 
 class BuiltinTracker:
@@ -144,3 +132,14 @@ class BuiltinTracker:
                 raise ShipyardError(f"unknown status {status!r} (one of: {', '.join(STATUSES)})")
             q = q.where(Ticket.status == status)
         return list(session.execute(q.order_by(Ticket.updated_at.desc(), Ticket.key)).scalars())
+
+
+__all__ = [
+    "MERGED",
+    "PROMOTED",
+    "REJECTED",
+    "STATUSES",
+    "VERIFIED",
+    "BuiltinTracker",
+    "status_label",
+]
