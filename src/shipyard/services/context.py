@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from shipyard.adapters.git import GitRepo
     from shipyard.adapters.notify import Outbox
     from shipyard.adapters.runtime import Runtime
-    from shipyard.adapters.tracker import BuiltinTracker
+    from shipyard.adapters.tracker.builtin import BuiltinTracker
 
 
 class Reporter(Protocol):
@@ -124,7 +124,7 @@ class Context:
 
     @property
     def tracker(self) -> BuiltinTracker:
-        from shipyard.adapters.tracker import BuiltinTracker
+        from shipyard.adapters.tracker.builtin import BuiltinTracker
 
         return BuiltinTracker(self.app_id, self.app_name)
 
