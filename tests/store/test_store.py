@@ -139,3 +139,23 @@ def test_unreachable_database_is_one_clear_error() -> None:
 
     with pytest.raises(ShipyardError, match="cannot open database postgresql"):
         open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+
+
+def test_a_database_at_an_older_revision_is_upgraded(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from shipyard.store.db import MIGRATIONS, Store
+
+    store = Store(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    assert store.current_revision() == "0001"
+    store.migrate()
+    assert store.current_revision() == HEAD_REVISION
+    with store.read() as s:
+        assert s.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+    store.close()
