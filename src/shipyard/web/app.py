@@ -1,0 +1,51 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from shipyard import __version__
+from shipyard.config import Settings
+from shipyard.store.db import Store, open_store
+from shipyard.web import errors
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """Build the server for one app's settings; the store is opened here unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            app.state.store.close()
+
+    owned = store is None
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        summary="The release train: builds, environments, releases, QA and 1-click deploys.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store or open_store(settings.database_url)
+    errors.install(app)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        """Liveness and readiness: 200 when the database answers, 503 otherwise."""
+        try:
+            app.state.store.current_revision()
+        except Exception as exc:  # any failure to reach the database means not ready
+            return JSONResponse(
+                errors.body("unavailable", f"database unreachable: {type(exc).__name__}"), status_code=503
+            )
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    from shipyard.web.routes import webhooks
+
+    app.include_router(webhooks.router)
+    return app
