@@ -41,11 +41,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             app.state.store.current_revision()
         except Exception as exc:  # any failure to reach the database means not ready
             return JSONResponse(
-                errors.body("unavailable", f"database unreachable: {type(exc).__name__}"), status_code=503
+                errors.body("unavailable", f"database unreachable: {type(exc).__name__}"),
+                status_code=503,
             )
         return JSONResponse({"status": "ok", "version": __version__})
 
-    from shipyard.web.routes import webhooks
+    from shipyard.web.routes import admin, api, webhooks
 
+    app.include_router(api.router)
+    app.include_router(admin.router)
     app.include_router(webhooks.router)
     return app

@@ -1,0 +1,35 @@
+"""Who may do what: actions mapped to roles, as data.
+
+    viewer < engineer < qa | releaser < admin   (admin may do everything)
+
+The mapping can be replaced per action from configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+ROLES = ("viewer", "engineer", "qa", "releaser", "admin")
+
+DEFAULT_ACTIONS: dict[str, frozenset[str]] = {
+    "read": frozenset(ROLES),
+    "sync": frozenset({"engineer", "releaser", "admin"}),
+    "prerelease": frozenset({"engineer", "releaser", "admin"}),
+    "qa": frozenset({"qa", "admin"}),
+    "deploy": frozenset({"releaser", "admin"}),
+    "rollback": frozenset({"releaser", "admin"}),
+    "tokens": frozenset(ROLES),  # one's own tokens
+    "admin": frozenset({"admin"}),
+}
+
+
+def allowed_roles(
+    action: str, overrides: Mapping[str, frozenset[str]] | None = None
+) -> frozenset[str]:
+    if overrides and action in overrides:
+        return overrides[action] | {"admin"}
+    return DEFAULT_ACTIONS[action]
+
+
+def may(role: str, action: str, overrides: Mapping[str, frozenset[str]] | None = None) -> bool:
+    return role in allowed_roles(action, overrides)

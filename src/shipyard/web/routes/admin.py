@@ -1,0 +1,58 @@
+"""Users and API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from shipyard.core.permissions import may
+from shipyard.services import users
+from shipyard.web.auth import require
+from shipyard.web.deps import Principal, store_of
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    role: str
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    user: str | None = Field(default=None, description="Whose token (admins only); default: yours.")
+
+
+class TokenOut(BaseModel):
+    user: str
+    name: str
+    token: str = Field(description="Shown this once; only its hash is kept.")
+
+
+@router.get("/me", response_model=UserOut)
+def me(who: Principal = Depends(require("read"))) -> UserOut:
+    return UserOut(name=who.name, role=who.role)
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def add_user(body: UserIn, request: Request, who: Principal = Depends(require("admin"))) -> UserOut:
+    u = users.add_user(store_of(request), body.name, body.role, actor=who.name)
+    return UserOut(name=u.name, role=u.role)
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201)
+def create_token(
+    body: TokenIn, request: Request, who: Principal = Depends(require("tokens"))
+) -> TokenOut:
+    owner = body.user or who.name
+    if owner != who.name and not may(who.role, "admin"):
+        raise HTTPException(
+            403, f"role {who.role!r} may not create tokens for others: it needs admin"
+        )
+    t = users.create_token(store_of(request), owner, body.name, actor=who.name)
+    return TokenOut(user=t.user, name=t.name, token=t.token)

@@ -1,0 +1,443 @@
+"""The REST API under ``/api/v1``: everything the CLI does, JSON in and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from shipyard.web.auth import require
+from shipyard.web.deps import Principal, context_for
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+# -- shapes ---------------------------------------------------------------------------------------
+
+
+class GateOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ChangeOut(BaseModel):
+    sha: str
+    pr: int | None
+    title: str
+    author: str
+    tickets: list[str]
+    kind: str
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    environment: str | None = None
+    ref: str
+    tag: str
+    commit: str
+    kind: str
+    state: str
+    requested_by: str
+    reason: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class EnvironmentOut(BaseModel):
+    name: str
+    port: int
+    deployment: DeploymentOut | None
+    health: str
+    health_detail: str
+    pinned: str | None
+    upstream: str
+    waiting_changes: int
+    waiting_unverified: list[str]
+    in_flight: DeploymentOut | None
+
+
+class PlanOut(BaseModel):
+    environment: str
+    ref: str
+    commit: str
+    tag: str
+    current_ref: str | None
+    changes: list[ChangeOut]
+    tickets: dict[str, str]
+    gates: list[GateOut]
+    refusal: str | None
+
+
+class DeployIn(BaseModel):
+    environment: str = Field(min_length=1, max_length=64)
+    ref: str = Field(min_length=1, max_length=128)
+    allow_unverified: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+    queue_timeout: float = Field(default=600.0, ge=0, le=3600)
+
+
+class TicketOut(BaseModel):
+    key: str
+    status: str
+    label: str
+    updated_by: str
+    updated_at: datetime
+    reason: str | None
+
+
+class VerifyIn(BaseModel):
+    keys: list[str] = Field(min_length=1, max_length=500)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReleaseOut(BaseModel):
+    tag: str
+    commit: str
+    latest: bool
+    previous_tag: str | None
+    created_by: str
+    created_at: datetime
+    environments: list[str]
+    notes_markdown: str
+
+
+class PrereleaseIn(BaseModel):
+    date: dt.date | None = None
+
+
+class BuildOut(BaseModel):
+    id: int
+    commit: str
+    short_sha: str
+    subject: str
+    status: str
+    overtaken: bool
+    checks: list[dict[str, Any]]
+    running_on: list[str]
+
+
+# -- conversions ----------------------------------------------------------------------------------
+
+
+def _deployment(d: Any, env: str | None = None) -> DeploymentOut | None:
+    if d is None:
+        return None
+    return DeploymentOut(
+        id=d.id,
+        environment=env,
+        ref=d.ref,
+        tag=d.tag,
+        commit=d.commit,
+        kind=d.kind,
+        state=d.state,
+        requested_by=d.requested_by,
+        reason=d.reason,
+        error=d.error,
+        created_at=d.created_at,
+        finished_at=d.finished_at,
+    )
+
+
+def _change(c: Any) -> ChangeOut:
+    return ChangeOut(
+        sha=c.sha, pr=c.pr, title=c.title, author=c.author, tickets=list(c.tickets), kind=c.kind
+    )
+
+
+def _plan(p: Any) -> PlanOut:
+    return PlanOut(
+        environment=p.environment,
+        ref=p.ref,
+        commit=p.commit,
+        tag=p.tag,
+        current_ref=p.current_ref,
+        changes=[_change(c) for c in p.changes],
+        tickets=p.tickets,
+        gates=[GateOut(name=g.name, ok=g.ok, detail=g.detail) for g in p.gates],
+        refusal=p.refusal,
+    )
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+@router.get("/environments", response_model=list[EnvironmentOut])
+def environments(
+    request: Request, who: Principal = Depends(require("read"))
+) -> list[EnvironmentOut]:
+    """Per environment: what runs, since when, by whom, health, and what waits upstream."""
+    from shipyard.services.views import status
+
+    out = []
+    for r in status(context_for(request, who.name)):
+        waiting = r.waiting
+        out.append(
+            EnvironmentOut(
+                name=r.name,
+                port=r.port,
+                deployment=_deployment(r.deployment, r.name),
+                health=r.health,
+                health_detail=r.health_detail,
+                pinned=r.pinned,
+                upstream=r.upstream,
+                waiting_changes=len(waiting.changes) if waiting else 0,
+                waiting_unverified=waiting.unverified if waiting else [],
+                in_flight=_deployment(r.in_flight, r.name),
+            )
+        )
+    return out
+
+
+@router.get("/environments/{environment}/deployments", response_model=list[DeploymentOut])
+def history(
+    environment: str, request: Request, limit: int = 30, who: Principal = Depends(require("read"))
+) -> list[DeploymentOut | None]:
+    from shipyard.services.views import history as do_history
+
+    rows = do_history(context_for(request, who.name), environment, min(max(limit, 1), 500))
+    return [_deployment(d, environment) for d in rows]
+
+
+@router.get("/builds", response_model=list[BuildOut])
+def builds(
+    request: Request, limit: int = 20, who: Principal = Depends(require("read"))
+) -> list[BuildOut]:
+    from shipyard.services.views import builds as do_builds
+
+    return [
+        BuildOut(
+            id=v.build.id,
+            commit=v.build.sha,
+            short_sha=v.build.short_sha,
+            subject=v.build.subject,
+            status=v.build.status,
+            overtaken=v.build.superseded,
+            checks=[
+                {"name": c.name, "status": c.status, "exit_code": c.exit_code} for c in v.checks
+            ],
+            running_on=v.running_on,
+        )
+        for v in do_builds(context_for(request, who.name), min(max(limit, 1), 500))
+    ]
+
+
+@router.get("/releases", response_model=list[ReleaseOut])
+def releases(
+    request: Request, limit: int = 30, who: Principal = Depends(require("read"))
+) -> list[ReleaseOut]:
+    from shipyard.services.releases import list_releases
+
+    return [
+        ReleaseOut(
+            tag=v.release.tag,
+            commit=v.release.sha,
+            latest=v.release.latest,
+            previous_tag=v.release.previous_tag,
+            created_by=v.release.created_by,
+            created_at=v.release.created_at,
+            environments=v.environments,
+            notes_markdown=v.release.notes_markdown,
+        )
+        for v in list_releases(context_for(request, who.name), min(max(limit, 1), 500))
+    ]
+
+
+@router.get("/tickets", response_model=list[TicketOut])
+def tickets(
+    request: Request, status: str | None = None, who: Principal = Depends(require("read"))
+) -> list[TicketOut]:
+    from shipyard.adapters.tracker import status_label
+
+    ctx = context_for(request, who.name)
+    with ctx.store.read() as s:
+        rows = ctx.tracker.list(s, status)
+    return [
+        TicketOut(
+            key=t.key,
+            status=t.status,
+            label=status_label(t.status, t.promoted_to),
+            updated_by=t.updated_by,
+            updated_at=t.updated_at,
+            reason=t.reason,
+        )
+        for t in rows
+    ]
+
+
+@router.get("/diff")
+def diff(
+    request: Request, target: str, source: str, who: Principal = Depends(require("read"))
+) -> dict[str, Any]:
+    """What ``source`` runs that ``target`` does not, with tickets and QA status."""
+    from shipyard.services.views import diff as do_diff
+
+    d = do_diff(context_for(request, who.name), target, source)
+    return {
+        "target": d.target,
+        "source": d.source,
+        "target_commit": d.target_commit,
+        "source_commit": d.source_commit,
+        "changes": [_change(c).model_dump() for c in d.changes],
+        "tickets": d.labels,
+        "unverified": d.unverified,
+        "all_verified": d.all_verified,
+    }
+
+
+@router.get("/notes")
+def notes(
+    request: Request, range: str, who: Principal = Depends(require("read"))
+) -> dict[str, Any]:
+    import json
+
+    from shipyard.services.notes import render_range
+
+    ctx = context_for(request, who.name)
+    with ctx.store.read() as s:
+        statuses = {t.key: t.status for t in ctx.tracker.list(s)}
+    text = render_range(
+        ctx.settings.repo_path,
+        range,
+        prefixes=ctx.settings.app.ticket_prefixes,
+        exclude_authors=ctx.settings.app.exclude_authors,
+        statuses=statuses,
+        fmt="json",
+    )
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+@router.get("/audit/verify")
+def audit_verify(request: Request, who: Principal = Depends(require("read"))) -> dict[str, Any]:
+    from shipyard.store.audit import verify
+
+    ctx = context_for(request, who.name)
+    with ctx.store.read() as s:
+        r = verify(s)
+    return {"ok": r.ok, "count": r.count, "bad_id": r.bad_id, "reason": r.reason}
+
+
+# -- acting ---------------------------------------------------------------------------------------
+
+
+@router.post("/sync")
+def sync(request: Request, who: Principal = Depends(require("sync"))) -> dict[str, Any]:
+    """Read main, build what is new, move automatic environments."""
+    from shipyard.services.builds import sync as do_sync
+
+    r = do_sync(context_for(request, who.name))
+    return {
+        "new_builds": [b.short_sha for b in r.new_builds],
+        "passed": r.passed,
+        "failed": r.failed,
+        "deployed": r.deployed,
+    }
+
+
+@router.post("/prereleases", status_code=201)
+def prerelease(
+    body: PrereleaseIn, request: Request, who: Principal = Depends(require("prerelease"))
+) -> dict[str, Any]:
+    from shipyard.services.releases import cut_prerelease
+
+    r = cut_prerelease(context_for(request, who.name), on=body.date)
+    return {"tag": r.release.tag if r.release else None, "message": r.message}
+
+
+@router.post("/tickets/verify", response_model=list[TicketOut])
+def verify(
+    body: VerifyIn, request: Request, who: Principal = Depends(require("qa"))
+) -> list[TicketOut]:
+    from shipyard.adapters.tracker import VERIFIED, status_label
+
+    ctx = context_for(request, who.name)
+    rows = ctx.store.retrying(lambda s: ctx.tracker.set_status(s, body.keys, VERIFIED, ctx.actor))
+    return [
+        TicketOut(
+            key=t.key,
+            status=t.status,
+            label=status_label(t.status),
+            updated_by=t.updated_by,
+            updated_at=t.updated_at,
+            reason=t.reason,
+        )
+        for t in rows
+    ]
+
+
+@router.post("/tickets/{key}/reject", response_model=TicketOut)
+def reject(
+    key: str, body: RejectIn, request: Request, who: Principal = Depends(require("qa"))
+) -> TicketOut:
+    from shipyard.adapters.tracker import REJECTED
+
+    ctx = context_for(request, who.name)
+    (t,) = ctx.store.retrying(
+        lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=body.reason)
+    )
+    return TicketOut(
+        key=t.key,
+        status=t.status,
+        label=t.status,
+        updated_by=t.updated_by,
+        updated_at=t.updated_at,
+        reason=t.reason,
+    )
+
+
+@router.post("/deployments/plan", response_model=PlanOut)
+def plan(body: DeployIn, request: Request, who: Principal = Depends(require("read"))) -> PlanOut:
+    """Every gate of a deploy, with pass or fail and why; changes nothing."""
+    from shipyard.services.deploy import plan as do_plan
+
+    ctx = context_for(request, who.name)
+    return _plan(
+        do_plan(
+            ctx,
+            body.environment,
+            body.ref,
+            allow_unverified=body.allow_unverified,
+            reason=body.reason,
+        )
+    )
+
+
+@router.post("/deployments", response_model=DeploymentOut, status_code=201)
+def deploy(
+    body: DeployIn, request: Request, who: Principal = Depends(require("deploy"))
+) -> DeploymentOut | None:
+    """The 1-click deploy. A refusal is a 409 whose details list every gate."""
+    from shipyard.services import deploy as deploys
+
+    ctx = context_for(request, who.name)
+    p = deploys.plan(
+        ctx, body.environment, body.ref, allow_unverified=body.allow_unverified, reason=body.reason
+    )
+    return _deployment(deploys.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment)
+
+
+@router.post("/environments/{environment}/rollback", response_model=DeploymentOut, status_code=201)
+def rollback(
+    environment: str, request: Request, who: Principal = Depends(require("rollback"))
+) -> DeploymentOut | None:
+    from shipyard.services import deploy as deploys
+
+    ctx = context_for(request, who.name)
+    return _deployment(deploys.execute(ctx, deploys.rollback_plan(ctx, environment)), environment)
+
+
+@router.post("/environments/{environment}/unpin")
+def unpin(
+    environment: str, request: Request, who: Principal = Depends(require("rollback"))
+) -> dict[str, bool]:
+    from shipyard.services.deploy import unpin as do_unpin
+
+    return {"unpinned": do_unpin(context_for(request, who.name), environment)}
