@@ -31,9 +31,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 qa_app = typer.Typer(help="QA sign-off on tickets.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of the server and their roles.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (shown once, stored as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(qa_app, name="qa")
 app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 
 @contextmanager
@@ -402,6 +406,64 @@ def audit_log(
 
     with session() as ctx:
         console().print(audit_table(ctx, limit))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8100,
+) -> None:
+    """Run the server: the REST API under /api/v1 and the webhooks."""
+    import uvicorn
+
+    from shipyard.config import load
+    from shipyard.services.users import bootstrap_admin
+    from shipyard.store.db import open_store
+    from shipyard.web.app import create_app
+
+    settings = load()
+    store = open_store(settings.database_url)
+    first = bootstrap_admin(store)
+    if first is not None:
+        console().print(
+            f"first start: created user 'admin'; its token (shown once): {first.token}",
+            soft_wrap=True,
+        )
+    console().print(
+        f"serving {settings.app.name} on http://{host}:{port}/ (API: /api/v1, /openapi.json)"
+    )
+    uvicorn.run(create_app(settings, store=store), host=host, port=port, log_level="warning")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="viewer, engineer, qa, releaser or admin.")
+    ],
+) -> None:
+    """Add a user of the server."""
+    from shipyard.services.users import add_user
+
+    with session() as ctx:
+        add_user(ctx.store, name, role, actor=ctx.actor)
+    console().print(
+        f"added {name} ({role}); 'shipyard token create --user {name}' gives them a token"
+    )
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
+    name: Annotated[str, typer.Option(metavar="LABEL", help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token; it is printed once and only its hash is kept."""
+    from shipyard.services.users import create_token
+
+    with session() as ctx:
+        t = create_token(ctx.store, user, name, actor=ctx.actor)
+    console().print(f"token for {t.user} ({t.name}), shown once:")
+    sys.stdout.write(t.token + "\n")
 
 
 @app.command()
