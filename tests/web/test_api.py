@@ -195,3 +195,30 @@ def test_credentials_roles_and_the_error_shape(project: Project) -> None:
         assert "/api/v1/deployments" in spec["paths"] and "/api/v1/environments" in spec["paths"]
 
     run(project, body)
+
+
+def test_metrics_in_prometheus_format(project: Project) -> None:
+    p = project
+    p.ok("sync")
+
+    async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
+        r = await c.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        text = r.text
+        assert (
+            'shipyard_deployments_total{app="monitor",environment="stage",result="succeeded"} 1'
+            in text
+        )
+        assert 'shipyard_builds_total{app="monitor",status="passed"} 1' in text
+        assert "# TYPE shipyard_deployment_duration_seconds histogram" in text
+        assert (
+            'shipyard_deployment_duration_seconds_count{app="monitor",environment="stage"} 1'
+            in text
+        )
+        for line in text.splitlines():  # every sample line is "name{labels} number"
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                float(value)
+                assert name.startswith("shipyard_")
+
+    run(p, body)

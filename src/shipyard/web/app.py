@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from shipyard import __version__
 from shipyard.config import Settings
@@ -45,6 +45,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
                 status_code=503,
             )
         return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Deployments, queues, webhook deliveries and scheduled runs, in Prometheus' text format."""
+        from shipyard.web.metrics import render
+
+        return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
     from shipyard.web.routes import admin, api, webhooks
 
