@@ -119,6 +119,17 @@ def current_of(session: Session, env: Environment) -> Deployment | None:
     return session.get(Deployment, env.current_deployment_id)
 
 
+def running_where(session: Session, app_id: int) -> dict[str, list[str]]:
+    """Which environments run what: commit SHAs and requested refs, each to environment names."""
+    where: dict[str, list[str]] = {}
+    for env in session.execute(select(Environment).where(Environment.app_id == app_id)).scalars():
+        d = current_of(session, env)
+        if d is not None:
+            for key in dict.fromkeys((d.commit, d.ref)):
+                where.setdefault(key, []).append(env.name)
+    return where
+
+
 def plan(
     ctx: Context,
     environment: str,

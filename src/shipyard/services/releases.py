@@ -19,10 +19,10 @@ from shipyard.core.notes import (
 )
 from shipyard.errors import GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy import current_of
+from shipyard.services.deploy import current_of, running_where
 from shipyard.services.notify import emit
 from shipyard.store import audit
-from shipyard.store.models import Deployment, Environment, Release
+from shipyard.store.models import Deployment, Release
 
 
 @dataclass
@@ -167,12 +167,7 @@ def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
             .scalars()
             .all()
         )
-        where: dict[str, list[str]] = {}
-        for env in s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars():
-            d = current_of(s, env)
-            if d is not None:
-                where.setdefault(d.ref, []).append(env.name)
-                where.setdefault(d.commit, []).append(env.name)
+        where = running_where(s, ctx.app_id)
     return [ReleaseView(r, sorted(set(where.get(r.tag, [])))) for r in rows]
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
-from shipyard.services.deploy import _changes_between, _tickets_of, current_of
-from shipyard.store.models import Build, Check, Deployment, Environment
+from shipyard.services.deploy import _changes_between, _tickets_of, current_of, running_where
+from shipyard.store.models import Build, Check, Deployment
 
 
 @dataclass
@@ -148,11 +148,7 @@ def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
                 select(Check).where(Check.build_id.in_([b.id for b in rows])).order_by(Check.id)
             ).scalars():
                 checks.setdefault(c.build_id, []).append(c)
-        running: dict[str, list[str]] = {}
-        for env in s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars():
-            d = current_of(s, env)
-            if d is not None:
-                running.setdefault(d.commit, []).append(env.name)
+        running = running_where(s, ctx.app_id)
     return [BuildView(b, checks.get(b.id, []), sorted(running.get(b.sha, []))) for b in rows]
 
 

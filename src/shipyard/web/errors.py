@@ -17,8 +17,18 @@ from shipyard.errors import ShipyardError
 
 log = logging.getLogger("shipyard.web")
 
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
 
 
 def body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -41,7 +51,9 @@ def install(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = " -> ".join(str(p) for p in first.get("loc", ()))
         message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-        return JSONResponse(body("invalid", message, {"errors": len(exc.errors())}), status_code=422)
+        return JSONResponse(
+            body("invalid", message, {"errors": len(exc.errors())}), status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
