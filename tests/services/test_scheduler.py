@@ -380,6 +380,26 @@ def test_run_forever_finishes_the_running_job_then_stops_and_releases(
     assert acquire_lease(s.ctx.store, s.poll_lease, "b", 60, now=at(MONDAY, 0.1))
 
 
+def test_once_stop_is_set_no_further_job_starts(contexts: Callable[[], Context]) -> None:
+    stop = threading.Event()
+
+    def poll(ctx: Context, at: datetime) -> Outcome:
+        stop.set()  # asked to stop while the poll runs
+        return Outcome("succeeded", "1 new commit(s)")
+
+    prerelease = Counter()
+    s = Scheduler(
+        contexts(),
+        ScheduleSettings(poll_interval=30),
+        holder="a",
+        actions={POLL: poll, PRERELEASE: prerelease},
+        clock=lambda: at(MONDAY, 0.1),
+    )
+    s.run_forever(stop)
+    assert prerelease.slots == []
+    assert [(r.job, r.outcome) for r in history(s.ctx)] == [(POLL, "succeeded")]
+
+
 # -- the real pre-release -------------------------------------------------------------------------
 
 

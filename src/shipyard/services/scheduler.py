@@ -325,10 +325,16 @@ class Scheduler:
     def poll_lease(self) -> str:
         return f"poll:{self.ctx.app_id}"
 
-    def tick(self, now: datetime) -> list[RunResult]:
-        """Run whatever is due at ``now``; return the runs this server made."""
+    def tick(self, now: datetime, stop: threading.Event | None = None) -> list[RunResult]:
+        """Run whatever is due at ``now``; return the runs this server made.
+
+        With ``stop`` set, no further job starts (a running one finishes).
+        """
         results = []
-        for result in (self._poll(now), self._prerelease(now)):
+        for job in (self._poll, self._prerelease):
+            if stop is not None and stop.is_set():
+                break
+            result = job(now)
             if result is not None:
                 results.append(result)
         return results
@@ -401,7 +407,7 @@ class Scheduler:
             while not stop.is_set():
                 now = self.clock()
                 try:
-                    self.tick(now)
+                    self.tick(now, stop)
                 except ShipyardError as exc:  # the database went away: try again soon
                     log.warning("scheduler tick failed: %s", exc.message)
                 except Exception:
