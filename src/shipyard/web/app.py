@@ -53,9 +53,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
-    from shipyard.web.routes import admin, api, webhooks
+    from shipyard.web.routes import admin, api, pages, webhooks
 
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
+    app.include_router(pages.router)
     return app
