@@ -8,12 +8,13 @@ the Typer application in ``shipyard.cli.app``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["notes"]:
+    if args[:1] == ["notes"] and not os.environ.get("SHIPYARD_URL"):
         from shipyard.cli.notes import fast_args
 
         parsed = fast_args(args[1:])

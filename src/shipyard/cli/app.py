@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -20,6 +20,7 @@ from shipyard.errors import Refused, ShipyardError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from shipyard.cli.remote import Remote
     from shipyard.services.context import Context
 
 app = typer.Typer(
@@ -56,6 +57,14 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
         yield ctx
     finally:
         ctx.close()
+
+
+def remote() -> Remote | None:
+    """The server to drive when ``SHIPYARD_URL`` is set, else None (work locally)."""
+    from shipyard.cli.remote import Remote, remote_url
+
+    url = remote_url()
+    return Remote(url) if url else None
 
 
 def console() -> Console:
@@ -116,13 +125,18 @@ def sync(
     ] = False,
 ) -> None:
     """Build new commits of main and move automatic environments to the newest green build."""
+    from types import SimpleNamespace
+
     from shipyard.services.builds import sync as do_sync
 
-    with session() as ctx:
-        result = do_sync(ctx, deploy=not no_deploy)
+    if (server := remote()) is not None:
+        result: Any = SimpleNamespace(**server.call("POST", "/api/v1/sync", timeout=3600))
+    else:
+        with session() as ctx:
+            result = do_sync(ctx, deploy=not no_deploy)
     c = console()
     if not result.new_builds and not result.passed and not result.failed and not result.deployed:
-        c.print(f"up to date: nothing new on {ctx.settings.app.main}")
+        c.print("up to date: nothing new on main")
     for env, sha in result.deployed.items():
         c.print(f"[green]✓[/] {env} now runs {sha}")
     if result.failed:
@@ -161,13 +175,22 @@ def prerelease(
     from shipyard.services.releases import cut_prerelease
 
     on = parse_date(date) if date else None
-    with session() as ctx:
-        result = cut_prerelease(ctx, on=on)
-    if result.release is None:
-        console().print(result.message)
+    if (server := remote()) is not None:
+        cut = server.call(
+            "POST", "/api/v1/prereleases", json={"date": on.isoformat() if on else None}
+        )
+        message, tag = cut["message"], cut["tag"]
+        notes_md = server.releases(1)[0].release.notes_markdown if tag else ""
+    else:
+        with session() as ctx:
+            result = cut_prerelease(ctx, on=on)
+        message, tag = result.message, result.release.tag if result.release else None
+        notes_md = result.release.notes_markdown if result.release else ""
+    if tag is None:
+        console().print(message)
         return
-    console().print(f"[green]✓[/] {result.message}\n")
-    console().print(result.release.notes_markdown, markup=False, highlight=False)
+    console().print(f"[green]✓[/] {message}\n")
+    console().print(notes_md, markup=False, highlight=False)
 
 
 @app.command()
@@ -178,8 +201,11 @@ def releases(
     from shipyard.cli.output import releases_table
     from shipyard.services.releases import list_releases
 
-    with session() as ctx:
-        rows = list_releases(ctx, limit)
+    if (server := remote()) is not None:
+        rows = server.releases(limit)
+    else:
+        with session() as ctx:
+            rows = list_releases(ctx, limit)
     if not rows:
         console().print("no releases yet: 'shipyard prerelease' cuts one")
         return
@@ -196,7 +222,17 @@ def notes(
     """Print the release notes of a range of main as Markdown (or JSON)."""
     from shipyard.cli.notes import print_notes
 
-    print_notes(range_, "json" if json_ else "markdown")
+    fmt: Literal["json", "markdown"] = "json" if json_ else "markdown"
+    if (server := remote()) is not None:
+        import json
+
+        answer = server.call("GET", "/api/v1/notes", params={"range": range_, "format": "json"})
+        if fmt == "json":
+            sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+        else:
+            sys.stdout.write(server.text("/api/v1/notes", {"range": range_, "format": "markdown"}))
+        return
+    print_notes(range_, fmt)
 
 
 @qa_app.command("verify")
@@ -204,10 +240,19 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
     """Mark tickets as QA-verified."""
     from shipyard.adapters.tracker.builtin import VERIFIED
 
-    with session() as ctx:
-        rows = ctx.store.retrying(lambda s: ctx.tracker.set_status(s, keys, VERIFIED, ctx.actor))
-    for t in rows:
-        console().print(f"[green]✓[/] {t.key} verified by {ctx.actor}")
+    if (server := remote()) is not None:
+        done = [
+            (t["key"], t["updated_by"])
+            for t in server.call("POST", "/api/v1/tickets/verify", json={"keys": keys})
+        ]
+    else:
+        with session() as ctx:
+            rows = ctx.store.retrying(
+                lambda s: ctx.tracker.set_status(s, keys, VERIFIED, ctx.actor)
+            )
+        done = [(t.key, t.updated_by) for t in rows]
+    for key, by in done:
+        console().print(f"[green]✓[/] {key} verified by {by}")
 
 
 @qa_app.command("reject")
@@ -220,11 +265,17 @@ def qa_reject(
 
     if not reason.strip():
         raise ShipyardError("--reason must say what is wrong")
-    with session() as ctx:
-        ctx.store.retrying(
-            lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=reason)
-        )
-    console().print(f"[red]✗[/] {key} rejected by {ctx.actor}: {reason}")
+    if (server := remote()) is not None:
+        by = server.call("POST", f"/api/v1/tickets/{key}/reject", json={"reason": reason})[
+            "updated_by"
+        ]
+    else:
+        with session() as ctx:
+            (t,) = ctx.store.retrying(
+                lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=reason)
+            )
+        by = t.updated_by
+    console().print(f"[red]✗[/] {key} rejected by {by}: {reason}")
 
 
 @app.command()
@@ -237,8 +288,11 @@ def tickets(
     """List tickets and their QA status."""
     from shipyard.cli.output import tickets_table
 
-    with session() as ctx, ctx.store.read() as s:
-        rows = ctx.tracker.list(s, status)
+    if (server := remote()) is not None:
+        rows = server.tickets(status)
+    else:
+        with session() as ctx, ctx.store.read() as s:
+            rows = ctx.tracker.list(s, status)
     if not rows:
         console().print("no tickets" + (f" with status {status}" if status else ""))
         return
@@ -254,6 +308,9 @@ def diff(
     from shipyard.cli.output import print_diff
     from shipyard.services.views import diff as do_diff
 
+    if (server := remote()) is not None:
+        print_diff(server.diff(target, source))
+        return
     with session() as ctx:
         print_diff(do_diff(ctx, target, source))
 
@@ -286,13 +343,30 @@ def deploy(
     from shipyard.cli.output import confirm_plan, print_plan
     from shipyard.services import deploy as deploys
 
-    with session() as ctx:
-        p = deploys.plan(ctx, environment, ref, allow_unverified=allow_unverified, reason=reason)
+    if (server := remote()) is not None:
+        body = {
+            "environment": environment,
+            "ref": ref,
+            "allow_unverified": allow_unverified,
+            "reason": reason,
+            "queue_timeout": queue_timeout,
+        }
+        p = server.plan(body)
         if yes or p.refusal is not None:
             print_plan(p)
         else:
             confirm_plan(p)
-        d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
+        d = server.deploy(body)
+    else:
+        with session() as ctx:
+            p = deploys.plan(
+                ctx, environment, ref, allow_unverified=allow_unverified, reason=reason
+            )
+            if yes or p.refusal is not None:
+                print_plan(p)
+            else:
+                confirm_plan(p)
+            d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
     console().print(
         f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
     )
@@ -304,14 +378,22 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Redeploy ENV's previous successful deployment, and pin ENV there."""
+    from types import SimpleNamespace
+
     from shipyard.cli.output import confirm_plan
     from shipyard.services import deploy as deploys
 
-    with session() as ctx:
-        p = deploys.rollback_plan(ctx, environment)
+    if (server := remote()) is not None:
         if not yes:
-            confirm_plan(p)
-        d = deploys.execute(ctx, p)
+            raise ShipyardError("a remote rollback needs --yes")
+        d = server.rollback(environment)
+        p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
+    else:
+        with session() as ctx:
+            p = deploys.rollback_plan(ctx, environment)
+            if not yes:
+                confirm_plan(p)
+            d = deploys.execute(ctx, p)
     console().print(
         f"[green]✓[/] {environment} rolled back to {p.ref} ({p.short_sha}): deployment #{d.id}; "
         f"pinned until 'shipyard unpin {environment}'"
@@ -323,8 +405,11 @@ def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
     """Let automation move ENV again after a rollback."""
     from shipyard.services.deploy import unpin as do_unpin
 
-    with session() as ctx:
-        changed = do_unpin(ctx, environment)
+    if (server := remote()) is not None:
+        changed = server.call("POST", f"/api/v1/environments/{environment}/unpin")["unpinned"]
+    else:
+        with session() as ctx:
+            changed = do_unpin(ctx, environment)
     console().print(f"{environment} unpinned" if changed else f"{environment} was not pinned")
 
 
@@ -334,6 +419,9 @@ def status() -> None:
     from shipyard.cli.output import status_table
     from shipyard.services.views import status as do_status
 
+    if (server := remote()) is not None:
+        console().print(status_table(server.status()))
+        return
     with session() as ctx:
         console().print(status_table(do_status(ctx)))
 
@@ -347,8 +435,11 @@ def history(
     from shipyard.cli.output import history_table
     from shipyard.services.views import history as do_history
 
-    with session() as ctx:
-        rows = do_history(ctx, environment, limit)
+    if (server := remote()) is not None:
+        rows = server.history(environment, limit)
+    else:
+        with session() as ctx:
+            rows = do_history(ctx, environment, limit)
     if not rows:
         console().print(f"no deployments to {environment} yet")
         return
@@ -361,8 +452,11 @@ def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to lis
     from shipyard.cli.output import builds_table
     from shipyard.services.views import builds as do_builds
 
-    with session() as ctx:
-        rows = do_builds(ctx, limit)
+    if (server := remote()) is not None:
+        rows = server.builds(limit)
+    else:
+        with session() as ctx:
+            rows = do_builds(ctx, limit)
     if not rows:
         console().print("no builds yet: 'shipyard sync' reads main")
         return
@@ -387,8 +481,13 @@ def audit_verify() -> None:
     """Check the audit chain; name the first record that does not fit."""
     from shipyard.store.audit import verify
 
-    with session() as ctx, ctx.store.read() as s:
-        result = verify(s)
+    if (server := remote()) is not None:
+        from shipyard.store.audit import VerifyResult
+
+        result = VerifyResult(**server.call("GET", "/api/v1/audit/verify"))
+    else:
+        with session() as ctx, ctx.store.read() as s:
+            result = verify(s)
     if not result.ok:
         raise ShipyardError(
             f"audit chain broken at record #{result.bad_id}: {result.reason} "

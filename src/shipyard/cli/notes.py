@@ -9,7 +9,6 @@ through the store.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from typing import Literal
 
 Format = Literal["markdown", "json"]
@@ -39,26 +38,10 @@ def run_fast(rng: str, fmt: Format) -> None:
 
 def print_notes(rng: str, fmt: Format) -> None:
     from shipyard.config import load
-    from shipyard.services.notes import render_range
-
-    settings = load()
-    from shipyard.core.notes import DEFAULT_GROUPS, GroupRule
-
-    groups: Sequence[GroupRule] = DEFAULT_GROUPS
-    if settings.releases.groups:
-        groups = [
-            GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
-            for g in settings.releases.groups
-        ]
+    from shipyard.services.notes import render_configured
     from shipyard.store.quick import ticket_labels
 
-    text = render_range(
-        settings.repo_path,
-        rng,
-        prefixes=settings.app.ticket_prefixes,
-        exclude_authors=settings.app.exclude_authors,
-        statuses=ticket_labels(settings.database_url, settings.app.name),
-        groups=groups,
-        fmt=fmt,
-    )
+    settings = load()
+    statuses = ticket_labels(settings.database_url, settings.app.name)
+    text = render_configured(settings, rng, statuses=statuses, fmt=fmt)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -12,12 +12,15 @@ import gc
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shipyard.adapters.git.repo import GitRepo
 from shipyard.core.changes import iter_changes
 from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, build_notes, render_json, render_markdown
 from shipyard.errors import GitError
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
 
 NotesFormat = Literal["markdown", "json"]
 
@@ -100,3 +103,28 @@ def render_range(
         # does not make it scan them all once.
         del changes, notes
     return text
+
+
+def render_configured(
+    settings: Settings,
+    rng: str,
+    *,
+    statuses: Mapping[str, str] | None,
+    fmt: NotesFormat = "markdown",
+) -> str:
+    """``render_range`` with the app's prefixes, excluded authors and groups from its settings."""
+    groups: Sequence[GroupRule] = DEFAULT_GROUPS
+    if settings.releases.groups:
+        groups = [
+            GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
+            for g in settings.releases.groups
+        ]
+    return render_range(
+        settings.repo_path,
+        rng,
+        prefixes=settings.app.ticket_prefixes,
+        exclude_authors=settings.app.exclude_authors,
+        groups=groups,
+        statuses=statuses,
+        fmt=fmt,
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from shipyard.web.auth import require
@@ -84,6 +85,7 @@ class DeployIn(BaseModel):
 class TicketOut(BaseModel):
     key: str
     status: str
+    promoted_to: str | None = None
     label: str
     updated_by: str
     updated_at: datetime
@@ -263,6 +265,7 @@ def tickets(
         TicketOut(
             key=t.key,
             status=t.status,
+            promoted_to=t.promoted_to,
             label=status_label(t.status, t.promoted_to),
             updated_by=t.updated_by,
             updated_at=t.updated_at,
@@ -292,25 +295,25 @@ def diff(
     }
 
 
-@router.get("/notes")
+@router.get("/notes", response_model=None)
 def notes(
-    request: Request, range: str, who: Principal = Depends(require("read"))
-) -> dict[str, Any]:
+    request: Request,
+    range: str,
+    format: Literal["json", "markdown"] = "json",
+    who: Principal = Depends(require("read")),
+) -> dict[str, Any] | PlainTextResponse:
+    """The release notes of a range of main (``A..B``), as JSON or Markdown."""
     import json
 
-    from shipyard.services.notes import render_range
+    from shipyard.adapters.tracker import status_label
+    from shipyard.services.notes import render_configured
 
     ctx = context_for(request, who.name)
     with ctx.store.read() as s:
-        statuses = {t.key: t.status for t in ctx.tracker.list(s)}
-    text = render_range(
-        ctx.settings.repo_path,
-        range,
-        prefixes=ctx.settings.app.ticket_prefixes,
-        exclude_authors=ctx.settings.app.exclude_authors,
-        statuses=statuses,
-        fmt="json",
-    )
+        statuses = {t.key: status_label(t.status, t.promoted_to) for t in ctx.tracker.list(s)}
+    text = render_configured(ctx.settings, range, statuses=statuses, fmt=format)
+    if format == "markdown":
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
 

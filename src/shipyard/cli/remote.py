@@ -1,0 +1,219 @@
+"""Driving a Shipyard server from the CLI: ``SHIPYARD_URL`` and ``SHIPYARD_TOKEN``.
+
+Each call returns objects shaped like what the services return locally, so the
+same renderers print the same output. The server's errors come back as the
+same error classes, so refusals still exit 3 with one red line.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from shipyard.errors import (
+    ArtifactMissing,
+    Busy,
+    ConfigError,
+    DeployFailed,
+    InvalidRef,
+    NotFound,
+    Refused,
+    ShipyardError,
+)
+
+ERRORS: dict[str, type[ShipyardError]] = {
+    "refused": Refused,
+    "busy": Busy,
+    "not_found": NotFound,
+    "invalid_ref": InvalidRef,
+    "artifact_missing": ArtifactMissing,
+    "deploy_failed": DeployFailed,
+}
+
+
+def remote_url() -> str | None:
+    return os.environ.get("SHIPYARD_URL", "").strip().rstrip("/") or None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def ns(**kw: Any) -> Any:
+    return SimpleNamespace(**kw)
+
+
+class Remote:
+    def __init__(self, url: str, token: str | None = None) -> None:
+        token = token or os.environ.get("SHIPYARD_TOKEN", "").strip()
+        if not token:
+            raise ConfigError(
+                "SHIPYARD_URL is set but SHIPYARD_TOKEN is not: 'shipyard token create' makes one"
+            )
+        self.url = url
+        self.headers = {"authorization": f"Bearer {token}"}
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = 60.0,
+    ) -> Any:
+        import httpx
+
+        try:
+            r = httpx.request(
+                method,
+                self.url + path,
+                json=json,
+                params=params,
+                headers=self.headers,
+                timeout=timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise ShipyardError(f"cannot reach {self.url}: {exc}") from None
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+                code, message, details = err["code"], err["message"], err.get("details") or {}
+            except (ValueError, KeyError, TypeError):
+                code, message, details = "error", f"{self.url} answered {r.status_code}", {}
+            cls = ERRORS.get(code, ShipyardError)
+            raise cls(message, **details)
+        return r.json()
+
+    def text(self, path: str, params: dict[str, Any]) -> str:
+        import httpx
+
+        try:
+            r = httpx.get(self.url + path, params=params, headers=self.headers, timeout=60)
+        except httpx.HTTPError as exc:
+            raise ShipyardError(f"cannot reach {self.url}: {exc}") from None
+        if r.status_code >= 400:
+            self.call("GET", path, params=params)  # raises with the server's message
+        return r.text
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _deployment(d: dict[str, Any] | None) -> Any:
+        if d is None:
+            return None
+        return ns(
+            **{**d, "created_at": _time(d["created_at"]), "finished_at": _time(d["finished_at"])}
+        )
+
+    @staticmethod
+    def _change(c: dict[str, Any]) -> Any:
+        return ns(**{**c, "tickets": tuple(c["tickets"])})
+
+    def status(self) -> list[Any]:
+        out = []
+        for e in self.call("GET", "/api/v1/environments"):
+            waiting = ns(changes=[None] * e["waiting_changes"], unverified=e["waiting_unverified"])
+            out.append(
+                ns(
+                    name=e["name"],
+                    port=e["port"],
+                    deployment=self._deployment(e["deployment"]),
+                    health=e["health"],
+                    health_detail=e["health_detail"],
+                    pinned=e["pinned"],
+                    upstream=e["upstream"],
+                    waiting=waiting,
+                    in_flight=self._deployment(e["in_flight"]),
+                )
+            )
+        return out
+
+    def history(self, environment: str, limit: int) -> list[Any]:
+        return [
+            self._deployment(d)
+            for d in self.call(
+                "GET", f"/api/v1/environments/{environment}/deployments", params={"limit": limit}
+            )
+        ]
+
+    def releases(self, limit: int) -> list[Any]:
+        return [
+            ns(
+                release=ns(
+                    tag=r["tag"],
+                    sha=r["commit"],
+                    latest=r["latest"],
+                    created_by=r["created_by"],
+                    created_at=_time(r["created_at"]),
+                    notes_markdown=r["notes_markdown"],
+                ),
+                environments=r["environments"],
+            )
+            for r in self.call("GET", "/api/v1/releases", params={"limit": limit})
+        ]
+
+    def tickets(self, status: str | None) -> list[Any]:
+        params = {"status": status} if status else None
+        return [
+            ns(**{**t, "updated_at": _time(t["updated_at"])})
+            for t in self.call("GET", "/api/v1/tickets", params=params)
+        ]
+
+    def builds(self, limit: int) -> list[Any]:
+        return [
+            ns(
+                build=ns(
+                    id=b["id"],
+                    short_sha=b["short_sha"],
+                    subject=b["subject"],
+                    status=b["status"],
+                    superseded=b["overtaken"],
+                    sha=b["commit"],
+                ),
+                checks=[ns(**c) for c in b["checks"]],
+                running_on=b["running_on"],
+            )
+            for b in self.call("GET", "/api/v1/builds", params={"limit": limit})
+        ]
+
+    def diff(self, target: str, source: str) -> Any:
+        d = self.call("GET", "/api/v1/diff", params={"target": target, "source": source})
+        return ns(
+            target=d["target"],
+            source=d["source"],
+            target_commit=d["target_commit"],
+            source_commit=d["source_commit"],
+            changes=[self._change(c) for c in d["changes"]],
+            labels=d["tickets"],
+            tickets=d["tickets"],
+            unverified=d["unverified"],
+            all_verified=d["all_verified"],
+        )
+
+    def plan(self, body: dict[str, Any]) -> Any:
+        p = self.call("POST", "/api/v1/deployments/plan", json=body)
+        return ns(
+            environment=p["environment"],
+            ref=p["ref"],
+            commit=p["commit"],
+            short_sha=p["commit"][:7],
+            tag=p["tag"],
+            current_ref=p["current_ref"],
+            changes=[self._change(c) for c in p["changes"]],
+            tickets=p["tickets"],
+            gates=[ns(**g) for g in p["gates"]],
+            refusal=p["refusal"],
+        )
+
+    # -- acting -----------------------------------------------------------------------------------
+
+    def deploy(self, body: dict[str, Any]) -> Any:
+        return self._deployment(self.call("POST", "/api/v1/deployments", json=body, timeout=3600))
+
+    def rollback(self, environment: str) -> Any:
+        return self._deployment(
+            self.call("POST", f"/api/v1/environments/{environment}/rollback", timeout=3600)
+        )

@@ -1,0 +1,110 @@
+"""The CLI drives a remote server (SHIPYARD_URL + SHIPYARD_TOKEN) with the same output as locally."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SHIPYARD, Project, Result, free_port
+
+BO = ("Bo Dev", "bo@example.com")
+
+
+@pytest.fixture
+def server(project: Project) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [SHIPYARD, "serve", "--port", str(port)],
+        cwd=project.path,
+        env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        token = re.search(r"(shp_\S+)", proc.stdout.readline())
+        assert token
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, token.group(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def remote(where: Path, url: str, token: str, *args: str) -> Result:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(SHIPYARD_URL=url, SHIPYARD_TOKEN=token, COLUMNS="200")
+    proc = subprocess.run(
+        [SHIPYARD, *args],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_remote_commands_print_what_local_ones_print(
+    project: Project, server: tuple[str, str], tmp_path: Path
+) -> None:
+    p = project
+    url, token = server
+    p.ok("sync")
+    p.repo.squash_pr(7, "Add alerts MNTOR-7", p.features("alerts"), author=BO)
+    r = remote(tmp_path, url, token, "sync")  # no shipyard.toml here: everything goes to the server
+    assert r.code == 0 and "stage now runs" in r.out, r.text
+    assert remote(tmp_path, url, token, "prerelease", "--date", "2024-09-04").code == 0
+    for args in (
+        ("releases",),
+        ("tickets",),
+        ("history", "stage"),
+        ("diff", "prod", "stage"),
+        ("builds",),
+        ("notes", "2024.09.04"),
+        ("notes", "--json", "2024.09.04"),
+        ("status",),
+    ):
+        here = remote(tmp_path, url, token, *args)
+        assert here.code == 0, here.text
+        assert here.out == p.ok(*args).out, args
+    refused = remote(tmp_path, url, token, "deploy", "prod", "2024.09.04", "--yes")
+    local = p.run("deploy", "prod", "2024.09.04", "--yes")
+    assert refused.code == local.code == 3
+    assert refused.err.splitlines()[-1] == local.err.splitlines()[-1]
+    r = remote(tmp_path, url, token, "qa", "verify", "MNTOR-7")
+    assert r.out.strip() == "✓ MNTOR-7 verified by admin"
+    r = remote(tmp_path, url, token, "deploy", "prod", "2024.09.04", "--yes")
+    assert r.code == 0 and "prod runs 2024.09.04" in r.out and "tagged prod-2024.09.04" in r.out, (
+        r.text
+    )
+    assert p.served("prod") == p.head()
+    assert "requested" not in p.ok("history", "prod").out and "admin" in p.ok("history", "prod").out
+    assert "intact" in remote(tmp_path, url, token, "audit", "verify").out
+
+    r = remote(tmp_path, url, "shp_wrong", "status")
+    assert r.code == 1 and r.err.strip() == "error: invalid or revoked token"
+    r = remote(tmp_path, url, "", "status")
+    assert r.code == 1 and "SHIPYARD_TOKEN is not" in r.err
+    r = remote(tmp_path, "http://127.0.0.1:1", token, "status")
+    assert r.code == 1 and r.err.startswith("error: cannot reach http://127.0.0.1:1")
