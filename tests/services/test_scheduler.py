@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -272,6 +273,31 @@ def test_a_failed_run_is_recorded_and_the_next_slot_still_runs(
     ]
     assert audit_actions(s.ctx.store).count("schedule.prerelease") == 3
     assert any("stage runs nothing yet" in line for line in s.ctx.reporter.lines)
+
+
+def test_a_run_its_server_abandoned_is_marked_failed_and_not_rerun(
+    contexts: Callable[[], Context],
+) -> None:
+    from shipyard.services.scheduler import claim
+
+    ctx = contexts()
+    here = socket.gethostname()
+    dead_here = f"{here}:999999999:1"  # no such process on this host
+    claim(ctx.store, ctx.app_id, PRERELEASE, "2024-09-02T00:00+00:00", dead_here, MONDAY)
+    claim(ctx.store, ctx.app_id, "other", "2024-09-02T00:00+00:00", "far-away:1:1", MONDAY)
+    claim(ctx.store, ctx.app_id, "recent", "2024-09-02T00:00+00:00", "far-away:1:1", at(MONDAY, 1))
+    job = Counter()
+    s = scheduler(contexts(), "a", prerelease=job)
+    assert s.tick(at(MONDAY, 1.5)) == []  # Monday's slot was taken, even if never finished
+    assert job.slots == []
+    runs = {r.job: (r.outcome, r.detail) for r in history(ctx)}
+    assert runs == {
+        PRERELEASE: ("failed", f"abandoned: {dead_here} stopped during the run"),
+        "other": ("failed", "abandoned: far-away:1:1 stopped during the run"),
+        "recent": ("running", ""),  # on another host, and not silent for an hour yet
+    }
+    assert audit_actions(ctx.store).count("schedule.prerelease") == 1
+    assert [r.slot for r in s.tick(at(MONDAY, 24.1))] == ["2024-09-03T00:00+00:00"]
 
 
 def test_a_bad_cron_names_the_field() -> None:

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class ScheduleSettings:
     poll_interval: float = 30.0  # seconds
     catch_up_window: timedelta = timedelta(hours=24)
     lease_ttl: float = 300.0  # seconds a poller may go without renewing its lease
+    # A run left "running" by a server on another host is presumed dead after this.
+    run_timeout: timedelta = timedelta(hours=1)
 
     def cron(self) -> Cron | None:
         """The pre-release schedule; ValueError names a bad field."""
@@ -217,12 +220,16 @@ def claim(store: Store, app_id: int, job: str, slot: str, runner: str, now: date
         return None
 
 
-def finish(ctx: Context, run_id: int, outcome: Outcome, now: datetime) -> None:
+def finish(
+    ctx: Context, run_id: int, outcome: Outcome, now: datetime, *, if_running: bool = False
+) -> None:
     """Record a run's outcome and its audit record, together."""
 
     def write(session: Session) -> None:
-        run = session.get(ScheduledRun, run_id)
+        run = session.get(ScheduledRun, run_id, with_for_update=True)
         assert run is not None
+        if if_running and run.outcome != RUNNING:
+            return
         run.outcome = outcome.outcome
         run.detail = outcome.detail
         run.finished_at = _utc(now)
@@ -250,6 +257,33 @@ def last_slot(store: Store, app_id: int, job: str) -> datetime | None:
         ).scalars()
         times = [datetime.fromisoformat(k) for k in slots]
     return max(times, default=None)
+
+
+def _runner_gone(run: ScheduledRun, now: datetime, timeout: timedelta) -> bool:
+    from shipyard.services.deploy import owner_alive
+
+    if run.runner.split(":", 1)[0] == socket.gethostname():
+        return not owner_alive(run.runner)  # host:pid:start-time, checked against /proc
+    started = run.started_at.replace(tzinfo=run.started_at.tzinfo or UTC)
+    return now - started > timeout
+
+
+def abandon_dead_runs(ctx: Context, holder: str, now: datetime, timeout: timedelta) -> list[int]:
+    """Mark as failed the runs whose server stopped mid-run (or this holder's, from before).
+
+    Their slot is not run again: a half-done job may have left a tag behind.
+    """
+    with ctx.store.read() as s:
+        running = s.execute(
+            select(ScheduledRun).where(
+                ScheduledRun.app_id == ctx.app_id, ScheduledRun.outcome == RUNNING
+            )
+        ).scalars()
+        dead = [r for r in running if r.runner == holder or _runner_gone(r, now, timeout)]
+    for run in dead:
+        gone = Outcome(FAILED, f"abandoned: {run.runner} stopped during the run")
+        finish(ctx, run.id, gone, now, if_running=True)
+    return [run.id for run in dead]
 
 
 def history(ctx: Context, limit: int = 50, job: str | None = None) -> list[ScheduledRun]:
@@ -330,6 +364,8 @@ class Scheduler:
 
         With ``stop`` set, no further job starts (a running one finishes).
         """
+        # Between ticks this server runs nothing, so its own "running" rows are stale too.
+        abandon_dead_runs(self.ctx, self.holder, now, self.settings.run_timeout)
         results = []
         for job in (self._poll, self._prerelease):
             if stop is not None and stop.is_set():
