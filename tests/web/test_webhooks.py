@@ -368,8 +368,34 @@ def test_a_check_on_an_unknown_commit_off_main_is_ignored(server: Server) -> Non
     r = server.github(
         "status", status("ec26c3e57ca3a959ca5aad62de7213c562f8c821", "ci", branch="x")
     )
-    assert r.status_code == 202 and r.json()["detail"] == "ec26c3e is not a build of main"
+    assert r.status_code == 202 and r.json()["detail"] == "no build of ec26c3e on main"
     assert server.builds() == []
+
+
+def test_a_check_on_main_before_the_repository_has_the_commit(server: Server) -> None:
+    unknown = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+    # Local checks decide: nothing to build from yet, so no build.
+    r = server.github("status", status(unknown, "ci/test"))
+    assert r.status_code == 202 and r.json()["detail"] == "no build of ec26c3e on main"
+    # External checks decide: a pending build, which waits for the repository.
+    server.configure(required_checks=("ci/test",))
+    r = server.github("status", status(unknown, "ci/test"))
+    assert r.status_code == 200, r.text
+    server.wait()
+    [build] = [b for b in server.builds() if b.sha == unknown]
+    assert (build.status, build.subject) == ("pending", "Initial commit")
+    assert server.checks(unknown) == {"ci/test": "passed"}
+
+
+def test_an_old_commit_of_main_gets_no_build(server: Server) -> None:
+    old = server.head()
+    server.repo.commit("Second", {"b.txt": "b\n"}, author=DEV)
+    server.github("push", push(server.head()))
+    server.wait()
+    assert [b.sha for b in server.builds()] == [server.head()]  # the first sync's baseline
+    r = server.github("status", status(old, "ci/test"))
+    assert r.status_code == 202
+    assert [b.sha for b in server.builds()] == [server.head()]
 
 
 def test_create_and_release_are_recorded(server: Server) -> None:
@@ -526,7 +552,7 @@ def test_build_hook_can_pass_a_build_with_required_checks(server: Server) -> Non
 
 def test_build_hook_for_an_unknown_commit_is_ignored(server: Server) -> None:
     r = server.build_hook({"commit": "abcdef1234567", "checks": []})
-    assert r.status_code == 202 and "not a build of main" in r.json()["detail"]
+    assert r.status_code == 202 and r.json()["detail"] == "no build of abcdef1234567 on main"
 
 
 @pytest.mark.parametrize(

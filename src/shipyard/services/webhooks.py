@@ -38,6 +38,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.config import Settings
 from shipyard.core import github
 from shipyard.errors import ShipyardError
 from shipyard.services import builds
@@ -84,7 +85,7 @@ class WebhookSettings:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, environ: Mapping[str, str] | None = None
+        cls, settings: Settings, environ: Mapping[str, str] | None = None
     ) -> WebhookSettings:
         """Defaults until the config has a ``[webhooks]`` section: secrets from
         ``SHIPYARD_GITHUB_SECRET`` / ``SHIPYARD_BUILD_TOKEN``, the repository from
@@ -254,13 +255,13 @@ def record_check(
 
 
 def build_for(
-    ctx: Context, session: Session, sha: str, *, on_main: bool, subject: str = "", author: str = ""
+    ctx: Context, session: Session, sha: str, *, create: bool, subject: str = "", author: str = ""
 ) -> Build | None:
-    """The commit's build; a new pending one if the commit is on main but unknown."""
+    """The commit's build; a new pending one when ``create`` and there is none."""
     row = session.execute(
         select(Build).where(Build.app_id == ctx.app_id, Build.sha == sha)
     ).scalar_one_or_none()
-    if row is not None or not on_main:
+    if row is not None or not create:
         return row
     row = Build(
         app_id=ctx.app_id,
@@ -285,18 +286,29 @@ def build_for(
     return row
 
 
-def adopt_from_git(ctx: Context, sha: str) -> None:
-    """Record new builds from the repository first when it already has ``sha``, so the
-    commit's build carries its tickets as a sync would have recorded them."""
+def prepare_build(ctx: Context, ws: WebhookSettings, sha: str) -> bool:
+    """Get a commit of main that checks were reported on ready for its build.
+
+    When the repository has the commit, new builds are recorded from it as sync
+    would (with their tickets), and False is returned: a commit older than the
+    last one ingested gets no build, so an old one never becomes the newest green.
+    When the repository lacks it (the report came before the push), True: create a
+    pending build, but only if external checks decide builds; local checks could
+    not run on a commit the repository does not have.
+    """
     try:
         with ctx.store.read() as s:
             known = s.execute(
                 select(Build.id).where(Build.app_id == ctx.app_id, Build.sha == sha)
             ).first()
-        if known is None and ctx.git.rev_parse(sha) is not None:
+        if known is not None:
+            return False
+        if ctx.git.rev_parse(sha) is not None:
             builds.record_new_builds(ctx)
+            return False
     except ShipyardError as exc:
         log.warning("could not read new commits before recording %s: %s", sha[:7], exc.message)
+    return bool(ws.required_checks)
 
 
 def verdict(session: Session, build_id: int, required: Sequence[str]) -> str:
@@ -484,19 +496,23 @@ def _irrelevant(intent: github.Intent, repository: str | None, main: str) -> str
 
 
 def _apply_check(
-    ctx: Context, ws: WebhookSettings, session: Session, report: github.CheckReport
+    ctx: Context,
+    ws: WebhookSettings,
+    session: Session,
+    report: github.CheckReport,
+    create: bool,
 ) -> Outcome:
     main = ctx.settings.app.main
     build = build_for(
         ctx,
         session,
         report.sha,
-        on_main=main in report.branches,
+        create=create,
         subject=report.subject,
         author=report.author,
     )
     if build is None:
-        return Outcome(IGNORED, f"{report.sha[:7]} is not a build of {main}")
+        return Outcome(IGNORED, f"no build of {report.sha[:7]} on {main}")
     text = "\n".join(t for t in (report.detail, report.url) if t)
     record_check(session, build, report.name, report.status, text, ctx.settings.build.log_limit)
     return Outcome(
@@ -512,7 +528,7 @@ def _apply_check(
 
 
 def _apply_github(
-    ctx: Context, ws: WebhookSettings, session: Session, intent: github.Intent
+    ctx: Context, ws: WebhookSettings, session: Session, intent: github.Intent, create: bool
 ) -> Outcome:
     if isinstance(intent, github.Ping):
         return Outcome(ACCEPTED, "pong", {"zen": intent.zen})
@@ -529,7 +545,7 @@ def _apply_github(
             {"pr": intent.number, "commit": intent.merge_commit, "ingest": True},
         )
     if isinstance(intent, github.CheckReport):
-        return _apply_check(ctx, ws, session, intent)
+        return _apply_check(ctx, ws, session, intent, create)
     if isinstance(intent, github.RefCreated):
         return Outcome(ACCEPTED, f"{intent.ref_type} {intent.ref} created", {"ref": intent.ref})
     if isinstance(intent, github.ReleaseEvent):
@@ -558,13 +574,14 @@ def handle_github(
     ctx.actor = f"github:{getattr(intent, 'sender', 'github')}"
     main = ctx.settings.app.main
     reason = _irrelevant(intent, ws.repository, main)
+    create = False
     if reason is None and isinstance(intent, github.CheckReport) and main in intent.branches:
-        adopt_from_git(ctx, intent.sha)
+        create = prepare_build(ctx, ws, intent.sha)
 
     def apply(session: Session) -> Outcome:
         if reason is not None:
             return Outcome(IGNORED, reason)
-        return _apply_github(ctx, ws, session, intent)
+        return _apply_github(ctx, ws, session, intent, create)
 
     outcome = settle(ctx, "github", delivery_id, event, apply)
     if outcome.outcome == ACCEPTED and outcome.data.pop("ingest", False):
@@ -642,12 +659,12 @@ def handle_build(
         raise
     full, on_main = _resolve_commit(ctx, report.commit)
     if full is not None and on_main:
-        adopt_from_git(ctx, full)
+        prepare_build(ctx, ws, full)
 
     def apply(session: Session) -> Outcome:
-        build = None if full is None else build_for(ctx, session, full, on_main=on_main)
+        build = None if full is None else build_for(ctx, session, full, create=False)
         if build is None:
-            return Outcome(IGNORED, f"{report.commit} is not a build of {ctx.settings.app.main}")
+            return Outcome(IGNORED, f"no build of {report.commit} on {ctx.settings.app.main}")
         limit = ctx.settings.build.log_limit
         for name, status, text in report.checks:
             record_check(session, build, name, status, text, limit)
