@@ -20,6 +20,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        outbox = getattr(app.state, "outbox", None)
+        if outbox is not None:
+            outbox.drain(3.0)
+            outbox.close()
         if owned:
             app.state.store.close()
 
@@ -32,6 +36,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store or open_store(settings.database_url)
+    app.state.outbox = None  # made on first use, see web.deps.context_for
     errors.install(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -32,6 +32,12 @@ def store_of(request: Request) -> Store:
 def context_for(request: Request, actor: str) -> Context:
     """A service context on the server's shared store, acting as ``actor``."""
     ctx = Context(settings=settings_of(request), store=store_of(request), actor=actor)
+    # One outbox per server: its delivery threads outlive the request.
+    if getattr(request.app.state, "outbox", None) is None:
+        from shipyard.services.notify import build_outbox
+
+        request.app.state.outbox = build_outbox(ctx.settings)
+    ctx._outbox = request.app.state.outbox
     app_id = getattr(request.app.state, "app_id", None)
     if app_id is not None:
         ctx._app_id = app_id
