@@ -84,8 +84,7 @@ class Server:
         return self.post("/webhooks/build", json.dumps(data).encode(), h)
 
     def wait(self) -> None:
-        key = f"{self.settings.database_url}#{self.settings.app.name}"
-        assert hooks.RUNNER.wait_idle(key, WAIT), "ingest did not finish"
+        assert hooks.drain(self.settings, WAIT), "ingest did not finish"
 
     def head(self) -> str:
         return self.repo.git("rev-parse", "HEAD").strip()
@@ -279,6 +278,16 @@ def test_a_push_to_main_records_and_builds_the_commit(server: Server) -> None:
     assert server.audit_actions().count("webhook.github.push") == 1
 
 
+def test_ingest_waits_for_a_sync_started_elsewhere_in_the_process(server: Server) -> None:
+    lock = hooks.sync_lock(server.settings)
+    with lock:  # as POST /api/v1/sync or the poll schedule would hold it
+        assert server.github("push", push(server.head())).status_code == 200
+        assert not hooks.drain(server.settings, 0)
+        assert server.builds() == []
+    server.wait()
+    assert [b.status for b in server.builds()] == ["passed"]
+
+
 def test_later_pushes_build_each_new_commit(server: Server) -> None:
     server.github("push", push(server.head()))
     server.wait()
@@ -404,6 +413,27 @@ def test_create_and_release_are_recorded(server: Server) -> None:
     r = server.github("release", payload("release_published"))
     assert r.status_code == 200 and r.json()["detail"] == "release 0.0.1 published"
     assert server.audit_actions()[-2:] == ["webhook.github.create", "webhook.github.release"]
+
+
+def test_simultaneous_redeliveries_are_accepted_once(server: Server) -> None:
+    body = json.dumps(payload("create")).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-github-event": "create",
+        "x-github-delivery": "same-id",
+        "x-hub-signature-256": sign(body),
+    }
+
+    async def go() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=server.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://shipyard.test") as c:
+            posts = [c.post("/webhooks/github", content=body, headers=headers) for _ in range(6)]
+            return list(await asyncio.gather(*posts))
+
+    responses = asyncio.run(go())
+    assert [r.status_code for r in responses] == [200] * 6
+    assert sorted(r.json()["outcome"] for r in responses) == ["accepted"] + ["duplicate"] * 5
+    assert server.audit_actions().count("webhook.github.create") == 1
 
 
 def test_a_form_encoded_delivery(server: Server) -> None:

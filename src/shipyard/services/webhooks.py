@@ -433,12 +433,27 @@ class IngestRunner:
         return True if slot is None else slot.idle.wait(timeout)
 
 
-# Process-wide on purpose: two servers for one app in one process still share it.
+# Process-wide on purpose: two servers for one app in one process still share them.
 RUNNER = IngestRunner()
+_SYNC_LOCKS: dict[str, threading.Lock] = {}
+_SYNC_LOCKS_GUARD = threading.Lock()
 
 
-def runner_key(ctx: Context) -> str:
-    return f"{ctx.settings.database_url}#{ctx.app_name}"
+def sync_lock(settings: Settings) -> threading.Lock:
+    """The lock every ingest of this app in this process holds while it runs, whoever
+    starts it (a webhook, ``POST /api/v1/sync``, the poll schedule)."""
+    key = runner_key(settings)
+    with _SYNC_LOCKS_GUARD:
+        return _SYNC_LOCKS.setdefault(key, threading.Lock())
+
+
+def runner_key(settings: Settings) -> str:
+    return f"{settings.database_url}#{settings.app.name}"
+
+
+def drain(settings: Settings, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for this app's ingest to finish (at shutdown, in tests)."""
+    return RUNNER.wait_idle(runner_key(settings), timeout)
 
 
 class LogReporter:
@@ -467,12 +482,13 @@ def schedule_ingest(ctx: Context, ws: WebhookSettings) -> None:
 
     def job() -> None:
         try:
-            ingest(background, required)
+            with sync_lock(background.settings):
+                ingest(background, required)
         finally:
             if background._outbox is not None:
                 background._outbox.drain(3.0)
 
-    RUNNER.request(runner_key(ctx), job)
+    RUNNER.request(runner_key(ctx.settings), job)
 
 
 # -- GitHub -------------------------------------------------------------------------------------
