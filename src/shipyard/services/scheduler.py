@@ -18,11 +18,17 @@ Several servers may share one database; the database decides who runs what.
 
 Every recorded run has an outcome (``running`` while it runs, then
 ``succeeded``, ``skipped`` or ``failed``) and an audit record
-``schedule.<job>``. The clock is injected: ``tick(now)`` never reads it.
+``schedule.<job>``. A run whose server stopped mid-run is marked failed
+("abandoned") and its slot is not run again. The clock is injected:
+``tick(now)`` never reads it.
+
+``holder`` names the server; as ``host:pid:process-start`` (the form of a
+deployment's owner) a run abandoned on this host is noticed at once, otherwise
+after ``run_timeout``.
 
 Example::
 
-    scheduler = Scheduler(ctx, ScheduleSettings(timezone="Europe/Berlin"), holder="web-1:4242")
+    scheduler = Scheduler(ctx, ScheduleSettings(timezone="Europe/Berlin"), holder=owner)
     scheduler.run_forever(stop_event)
 """
 
