@@ -372,6 +372,23 @@ def test_a_long_job_keeps_its_lease(contexts: Callable[[], Context]) -> None:
     assert acquire_lease(store, "job", "b", 0.3, now=later + timedelta(seconds=1))
 
 
+def test_polling_waits_for_an_ingest_already_running_in_this_process(
+    contexts: Callable[[], Context],
+) -> None:
+    from shipyard.services.webhooks import sync_lock
+
+    ctx = contexts()  # its repository does not exist: the poll fails once it runs
+    s = Scheduler(ctx, ScheduleSettings(prerelease_cron=""), holder="a")
+    results: list[RunResult] = []
+    with sync_lock(ctx.settings):
+        poll = threading.Thread(target=lambda: results.extend(s.tick(MONDAY)))
+        poll.start()
+        poll.join(0.3)
+        assert poll.is_alive() and results == []
+    poll.join(60)
+    assert [(r.job, r.outcome) for r in results] == [(POLL, "failed")], results
+
+
 # -- the loop -------------------------------------------------------------------------------------
 
 

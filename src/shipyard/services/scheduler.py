@@ -313,10 +313,15 @@ def run_prerelease(ctx: Context, slot: datetime) -> Outcome:
 
 
 def run_poll(ctx: Context, _at: datetime) -> Outcome:
-    """Look for new commits on main and build them, as ``shipyard sync`` does."""
-    from shipyard.services.builds import sync
+    """Look for new commits on main and build them, as ``shipyard sync`` does.
 
-    result = sync(ctx)
+    Holds the app's ingest lock, so a webhook's sync in this process waits for it.
+    """
+    from shipyard.services.builds import sync
+    from shipyard.services.webhooks import sync_lock
+
+    with sync_lock(ctx.settings):
+        result = sync(ctx)
     if not result.new_builds and not result.passed and not result.failed:
         return Outcome(SKIPPED, "no new commits")
     parts = [f"{len(result.new_builds)} new commit(s)"]
