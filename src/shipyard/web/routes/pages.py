@@ -63,6 +63,8 @@ def _jinja() -> jinja2.Environment:
     env.filters.update(
         short=lambda sha: (sha or "")[:7],
         when=_when,
+        clock=lambda at: at.strftime("%H:%M:%S") if at else "",
+        without_qa=lambda text: (text or "").split("\n## QA\n", 1)[0],
         state=lambda s: STATE_LABELS.get(s, (s or "").replace("_", " ")),
         markdown=lambda text: Markup(md.render(text or "")),  # raw HTML in notes is off
     )

@@ -1,0 +1,212 @@
+"""The dashboard in a real browser (Chromium through Playwright) against ``shipyard serve``.
+
+Saves a screenshot of each page at 1280 px and 390 px wide under
+``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import SHIPYARD, Project, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BO = ("Bo Dev", "bo@example.com")
+WAIT_MS = 30_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise AssertionError(f"shipyard serve printed nothing within {timeout:g}s")
+        return proc.stdout.readline()
+    finally:
+        sel.close()
+
+
+@pytest.fixture
+def server(project: Project) -> Iterator[tuple[str, str]]:
+    """``shipyard serve`` on a free loopback port: its base URL and the admin token."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [SHIPYARD, "serve", "--port", str(port)],
+        cwd=project.path,
+        env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        token = re.search(r"(shp_\S+)", _first_line(proc, 60))
+        assert token, "no first-start token printed"
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.1)
+        yield base, token.group(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def token_for(project: Project, name: str, role: str) -> str:
+    project.ok("user", "add", name, "--role", role)
+    return project.ok("token", "create", "--user", name, "--name", "browser").out.split()[-1]
+
+
+def log_in(browser: Any, base: str, token: str) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{base}/environments")
+    assert "/login" in page.url
+    page.fill("#token", token)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{base}/environments")
+    return page
+
+
+def shoot(page: Any, name: str) -> None:
+    """Save the page at 1280 px and at a phone's 390 px, then go back to 1280 px."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_promote_refuse_verify_and_deploy_live(
+    project: Project, server: tuple[str, str], browser: Any
+) -> None:
+    p = project
+    p.ok("sync")
+    p.repo.squash_pr(2, "Fix the footer MNTOR-2", p.features("footer"), author=BO)
+    p.repo.squash_pr(3, "Add breach alerts MNTOR-3", p.features("alerts"), author=BO)
+    p.ok("sync")
+    p.ok("prerelease", "--date", "2024-09-03")
+    p.ok("qa", "verify", "MNTOR-2")
+    base, _ = server
+    rel = token_for(p, "rel", "releaser")
+    quinn = token_for(p, "quinn", "qa")
+
+    anon = browser.new_page(viewport={"width": 1280, "height": 900})
+    anon.goto(f"{base}/promote")
+    assert "/login" in anon.url
+    shoot(anon, "login")
+    anon.close()
+
+    page = log_in(browser, base, rel)
+    shoot(page, "environments")
+
+    # a refusal shows every gate with its reason, and nothing changes
+    page.goto(f"{base}/promote")
+    page.select_option("#environment", "prod")
+    page.fill("#ref", "2024.09.03")
+    page.click("button:has-text('Show what would change')")
+    assert "unverified tickets: MNTOR-3" in page.inner_text("#would-refuse")
+    page.click("summary:has-text('Deploy anyway')")
+    page.click("#deploy-anyway")
+    refusal = page.inner_text("#refusal")
+    assert "nothing was changed" in refusal and "unverified tickets: MNTOR-3" in refusal
+    assert "succeeded on stage" in refusal
+    assert p.served("prod") is None
+    shoot(page, "promote-refused")
+
+    # QA verifies the last ticket from the Releases page
+    qa = log_in(browser, base, quinn)
+    qa.goto(f"{base}/releases")
+    qa.click("[data-ticket='MNTOR-3'] button:has-text('Verify')")
+    assert "MNTOR-3 verified." in qa.inner_text(".alert.good")
+    assert "verified" in qa.inner_text("[data-ticket='MNTOR-3']")
+    shoot(qa, "releases")
+    qa.close()
+
+    # the 1-click deploy behind its confirmation, followed live to the end
+    page.goto(f"{base}/promote?environment=prod&ref=2024.09.03")
+    assert "all 2 tickets verified" in page.inner_text("#plan")
+    shoot(page, "promote")
+    page.click("summary:has-text('Deploy 2024.09.03 to prod')")
+    page.click("#confirm-deploy")
+    page.wait_for_url(re.compile(r".*/deployments/\d+$"))
+    page.evaluate("window.__notReloaded = true")
+    first = page.get_attribute("#rollout", "data-state")
+    page.wait_for_selector("#rollout[data-state='succeeded']", timeout=90_000)
+    assert page.evaluate("window.__notReloaded === true"), "the page reloaded instead of updating"
+    assert first in ("queued", "waiting_artifact", "tagging", "rolling_out", "verifying"), first
+    assert "prod now serves 2024.09.03" in page.inner_text("#rollout")
+    assert p.served("prod") == p.head()
+    shoot(page, "deployment")
+
+    page.goto(f"{base}/environments")
+    page.wait_for_selector("#environments tr:has-text('prod-2024.09.03')")
+    shoot(page, "environments-after")
+    page.goto(f"{base}/builds")
+    page.click(f"a[href='/builds/{p.head()[:7]}/checks/unit']")
+    assert "exit code 0" in page.inner_text("main")
+    shoot(page, "check-log")
+    page.goto(f"{base}/builds")
+    shoot(page, "builds")
+    page.goto(f"{base}/history")
+    page.select_option("#f-env", "prod")
+    page.click("button:has-text('Filter')")
+    assert "deployment.refused" in page.inner_text("#audit")
+    shoot(page, "history")
+    page.close()
