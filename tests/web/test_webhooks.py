@@ -500,6 +500,7 @@ def test_a_failed_required_check_fails_the_build(server: Server) -> None:
             "repository.full_name: is required",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'{"n": ' + b"1" * 5000 + b"}", "not valid JSON"),
     ],
 )
 def test_a_body_that_cannot_be_read_is_a_400_with_the_reason(
