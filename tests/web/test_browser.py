@@ -155,6 +155,12 @@ def test_promote_refuse_verify_and_deploy_live(
 
     page = log_in(browser, base, rel)
     shoot(page, "environments")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert not page.is_visible("nav.links a:has-text('History')")
+    page.click("label:has-text('Menu')")
+    assert page.is_visible("nav.links a:has-text('History')")
+    page.screenshot(path=str(SHOTS / "menu-open-390.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # a refusal shows every gate with its reason, and nothing changes
     page.goto(f"{base}/promote")
@@ -173,6 +179,7 @@ def test_promote_refuse_verify_and_deploy_live(
     # QA verifies the last ticket from the Releases page
     qa = log_in(browser, base, quinn)
     qa.goto(f"{base}/releases")
+    shoot(qa, "releases-qa")
     qa.click("[data-ticket='MNTOR-3'] button:has-text('Verify')")
     assert "MNTOR-3 verified." in qa.inner_text(".alert.good")
     assert "verified" in qa.inner_text("[data-ticket='MNTOR-3']")
@@ -180,7 +187,9 @@ def test_promote_refuse_verify_and_deploy_live(
     qa.close()
 
     # the 1-click deploy behind its confirmation, followed live to the end
-    page.goto(f"{base}/promote?environment=prod&ref=2024.09.03")
+    page.goto(f"{base}/environments")
+    page.click("tr[data-env='prod'] a:has-text('Promote')")
+    assert "2024.09.03" in page.inner_text("#suggested")
     assert "all 2 tickets verified" in page.inner_text("#plan")
     shoot(page, "promote")
     page.click("summary:has-text('Deploy 2024.09.03 to prod')")

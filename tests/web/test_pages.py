@@ -149,6 +149,12 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         r = await vic.post("/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["vic"]})
         assert r.status_code == 403 and "may not qa" in r.text
 
+        # from an environment's Promote link, the newest release it accepts is filled in
+        page = (await rel.get("/promote", params={"environment": "prod"})).text
+        assert 'id="suggested"' in page and 'value="2024.09.03"' in page and "Gates" in page
+        page = (await rel.get("/promote", params={"ref": "2024.09.03"})).text
+        assert '<option value="prod" selected>' in page
+
         # refused: every gate with its reason, and nothing changes
         page = (await rel.get("/promote", params=want)).text
         assert "unverified tickets: MNTOR-3 (merged)" in page and 'id="confirm-deploy"' not in page

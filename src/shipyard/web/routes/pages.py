@@ -252,7 +252,18 @@ def _status(ctx: Context) -> list[Any]:
 @page
 def promote_form(request: Request, environment: str = "", ref: str = "") -> Response:
     who, s, ctx = _signed_in(request)
-    return _promote_page(request, who, s, ctx, environment.strip(), ref.strip())
+    environment, ref = environment.strip(), ref.strip()
+    suggested = False
+    if environment in ctx.settings.environments and not ref:
+        cfg = ctx.settings.environment(environment)
+        ref = next((r for r, _ in _ref_choices(ctx) if cfg.accepts_ref(r)), "")
+        suggested = bool(ref)
+    elif ref and not environment:
+        # the one environment whose pattern names this kind of ref (prod for a release tag)
+        fits = [n for n, c in ctx.settings.environments.items() if c.accepts and c.accepts_ref(ref)]
+        environment = fits[0] if len(fits) == 1 else ""
+        suggested = bool(environment)
+    return _promote_page(request, who, s, ctx, environment, ref, suggested=suggested)
 
 
 def _promote_page(
@@ -264,6 +275,7 @@ def _promote_page(
     ref: str,
     *,
     refused: Refused | None = None,
+    suggested: bool = False,
     status: int = 200,
 ) -> Response:
     from shipyard.services import deploy as deploys
@@ -292,6 +304,7 @@ def _promote_page(
         checks=checks,
         labels=labels,
         refused=refused,
+        suggested=suggested,
     )
 
 
