@@ -113,9 +113,19 @@ def token_for(project: Project, name: str, role: str) -> str:
     return project.ok("token", "create", "--user", name, "--name", "browser").out.split()[-1]
 
 
+def _console(page: Any, msg: Any) -> None:
+    # A refused deploy is answered with 409 on purpose; Chromium logs every 4xx.
+    if msg.type == "error" and "status of 409" not in msg.text:
+        page.problems.append(msg.text)
+
+
 def log_in(browser: Any, base: str, token: str) -> Any:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(WAIT_MS)
+    # a script error or a blocked resource (CSP) fails the test at the end
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+    page.on("console", lambda msg: _console(page, msg))
     page.goto(f"{base}/environments")
     assert "/login" in page.url
     page.fill("#token", token)
@@ -184,6 +194,7 @@ def test_promote_refuse_verify_and_deploy_live(
     assert "MNTOR-3 verified." in qa.inner_text(".alert.good")
     assert "verified" in qa.inner_text("[data-ticket='MNTOR-3']")
     shoot(qa, "releases")
+    assert qa.problems == []
     qa.close()
 
     # the 1-click deploy behind its confirmation, followed live to the end
@@ -218,4 +229,5 @@ def test_promote_refuse_verify_and_deploy_live(
     page.click("button:has-text('Filter')")
     assert "deployment.refused" in page.inner_text("#audit")
     shoot(page, "history")
+    assert page.problems == []
     page.close()

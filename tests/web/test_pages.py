@@ -97,6 +97,8 @@ def test_login_session_cookie_csrf_and_logout(project: Project) -> None:
         csrf = hidden((await vic.get("/releases")).text, "csrf")
         page = await vic.get("/environments")
         assert page.status_code == 200 and "vic · viewer" in page.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY"
         assert all(f">{e}<" in page.text for e in ("stage", "dev", "prod"))
 
         # a tampered cookie is no session at all
@@ -146,6 +148,8 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         assert "2024.09.03" in page and "MNTOR-3" in page and "merged to main" in page
         assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
         assert "Verify</button>" not in page and "Promote 2024.09.03" not in page
+        spoof = await vic.get("/releases", params={"done": "Session expired, log in at evil"})
+        assert "evil" not in spoof.text
         r = await vic.post("/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["vic"]})
         assert r.status_code == 403 and "may not qa" in r.text
 

@@ -41,6 +41,19 @@ LIVE_STATES = st.ACTIVE_STATES | {st.QUEUED}
 STEPS = [st.QUEUED, st.WAITING_ARTIFACT, st.TAGGING, st.ROLLING_OUT, st.VERIFYING, st.SUCCEEDED]
 STATE_LABELS = {st.WAITING_ARTIFACT: "waiting for artifact", st.ROLLING_OUT: "rolling out"}
 P = ParamSpec("P")
+# Pages load only their own scripts and styles, and no other site may frame them
+# (a framed Deploy button could be clicked by a trick).
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+DONE = re.compile(r"^[A-Za-z0-9_.-]{1,64} (verified|rejected)$")
 
 
 class Forbidden(Exception):
@@ -97,7 +110,7 @@ def render(
             **values,
         )
     )
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
 def _error(request: Request, status: int, title: str, message: str) -> HTMLResponse:
@@ -468,7 +481,7 @@ def releases(request: Request, done: str = "") -> Response:
         keys=keys,
         raw=raw,
         labels=labels,
-        done=done,
+        done=done if DONE.match(done) else "",
     )
 
 
