@@ -191,6 +191,12 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         assert r.status_code == 303 and r.headers["location"].startswith("/deployments/")
         assert await wait_for_state(rel, r.headers["location"]) == "succeeded"
         assert p.served("prod") == p.head()
+        events = p.path / ".shipyard" / "notifications.log"
+        deadline = time.monotonic() + 15
+        while '"deployment.succeeded"' not in (events.read_text() if events.exists() else ""):
+            assert time.monotonic() < deadline, "the deploy's notification never arrived"
+            await asyncio.sleep(0.2)
+        assert '"deployment.refused"' in events.read_text()
         page = (await rel.get(r.headers["location"])).text
         assert "prod now serves 2024.09.03" in page and "data-poll" not in page
 

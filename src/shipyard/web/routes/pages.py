@@ -372,6 +372,8 @@ def promote(
             deploys.execute(ctx, p)  # records the refusal and raises it; changes nothing else
         except Refused as exc:
             return _promote_page(request, who, s, ctx, environment, ref, refused=exc, status=409)
+        finally:
+            _settle_notifications(ctx, 1.0)
     dep_id = _deploy_in_background(request, who, p)
     if dep_id is None:
         return RedirectResponse("/history?" + urlencode({"environment": environment}), 303)
@@ -395,6 +397,8 @@ def _deploy_in_background(request: Request, who: Principal, p: Any) -> int | Non
             failure.append(exc)
         except Exception:
             log.exception("deployment of %s to %s crashed", p.ref, p.environment)
+        finally:
+            _settle_notifications(worker, 3.0)
 
     thread = threading.Thread(target=run, name=f"deploy-{p.environment}", daemon=True)
     thread.start()
@@ -409,6 +413,15 @@ def _deploy_in_background(request: Request, who: Principal, p: Any) -> int | Non
     if failure:
         raise failure[0]
     return None
+
+
+def _settle_notifications(ctx: Context, timeout: float) -> None:
+    """Deliver what the action queued, briefly, and stop the outbox's threads.
+
+    What is not delivered in time stays in the durable outbox for the next sender."""
+    if ctx._outbox is not None:
+        ctx._outbox.drain(timeout)
+        ctx._outbox.close()
 
 
 def _last_deployment_id(ctx: Context, environment: str, by: str | None = None) -> int | None:
