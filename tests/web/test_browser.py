@@ -218,6 +218,14 @@ def test_promote_refuse_verify_and_deploy_live(
     page.goto(f"{base}/environments")
     page.wait_for_selector("#environments tr:has-text('prod-2024.09.03')")
     shoot(page, "environments-after")
+
+    # the Environments page follows a change made elsewhere without a reload
+    page.evaluate("window.__notReloaded = true")
+    p.repo.squash_pr(4, "Add a dark theme MNTOR-4", p.features("dark"), author=BO)
+    p.ok("sync")
+    page.wait_for_selector(f"tr[data-env='stage'] code:has-text('{p.head()[:7]}')")
+    assert page.evaluate("window.__notReloaded === true")
+    assert "MNTOR-4" in page.inner_text("tr[data-env='prod']")
     page.goto(f"{base}/builds")
     page.click(f"a[href='/builds/{p.head()[:7]}/checks/unit']")
     assert "exit code 0" in page.inner_text("main")

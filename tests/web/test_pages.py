@@ -173,6 +173,11 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         # QA signs off from the Releases page
         page = (await quinn.get("/releases")).text
         assert "Verify</button>" in page and "Reject…" in page
+        reject = {"key": "MNTOR-3", "reason": "alerts <b>broken</b> on Safari"}
+        r = await quinn.post("/tickets/reject", data={**reject, "csrf": csrf["quinn"]})
+        assert r.status_code == 303
+        page = (await quinn.get(r.headers["location"])).text
+        assert "MNTOR-3 rejected." in page and ">rejected</span>" in page
         r = await quinn.post("/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["quinn"]})
         assert r.status_code == 303
         page = (await quinn.get(r.headers["location"])).text
