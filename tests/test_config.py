@@ -102,3 +102,47 @@ def test_unknown_environment_lists_the_known_ones() -> None:
     )
     with pytest.raises(NotFound, match=r"unknown environment 'qa' \(known: stage\)"):
         s.environment("qa")
+
+
+@pytest.mark.parametrize(
+    ("section", "where"),
+    [
+        (
+            {"schedule": {"prerelease": "0 25 * * *"}},
+            "schedule -> prerelease: cron '0 25 * * *': hour",
+        ),
+        ({"schedule": {"poll_interval": -1}}, "schedule -> poll_interval"),
+        (
+            {"webhooks": {"github_secret": "hunter2"}},
+            "webhooks -> github_secret: a secret is a reference",
+        ),
+        (
+            {"webhooks": {"repository": "not a repo"}},
+            "webhooks -> repository: must be 'owner/name'",
+        ),
+        ({"webhooks": {"bogus": 1}}, "webhooks -> bogus: is not a known setting"),
+    ],
+)
+def test_schedule_and_webhook_settings_are_checked(section: dict[str, object], where: str) -> None:
+    data: dict[str, object] = {"app": {"name": "x", "run": "r"}, "environments": {"p": {"port": 1}}}
+    data.update(section)
+    with pytest.raises(ConfigError) as err:
+        parse(data, root=Path("."))
+    assert where in err.value.message
+
+
+def test_schedule_and_webhook_defaults() -> None:
+    s = parse(
+        {
+            "app": {"name": "x", "run": "r"},
+            "environments": {"p": {"port": 1}},
+            "webhooks": {"github_secret": {"env": "GH_SECRET"}, "required_checks": ["ci/test"]},
+        },
+        root=Path("."),
+    )
+    assert s.schedule.prerelease == "0 0 * * 1-5" and s.schedule.poll_interval == 30
+    assert (
+        s.webhooks.github_secret.env == "GH_SECRET"
+        and s.webhooks.build_token.env == "SHIPYARD_BUILD_TOKEN"
+    )
+    assert s.webhooks.required_checks == ["ci/test"]

@@ -197,10 +197,28 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    prerelease: str = "0 0 * * 1-5"  # cron, in app.timezone; "" turns it off
+    poll_interval: float = 30.0  # seconds between reads of main; 0 turns polling off
+    catch_up_window: float = 86400.0  # a slot missed by longer than this is not caught up
+    lease_ttl: float = 300.0
+    run_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
 class SecretRef:
     """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
 
     env: str
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    github_secret: SecretRef = SecretRef("SHIPYARD_GITHUB_SECRET")
+    build_token: SecretRef = SecretRef("SHIPYARD_BUILD_TOKEN")
+    repository: str | None = None  # "org/name"; default: app.source when it names one
+    required_checks: list[str] = field(default_factory=list)  # external CI checks that decide
+    max_body: int = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -313,6 +331,72 @@ def _state(data: Any) -> StateConfig:
     )
 
 
+def _schedule(data: Any) -> ScheduleConfig:
+    p: tuple[str | int, ...] = ("schedule",)
+    f = _fields(
+        data,
+        p,
+        {
+            "prerelease": (str, "0 0 * * 1-5"),
+            "poll_interval": (float, 30.0),
+            "catch_up_window": (float, 86400.0),
+            "lease_ttl": (float, 300.0),
+            "run_timeout": (float, 3600.0),
+        },
+    )
+    if f["prerelease"].strip():
+        from shipyard.core.cron import parse as parse_cron
+
+        try:
+            parse_cron(f["prerelease"])
+        except ValueError as exc:
+            raise Invalid((*p, "prerelease"), str(exc)) from None
+    _between(f["poll_interval"], 0, 86400, (*p, "poll_interval"))
+    _between(f["catch_up_window"], 0, 366 * 86400, (*p, "catch_up_window"))
+    _between(f["lease_ttl"], 0, 86400, (*p, "lease_ttl"), open_low=True)
+    _between(f["run_timeout"], 0, 7 * 86400, (*p, "run_timeout"), open_low=True)
+    return ScheduleConfig(**f)
+
+
+def _secret_ref(value: Any, path: tuple[str | int, ...]) -> SecretRef:
+    if not isinstance(value, dict):
+        raise Invalid(
+            path, 'a secret is a reference such as { env = "NAME" }, never the value itself'
+        )
+    return SecretRef(**_fields(value, path, {"env": (str, _MISSING)}))
+
+
+def _webhooks(data: Any) -> WebhooksConfig:
+    p: tuple[str | int, ...] = ("webhooks",)
+    table = _table(data, p)
+    for key in table:
+        if key not in ("github_secret", "build_token", "repository", "required_checks", "max_body"):
+            raise Invalid((*p, key), "is not a known setting")
+    defaults = WebhooksConfig()
+    repository = table.get("repository")
+    if repository is not None:
+        _check_type(repository, str, (*p, "repository"))
+        if not re.match(r"^[\w.-]+/[\w.-]+$", repository):
+            raise Invalid((*p, "repository"), "must be 'owner/name'")
+    checks = _str_list(
+        _check_type(table.get("required_checks", []), list, (*p, "required_checks")),
+        (*p, "required_checks"),
+    )
+    max_body = _check_type(table.get("max_body", defaults.max_body), int, (*p, "max_body"))
+    _between(max_body, 1024, 100 * 1024 * 1024, (*p, "max_body"))
+    return WebhooksConfig(
+        github_secret=_secret_ref(table["github_secret"], (*p, "github_secret"))
+        if "github_secret" in table
+        else defaults.github_secret,
+        build_token=_secret_ref(table["build_token"], (*p, "build_token"))
+        if "build_token" in table
+        else defaults.build_token,
+        repository=repository,
+        required_checks=checks,
+        max_body=max_body,
+    )
+
+
 def _notify(data: Any) -> list[NotifyConfig]:
     if not isinstance(data, list):
         raise Invalid(("notify",), "must be a list of tables: [[notify]]")
@@ -352,6 +436,8 @@ class Settings:
     releases: ReleasesConfig = field(default_factory=ReleasesConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     notify: list[NotifyConfig] = field(default_factory=lambda: [NotifyConfig(type="log")])
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
@@ -366,6 +452,8 @@ class Settings:
             "build": _build,
             "state": _state,
             "notify": _notify,
+            "schedule": _schedule,
+            "webhooks": _webhooks,
         }
         for key in data:
             if key not in sections:

@@ -149,7 +149,7 @@ def test_busy_environment_queues_and_says_so(world: World) -> None:
     from shipyard.config import load
     from shipyard.core import states as st
     from shipyard.services.context import open_context
-    from shipyard.services.deploy import _owner
+    from shipyard.services.deploy import owner_id
     from shipyard.store.models import Deployment
 
     p = world.p
@@ -168,7 +168,7 @@ def test_busy_environment_queues_and_says_so(world: World) -> None:
             state=st.ROLLING_OUT,
             tag_created=False,
             requested_by="other@example.com",
-            owner=_owner(),
+            owner=owner_id(),
             created_at=now,
             updated_at=now,
         )

@@ -21,7 +21,7 @@ BO = ("Bo Dev", "bo@example.com")
 def server(project: Project) -> Iterator[tuple[str, str]]:
     port = free_port()
     proc = subprocess.Popen(
-        [SHIPYARD, "serve", "--port", str(port)],
+        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
         cwd=project.path,
         env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
         stdout=subprocess.PIPE,

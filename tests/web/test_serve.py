@@ -7,10 +7,11 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
-from conftest import SHIPYARD, Project, free_port
+from conftest import SHIPYARD, Project, free_port, make_project, stop_all
 
 
 def test_serve_prints_the_first_token_once_and_answers_over_http(project: Project) -> None:
@@ -19,7 +20,7 @@ def test_serve_prints_the_first_token_once_and_answers_over_http(project: Projec
     port = free_port()
     env = {**os.environ, "SHIPYARD_USER": "ops@example.com"}
     server = subprocess.Popen(
-        [SHIPYARD, "serve", "--port", str(port)],
+        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
         cwd=p.path,
         env=env,
         stdout=subprocess.PIPE,
@@ -66,7 +67,7 @@ def test_serve_prints_the_first_token_once_and_answers_over_http(project: Projec
     # no second "first start" on the next start: the token is printed only once
     port = free_port()
     again = subprocess.Popen(
-        [SHIPYARD, "serve", "--port", str(port)],
+        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
         cwd=p.path,
         env=env,
         stdout=subprocess.PIPE,
@@ -83,3 +84,36 @@ def test_serve_prints_the_first_token_once_and_answers_over_http(project: Projec
         again.wait(timeout=30)
         if again.stdout is not None:
             again.stdout.close()
+
+
+def test_serve_polls_main_and_stage_follows_without_a_command(tmp_path: Path) -> None:
+    p = make_project(tmp_path / "monitor", extra='[schedule]\nprerelease = ""\npoll_interval = 1\n')
+    port = free_port()
+    server = subprocess.Popen(
+        [SHIPYARD, "serve", "--port", str(port)],
+        cwd=p.path,
+        env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and p.served("stage") != p.head():
+            time.sleep(0.2)
+        assert p.served("stage") == p.head()  # the first poll built main and deployed it
+        p.repo.squash_pr(
+            2, "Add alerts MNTOR-2", p.features("alerts"), author=("Bo", "bo@example.com")
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and p.served("stage") != p.head():
+            time.sleep(0.2)
+        assert p.served("stage") == p.head()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert (
+            'shipyard_scheduler_runs_total{app="monitor",job="poll",result="succeeded"}' in metrics
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        stop_all(p)

@@ -511,8 +511,11 @@ def audit_log(
 def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8100,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Do not run the daily pre-release and polling.")
+    ] = False,
 ) -> None:
-    """Run the server: the REST API under /api/v1 and the webhooks."""
+    """Run the server: dashboard, REST API, webhooks, and the schedules ([schedule])."""
     import uvicorn
 
     from shipyard.config import load
@@ -531,7 +534,17 @@ def serve(
     console().print(
         f"serving {settings.app.name} on http://{host}:{port}/ (API: /api/v1, /openapi.json)"
     )
-    uvicorn.run(create_app(settings, store=store), host=host, port=port, log_level="warning")
+    app = create_app(settings, store=store)
+    stop_schedule = None
+    if not no_schedule:
+        from shipyard.web.background import start_scheduler
+
+        stop_schedule = start_scheduler(settings, store)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if stop_schedule is not None:
+            stop_schedule()
 
 
 @user_app.command("add")

@@ -188,6 +188,13 @@ def run_build(ctx: Context, build: Build) -> bool:
         assert row is not None
         if row.status != PENDING:
             return row.status == PASSED
+        required = ctx.settings.webhooks.required_checks
+        if required:
+            from shipyard.services.webhooks import verdict
+
+            # An external CI decides: the build waits until its checks are in.
+            if verdict(s, row.id, required) != PASSED or ctx.git.rev_parse(row.sha) is None:
+                return False
         row.status = RUNNING
     work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
     ok = True
@@ -290,7 +297,12 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     result.new_builds = record_new_builds(ctx)
     for b in pending_builds(ctx):
         ctx.reporter.step(f"build {b.short_sha}: {b.subject or '(no subject)'}")
-        (result.passed if run_build(ctx, b) else result.failed).append(b.short_sha)
+        if run_build(ctx, b):
+            result.passed.append(b.short_sha)
+        elif b.status == FAILED:
+            result.failed.append(b.short_sha)
+        else:
+            ctx.reporter.step(f"build {b.short_sha} waits for its required checks")
     green = newest_green(ctx)
     if green is None:
         result.message = "no green build yet"

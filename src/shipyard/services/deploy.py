@@ -217,7 +217,8 @@ def plan(
 # -- the state machine, one transaction per step --------------------------------------------------
 
 
-def _owner() -> str:
+def owner_id() -> str:
+    """This process, as ``host:pid:start-time``: what leases and deployments record as owner."""
     return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
 
 
@@ -317,7 +318,7 @@ def _enqueue(ctx: Context, p: Plan) -> int:
             requested_by=ctx.actor,
             reason=p.reason,
             previous_deployment_id=env.current_deployment_id,
-            owner=_owner(),
+            owner=owner_id(),
             created_at=now,
             updated_at=now,
         )

@@ -435,6 +435,9 @@ class Scheduler:
         if outcome.outcome == FAILED:
             log.warning(message)
             self.ctx.reporter.warn(message)
+            from shipyard.services.notify import emit
+
+            emit(self.ctx, "schedule.failed", message, details={"job": job, "slot": key})
         else:
             log.info(message)
             self.ctx.reporter.step(message)

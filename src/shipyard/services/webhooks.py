@@ -87,14 +87,16 @@ class WebhookSettings:
     def from_settings(
         cls, settings: Settings, environ: Mapping[str, str] | None = None
     ) -> WebhookSettings:
-        """Defaults until the config has a ``[webhooks]`` section: secrets from
-        ``SHIPYARD_GITHUB_SECRET`` / ``SHIPYARD_BUILD_TOKEN``, the repository from
-        ``app.source`` when it names a GitHub repository."""
+        """The ``[webhooks]`` section, with its secrets read from the environment variables
+        it names; the repository defaults to ``app.source`` when that names one."""
         env = os.environ if environ is None else environ
+        cfg = settings.webhooks
         return cls(
-            github_secret=env.get("SHIPYARD_GITHUB_SECRET") or None,
-            build_token=env.get("SHIPYARD_BUILD_TOKEN") or None,
-            repository=github.repository_name(settings.app.source),
+            github_secret=env.get(cfg.github_secret.env) or None,
+            build_token=env.get(cfg.build_token.env) or None,
+            repository=cfg.repository or github.repository_name(settings.app.source),
+            required_checks=tuple(cfg.required_checks),
+            max_body=cfg.max_body,
         )
 
 

@@ -20,6 +20,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        from shipyard.services.webhooks import drain
+
+        drain(settings, 30.0)  # let an ingest a webhook started finish
         outbox = getattr(app.state, "outbox", None)
         if outbox is not None:
             outbox.drain(3.0)

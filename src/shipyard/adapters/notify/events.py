@@ -23,6 +23,7 @@ EventKind = Literal[
     "deployment.failed",
     "deployment.refused",
     "prerelease.cut",
+    "schedule.failed",
 ]
 KINDS: tuple[EventKind, ...] = (
     "deployment.started",
@@ -30,6 +31,7 @@ KINDS: tuple[EventKind, ...] = (
     "deployment.failed",
     "deployment.refused",
     "prerelease.cut",
+    "schedule.failed",
 )
 
 

@@ -336,7 +336,11 @@ def sync(request: Request, who: Principal = Depends(require("sync"))) -> dict[st
     """Read main, build what is new, move automatic environments."""
     from shipyard.services.builds import sync as do_sync
 
-    r = do_sync(context_for(request, who.name))
+    from shipyard.services.webhooks import sync_lock
+
+    ctx = context_for(request, who.name)
+    with sync_lock(ctx.settings):  # never beside a sync a webhook or the poll started
+        r = do_sync(ctx)
     return {
         "new_builds": [b.short_sha for b in r.new_builds],
         "passed": r.passed,
