@@ -21,6 +21,7 @@ lint:
 bench:
 	@scripts/bootstrap
 	@.venv/bin/python bench/notes_bench.py
+	@.venv/bin/python bench/webhook_latency.py
 
 docs:
 	@scripts/bootstrap
