@@ -6,8 +6,8 @@ For each round a pull request is merged and GitHub's ``push`` event arrives.
 The latency is measured on the server's own clock: from the push delivery
 being recorded to the stage deployment of that commit being created (queued),
 both rows in the database; it covers recording the build, exporting the
-commit's tree into the artifact store and planning the deploy. Bounded: at most ``--rounds`` pushes (default 20, at most 100), each
-waited for at most 60 s.
+commit's tree into the artifact store and planning the deploy. Bounded: at
+most ``--rounds`` pushes (default 20, at most 100), each waited for at most 60 s.
 
     .venv/bin/python bench/webhook_latency.py [--rounds N]
 """
