@@ -534,6 +534,9 @@ def serve(
     console().print(
         f"serving {settings.app.name} on http://{host}:{port}/ (API: /api/v1, /openapi.json)"
     )
+    from shipyard.web.logs import configure
+
+    configure()
     app = create_app(settings, store=store)
     stop_schedule = None
     if not no_schedule:
@@ -541,7 +544,7 @@ def serve(
 
         stop_schedule = start_scheduler(settings, store)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
         if stop_schedule is not None:
             stop_schedule()

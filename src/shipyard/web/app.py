@@ -41,6 +41,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.store = store or open_store(settings.database_url)
     app.state.outbox = None  # made on first use, see web.deps.context_for
     errors.install(app)
+    from shipyard.web.logs import log_requests
+
+    app.middleware("http")(log_requests)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:
