@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -36,7 +36,7 @@ BO = ("Bo Dev", "bo@example.com")
 WAIT_MS = 30_000
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"browser test cannot run in CI: {reason}")
     pytest.skip(reason)
