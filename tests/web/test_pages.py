@@ -7,13 +7,16 @@ import re
 import stat
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy import update
 
 from conftest import Project
 from shipyard.config import load
-from shipyard.services.users import bootstrap_admin, create_token
+from shipyard.services.users import bootstrap_admin, create_token, hash_token
 from shipyard.store.db import open_store
+from shipyard.store.models import ApiToken
 from shipyard.web.app import create_app
 from shipyard.web.session import COOKIE
 
@@ -109,6 +112,20 @@ def test_login_session_cookie_csrf_and_logout(project: Project) -> None:
         assert r.status_code == 200
         r = await other.get("/environments", headers={"cookie": f"{COOKIE}={bad}"})
         assert r.status_code == 303
+
+        # revoking the token used to log in ends the session
+        await log_in(other, t["admin"])
+        revoke = (
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_token(t["admin"]))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        store = open_store(load(project.path / "shipyard.toml").database_url)
+        try:
+            store.retrying(lambda db: db.execute(revoke))
+        finally:
+            store.close()
+        assert (await other.get("/environments")).status_code == 303
 
         r = await vic.post("/logout", data={"csrf": "nope"})
         assert r.status_code == 403

@@ -1,12 +1,14 @@
-"""Dashboard sessions: a signed cookie naming the user, its expiry and a CSRF token.
+"""Dashboard sessions: a signed cookie naming the user, its token, its expiry and a CSRF token.
 
 The cookie is ``base64url(json).hex(hmac_sha256)``, signed with a per-server key kept
 in ``<state_dir>/session.key`` (created on first use, mode 0600). Nothing is stored
-server-side; logging out drops the cookie. Every form carries the session's CSRF
-token in a hidden ``csrf`` field, checked on each POST. The login form, which has
-no session yet, uses a double-submit cookie instead.
+server-side; logging out drops the cookie. A session is as good as the API token
+it was opened with: revoking the token or disabling the user ends it at the next
+request. Every form carries the session's CSRF token in a hidden ``csrf`` field,
+checked on each POST. The login form, which has no session yet, uses a
+double-submit cookie instead.
 
-    >>> raw = issue(b"k" * 32, "quinn", ttl=3600)
+    >>> raw = issue(b"k" * 32, "quinn", "9f86d0...", ttl=3600)
     >>> read(b"k" * 32, raw).user
     'quinn'
 """
@@ -27,7 +29,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from shipyard.store.models import User
+from shipyard.store.models import ApiToken, User
 from shipyard.web.deps import Principal, settings_of, store_of
 
 COOKIE = "shipyard_session"
@@ -38,6 +40,7 @@ TTL = 12 * 3600
 @dataclass(frozen=True)
 class Session:
     user: str
+    token_hash: str  # the SHA-256 the database keeps of the token used to log in
     expires: int
     csrf: str
 
@@ -79,8 +82,13 @@ def _sign(key: bytes, payload: bytes) -> str:
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def issue(key: bytes, user: str, *, ttl: int = TTL) -> str:
-    data = {"u": user, "exp": int(time.time()) + ttl, "csrf": secrets.token_urlsafe(24)}
+def issue(key: bytes, user: str, token_hash: str, *, ttl: int = TTL) -> str:
+    data = {
+        "u": user,
+        "t": token_hash,
+        "exp": int(time.time()) + ttl,
+        "csrf": secrets.token_urlsafe(24),
+    }
     payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
     return payload.decode() + "." + _sign(key, payload)
 
@@ -94,7 +102,7 @@ def read(key: bytes, raw: str | None) -> Session | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        s = Session(str(data["u"]), int(data["exp"]), str(data["csrf"]))
+        s = Session(str(data["u"]), str(data["t"]), int(data["exp"]), str(data["csrf"]))
     except (ValueError, KeyError, TypeError):
         return None
     return s if s.expires > time.time() else None
@@ -107,7 +115,14 @@ def current(request: Request) -> tuple[Principal, Session] | None:
         return None
     with store_of(request).read() as db:
         row = db.execute(
-            select(User).where(User.name == s.user, User.disabled.is_(False))
+            select(User)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                User.name == s.user,
+                User.disabled.is_(False),
+                ApiToken.token_hash == s.token_hash,
+                ApiToken.revoked_at.is_(None),
+            )
         ).scalar_one_or_none()
     return (Principal(row.name, row.role), s) if row is not None else None
 
@@ -129,10 +144,12 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def sign_in(request: Request, response: Response, user: str) -> None:
+def sign_in(request: Request, response: Response, user: str, token: str) -> None:
+    from shipyard.services.users import hash_token
+
     response.set_cookie(
         COOKIE,
-        issue(key_of(request), user),
+        issue(key_of(request), user, hash_token(token)),
         max_age=TTL,
         httponly=True,
         samesite="lax",

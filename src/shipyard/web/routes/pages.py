@@ -220,7 +220,7 @@ def login(
     if user is None:
         return _login_page(request, next, "That token is unknown or was revoked.", 401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    sessions.sign_in(request, response, user.name)
+    sessions.sign_in(request, response, user.name, token.strip())
     return response
 
 
