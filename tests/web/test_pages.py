@@ -231,6 +231,11 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         assert log.status_code == 200 and "exit code 0" in log.text
         missing = await vic.get(f"/builds/{short}/checks/nope")
         assert missing.status_code == 404 and "has no check" in missing.text
+        missing = await vic.get("/deployments/999")
+        assert missing.status_code == 404 and "no deployment #999" in missing.text
+        assert missing.headers["content-type"].startswith("text/html")
+        page = (await vic.get("/promote", params={"environment": "qa", "ref": "x"})).text
+        assert "unknown environment &#39;qa&#39;" in page
 
         history = (await vic.get("/history", params={"environment": "prod"})).text
         assert "deployment.refused" in history and "deployment.succeeded" in history
