@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from conftest import Project
 
+from conftest import Project
 from shipyard.config import load
 from shipyard.services.users import bootstrap_admin
 from shipyard.store.db import open_store

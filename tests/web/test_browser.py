@@ -75,7 +75,7 @@ def server(project: Project) -> Iterator[tuple[str, str]]:
     """``shipyard serve`` on a free loopback port: its base URL and the admin token."""
     port = free_port()
     proc = subprocess.Popen(
-        [SHIPYARD, "serve", "--port", str(port)],
+        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
         cwd=project.path,
         env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
         stdout=subprocess.PIPE,

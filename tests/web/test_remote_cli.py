@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import SHIPYARD, Project, Result, free_port
 
 BO = ("Bo Dev", "bo@example.com")

@@ -335,7 +335,6 @@ def audit_verify(request: Request, who: Principal = Depends(require("read"))) ->
 def sync(request: Request, who: Principal = Depends(require("sync"))) -> dict[str, Any]:
     """Read main, build what is new, move automatic environments."""
     from shipyard.services.builds import sync as do_sync
-
     from shipyard.services.webhooks import sync_lock
 
     ctx = context_for(request, who.name)
