@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,12 +55,21 @@ def test_demo_runs_the_train_and_stops(tmp_path: Path) -> None:
         assert "refused" in out and "MNTOR-103" in out
         assert "prod runs 20" in out
         urls = [w for w in out.split() if w.startswith("http://127.0.0.1:")]
-        assert len(urls) == 2
+        assert len(urls) == 3  # stage, prod, and the dashboard
+        import re
         import urllib.request
 
-        for url in urls:
+        for url in urls[:2]:
             with urllib.request.urlopen(url + "__version__", timeout=5) as resp:
                 assert resp.status == 200
+        token = re.search(r"admin token: (shp_\S+)\)", out)
+        assert token, out
+        req = urllib.request.Request(
+            urls[2] + "api/v1/environments", headers={"Authorization": f"Bearer {token.group(1)}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            envs = {e["name"]: e for e in json.loads(resp.read())}
+        assert envs["prod"]["deployment"]["tag"].startswith("prod-")
     finally:
         stop = _cli(tmp_path, "demo", "--stop", env=env)
     assert stop.returncode == 0, stop.stderr
@@ -69,7 +79,7 @@ def test_demo_runs_the_train_and_stops(tmp_path: Path) -> None:
 
     for url in urls:
         try:
-            urllib.request.urlopen(url + "__version__", timeout=2).close()
+            urllib.request.urlopen(url + "healthz", timeout=2).close()
             raise AssertionError(f"{url} still answers after --stop")
         except urllib.error.URLError:
             pass

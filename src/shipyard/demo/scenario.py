@@ -280,10 +280,62 @@ def run_demo(where: Path | None = None) -> None:
         raise
     finally:
         ctx.close()
+    dashboard, token = start_server(repo.path)
     c.print()
     c.print(f"stage: http://127.0.0.1:{ports[0]}/    prod: http://127.0.0.1:{ports[1]}/")
+    if dashboard:
+        c.print(f"dashboard: {dashboard}   (log in with the admin token: {token})", soft_wrap=True)
     c.print(f"try:   cd {repo.path} && shipyard status   (then 'shipyard demo --stop')")
     c.print(f"[dim]demo took {time.monotonic() - started:.1f}s[/]")
+
+
+def start_server(repo: Path) -> tuple[str | None, str | None]:
+    """Start ``shipyard serve`` for the sample app in the background; its URL and admin token."""
+    import re
+    import signal
+    import subprocess
+
+    port = 8100 if _free(8100) else _ports()[0]
+    log = repo / ".shipyard" / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shipyard", "serve", "--no-schedule", "--port", str(port)],
+            cwd=repo,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "SHIPYARD_USER": RELEASER},
+        )
+    MARKER.write_text(json.dumps({"repo": str(repo), "server": proc.pid}))
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = re.search(r"(shp_\S+)", log.read_text())
+        if found and _get(url + "healthz") != "(no answer)":
+            return url, found.group(1)
+        time.sleep(0.1)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    console().print(f"[yellow]the dashboard did not start; see {log}[/]")
+    return None, None
+
+
+def _stop_server(pid: int | None) -> None:
+    import signal
+
+    if not pid:
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        return  # already gone
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.1)
 
 
 def stop_demo(*, quiet: bool = False) -> None:
@@ -292,7 +344,9 @@ def stop_demo(*, quiet: bool = False) -> None:
         if not quiet:
             console().print("no demo is running")
         return
-    repo = Path(json.loads(MARKER.read_text())["repo"])
+    marker = json.loads(MARKER.read_text())
+    repo = Path(marker["repo"])
+    _stop_server(marker.get("server"))
     if (repo / "shipyard.toml").exists():
         from shipyard.services.runtime import bring_down
 
@@ -307,4 +361,4 @@ def stop_demo(*, quiet: bool = False) -> None:
     else:
         shutil.rmtree(repo, ignore_errors=True)
     if not quiet:
-        console().print(f"stopped the demo's environments and removed {repo}")
+        console().print(f"stopped the demo's server and environments, and removed {repo}")
