@@ -8,9 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,3 +228,64 @@ def project(tmp_path: Path) -> Iterator[Project]:
         yield p
     finally:
         stop_all(p)
+
+
+@dataclass
+class Server:
+    url: str
+    token: str | None
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_server(
+    project_path: Path,
+    *,
+    schedule: bool = False,
+    first_start: bool = True,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """``shipyard serve`` on a free loopback port, its output in a file (a pipe nobody reads
+    would fill up and stall the server); stopped with SIGTERM on the way out."""
+    import re
+    import signal
+
+    import httpx
+
+    port = free_port()
+    log = project_path / ".shipyard" / f"serve-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args = [SHIPYARD, "serve", "--port", str(port)] + ([] if schedule else ["--no-schedule"])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args,
+            cwd=project_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "SHIPYARD_USER": "ops@example.com", **(env or {})},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"shipyard serve exited: {log.read_text()[-2000:]}"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.1)
+        found = re.search(r"(shp_\S+)", log.read_text())
+        if first_start:
+            assert found, f"no first-start token printed: {log.read_text()[:500]}"
+        yield Server(url, found.group(1) if found else None, log, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

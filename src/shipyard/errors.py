@@ -6,6 +6,9 @@ body with ``status``. Anything else that escapes is a bug.
 
     ShipyardError                 400  base class; ``message`` is one readable line
     ├── ConfigError               400  missing or invalid shipyard.toml; names the field
+    ├── BadDelivery               400  a webhook body that cannot be read (bad JSON, wrong fields)
+    ├── Unauthorized              401  no or bad signature, token or credentials
+    ├── TooLarge                  413  a request body over its limit
     ├── NotFound                  404  unknown app, environment, ticket, release, build
     ├── InvalidRef                422  a ref that does not match the environment's pattern
     ├── Refused                   409  a gate said no (unverified tickets, upstream, checks)
@@ -42,6 +45,22 @@ class ShipyardError(Exception):
 
 class ConfigError(ShipyardError):
     code = "config"
+
+
+class BadDelivery(ShipyardError):
+    """A body that is not a delivery we can read: bad JSON, wrong fields, unknown event."""
+
+    code = "bad_request"
+
+
+class Unauthorized(ShipyardError):
+    status = 401
+    code = "unauthorized"
+
+
+class TooLarge(ShipyardError):
+    status = 413
+    code = "too_large"
 
 
 class NotFound(ShipyardError):

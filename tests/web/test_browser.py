@@ -9,17 +9,14 @@ from __future__ import annotations
 import os
 import re
 import selectors
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-import httpx
 import pytest
 
-from conftest import SHIPYARD, Project, free_port
+from conftest import Project, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
@@ -73,39 +70,9 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
 @pytest.fixture
 def server(project: Project) -> Iterator[tuple[str, str]]:
     """``shipyard serve`` on a free loopback port: its base URL and the admin token."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
-        cwd=project.path,
-        env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        token = re.search(r"(shp_\S+)", _first_line(proc, 60))
-        assert token, "no first-start token printed"
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.1)
-        yield base, token.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with running_server(project.path) as srv:
+        assert srv.token is not None
+        yield srv.url, srv.token
 
 
 def token_for(project: Project, name: str, role: str) -> str:

@@ -3,51 +3,22 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import SHIPYARD, Project, Result, free_port
+from conftest import SHIPYARD, Project, Result, running_server
 
 BO = ("Bo Dev", "bo@example.com")
 
 
 @pytest.fixture
 def server(project: Project) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SHIPYARD, "serve", "--no-schedule", "--port", str(port)],
-        cwd=project.path,
-        env={**os.environ, "SHIPYARD_USER": "ops@example.com"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        token = re.search(r"(shp_\S+)", proc.stdout.readline())
-        assert token
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url, token.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with running_server(project.path) as srv:
+        assert srv.token is not None
+        yield srv.url, srv.token
 
 
 def remote(where: Path, url: str, token: str, *args: str) -> Result:

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.config import Settings
 from shipyard.core import github
-from shipyard.errors import ShipyardError
+from shipyard.errors import BadDelivery, ShipyardError, Unauthorized
 from shipyard.services import builds
 from shipyard.services.context import Context
 from shipyard.store import audit
@@ -51,23 +51,6 @@ log = logging.getLogger("shipyard.webhooks")
 ACCEPTED, IGNORED, DUPLICATE, REJECTED = "accepted", "ignored", "duplicate", "rejected"
 MAX_BODY = 5 * 1024 * 1024
 DELIVERY_ID_LIMIT = 100
-
-
-class Unauthorized(ShipyardError):
-    status = 401
-    code = "unauthorized"
-
-
-class BadDelivery(ShipyardError):
-    """A body that is not a delivery we can read: bad JSON, wrong fields, unknown event."""
-
-    status = 400
-    code = "bad_request"
-
-
-class TooLarge(ShipyardError):
-    status = 413
-    code = "too_large"
 
 
 @dataclass(frozen=True)

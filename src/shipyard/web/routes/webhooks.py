@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from shipyard.errors import BadDelivery, TooLarge, Unauthorized
 from shipyard.services import webhooks as hooks
-from shipyard.services.webhooks import BadDelivery, TooLarge, Unauthorized, WebhookSettings
+from shipyard.services.webhooks import WebhookSettings
 from shipyard.web.deps import Principal, context_for, settings_of
 
 router = APIRouter(tags=["webhooks"])
