@@ -400,7 +400,8 @@ def _deploy_in_background(request: Request, who: Principal, p: Any) -> int | Non
         finally:
             _settle_notifications(worker, 3.0)
 
-    thread = threading.Thread(target=run, name=f"deploy-{p.environment}", daemon=True)
+    # Not a daemon: a server told to stop waits for the rollout to finish before it exits.
+    thread = threading.Thread(target=run, name=f"deploy-{p.environment}", daemon=False)
     thread.start()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
