@@ -222,6 +222,12 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    # Other apps' shipyard.toml files this app's server serves too (globs, relative paths).
+    apps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     type: str
     path: str | None = None
@@ -397,6 +403,12 @@ def _webhooks(data: Any) -> WebhooksConfig:
     )
 
 
+def _server(data: Any) -> ServerConfig:
+    p: tuple[str | int, ...] = ("server",)
+    f = _fields(data, p, {"apps": (list, [])})
+    return ServerConfig(apps=_str_list(f["apps"], (*p, "apps")))
+
+
 def _notify(data: Any) -> list[NotifyConfig]:
     if not isinstance(data, list):
         raise Invalid(("notify",), "must be a list of tables: [[notify]]")
@@ -439,6 +451,7 @@ class Settings:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     notify: list[NotifyConfig] = field(default_factory=lambda: [NotifyConfig(type="log")])
+    server: ServerConfig = field(default_factory=ServerConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
@@ -454,6 +467,7 @@ class Settings:
             "notify": _notify,
             "schedule": _schedule,
             "webhooks": _webhooks,
+            "server": _server,
         }
         for key in data:
             if key not in sections:

@@ -65,7 +65,8 @@ def test_demo_runs_the_train_and_stops(tmp_path: Path) -> None:
         token = re.search(r"admin token: (shp_\S+)\)", out)
         assert token, out
         req = urllib.request.Request(
-            urls[2] + "api/v1/environments", headers={"Authorization": f"Bearer {token.group(1)}"}
+            urls[2] + "api/v1/apps/monitor/environments",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
             envs = {e["name"]: e for e in json.loads(resp.read())}

@@ -67,22 +67,26 @@ def test_the_train_through_the_api(project: Project) -> None:
 
     async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
         assert (await c.get("/healthz")).json()["status"] == "ok"
-        r = await c.post("/api/v1/sync", headers=auth(t["rel"]))
+        r = await c.post("/api/v1/apps/monitor/sync", headers=auth(t["rel"]))
         assert r.status_code == 200 and r.json()["deployed"] == {"stage": p.head()[:7]}
         envs = {
             e["name"]: e
-            for e in (await c.get("/api/v1/environments", headers=auth(t["vic"]))).json()
+            for e in (
+                await c.get("/api/v1/apps/monitor/environments", headers=auth(t["vic"]))
+            ).json()
         }
         assert (
             envs["stage"]["deployment"]["commit"] == p.head()
             and envs["stage"]["health"] == "healthy"
         )
         assert envs["prod"]["waiting_unverified"] == ["MNTOR-3"]
-        r = await c.post("/api/v1/prereleases", json={"date": "2024-09-03"}, headers=auth(t["rel"]))
+        r = await c.post(
+            "/api/v1/apps/monitor/prereleases", json={"date": "2024-09-03"}, headers=auth(t["rel"])
+        )
         assert r.status_code == 201 and r.json()["tag"] == "2024.09.03"
 
         want = {"environment": "prod", "ref": "2024.09.03"}
-        r = await c.post("/api/v1/deployments/plan", json=want, headers=auth(t["vic"]))
+        r = await c.post("/api/v1/apps/monitor/deployments/plan", json=want, headers=auth(t["vic"]))
         assert r.json()["refusal"] and [g["ok"] for g in r.json()["gates"]] == [
             True,
             True,
@@ -90,36 +94,46 @@ def test_the_train_through_the_api(project: Project) -> None:
             False,
         ]
         err = is_error(
-            await c.post("/api/v1/deployments", json=want, headers=auth(t["rel"])), 409, "refused"
+            await c.post("/api/v1/apps/monitor/deployments", json=want, headers=auth(t["rel"])),
+            409,
+            "refused",
         )
         assert err["details"]["unverified"] == ["MNTOR-3"]
         is_error(
             await c.post(
-                "/api/v1/tickets/verify", json={"keys": ["MNTOR-3"]}, headers=auth(t["vic"])
+                "/api/v1/apps/monitor/tickets/verify",
+                json={"keys": ["MNTOR-3"]},
+                headers=auth(t["vic"]),
             ),
             403,
             "forbidden",
         )
         r = await c.post(
-            "/api/v1/tickets/verify", json={"keys": ["MNTOR-3"]}, headers=auth(t["quinn"])
+            "/api/v1/apps/monitor/tickets/verify",
+            json={"keys": ["MNTOR-3"]},
+            headers=auth(t["quinn"]),
         )
         assert r.status_code == 200 and r.json()[0]["status"] == "verified"
         err = is_error(
-            await c.post("/api/v1/deployments", json=want, headers=auth(t["quinn"])),
+            await c.post("/api/v1/apps/monitor/deployments", json=want, headers=auth(t["quinn"])),
             403,
             "forbidden",
         )
         assert "needs admin or releaser" in err["message"]
-        r = await c.post("/api/v1/deployments", json=want, headers=auth(t["rel"]))
+        r = await c.post("/api/v1/apps/monitor/deployments", json=want, headers=auth(t["rel"]))
         assert r.status_code == 201, r.text
         assert r.json()["state"] == "succeeded" and r.json()["tag"] == "prod-2024.09.03"
         assert p.served("prod") == p.head()
 
-        hist = (await c.get("/api/v1/environments/prod/deployments", headers=auth(t["vic"]))).json()
+        hist = (
+            await c.get(
+                "/api/v1/apps/monitor/environments/prod/deployments", headers=auth(t["vic"])
+            )
+        ).json()
         assert hist[0]["requested_by"] == "rel"  # recorded under the authenticated user
-        rel = (await c.get("/api/v1/releases", headers=auth(t["vic"]))).json()
+        rel = (await c.get("/api/v1/apps/monitor/releases", headers=auth(t["vic"]))).json()
         assert rel[0]["latest"] and rel[0]["environments"] == ["prod"]
-        tickets = (await c.get("/api/v1/tickets", headers=auth(t["vic"]))).json()
+        tickets = (await c.get("/api/v1/apps/monitor/tickets", headers=auth(t["vic"]))).json()
         assert tickets[0]["label"] == "promoted to prod"
         assert (await c.get("/api/v1/audit/verify", headers=auth(t["vic"]))).json()["ok"]
 
@@ -128,11 +142,17 @@ def test_the_train_through_the_api(project: Project) -> None:
 
 def test_credentials_roles_and_the_error_shape(project: Project) -> None:
     async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
-        err = is_error(await c.get("/api/v1/environments"), 401, "unauthorized")
+        err = is_error(await c.get("/api/v1/apps/monitor/environments"), 401, "unauthorized")
         assert "Authorization: Bearer" in err["message"]
-        is_error(await c.get("/api/v1/environments", headers=auth("shp_nope")), 401, "unauthorized")
         is_error(
-            await c.get("/api/v1/environments", headers={"authorization": "Basic eDp5"}),
+            await c.get("/api/v1/apps/monitor/environments", headers=auth("shp_nope")),
+            401,
+            "unauthorized",
+        )
+        is_error(
+            await c.get(
+                "/api/v1/apps/monitor/environments", headers={"authorization": "Basic eDp5"}
+            ),
             401,
             "unauthorized",
         )
@@ -159,19 +179,23 @@ def test_credentials_roles_and_the_error_shape(project: Project) -> None:
         )
         is_error(
             await c.post(
-                "/api/v1/deployments", json={"environment": "prod"}, headers=auth(t["rel"])
+                "/api/v1/apps/monitor/deployments",
+                json={"environment": "prod"},
+                headers=auth(t["rel"]),
             ),
             422,
             "invalid",
         )
         is_error(
-            await c.post("/api/v1/deployments", content=b"{not json", headers=auth(t["rel"])),
+            await c.post(
+                "/api/v1/apps/monitor/deployments", content=b"{not json", headers=auth(t["rel"])
+            ),
             422,
             "invalid",
         )
         err = is_error(
             await c.post(
-                "/api/v1/deployments/plan",
+                "/api/v1/apps/monitor/deployments/plan",
                 json={"environment": "qa", "ref": "x"},
                 headers=auth(t["vic"]),
             ),
@@ -181,18 +205,23 @@ def test_credentials_roles_and_the_error_shape(project: Project) -> None:
         assert err["message"].startswith("unknown environment 'qa'")
         is_error(
             await c.post(
-                "/api/v1/deployments",
+                "/api/v1/apps/monitor/deployments",
                 json={"environment": "prod", "ref": "2024.9.1"},
                 headers=auth(t["rel"]),
             ),
             422,
             "invalid_ref",
         )
-        is_error(await c.get("/api/v1/nothing-here", headers=auth(t["vic"])), 404, "not_found")
+        is_error(
+            await c.get("/api/v1/apps/monitor/nothing-here", headers=auth(t["vic"])),
+            404,
+            "not_found",
+        )
         me = (await c.get("/api/v1/me", headers=auth(t["quinn"]))).json()
         assert me == {"name": "quinn", "role": "qa"}
         spec = (await c.get("/openapi.json")).json()
-        assert "/api/v1/deployments" in spec["paths"] and "/api/v1/environments" in spec["paths"]
+        assert "/api/v1/apps/{app}/deployments" in spec["paths"]
+        assert "/api/v1/apps/{app}/environments" in spec["paths"]
 
     run(project, body)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from test_pages_fleet import three_apps
 
 from conftest import Project, running_server
 
@@ -86,18 +87,18 @@ def _console(page: Any, msg: Any) -> None:
         page.problems.append(msg.text)
 
 
-def log_in(browser: Any, base: str, token: str) -> Any:
+def log_in(browser: Any, base: str, token: str, start: str = "/apps/monitor") -> Any:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(WAIT_MS)
     # a script error or a blocked resource (CSP) fails the test at the end
     page.problems = []
     page.on("pageerror", lambda exc: page.problems.append(str(exc)))
     page.on("console", lambda msg: _console(page, msg))
-    page.goto(f"{base}/environments")
+    page.goto(f"{base}{start}")
     assert "/login" in page.url
     page.fill("#token", token)
     page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/environments")
+    page.wait_for_url(f"{base}{start}")
     return page
 
 
@@ -125,7 +126,7 @@ def test_promote_refuse_verify_and_deploy_live(
     quinn = token_for(p, "quinn", "qa")
 
     anon = browser.new_page(viewport={"width": 1280, "height": 900})
-    anon.goto(f"{base}/promote")
+    anon.goto(f"{base}/apps/monitor/promote")
     assert "/login" in anon.url
     shoot(anon, "login")
     anon.close()
@@ -140,7 +141,7 @@ def test_promote_refuse_verify_and_deploy_live(
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # a refusal shows every gate with its reason, and nothing changes
-    page.goto(f"{base}/promote")
+    page.goto(f"{base}/apps/monitor/promote")
     page.select_option("#environment", "prod")
     page.fill("#ref", "2024.09.03")
     page.click("button:has-text('Show what would change')")
@@ -155,7 +156,7 @@ def test_promote_refuse_verify_and_deploy_live(
 
     # QA verifies the last ticket from the Releases page
     qa = log_in(browser, base, quinn)
-    qa.goto(f"{base}/releases")
+    qa.goto(f"{base}/apps/monitor/releases")
     shoot(qa, "releases-qa")
     qa.click("[data-ticket='MNTOR-3'] button:has-text('Verify')")
     assert "MNTOR-3 verified." in qa.inner_text(".alert.good")
@@ -165,14 +166,14 @@ def test_promote_refuse_verify_and_deploy_live(
     qa.close()
 
     # the 1-click deploy behind its confirmation, followed live to the end
-    page.goto(f"{base}/environments")
+    page.goto(f"{base}/apps/monitor")
     page.click("tr[data-env='prod'] a:has-text('Promote')")
     assert "2024.09.03" in page.inner_text("#suggested")
     assert "all 2 tickets verified" in page.inner_text("#plan")
     shoot(page, "promote")
     page.click("summary:has-text('Deploy 2024.09.03 to prod')")
     page.click("#confirm-deploy")
-    page.wait_for_url(re.compile(r".*/deployments/\d+$"))
+    page.wait_for_url(re.compile(r".*/apps/monitor/deployments/\d+$"))
     page.evaluate("window.__notReloaded = true")
     first = page.get_attribute("#rollout", "data-state")
     page.wait_for_selector("#rollout[data-state='succeeded']", timeout=90_000)
@@ -182,7 +183,7 @@ def test_promote_refuse_verify_and_deploy_live(
     assert p.served("prod") == p.head()
     shoot(page, "deployment")
 
-    page.goto(f"{base}/environments")
+    page.goto(f"{base}/apps/monitor")
     page.wait_for_selector("#environments tr:has-text('prod-2024.09.03')")
     shoot(page, "environments-after")
 
@@ -193,11 +194,11 @@ def test_promote_refuse_verify_and_deploy_live(
     page.wait_for_selector(f"tr[data-env='stage'] code:has-text('{p.head()[:7]}')")
     assert page.evaluate("window.__notReloaded === true")
     assert "MNTOR-4" in page.inner_text("tr[data-env='prod']")
-    page.goto(f"{base}/builds")
-    page.click(f"a[href='/builds/{p.head()[:7]}/checks/unit']")
+    page.goto(f"{base}/apps/monitor/builds")
+    page.click(f"a[href='/apps/monitor/builds/{p.head()[:7]}/checks/unit']")
     assert "exit code 0" in page.inner_text("main")
     shoot(page, "check-log")
-    page.goto(f"{base}/builds")
+    page.goto(f"{base}/apps/monitor/builds")
     shoot(page, "builds")
     page.goto(f"{base}/history")
     page.select_option("#f-env", "prod")
@@ -206,3 +207,44 @@ def test_promote_refuse_verify_and_deploy_live(
     shoot(page, "history")
     assert page.problems == []
     page.close()
+
+
+def test_overview_of_several_apps(tmp_path: Path, browser: Any) -> None:
+    with three_apps(tmp_path) as apps:
+        monitor = apps["monitor"]
+        monitor.ok("sync")
+        with running_server(monitor.path) as srv:
+            assert srv.token is not None
+            base = srv.url
+            page = log_in(browser, base, srv.token, "/apps")
+            head = monitor.head()[:7]
+            page.wait_for_selector(
+                f"tbody[data-app='monitor'] tr[data-env='stage'] :text('{head}')"
+            )
+            assert page.inner_text("#app-count") == "apps 1\u20133 of 3"
+            assert page.locator("#apps tbody").evaluate_all("bs => bs.map(b => b.dataset.app)") == [
+                "monitor",
+                "billing",
+                "search",
+            ]
+            shoot(page, "apps-overview")
+
+            page.fill("#q", "bill")
+            page.click("button:has-text('Filter')")
+            page.wait_for_url(f"{base}/apps?q=bill")
+            assert page.locator("#apps tbody").count() == 1
+            page.click("tbody[data-app='billing'] .app-row a:has-text('billing')")
+            page.wait_for_url(f"{base}/apps/billing")
+            assert page.inner_text("#current-app") == "billing"
+            assert page.get_attribute("#environments", "data-poll") == "/apps/billing/live"
+            shoot(page, "app-billing")
+
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.click("label:has-text('Menu')")
+            page.click("nav.links a:has-text('All apps')")
+            page.wait_for_url(f"{base}/apps")
+            assert page.problems == []
+            page.goto(f"{base}/apps/nope")  # answered with 404 on purpose
+            assert "does not serve an app named 'nope'" in page.inner_text("main")
+            shoot(page, "unknown-app")
+            page.close()

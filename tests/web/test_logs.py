@@ -29,7 +29,7 @@ def test_requests_are_logged_as_json_lines(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as c:
             await c.get("/healthz")
-            await c.get("/api/v1/environments")
+            await c.get("/api/v1/apps/monitor/environments")
 
     with caplog.at_level(logging.INFO, logger="shipyard.http"):
         asyncio.run(main())
@@ -39,6 +39,6 @@ def test_requests_are_logged_as_json_lines(
     ]
     assert [(x["method"], x["path"], x["status"]) for x in lines] == [
         ("GET", "/healthz", 200),
-        ("GET", "/api/v1/environments", 401),
+        ("GET", "/api/v1/apps/monitor/environments", 401),
     ]
     assert all(x["level"] == "info" and x["ms"] >= 0 and x["at"].endswith("+00:00") for x in lines)

@@ -30,7 +30,7 @@ def hidden(html: str, name: str) -> str:
     return m.group(1)
 
 
-async def log_in(c: httpx.AsyncClient, token: str, next: str = "/environments") -> str:
+async def log_in(c: httpx.AsyncClient, token: str, next: str = "/apps/monitor") -> str:
     """Log in through the form; return the session's CSRF token."""
     form = await c.get("/login", params={"next": next})
     r = await c.post(
@@ -78,9 +78,10 @@ def run(project: Project, body: Callable[[Clients, dict[str, str]], Awaitable[No
 def test_login_session_cookie_csrf_and_logout(project: Project) -> None:
     async def body(c: Clients, t: dict[str, str]) -> None:
         vic = c["vic"]
-        r = await vic.get("/releases")
-        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Freleases"
-        assert (await vic.get("/")).headers["location"] == "/environments"
+        r = await vic.get("/apps/monitor/releases")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/login?next=%2Fapps%2Fmonitor%2Freleases"
+        assert (await vic.get("/")).headers["location"] == "/apps/monitor"
 
         form = await vic.get("/login")
         assert form.status_code == 200 and 'name="token"' in form.text
@@ -94,23 +95,24 @@ def test_login_session_cookie_csrf_and_logout(project: Project) -> None:
         r = await vic.post(
             "/login", data={"token": t["vic"], "csrf": hidden(form.text, "csrf"), "next": "//evil"}
         )
-        assert r.status_code == 303 and r.headers["location"] == "/environments"
+        assert r.status_code == 303 and r.headers["location"] == "/apps/monitor"
         cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(COOKIE))
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=" in cookie
-        csrf = hidden((await vic.get("/releases")).text, "csrf")
-        page = await vic.get("/environments")
+        csrf = hidden((await vic.get("/apps/monitor/releases")).text, "csrf")
+        page = await vic.get("/apps/monitor")
         assert page.status_code == 200 and "vic · viewer" in page.text
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["x-frame-options"] == "DENY"
         assert all(f">{e}<" in page.text for e in ("stage", "dev", "prod"))
+        assert 'id="current-app">monitor<' in page.text and "All apps" not in page.text
 
         # a tampered cookie is no session at all
         good = vic.cookies[COOKIE]
         bad = good[:-1] + ("0" if good[-1] != "0" else "1")
         other = c["admin"]  # not logged in
-        r = await other.get("/environments", headers={"cookie": f"{COOKIE}={good}"})
+        r = await other.get("/apps/monitor", headers={"cookie": f"{COOKIE}={good}"})
         assert r.status_code == 200
-        r = await other.get("/environments", headers={"cookie": f"{COOKIE}={bad}"})
+        r = await other.get("/apps/monitor", headers={"cookie": f"{COOKIE}={bad}"})
         assert r.status_code == 303
 
         # revoking the token used to log in ends the session
@@ -125,13 +127,13 @@ def test_login_session_cookie_csrf_and_logout(project: Project) -> None:
             store.retrying(lambda db: db.execute(revoke))
         finally:
             store.close()
-        assert (await other.get("/environments")).status_code == 303
+        assert (await other.get("/apps/monitor")).status_code == 303
 
         r = await vic.post("/logout", data={"csrf": "nope"})
         assert r.status_code == 403
         r = await vic.post("/logout", data={"csrf": csrf})
         assert r.status_code == 303 and r.headers["location"] == "/login"
-        assert (await vic.get("/environments")).status_code == 303
+        assert (await vic.get("/apps/monitor")).status_code == 303
 
     run(project, body)
     key = project.path / ".shipyard" / "session.key"
@@ -161,56 +163,65 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         csrf = {name: await log_in(c[name], t[name]) for name in ("vic", "quinn", "rel")}
         vic, quinn, rel = c["vic"], c["quinn"], c["rel"]
 
-        page = (await vic.get("/releases")).text
+        page = (await vic.get("/apps/monitor/releases")).text
         assert "2024.09.03" in page and "MNTOR-3" in page and "merged to main" in page
         assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
         assert "Verify</button>" not in page and "Promote 2024.09.03" not in page
-        spoof = await vic.get("/releases", params={"done": "Session expired, log in at evil"})
+        spoof = await vic.get(
+            "/apps/monitor/releases", params={"done": "Session expired, log in at evil"}
+        )
         assert "evil" not in spoof.text
-        r = await vic.post("/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["vic"]})
+        r = await vic.post(
+            "/apps/monitor/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["vic"]}
+        )
         assert r.status_code == 403 and "may not qa" in r.text
 
         # from an environment's Promote link, the newest release it accepts is filled in
-        page = (await rel.get("/promote", params={"environment": "prod"})).text
+        page = (await rel.get("/apps/monitor/promote", params={"environment": "prod"})).text
         assert 'id="suggested"' in page and 'value="2024.09.03"' in page and "Gates" in page
-        page = (await rel.get("/promote", params={"ref": "2024.09.03"})).text
+        page = (await rel.get("/apps/monitor/promote", params={"ref": "2024.09.03"})).text
         assert '<option value="prod" selected>' in page
 
         # refused: every gate with its reason, and nothing changes
-        page = (await rel.get("/promote", params=want)).text
+        page = (await rel.get("/apps/monitor/promote", params=want)).text
         assert "unverified tickets: MNTOR-3 (merged)" in page and 'id="confirm-deploy"' not in page
-        r = await rel.post("/promote", data={**want, "csrf": "x"})
+        r = await rel.post("/apps/monitor/promote", data={**want, "csrf": "x"})
         assert r.status_code == 403
-        r = await rel.post("/promote", data={**want, "csrf": csrf["rel"]})
+        r = await rel.post("/apps/monitor/promote", data={**want, "csrf": csrf["rel"]})
         assert r.status_code == 409 and "Deploy refused: nothing was changed" in r.text
         for reason in ("is on main", "every check passed", "succeeded on stage", "unverified"):
             assert reason in r.text
         assert p.served("prod") is None and "prod-2024.09.03" not in p.artifact_tags()
 
         # QA signs off from the Releases page
-        page = (await quinn.get("/releases")).text
+        page = (await quinn.get("/apps/monitor/releases")).text
         assert "Verify</button>" in page and "Reject…" in page
         reject = {"key": "MNTOR-3", "reason": "alerts <b>broken</b> on Safari"}
-        r = await quinn.post("/tickets/reject", data={**reject, "csrf": csrf["quinn"]})
+        r = await quinn.post("/apps/monitor/tickets/reject", data={**reject, "csrf": csrf["quinn"]})
         assert r.status_code == 303
         page = (await quinn.get(r.headers["location"])).text
         assert "MNTOR-3 rejected." in page and ">rejected</span>" in page
-        r = await quinn.post("/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["quinn"]})
+        r = await quinn.post(
+            "/apps/monitor/tickets/verify", data={"key": "MNTOR-3", "csrf": csrf["quinn"]}
+        )
         assert r.status_code == 303
         page = (await quinn.get(r.headers["location"])).text
         assert "MNTOR-3 verified." in page and "Verify</button>" not in page
-        r = await quinn.post("/tickets/reject", data={"key": "MNTOR-3", "csrf": csrf["quinn"]})
+        r = await quinn.post(
+            "/apps/monitor/tickets/reject", data={"key": "MNTOR-3", "csrf": csrf["quinn"]}
+        )
         assert r.status_code == 400 and "reason is required" in r.text
-        page = (await quinn.get("/promote", params=want)).text
+        page = (await quinn.get("/apps/monitor/promote", params=want)).text
         assert "Only a releaser or an admin can deploy" in page
-        r = await quinn.post("/promote", data={**want, "csrf": csrf["quinn"]})
+        r = await quinn.post("/apps/monitor/promote", data={**want, "csrf": csrf["quinn"]})
         assert r.status_code == 403 and "needs admin or releaser" in r.text
 
         # the 1-click deploy runs in the background; its page follows it to the end
-        page = (await rel.get("/promote", params=want)).text
+        page = (await rel.get("/apps/monitor/promote", params=want)).text
         assert 'id="confirm-deploy"' in page and "all 1 ticket verified" in page
-        r = await rel.post("/promote", data={**want, "csrf": csrf["rel"]})
-        assert r.status_code == 303 and r.headers["location"].startswith("/deployments/")
+        r = await rel.post("/apps/monitor/promote", data={**want, "csrf": csrf["rel"]})
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/apps/monitor/deployments/")
         assert await wait_for_state(rel, r.headers["location"]) == "succeeded"
         assert p.served("prod") == p.head()
         events = p.path / ".shipyard" / "notifications.log"
@@ -222,19 +233,21 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         page = (await rel.get(r.headers["location"])).text
         assert "prod now serves 2024.09.03" in page and "data-poll" not in page
 
-        live = (await vic.get("/environments/live")).text
+        live = (await vic.get("/apps/monitor/live")).text
         assert "2024.09.03" in live and "prod-2024.09.03" in live and "healthy" in live
-        builds = (await vic.get("/builds")).text
+        builds = (await vic.get("/apps/monitor/builds")).text
         short = p.head()[:7]
-        assert short in builds and f"/builds/{short}/checks/unit" in builds
-        log = await vic.get(f"/builds/{short}/checks/unit")
+        assert short in builds and f"/apps/monitor/builds/{short}/checks/unit" in builds
+        log = await vic.get(f"/apps/monitor/builds/{short}/checks/unit")
         assert log.status_code == 200 and "exit code 0" in log.text
-        missing = await vic.get(f"/builds/{short}/checks/nope")
+        missing = await vic.get(f"/apps/monitor/builds/{short}/checks/nope")
         assert missing.status_code == 404 and "has no check" in missing.text
-        missing = await vic.get("/deployments/999")
+        missing = await vic.get("/apps/monitor/deployments/999")
         assert missing.status_code == 404 and "no deployment #999" in missing.text
         assert missing.headers["content-type"].startswith("text/html")
-        page = (await vic.get("/promote", params={"environment": "qa", "ref": "x"})).text
+        page = (
+            await vic.get("/apps/monitor/promote", params={"environment": "qa", "ref": "x"})
+        ).text
         assert "unknown environment &#39;qa&#39;" in page
 
         history = (await vic.get("/history", params={"environment": "prod"})).text

@@ -17,10 +17,14 @@ def test_serve_prints_the_first_token_once_and_answers_over_http(project: Projec
     p.ok("sync")
     with running_server(p.path) as srv:
         h = {"authorization": f"Bearer {srv.token}"}
-        envs = httpx.get(f"{srv.url}/api/v1/environments", headers=h, timeout=30).json()
+        envs = httpx.get(
+            f"{srv.url}/api/v1/apps/monitor/environments", headers=h, timeout=30
+        ).json()
         stage = next(e for e in envs if e["name"] == "stage")
         assert stage["deployment"]["commit"] == p.head()
-        assert httpx.get(f"{srv.url}/api/v1/environments", timeout=5).status_code == 401
+        assert (
+            httpx.get(f"{srv.url}/api/v1/apps/monitor/environments", timeout=5).status_code == 401
+        )
         # a second tool on the same database sees the users, and makes a token for a new one
         p.ok("user", "add", "quinn", "--role", "qa")
         r = p.ok("token", "create", "--user", "quinn", "--name", "laptop")

@@ -38,7 +38,9 @@ def test_sigterm_during_a_rollout_lets_it_finish(project: Project) -> None:
         def sync() -> None:
             try:
                 answers.append(
-                    httpx.post(f"{srv.url}/api/v1/sync", headers=h, timeout=120).status_code
+                    httpx.post(
+                        f"{srv.url}/api/v1/apps/monitor/sync", headers=h, timeout=120
+                    ).status_code
                 )
             except httpx.HTTPError:
                 answers.append(-1)

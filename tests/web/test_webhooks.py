@@ -48,7 +48,8 @@ class Server:
     app: FastAPI
 
     def configure(self, **changes: Any) -> None:
-        self.app.state.webhook_settings = replace(self.app.state.webhook_settings, **changes)
+        state = self.app.state.webhook_settings
+        state["monitor"] = replace(state["monitor"], **changes)
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         async def go() -> httpx.Response:
@@ -175,9 +176,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
         root=tmp_path,
     )
     app = create_app(settings)
-    app.state.webhook_settings = hooks.WebhookSettings.from_settings(
-        settings, {"SHIPYARD_GITHUB_SECRET": SECRET, "SHIPYARD_BUILD_TOKEN": TOKEN}
-    )
+    app.state.webhook_settings = {
+        "monitor": hooks.WebhookSettings.from_settings(
+            settings, {"SHIPYARD_GITHUB_SECRET": SECRET, "SHIPYARD_BUILD_TOKEN": TOKEN}
+        )
+    }
     s = Server(repo, settings, app)
     try:
         yield s

@@ -130,7 +130,7 @@ def sync(
     from shipyard.services.builds import sync as do_sync
 
     if (server := remote()) is not None:
-        result: Any = SimpleNamespace(**server.call("POST", "/api/v1/sync", timeout=3600))
+        result: Any = SimpleNamespace(**server.call("POST", server.at("/sync"), timeout=3600))
     else:
         with session() as ctx:
             result = do_sync(ctx, deploy=not no_deploy)
@@ -177,7 +177,7 @@ def prerelease(
     on = parse_date(date) if date else None
     if (server := remote()) is not None:
         cut = server.call(
-            "POST", "/api/v1/prereleases", json={"date": on.isoformat() if on else None}
+            "POST", server.at("/prereleases"), json={"date": on.isoformat() if on else None}
         )
         message, tag = cut["message"], cut["tag"]
         notes_md = server.releases(1)[0].release.notes_markdown if tag else ""
@@ -226,11 +226,13 @@ def notes(
     if (server := remote()) is not None:
         import json
 
-        answer = server.call("GET", "/api/v1/notes", params={"range": range_, "format": "json"})
+        answer = server.call("GET", server.at("/notes"), params={"range": range_, "format": "json"})
         if fmt == "json":
             sys.stdout.write(json.dumps(answer, indent=2) + "\n")
         else:
-            sys.stdout.write(server.text("/api/v1/notes", {"range": range_, "format": "markdown"}))
+            sys.stdout.write(
+                server.text(server.at("/notes"), {"range": range_, "format": "markdown"})
+            )
         return
     print_notes(range_, fmt)
 
@@ -243,7 +245,7 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
     if (server := remote()) is not None:
         done = [
             (t["key"], t["updated_by"])
-            for t in server.call("POST", "/api/v1/tickets/verify", json={"keys": keys})
+            for t in server.call("POST", server.at("/tickets/verify"), json={"keys": keys})
         ]
     else:
         with session() as ctx:
@@ -266,7 +268,7 @@ def qa_reject(
     if not reason.strip():
         raise ShipyardError("--reason must say what is wrong")
     if (server := remote()) is not None:
-        by = server.call("POST", f"/api/v1/tickets/{key}/reject", json={"reason": reason})[
+        by = server.call("POST", server.at(f"/tickets/{key}/reject"), json={"reason": reason})[
             "updated_by"
         ]
     else:
@@ -406,7 +408,7 @@ def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
     from shipyard.services.deploy import unpin as do_unpin
 
     if (server := remote()) is not None:
-        changed = server.call("POST", f"/api/v1/environments/{environment}/unpin")["unpinned"]
+        changed = server.call("POST", server.at(f"/environments/{environment}/unpin"))["unpinned"]
     else:
         with session() as ctx:
             changed = do_unpin(ctx, environment)
@@ -515,15 +517,18 @@ def serve(
         bool, typer.Option("--no-schedule", help="Do not run the daily pre-release and polling.")
     ] = False,
 ) -> None:
-    """Run the server: dashboard, REST API, webhooks, and the schedules ([schedule])."""
+    """Run the server: dashboard, REST API, webhooks, and the schedules, for this app and
+    those its [server] apps names."""
     import uvicorn
 
     from shipyard.config import load
+    from shipyard.services.fleet import load_fleet
     from shipyard.services.users import bootstrap_admin
     from shipyard.store.db import open_store
     from shipyard.web.app import create_app
 
     settings = load()
+    apps = load_fleet(settings)
     store = open_store(settings.database_url)
     first = bootstrap_admin(store)
     if first is not None:
@@ -531,18 +536,17 @@ def serve(
             f"first start: created user 'admin'; its token (shown once): {first.token}",
             soft_wrap=True,
         )
-    console().print(
-        f"serving {settings.app.name} on http://{host}:{port}/ (API: /api/v1, /openapi.json)"
-    )
+    served = settings.app.name if len(apps) == 1 else f"{len(apps)} apps"
+    console().print(f"serving {served} on http://{host}:{port}/ (API: /api/v1, /openapi.json)")
     from shipyard.web.logs import configure
 
     configure()
-    app = create_app(settings, store=store)
+    app = create_app(settings, store=store, apps=apps)
     stop_schedule = None
     if not no_schedule:
         from shipyard.web.background import start_scheduler
 
-        stop_schedule = start_scheduler(settings, store)
+        stop_schedule = start_scheduler(apps, store)
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:

@@ -208,8 +208,8 @@ def status_table(rows: list[EnvStatus]) -> Table:
     for r in rows:
         d = r.deployment
         waiting = "-"
-        if r.waiting is not None and r.waiting.changes:
-            n, u = len(r.waiting.changes), len(r.waiting.unverified)
+        if r.waiting is not None and r.waiting.count:
+            n, u = r.waiting.count, len(r.waiting.unverified)
             waiting = f"{n} change{'s' if n != 1 else ''} on {r.upstream}" + (
                 f", [red]{u} unverified[/]" if u else ""
             )

@@ -54,6 +54,40 @@ class Remote:
             )
         self.url = url
         self.headers = {"authorization": f"Bearer {token}"}
+        self._app: str | None = None
+
+    @property
+    def app(self) -> str:
+        """The app the commands act on: ``SHIPYARD_APP``, else the app of the nearest
+        shipyard.toml, else the server's only app."""
+        if self._app is None:
+            self._app = self._choose_app()
+        return self._app
+
+    def _choose_app(self) -> str:
+        named = os.environ.get("SHIPYARD_APP", "").strip()
+        if named:
+            return named
+        from pathlib import Path
+
+        from shipyard.config import find_config, load
+
+        found = os.environ.get("SHIPYARD_CONFIG") or find_config(Path.cwd())
+        if found:
+            return load(Path(found)).app.name
+        served = [a["name"] for a in self.call("GET", "/api/v1/apps")]
+        if len(served) == 1:
+            return str(served[0])
+        raise ConfigError(
+            f"{self.url} serves {len(served)} apps ({', '.join(served[:5])}"
+            f"{', ...' if len(served) > 5 else ''}): set SHIPYARD_APP to pick one"
+        )
+
+    def at(self, path: str) -> str:
+        """The API path of ``path`` for the chosen app."""
+        from urllib.parse import quote
+
+        return f"/api/v1/apps/{quote(self.app, safe='')}{path}"
 
     def call(
         self,
@@ -114,8 +148,8 @@ class Remote:
 
     def status(self) -> list[Any]:
         out = []
-        for e in self.call("GET", "/api/v1/environments"):
-            waiting = ns(changes=[None] * e["waiting_changes"], unverified=e["waiting_unverified"])
+        for e in self.call("GET", self.at("/environments")):
+            waiting = ns(count=e["waiting_changes"], unverified=e["waiting_unverified"])
             out.append(
                 ns(
                     name=e["name"],
@@ -135,7 +169,7 @@ class Remote:
         return [
             self._deployment(d)
             for d in self.call(
-                "GET", f"/api/v1/environments/{environment}/deployments", params={"limit": limit}
+                "GET", self.at(f"/environments/{environment}/deployments"), params={"limit": limit}
             )
         ]
 
@@ -152,14 +186,14 @@ class Remote:
                 ),
                 environments=r["environments"],
             )
-            for r in self.call("GET", "/api/v1/releases", params={"limit": limit})
+            for r in self.call("GET", self.at("/releases"), params={"limit": limit})
         ]
 
     def tickets(self, status: str | None) -> list[Any]:
         params = {"status": status} if status else None
         return [
             ns(**{**t, "updated_at": _time(t["updated_at"])})
-            for t in self.call("GET", "/api/v1/tickets", params=params)
+            for t in self.call("GET", self.at("/tickets"), params=params)
         ]
 
     def builds(self, limit: int) -> list[Any]:
@@ -176,11 +210,11 @@ class Remote:
                 checks=[ns(**c) for c in b["checks"]],
                 running_on=b["running_on"],
             )
-            for b in self.call("GET", "/api/v1/builds", params={"limit": limit})
+            for b in self.call("GET", self.at("/builds"), params={"limit": limit})
         ]
 
     def diff(self, target: str, source: str) -> Any:
-        d = self.call("GET", "/api/v1/diff", params={"target": target, "source": source})
+        d = self.call("GET", self.at("/diff"), params={"target": target, "source": source})
         return ns(
             target=d["target"],
             source=d["source"],
@@ -194,7 +228,7 @@ class Remote:
         )
 
     def plan(self, body: dict[str, Any]) -> Any:
-        p = self.call("POST", "/api/v1/deployments/plan", json=body)
+        p = self.call("POST", self.at("/deployments/plan"), json=body)
         return ns(
             environment=p["environment"],
             ref=p["ref"],
@@ -211,9 +245,9 @@ class Remote:
     # -- acting -----------------------------------------------------------------------------------
 
     def deploy(self, body: dict[str, Any]) -> Any:
-        return self._deployment(self.call("POST", "/api/v1/deployments", json=body, timeout=3600))
+        return self._deployment(self.call("POST", self.at("/deployments"), json=body, timeout=3600))
 
     def rollback(self, environment: str) -> Any:
         return self._deployment(
-            self.call("POST", f"/api/v1/environments/{environment}/rollback", timeout=3600)
+            self.call("POST", self.at(f"/environments/{environment}/rollback"), timeout=3600)
         )

@@ -291,6 +291,7 @@ def mark_superseded(ctx: Context, newest: Build) -> None:
 def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     """Read main, build what is new, and move automatic environments to the newest green build."""
     from shipyard.services import deploy as deploys
+    from shipyard.services.views import refresh_waiting
 
     deploys.recover(ctx)
     result = SyncResult()
@@ -306,10 +307,11 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     green = newest_green(ctx)
     if green is None:
         result.message = "no green build yet"
-        return result
-    mark_superseded(ctx, green)
-    if deploy:
-        result.deployed = deploys.follow_main(ctx, green)
+    else:
+        mark_superseded(ctx, green)
+        if deploy:
+            result.deployed = deploys.follow_main(ctx, green)
+    refresh_waiting(ctx, force=True)  # what waits upstream, for status; never raises
     return result
 
 

@@ -480,7 +480,11 @@ def _finish(
         )
         return d
 
-    return ctx.store.retrying(write)
+    finished = ctx.store.retrying(write)
+    from shipyard.services.views import deployment_changed
+
+    deployment_changed(ctx)  # what waits upstream moved; never raises
+    return finished
 
 
 def _fail(ctx: Context, dep_id: int, message: str) -> None:

@@ -14,17 +14,25 @@ from shipyard.store.db import Store, open_store
 from shipyard.web import errors
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
-    """Build the server for one app's settings; the store is opened here unless given."""
+def create_app(
+    settings: Settings, *, store: Store | None = None, apps: list[Settings] | None = None
+) -> FastAPI:
+    """Build the server for ``settings``' app and the other ``apps`` it serves.
+
+    ``apps`` defaults to what ``settings``' ``[server] apps`` names (see
+    ``services.fleet``); the store is opened here unless given."""
+    from shipyard.services.fleet import Fleet, load_fleet
+
+    served = apps if apps is not None else load_fleet(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         from shipyard.services.webhooks import drain
 
-        drain(settings, 30.0)  # let an ingest a webhook started finish
-        outbox = getattr(app.state, "outbox", None)
-        if outbox is not None:
+        for each in served:
+            drain(each, 30.0)  # let an ingest a webhook started finish
+        for outbox in list(app.state.outboxes.values()):
             outbox.drain(3.0)
             outbox.close()
         if owned:
@@ -39,7 +47,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store or open_store(settings.database_url)
-    app.state.outbox = None  # made on first use, see web.deps.context_for
+    app.state.fleet = Fleet.of(served, app.state.store)
+    app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
     errors.install(app)
     from shipyard.web.logs import log_requests
 

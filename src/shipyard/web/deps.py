@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from shipyard.config import Settings
 from shipyard.services.context import Context
+from shipyard.services.fleet import Fleet
 from shipyard.store.db import Store
+
+if TYPE_CHECKING:
+    from shipyard.adapters.notify import Outbox
 
 
 @dataclass(frozen=True)
@@ -29,18 +34,23 @@ def store_of(request: Request) -> Store:
     return store
 
 
-def context_for(request: Request, actor: str) -> Context:
-    """A service context on the server's shared store, acting as ``actor``."""
-    ctx = Context(settings=settings_of(request), store=store_of(request), actor=actor)
-    # One outbox per server: its delivery threads outlive the request.
-    if getattr(request.app.state, "outbox", None) is None:
+def fleet_of(request: Request) -> Fleet:
+    fleet: Fleet = request.app.state.fleet
+    return fleet
+
+
+def context_for(request: Request, actor: str, app: str | None = None) -> Context:
+    """A service context for ``app`` (default: the server's own) acting as ``actor``.
+
+    Raises NotFound for an app this server does not serve."""
+    fleet = fleet_of(request)
+    ctx = fleet.context(app or fleet.default, actor)
+    # One outbox per app and server: its delivery threads outlive the request.
+    outboxes: dict[str, Outbox] = request.app.state.outboxes
+    box = outboxes.get(ctx.app_name)
+    if box is None:
         from shipyard.services.notify import build_outbox
 
-        request.app.state.outbox = build_outbox(ctx.settings)
-    ctx._outbox = request.app.state.outbox
-    app_id = getattr(request.app.state, "app_id", None)
-    if app_id is not None:
-        ctx._app_id = app_id
-    else:
-        request.app.state.app_id = ctx.app_id
+        box = outboxes.setdefault(ctx.app_name, build_outbox(ctx.settings))
+    ctx._outbox = box
     return ctx

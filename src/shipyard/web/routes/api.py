@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, context_for
+from shipyard.web.deps import Principal, context_for, fleet_of, store_of
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -168,18 +168,33 @@ def _plan(p: Any) -> PlanOut:
     )
 
 
+class AppOut(BaseModel):
+    name: str
+    environments: list[str]
+    main: str
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 
-@router.get("/environments", response_model=list[EnvironmentOut])
+@router.get("/apps", response_model=list[AppOut])
+def apps(request: Request, who: Principal = Depends(require("read"))) -> list[AppOut]:
+    """The apps this server serves, its own first."""
+    return [
+        AppOut(name=name, environments=list(s.environments), main=s.app.main)
+        for name, s in fleet_of(request).apps.items()
+    ]
+
+
+@router.get("/apps/{app}/environments", response_model=list[EnvironmentOut])
 def environments(
-    request: Request, who: Principal = Depends(require("read"))
+    app: str, request: Request, who: Principal = Depends(require("read"))
 ) -> list[EnvironmentOut]:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
     from shipyard.services.views import status
 
     out = []
-    for r in status(context_for(request, who.name)):
+    for r in status(context_for(request, who.name, app)):
         waiting = r.waiting
         out.append(
             EnvironmentOut(
@@ -190,7 +205,7 @@ def environments(
                 health_detail=r.health_detail,
                 pinned=r.pinned,
                 upstream=r.upstream,
-                waiting_changes=len(waiting.changes) if waiting else 0,
+                waiting_changes=waiting.count if waiting else 0,
                 waiting_unverified=waiting.unverified if waiting else [],
                 in_flight=_deployment(r.in_flight, r.name),
             )
@@ -198,19 +213,25 @@ def environments(
     return out
 
 
-@router.get("/environments/{environment}/deployments", response_model=list[DeploymentOut])
+@router.get(
+    "/apps/{app}/environments/{environment}/deployments", response_model=list[DeploymentOut]
+)
 def history(
-    environment: str, request: Request, limit: int = 30, who: Principal = Depends(require("read"))
+    app: str,
+    environment: str,
+    request: Request,
+    limit: int = 30,
+    who: Principal = Depends(require("read")),
 ) -> list[DeploymentOut | None]:
     from shipyard.services.views import history as do_history
 
-    rows = do_history(context_for(request, who.name), environment, min(max(limit, 1), 500))
+    rows = do_history(context_for(request, who.name, app), environment, min(max(limit, 1), 500))
     return [_deployment(d, environment) for d in rows]
 
 
-@router.get("/builds", response_model=list[BuildOut])
+@router.get("/apps/{app}/builds", response_model=list[BuildOut])
 def builds(
-    request: Request, limit: int = 20, who: Principal = Depends(require("read"))
+    app: str, request: Request, limit: int = 20, who: Principal = Depends(require("read"))
 ) -> list[BuildOut]:
     from shipyard.services.views import builds as do_builds
 
@@ -227,13 +248,13 @@ def builds(
             ],
             running_on=v.running_on,
         )
-        for v in do_builds(context_for(request, who.name), min(max(limit, 1), 500))
+        for v in do_builds(context_for(request, who.name, app), min(max(limit, 1), 500))
     ]
 
 
-@router.get("/releases", response_model=list[ReleaseOut])
+@router.get("/apps/{app}/releases", response_model=list[ReleaseOut])
 def releases(
-    request: Request, limit: int = 30, who: Principal = Depends(require("read"))
+    app: str, request: Request, limit: int = 30, who: Principal = Depends(require("read"))
 ) -> list[ReleaseOut]:
     from shipyard.services.releases import list_releases
 
@@ -248,17 +269,17 @@ def releases(
             environments=v.environments,
             notes_markdown=v.release.notes_markdown,
         )
-        for v in list_releases(context_for(request, who.name), min(max(limit, 1), 500))
+        for v in list_releases(context_for(request, who.name, app), min(max(limit, 1), 500))
     ]
 
 
-@router.get("/tickets", response_model=list[TicketOut])
+@router.get("/apps/{app}/tickets", response_model=list[TicketOut])
 def tickets(
-    request: Request, status: str | None = None, who: Principal = Depends(require("read"))
+    app: str, request: Request, status: str | None = None, who: Principal = Depends(require("read"))
 ) -> list[TicketOut]:
     from shipyard.adapters.tracker import status_label
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     with ctx.store.read() as s:
         rows = ctx.tracker.list(s, status)
     return [
@@ -275,14 +296,14 @@ def tickets(
     ]
 
 
-@router.get("/diff")
+@router.get("/apps/{app}/diff")
 def diff(
-    request: Request, target: str, source: str, who: Principal = Depends(require("read"))
+    app: str, request: Request, target: str, source: str, who: Principal = Depends(require("read"))
 ) -> dict[str, Any]:
     """What ``source`` runs that ``target`` does not, with tickets and QA status."""
     from shipyard.services.views import diff as do_diff
 
-    d = do_diff(context_for(request, who.name), target, source)
+    d = do_diff(context_for(request, who.name, app), target, source)
     return {
         "target": d.target,
         "source": d.source,
@@ -295,8 +316,9 @@ def diff(
     }
 
 
-@router.get("/notes", response_model=None)
+@router.get("/apps/{app}/notes", response_model=None)
 def notes(
+    app: str,
     request: Request,
     range: str,
     format: Literal["json", "markdown"] = "json",
@@ -308,7 +330,7 @@ def notes(
     from shipyard.adapters.tracker import status_label
     from shipyard.services.notes import render_configured
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     with ctx.store.read() as s:
         statuses = {t.key: status_label(t.status, t.promoted_to) for t in ctx.tracker.list(s)}
     text = render_configured(ctx.settings, range, statuses=statuses, fmt=format)
@@ -322,8 +344,7 @@ def notes(
 def audit_verify(request: Request, who: Principal = Depends(require("read"))) -> dict[str, Any]:
     from shipyard.store.audit import verify
 
-    ctx = context_for(request, who.name)
-    with ctx.store.read() as s:
+    with store_of(request).read() as s:
         r = verify(s)
     return {"ok": r.ok, "count": r.count, "bad_id": r.bad_id, "reason": r.reason}
 
@@ -331,13 +352,13 @@ def audit_verify(request: Request, who: Principal = Depends(require("read"))) ->
 # -- acting ---------------------------------------------------------------------------------------
 
 
-@router.post("/sync")
-def sync(request: Request, who: Principal = Depends(require("sync"))) -> dict[str, Any]:
+@router.post("/apps/{app}/sync")
+def sync(app: str, request: Request, who: Principal = Depends(require("sync"))) -> dict[str, Any]:
     """Read main, build what is new, move automatic environments."""
     from shipyard.services.builds import sync as do_sync
     from shipyard.services.webhooks import sync_lock
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     with sync_lock(ctx.settings):  # never beside a sync a webhook or the poll started
         r = do_sync(ctx)
     return {
@@ -348,23 +369,23 @@ def sync(request: Request, who: Principal = Depends(require("sync"))) -> dict[st
     }
 
 
-@router.post("/prereleases", status_code=201)
+@router.post("/apps/{app}/prereleases", status_code=201)
 def prerelease(
-    body: PrereleaseIn, request: Request, who: Principal = Depends(require("prerelease"))
+    app: str, body: PrereleaseIn, request: Request, who: Principal = Depends(require("prerelease"))
 ) -> dict[str, Any]:
     from shipyard.services.releases import cut_prerelease
 
-    r = cut_prerelease(context_for(request, who.name), on=body.date)
+    r = cut_prerelease(context_for(request, who.name, app), on=body.date)
     return {"tag": r.release.tag if r.release else None, "message": r.message}
 
 
-@router.post("/tickets/verify", response_model=list[TicketOut])
+@router.post("/apps/{app}/tickets/verify", response_model=list[TicketOut])
 def verify(
-    body: VerifyIn, request: Request, who: Principal = Depends(require("qa"))
+    app: str, body: VerifyIn, request: Request, who: Principal = Depends(require("qa"))
 ) -> list[TicketOut]:
     from shipyard.adapters.tracker import VERIFIED, status_label
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     rows = ctx.store.retrying(lambda s: ctx.tracker.set_status(s, body.keys, VERIFIED, ctx.actor))
     return [
         TicketOut(
@@ -379,13 +400,13 @@ def verify(
     ]
 
 
-@router.post("/tickets/{key}/reject", response_model=TicketOut)
+@router.post("/apps/{app}/tickets/{key}/reject", response_model=TicketOut)
 def reject(
-    key: str, body: RejectIn, request: Request, who: Principal = Depends(require("qa"))
+    app: str, key: str, body: RejectIn, request: Request, who: Principal = Depends(require("qa"))
 ) -> TicketOut:
     from shipyard.adapters.tracker import REJECTED
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     (t,) = ctx.store.retrying(
         lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=body.reason)
     )
@@ -399,12 +420,14 @@ def reject(
     )
 
 
-@router.post("/deployments/plan", response_model=PlanOut)
-def plan(body: DeployIn, request: Request, who: Principal = Depends(require("read"))) -> PlanOut:
+@router.post("/apps/{app}/deployments/plan", response_model=PlanOut)
+def plan(
+    app: str, body: DeployIn, request: Request, who: Principal = Depends(require("read"))
+) -> PlanOut:
     """Every gate of a deploy, with pass or fail and why; changes nothing."""
     from shipyard.services.deploy import plan as do_plan
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     return _plan(
         do_plan(
             ctx,
@@ -416,34 +439,36 @@ def plan(body: DeployIn, request: Request, who: Principal = Depends(require("rea
     )
 
 
-@router.post("/deployments", response_model=DeploymentOut, status_code=201)
+@router.post("/apps/{app}/deployments", response_model=DeploymentOut, status_code=201)
 def deploy(
-    body: DeployIn, request: Request, who: Principal = Depends(require("deploy"))
+    app: str, body: DeployIn, request: Request, who: Principal = Depends(require("deploy"))
 ) -> DeploymentOut | None:
     """The 1-click deploy. A refusal is a 409 whose details list every gate."""
     from shipyard.services import deploy as deploys
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     p = deploys.plan(
         ctx, body.environment, body.ref, allow_unverified=body.allow_unverified, reason=body.reason
     )
     return _deployment(deploys.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment)
 
 
-@router.post("/environments/{environment}/rollback", response_model=DeploymentOut, status_code=201)
+@router.post(
+    "/apps/{app}/environments/{environment}/rollback", response_model=DeploymentOut, status_code=201
+)
 def rollback(
-    environment: str, request: Request, who: Principal = Depends(require("rollback"))
+    app: str, environment: str, request: Request, who: Principal = Depends(require("rollback"))
 ) -> DeploymentOut | None:
     from shipyard.services import deploy as deploys
 
-    ctx = context_for(request, who.name)
+    ctx = context_for(request, who.name, app)
     return _deployment(deploys.execute(ctx, deploys.rollback_plan(ctx, environment)), environment)
 
 
-@router.post("/environments/{environment}/unpin")
+@router.post("/apps/{app}/environments/{environment}/unpin")
 def unpin(
-    environment: str, request: Request, who: Principal = Depends(require("rollback"))
+    app: str, environment: str, request: Request, who: Principal = Depends(require("rollback"))
 ) -> dict[str, bool]:
     from shipyard.services.deploy import unpin as do_unpin
 
-    return {"unpinned": do_unpin(context_for(request, who.name), environment)}
+    return {"unpinned": do_unpin(context_for(request, who.name, app), environment)}

@@ -1,38 +1,50 @@
-"""Webhooks in: GitHub and a generic "build finished" hook.
+"""Webhooks in: GitHub and a generic "build finished" hook, for every app the server serves.
 
-    POST /webhooks/github   signed with X-Hub-Signature-256, idempotent on X-GitHub-Delivery
-    POST /webhooks/build    Authorization: Bearer <build token>; {commit, checks, artifact?}
+    POST /webhooks/github   signed with X-Hub-Signature-256, idempotent on X-GitHub-Delivery;
+                            goes to the app(s) whose repository the payload names
+    POST /webhooks/build    Authorization: Bearer <that app's build token>;
+                            {app?, commit, checks, artifact?} (``app`` required when several)
 
 200 accepted (or a duplicate: ``{"duplicate": true}``), 202 ignored (another
-repository or branch), 401 bad signature or token, 4xx with the reason for a body
-that cannot be read, 413 above the size limit.
+repository or branch, or a repository no served app follows), 401 bad signature
+or token, 4xx with the reason for a body that cannot be read, 404 an unknown
+app, 413 above the size limit. See ``services.webhooks.routing`` for the rules.
 """
 
 from __future__ import annotations
-
-import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shipyard.errors import BadDelivery, TooLarge, Unauthorized
+from shipyard.errors import TooLarge, Unauthorized
 from shipyard.services import webhooks as hooks
-from shipyard.services.webhooks import WebhookSettings
-from shipyard.web.deps import Principal, context_for, settings_of
+from shipyard.services.context import Context
+from shipyard.services.webhooks import Target, WebhookSettings
+from shipyard.web.deps import Principal, context_for, fleet_of
 
 router = APIRouter(tags=["webhooks"])
 
-DELIVERY_RE = re.compile(rf"^[A-Za-z0-9._:-]{{1,{hooks.DELIVERY_ID_LIMIT}}}$")
+DELIVERY_RE = hooks.DELIVERY_RE
 
 
-def webhook_settings(request: Request) -> WebhookSettings:
-    """``app.state.webhook_settings``, else the defaults read from the environment."""
-    ws: WebhookSettings | None = getattr(request.app.state, "webhook_settings", None)
+def webhook_settings(request: Request, app: str | None = None) -> WebhookSettings:
+    """``app``'s (default: the server's own) entry in ``app.state.webhook_settings``,
+    else its ``[webhooks]`` section with the secrets read from the environment."""
+    fleet = fleet_of(request)
+    name = app or fleet.default
+    cache: dict[str, WebhookSettings] | None = getattr(request.app.state, "webhook_settings", None)
+    if cache is None:
+        cache = request.app.state.webhook_settings = {}
+    ws = cache.get(name)
     if ws is None:
-        ws = WebhookSettings.from_settings(settings_of(request))
-        request.app.state.webhook_settings = ws
+        ws = cache.setdefault(name, WebhookSettings.from_settings(fleet.settings(name)))
     return ws
+
+
+def targets_of(request: Request) -> list[Target]:
+    """Every served app with its webhook settings, the server's own first."""
+    return [Target(name, webhook_settings(request, name)) for name in fleet_of(request).names]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -55,36 +67,26 @@ def _reject(request: Request, source: str, delivery: str, event: str, reason: st
 @router.post("/webhooks/github")
 async def github_webhook(request: Request) -> JSONResponse:
     """A delivery from a GitHub repository webhook (content type JSON or form)."""
-    ws = webhook_settings(request)
+    targets = targets_of(request)
     event = request.headers.get("x-github-event", "")[:64]
     delivery = request.headers.get("x-github-delivery", "")
     try:
-        body = await read_body(request, ws.max_body)
+        body = await read_body(request, hooks.read_limit(targets))
     except TooLarge as exc:
         await run_in_threadpool(_reject, request, "github", delivery[:100], event, exc.message)
         raise
 
+    def context(app: str) -> Context:
+        return context_for(request, "github", app)
+
     def work() -> hooks.Outcome:
-        ctx = context_for(request, "github")
-        try:
-            hooks.verify_signature(
-                ws.github_secret, body, request.headers.get("x-hub-signature-256")
-            )
-        except Unauthorized as exc:
-            hooks.record_rejected(ctx, "github", delivery[:100], event, exc.message)
-            raise
-        if not DELIVERY_RE.match(delivery):
-            hooks.record_rejected(ctx, "github", "-", event, "bad X-GitHub-Delivery")
-            raise BadDelivery("X-GitHub-Delivery must be a delivery id (letters, digits, -)")
-        if not event:
-            hooks.record_rejected(ctx, "github", delivery, event, "no X-GitHub-Event")
-            raise BadDelivery("X-GitHub-Event is missing")
-        return hooks.handle_github(
-            ctx,
-            ws,
+        return hooks.deliver_github(
+            targets,
+            context,
             event=event,
             delivery_id=delivery,
             body=body,
+            signature=request.headers.get("x-hub-signature-256"),
             content_type=request.headers.get("content-type"),
         )
 
@@ -92,34 +94,37 @@ async def github_webhook(request: Request) -> JSONResponse:
     return JSONResponse(outcome.body(), status_code=outcome.status)
 
 
-def ci_principal(request: Request, ws: WebhookSettings) -> Principal:
-    """Who reports a build. For now the one shared token ``[webhooks] build_token``;
-    API tokens with a CI role replace this function when they exist."""
-    hooks.verify_bearer(ws.build_token, request.headers.get("authorization"))
-    return Principal(name="ci", role="ci")
+def ci_principal(request: Request, targets: list[Target]) -> tuple[Principal, list[Target]]:
+    """Who reports a build, and the apps whose build token they hold. For now each app's
+    one shared ``[webhooks] build_token``; API tokens with a CI role replace this
+    function when they exist."""
+    return Principal(name="ci", role="ci"), hooks.bearer_for(
+        targets, request.headers.get("authorization")
+    )
 
 
 @router.post("/webhooks/build")
 async def build_webhook(request: Request) -> JSONResponse:
-    """A CI's "build finished": ``{"commit", "checks": [{"name", "status", "log"?}], "artifact"?}``."""
-    ws = webhook_settings(request)
+    """A CI's "build finished":
+    ``{"app"?, "commit", "checks": [{"name", "status", "log"?}], "artifact"?}``."""
+    targets = targets_of(request)
     delivery = request.headers.get("idempotency-key", "")
     try:
-        principal = ci_principal(request, ws)
+        principal, holds = ci_principal(request, targets)
     except Unauthorized as exc:
         await run_in_threadpool(_reject, request, "build", delivery[:100], "build", exc.message)
         raise
     try:
-        body = await read_body(request, ws.max_body)
+        body = await read_body(request, hooks.read_limit(holds))
     except TooLarge as exc:
         await run_in_threadpool(_reject, request, "build", delivery[:100], "build", exc.message)
         raise
-    if delivery and not DELIVERY_RE.match(delivery):
-        raise BadDelivery("Idempotency-Key must be letters, digits, '.', '_', ':' or '-'")
+
+    def context(app: str) -> Context:
+        return context_for(request, principal.name, app)
 
     def work() -> hooks.Outcome:
-        ctx = context_for(request, principal.name)
-        return hooks.handle_build(ctx, ws, body=body, delivery_id=delivery or None)
+        return hooks.deliver_build(targets, holds, context, body=body, delivery_id=delivery or None)
 
     outcome = await run_in_threadpool(work)
     return JSONResponse(outcome.body(), status_code=outcome.status)

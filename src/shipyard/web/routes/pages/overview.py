@@ -1,0 +1,74 @@
+"""Every served app with each of its environments, a page of apps at a time.
+
+Only the apps on the page shown are read: a server of 1,000 apps reads 50 for
+one page, never the other 950.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from shipyard.errors import ShipyardError
+from shipyard.web import session as sessions
+from shipyard.web.deps import fleet_of
+from shipyard.web.routes.pages.common import page, render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Which slice of ``total`` apps one page shows (``number`` counts from 1)."""
+
+    number: int
+    pages: int
+    total: int
+    first: int  # 1-based position of the page's first app; 0 when there is none
+    last: int
+
+    @classmethod
+    def of(cls, total: int, wanted: str, per: int) -> Pager:
+        pages = max(1, -(-total // per))
+        number = min(max(int(wanted) if wanted.isdigit() else 1, 1), pages)
+        first = (number - 1) * per
+        return cls(number, pages, total, first + 1 if total else 0, min(first + per, total))
+
+
+@dataclass
+class AppRows:
+    name: str
+    rows: list[Any]
+    error: str = ""
+
+
+@router.get("/apps")
+@page
+def overview(request: Request, q: str = "", number: str = Query("1", alias="page")) -> Response:
+    from shipyard.services.views import status
+
+    who, s = sessions.require_login(request)
+    fleet = fleet_of(request)
+    needle = q.strip().lower()
+    names = [n for n in fleet.names if needle in n] if needle else fleet.names
+    pager = Pager.of(len(names), number.strip(), PER_PAGE)
+    apps = []
+    for name in names[pager.first - 1 : pager.last] if pager.total else []:
+        try:
+            apps.append(AppRows(name, status(fleet.context(name, who.name))))
+        except ShipyardError as exc:  # one broken app must not hide the others
+            apps.append(AppRows(name, [], exc.message))
+    return render(
+        request,
+        "apps.html",
+        who,
+        s.csrf,
+        apps=apps,
+        pager=pager,
+        q=q.strip(),
+        everything=len(fleet.apps),
+    )
