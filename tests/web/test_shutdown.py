@@ -59,3 +59,45 @@ def test_sigterm_during_a_rollout_lets_it_finish(project: Project) -> None:
     assert states[-1] == "failed" and "rolling_out" not in states  # finished, not left half-way
     assert p.served("stage") == good  # traffic never left the old instance
     assert "intact" in p.ok("audit", "verify").out
+
+
+def test_sigterm_during_a_dashboard_rollout_lets_it_finish(project: Project) -> None:
+    """A deploy started from the Promote page runs in the server's own thread: a stopping
+    server waits for it, so it ends failed or succeeded, never rolling out."""
+    import re
+
+    p = project
+    p.ok("sync")
+    good = p.head()
+    p.repo.squash_pr(6, "Slow release MNTOR-6", {"UNHEALTHY": "1\n"}, author=BO)
+    p.run("sync")  # builds it; its automatic rollout fails on stage's health check
+    slow = p.head()[:7]
+    assert p.served("stage") == good
+    with running_server(p.path) as srv:
+        assert srv.token
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            form = c.get("/login").text
+            csrf = re.search(r'name="csrf" value="([^"]*)"', form)
+            assert csrf
+            r = c.post("/login", data={"token": srv.token, "csrf": csrf.group(1)})
+            assert r.status_code == 303, r.text
+            page = c.get("/apps/monitor/promote", params={"environment": "stage", "ref": slow})
+            assert page.status_code == 200 and "Deploy" in page.text, page.text
+            csrf = re.search(r'name="csrf" value="([^"]*)"', page.text)
+            assert csrf
+            before = len(_states(p))
+            r = c.post(
+                "/apps/monitor/promote",
+                data={"environment": "stage", "ref": slow, "csrf": csrf.group(1)},
+            )
+            assert r.status_code == 303 and "/apps/monitor/deployments/" in r.headers["location"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ("stage", "rolling_out") not in _states(p)[before:]:
+            time.sleep(0.05)
+        assert ("stage", "rolling_out") in _states(p)[before:], "the rollout never started"
+        srv.proc.send_signal(signal.SIGTERM)  # mid-rollout
+        srv.proc.wait(timeout=120)
+    mine = [s for env, s in _states(p)[before:] if env == "stage"]
+    assert mine == ["failed"]  # finished by the stopping server, not left rolling out
+    assert p.served("stage") == good  # traffic never left the old instance
+    assert "intact" in p.ok("audit", "verify").out

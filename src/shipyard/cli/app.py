@@ -541,17 +541,10 @@ def serve(
     from shipyard.web.logs import configure
 
     configure()
-    app = create_app(settings, store=store, apps=apps)
-    stop_schedule = None
-    if not no_schedule:
-        from shipyard.web.background import start_scheduler
-
-        stop_schedule = start_scheduler(apps, store)
-    try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
-    finally:
-        if stop_schedule is not None:
-            stop_schedule()
+    # The schedules start and stop with the app's lifespan: uvicorn re-raises the
+    # stopping signal once it returns, so anything left for afterwards would be cut short.
+    app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @user_app.command("add")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,30 +14,57 @@ from shipyard.config import Settings
 from shipyard.store.db import Store, open_store
 from shipyard.web import errors
 
+log = logging.getLogger("shipyard.web")
+ROLLOUT_WAIT = 3600.0  # bounded like a deployment's own steps
+
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, apps: list[Settings] | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    apps: list[Settings] | None = None,
+    schedule: bool = False,
 ) -> FastAPI:
     """Build the server for ``settings``' app and the other ``apps`` it serves.
 
     ``apps`` defaults to what ``settings``' ``[server] apps`` names (see
-    ``services.fleet``); the store is opened here unless given."""
+    ``services.fleet``); the store is opened here unless given. With ``schedule``
+    the server runs every app's schedules while it is up.
+
+    On shutdown (uvicorn has answered the requests in flight) the server stops
+    its schedules, letting a running job finish, waits for the deployments the
+    dashboard started, lets webhook ingests end, and delivers what is queued."""
     from shipyard.services.fleet import Fleet, load_fleet
+    from shipyard.web.background import Rollouts
 
     served = apps if apps is not None else load_fleet(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        from shipyard.services.webhooks import drain
+        stop_schedule = None
+        if schedule:
+            from shipyard.web.background import start_scheduler
 
-        for each in served:
-            drain(each, 30.0)  # let an ingest a webhook started finish
-        for outbox in list(app.state.outboxes.values()):
-            outbox.drain(3.0)
-            outbox.close()
-        if owned:
-            app.state.store.close()
+            stop_schedule = start_scheduler(served, app.state.store)
+        yield
+        import anyio.to_thread
+
+        def stop() -> None:
+            from shipyard.services.webhooks import drain
+
+            if stop_schedule is not None:
+                stop_schedule()
+            if not app.state.rollouts.wait(ROLLOUT_WAIT):
+                log.warning("stopping with a deployment still running; the next start recovers it")
+            for each in served:
+                drain(each, 30.0)  # let an ingest a webhook started finish
+            for outbox in list(app.state.outboxes.values()):
+                outbox.drain(3.0)
+                outbox.close()
+            if owned:
+                app.state.store.close()
+
+        await anyio.to_thread.run_sync(stop)
 
     owned = store is None
     app = FastAPI(
@@ -49,6 +77,7 @@ def create_app(
     app.state.store = store or open_store(settings.database_url)
     app.state.fleet = Fleet.of(served, app.state.store)
     app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
+    app.state.rollouts = Rollouts()
     errors.install(app)
     from shipyard.web.logs import log_requests
 

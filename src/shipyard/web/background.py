@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +18,44 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shipyard.scheduler")
 MAX_SLEEP = 30.0
+
+
+class Rollouts:
+    """Deployments the server runs in its own threads (started from the dashboard).
+
+    The server's shutdown waits for them, so none is left half-way."""
+
+    def __init__(self) -> None:
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def start(self, target: Callable[[], None], name: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                target()
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=name, daemon=False)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+        return thread
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for every running deployment, up to ``timeout`` seconds; True when none is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                running = list(self._threads)
+            if not running:
+                return True
+            for thread in running:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    return not self._threads
 
 
 def _scheduler(settings: Settings, store: Store, holder: str) -> Scheduler:

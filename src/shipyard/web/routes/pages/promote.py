@@ -1,13 +1,12 @@
 """Promote: plan a deploy, show its gates and changes, start it; then follow it live.
 
-A deploy started here runs in a non-daemon thread as the signed-in user, so a
-server told to stop finishes the rollout first.
+A deploy started here runs in a thread of the server's ``Rollouts`` as the
+signed-in user; a server told to stop finishes the rollout before it exits.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +20,7 @@ from shipyard.errors import NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
 from shipyard.store.models import AuditEvent, Deployment, Environment
 from shipyard.web import session as sessions
+from shipyard.web.background import Rollouts
 from shipyard.web.deps import Principal
 from shipyard.web.routes.pages.common import acting, must, page, reading, render
 
@@ -145,14 +145,14 @@ def promote(
             return _promote_page(request, who, s, ctx, environment, ref, refused=exc, status=409)
         finally:
             _settle_notifications(ctx, 1.0)
-    dep_id = _deploy_in_background(ctx, who, p)
+    dep_id = _deploy_in_background(ctx, who, p, request.app.state.rollouts)
     if dep_id is None:
         query = urlencode({"app": ctx.app_name, "environment": environment})
         return RedirectResponse(f"/history?{query}", status_code=303)
     return RedirectResponse(f"/apps/{ctx.app_name}/deployments/{dep_id}", status_code=303)
 
 
-def _deploy_in_background(ctx: Context, who: Principal, p: Any) -> int | None:
+def _deploy_in_background(ctx: Context, who: Principal, p: Any, rollouts: Rollouts) -> int | None:
     """Start ``execute`` in a thread; return the deployment's id once it is queued."""
     from shipyard.services import deploy as deploys
 
@@ -171,11 +171,8 @@ def _deploy_in_background(ctx: Context, who: Principal, p: Any) -> int | None:
         finally:
             _settle_notifications(worker, 3.0)
 
-    # Not a daemon: a server told to stop waits for the rollout to finish before it exits.
-    thread = threading.Thread(
-        target=run, name=f"deploy-{ctx.app_name}-{p.environment}", daemon=False
-    )
-    thread.start()
+    # A server told to stop waits for the rollout to finish before it exits.
+    thread = rollouts.start(run, f"deploy-{ctx.app_name}-{p.environment}")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         newest = _last_deployment_id(ctx, p.environment, who.name)
