@@ -22,6 +22,7 @@ bench:
 	@scripts/bootstrap
 	@.venv/bin/python bench/notes_bench.py
 	@.venv/bin/python bench/webhook_latency.py
+	@.venv/bin/python bench/env_load.py
 
 docs:
 	@scripts/bootstrap

@@ -28,10 +28,21 @@ SAMPLE_APP = Path(__file__).parents[1] / "src" / "shipyard" / "demo" / "sample_a
 RELEASER = ("Ana Releaser", "ana@example.com")
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on, never one this test run handed out before
+    (the kernel may offer a port again once its probe socket is closed, and a sample
+    app's port is only bound when it is deployed)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 # -- databases ------------------------------------------------------------------------------------

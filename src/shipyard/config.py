@@ -13,6 +13,7 @@ come from the file.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -513,7 +514,7 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         override = os.environ.get("SHIPYARD_STATE_DIR")
-        return (self.root / (override or self.state.dir)).resolve()
+        return _resolved(self.root, override or self.state.dir)
 
     @property
     def database_url(self) -> str:
@@ -536,6 +537,12 @@ class Settings:
         except KeyError:
             known = ", ".join(self.environments)
             raise NotFound(f"unknown environment {name!r} (known: {known})") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(root: Path, relative: str) -> Path:
+    """``root / relative`` resolved; remembered, as views ask for it on every request."""
+    return (root / relative).resolve()
 
 
 def _environments(data: Any) -> dict[str, EnvironmentConfig]:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import shipyard.demo
+from conftest import free_port
 from shipyard.adapters.runtime import InstanceSpec, create_runtime
 from shipyard.adapters.runtime.local import LocalRuntime
 from shipyard.errors import ConfigError, DeployFailed
@@ -36,13 +37,6 @@ ENV = "stage"
 
 def sha(name: str) -> str:
     return hashlib.sha1(name.encode()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_artifact(

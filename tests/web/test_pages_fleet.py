@@ -94,13 +94,13 @@ def test_overview_pages_and_filters_and_reads_only_the_apps_shown(
 
     monkeypatch.setattr(overview, "PER_PAGE", 2)
     read: list[str] = []
-    real_status = views.status
+    real_statuses = views.statuses
 
-    def counting(ctx: Any) -> Any:
-        read.append(ctx.app_name)
-        return real_status(ctx)
+    def counting(ctxs: Any) -> Any:
+        read.extend(c.app_name for c in ctxs)
+        return real_statuses(ctxs)
 
-    monkeypatch.setattr(views, "status", counting)
+    monkeypatch.setattr(views, "statuses", counting)
 
     async def body(c: Clients, t: dict[str, str]) -> None:
         vic = c["vic"]

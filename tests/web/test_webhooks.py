@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from conftest import free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
 from shipyard.services import webhooks as hooks
@@ -33,12 +33,6 @@ REPO = "Codertocat/Hello-World"
 DEV = ("Bo Dev", "bo@example.com")
 ERROR_KEYS = {"code", "message", "details"}
 WAIT = 60.0  # an upper bound for background ingest, never an expectation
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from conftest import free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
 from shipyard.services import webhooks as hooks
@@ -31,12 +31,6 @@ ERROR_KEYS = {"code", "message", "details"}
 WAIT = 60.0  # an upper bound for background ingest, never an expectation
 MONITOR, BILLING, WORKER = "monitor", "billing", "billing-worker"
 REPOS = {MONITOR: "Codertocat/Hello-World", BILLING: "octo-org/billing"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sign(body: bytes, secret: str) -> str:

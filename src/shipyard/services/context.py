@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +80,8 @@ class Context:
     _runtime: Runtime | None = None
     _outbox: Outbox | None = None
     _app_id: int | None = None
+    # Where a shared outbox comes from (a server's, per app), made only when one is needed.
+    outbox_source: Callable[[], Outbox] | None = None
 
     @property
     def app_name(self) -> str:
@@ -111,9 +114,12 @@ class Context:
     @property
     def outbox(self) -> Outbox:
         if self._outbox is None:
-            from shipyard.services.notify import build_outbox
+            if self.outbox_source is not None:
+                self._outbox = self.outbox_source()
+            else:
+                from shipyard.services.notify import build_outbox
 
-            self._outbox = build_outbox(self.settings)
+                self._outbox = build_outbox(self.settings)
         return self._outbox
 
     @property

@@ -121,7 +121,8 @@ class Store:
 
     def current_revision(self) -> str | None:
         try:
-            with self.engine.connect() as conn:
+            # A read: on SQLite it must not take the write lock (health probes call this).
+            with self.engine.execution_options(shipyard_read=True).connect() as conn:
                 row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
                 conn.rollback()
         except OperationalError as exc:

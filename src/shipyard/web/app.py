@@ -36,6 +36,7 @@ def create_app(
     dashboard started, lets webhook ingests end, and delivers what is queued."""
     from shipyard.services.fleet import Fleet, load_fleet
     from shipyard.web.background import Rollouts
+    from shipyard.web.principals import Principals
 
     served = apps if apps is not None else load_fleet(settings)
 
@@ -78,10 +79,11 @@ def create_app(
     app.state.fleet = Fleet.of(served, app.state.store)
     app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
     app.state.rollouts = Rollouts()
+    app.state.principals = Principals()  # who a token is, for a few seconds
     errors.install(app)
-    from shipyard.web.logs import log_requests
+    from shipyard.web.logs import AccessLog
 
-    app.middleware("http")(log_requests)
+    app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:

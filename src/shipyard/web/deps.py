@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,8 @@ from shipyard.config import Settings
 from shipyard.services.context import Context
 from shipyard.services.fleet import Fleet
 from shipyard.store.db import Store
+
+_OUTBOX_LOCK = threading.Lock()
 
 if TYPE_CHECKING:
     from shipyard.adapters.notify import Outbox
@@ -45,12 +48,21 @@ def context_for(request: Request, actor: str, app: str | None = None) -> Context
     Raises NotFound for an app this server does not serve."""
     fleet = fleet_of(request)
     ctx = fleet.context(app or fleet.default, actor)
-    # One outbox per app and server: its delivery threads outlive the request.
     outboxes: dict[str, Outbox] = request.app.state.outboxes
-    box = outboxes.get(ctx.app_name)
-    if box is None:
-        from shipyard.services.notify import build_outbox
+    settings = ctx.settings
 
-        box = outboxes.setdefault(ctx.app_name, build_outbox(ctx.settings))
-    ctx._outbox = box
+    def shared() -> Outbox:
+        # One outbox per app and server, made on first use: its delivery thread
+        # outlives the request, and a server of many apps starts only those it needs.
+        box = outboxes.get(settings.app.name)
+        if box is None:
+            from shipyard.services.notify import build_outbox
+
+            with _OUTBOX_LOCK:
+                box = outboxes.get(settings.app.name)
+                if box is None:
+                    box = outboxes[settings.app.name] = build_outbox(settings)
+        return box
+
+    ctx.outbox_source = shared
     return ctx

@@ -6,12 +6,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access = logging.getLogger("shipyard.http")
 FIELDS = ("method", "path", "status", "ms", "client", "event", "app", "environment")
@@ -46,22 +44,43 @@ def configure(level: int = logging.INFO) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # replaced by shipyard.http
 
 
-async def log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    access.info(
-        "%s %s %s",
-        request.method,
-        request.url.path,
-        response.status_code,
-        extra={
-            "method": request.method,
-            "path": request.url.path,
-            "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-            "client": request.client.host if request.client else None,
-        },
-    )
-    return response
+class AccessLog:
+    """ASGI middleware: one log line per HTTP request (method, path, status, ms, client).
+
+    A plain ASGI wrapper rather than Starlette's ``BaseHTTPMiddleware``, which costs a
+    task and a stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees when the app fails before it answers
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            method, path = scope["method"], scope["path"]
+            access.info(
+                "%s %s %s",
+                method,
+                path,
+                status,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": client[0] if client else None,
+                },
+            )

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from shipyard.store.models import ApiToken, User
 from shipyard.web.deps import Principal, settings_of, store_of
+from shipyard.web.principals import Principals
 
 COOKIE = "shipyard_session"
 LOGIN_COOKIE = "shipyard_login"
@@ -113,18 +114,24 @@ def current(request: Request) -> tuple[Principal, Session] | None:
     s = read(key_of(request), request.cookies.get(COOKIE))
     if s is None:
         return None
-    with store_of(request).read() as db:
-        row = db.execute(
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(
-                User.name == s.user,
-                User.disabled.is_(False),
-                ApiToken.token_hash == s.token_hash,
-                ApiToken.revoked_at.is_(None),
-            )
-        ).scalar_one_or_none()
-    return (Principal(row.name, row.role), s) if row is not None else None
+
+    def load() -> Principal | None:
+        with store_of(request).read() as db:
+            row = db.execute(
+                select(User)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(
+                    User.name == s.user,
+                    User.disabled.is_(False),
+                    ApiToken.token_hash == s.token_hash,
+                    ApiToken.revoked_at.is_(None),
+                )
+            ).scalar_one_or_none()
+        return Principal(row.name, row.role) if row is not None else None
+
+    principals: Principals = request.app.state.principals
+    found = principals.get(("session", s.user, s.token_hash), load)
+    return (found, s) if found is not None else None
 
 
 def require_login(request: Request) -> tuple[Principal, Session]:

@@ -72,8 +72,16 @@ class BuiltinTracker:
         }
 
     def raw_statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
-        found = self._get(session, keys)
-        return {k: (found[k].status if k in found else "unknown") for k in dict.fromkeys(keys)}
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        rows = session.execute(
+            select(Ticket.key, Ticket.status).where(
+                Ticket.app_id == self.app_id, Ticket.key.in_(keys)
+            )
+        )
+        found = {key: status for key, status in rows}
+        return {k: found.get(k, "unknown") for k in keys}
 
     def set_status(
         self,

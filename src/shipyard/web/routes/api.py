@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field, TypeAdapter
 
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, fleet_of, store_of
@@ -189,7 +189,7 @@ def apps(request: Request, who: Principal = Depends(require("read"))) -> list[Ap
 @router.get("/apps/{app}/environments", response_model=list[EnvironmentOut])
 def environments(
     app: str, request: Request, who: Principal = Depends(require("read"))
-) -> list[EnvironmentOut]:
+) -> Response:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
     from shipyard.services.views import status
 
@@ -210,7 +210,11 @@ def environments(
                 in_flight=_deployment(r.in_flight, r.name),
             )
         )
-    return out
+    # Serialised once, straight from the models: dashboards and scripts poll this route.
+    return Response(_ENVIRONMENTS.dump_json(out), media_type="application/json")
+
+
+_ENVIRONMENTS = TypeAdapter(list[EnvironmentOut])
 
 
 @router.get(

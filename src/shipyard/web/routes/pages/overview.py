@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shipyard.errors import ShipyardError
+from shipyard.services.context import Context
 from shipyard.web import session as sessions
 from shipyard.web.deps import fleet_of
 from shipyard.web.routes.pages.common import page, render
@@ -49,19 +50,20 @@ class AppRows:
 @router.get("/apps")
 @page
 def overview(request: Request, q: str = "", number: str = Query("1", alias="page")) -> Response:
-    from shipyard.services.views import status
+    from shipyard.services.views import statuses
 
     who, s = sessions.require_login(request)
     fleet = fleet_of(request)
     needle = q.strip().lower()
     names = [n for n in fleet.names if needle in n] if needle else fleet.names
     pager = Pager.of(len(names), number.strip(), PER_PAGE)
-    apps = []
-    for name in names[pager.first - 1 : pager.last] if pager.total else []:
-        try:
-            apps.append(AppRows(name, status(fleet.context(name, who.name))))
-        except ShipyardError as exc:  # one broken app must not hide the others
-            apps.append(AppRows(name, [], exc.message))
+    shown = names[pager.first - 1 : pager.last] if pager.total else []
+    ctxs = [fleet.context(name, who.name) for name in shown]
+    try:
+        found = statuses(ctxs)  # two queries for the whole page
+        apps = [AppRows(c.app_name, found[c.app_name]) for c in ctxs]
+    except ShipyardError:
+        apps = [_one(c) for c in ctxs]  # one broken app must not hide the others
     return render(
         request,
         "apps.html",
@@ -72,3 +74,12 @@ def overview(request: Request, q: str = "", number: str = Query("1", alias="page
         q=q.strip(),
         everything=len(fleet.apps),
     )
+
+
+def _one(ctx: Context) -> AppRows:
+    from shipyard.services.views import status
+
+    try:
+        return AppRows(ctx.app_name, status(ctx))
+    except ShipyardError as exc:
+        return AppRows(ctx.app_name, [], exc.message)

@@ -144,7 +144,8 @@ def promote(
         except Refused as exc:
             return _promote_page(request, who, s, ctx, environment, ref, refused=exc, status=409)
         finally:
-            _settle_notifications(ctx, 1.0)
+            if ctx._outbox is not None:  # the server's outbox for this app: stays open
+                ctx._outbox.drain(1.0)
     dep_id = _deploy_in_background(ctx, who, p, request.app.state.rollouts)
     if dep_id is None:
         query = urlencode({"app": ctx.app_name, "environment": environment})

@@ -1,0 +1,301 @@
+"""The environments view: per environment what runs, its health, what is in flight
+and what waits upstream; for one app or a page of apps.
+
+What waits upstream of each environment (a count of changes and their tickets)
+needs ``git``; it is computed when it can change (a sync, a deployment that
+finishes) and kept on the environment's row with the (base, head) commits it
+was computed for. ``statuses`` reads it with a few queries for all the apps it
+is given and only runs ``git`` when those commits no longer match (see
+``refresh_waiting``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, aliased
+
+from shipyard.adapters.runtime import Health
+from shipyard.core.gates import unverified
+from shipyard.core.states import ACTIVE_STATES
+from shipyard.errors import ShipyardError
+from shipyard.services.context import Context
+from shipyard.services.deploy import _changes_between, _tickets_of
+from shipyard.store.db import StoreError
+from shipyard.store.models import App, Deployment, Environment, Ticket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Waiting:
+    """What waits upstream of an environment: changes, their tickets, those QA has not signed off."""
+
+    count: int = 0
+    tickets: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EnvStatus:
+    name: str
+    port: int
+    deployment: Deployment | None
+    health: str
+    health_detail: str
+    pinned: str | None
+    upstream: str
+    waiting: Waiting | None
+    in_flight: Deployment | None
+
+
+# The stored base of an environment that runs nothing on an app with no baseline yet.
+NO_BASE = ""
+
+
+@functools.cache
+def _snapshot_query() -> Select[Environment, App, Deployment, Deployment]:
+    # Built once: making the aliases and joins costs more than running the query.
+    cur, fly = aliased(Deployment), aliased(Deployment)
+    return (
+        select(Environment, App, cur, fly)
+        .join(App, App.id == Environment.app_id)
+        .outerjoin(cur, cur.id == Environment.current_deployment_id)
+        .outerjoin(  # at most one: the database allows one active deployment per environment
+            fly, and_(fly.environment_id == Environment.id, fly.state.in_(ACTIVE_STATES))
+        )
+        .where(Environment.app_id.in_(bindparam("app_ids", expanding=True)))
+    )
+
+
+@dataclass
+class _Snapshot:
+    """One app's environments as the database has them: rows, what runs, what is in flight."""
+
+    app: App
+    envs: dict[str, Environment]
+    current: dict[str, Deployment]
+    flying: dict[str, Deployment]
+
+    @classmethod
+    def read(cls, s: Session, app_id: int) -> _Snapshot:
+        """One query: each environment with its app, current and in-flight deployment."""
+        return cls.read_many(s, [app_id])[app_id]
+
+    @classmethod
+    def read_many(cls, s: Session, app_ids: list[int]) -> dict[int, _Snapshot]:
+        """The snapshots of several apps in one query."""
+        out: dict[int, _Snapshot] = {}
+        for env, app, current, flying in s.execute(_snapshot_query(), {"app_ids": app_ids}):
+            snap = out.get(app.id)
+            if snap is None:
+                snap = out[app.id] = cls(app, {}, {}, {})
+            snap.envs[env.name] = env
+            if current is not None:
+                snap.current[env.name] = current
+            if flying is not None:
+                snap.flying[env.name] = flying
+        for app_id in app_ids:
+            if app_id not in out:
+                bare = s.get(App, app_id)
+                assert bare is not None
+                out[app_id] = cls(bare, {}, {}, {})
+        return out
+
+    def commit(self, name: str) -> str | None:
+        d = self.current.get(name)
+        return d.commit if d else None
+
+    def ends(self, ctx: Context, name: str) -> tuple[str | None, str | None]:
+        """(base, head) of what waits for ``name``: what it runs (else the app's baseline),
+        and its upstream environment's commit (else main's head as the last sync saw it)."""
+        after = ctx.settings.environment(name).after
+        head = self.commit(after) if after is not None else self.app.last_seen_sha
+        return self.commit(name) or self.app.baseline_sha, head
+
+    def cached(self, ctx: Context, name: str) -> tuple[int, list[str]] | None:
+        """The stored count and tickets for ``name``, if stored for today's (base, head)."""
+        env = self.envs[name]
+        base, head = self.ends(ctx, name)
+        if (
+            env.waiting_changes is None
+            or env.waiting_head != head
+            or env.waiting_base != (base or NO_BASE)
+        ):
+            return None
+        try:
+            tickets = json.loads(env.waiting_tickets or "[]")
+        except ValueError:
+            return None
+        if not isinstance(tickets, list):
+            return None
+        return env.waiting_changes, [str(k) for k in tickets]
+
+
+def _waiting_between(ctx: Context, base: str | None, head: str) -> tuple[int, list[str]]:
+    """How many changes lead from ``base`` to ``head``, and the tickets they name."""
+    if base is not None and not ctx.git.is_ancestor(base, head):
+        return 0, []  # not behind ``head`` (ahead of it, or apart): nothing waits
+    changes = _changes_between(ctx, base, head)
+    return len(changes), _tickets_of(changes)
+
+
+def _compute(
+    ctx: Context, snap: _Snapshot, names: list[str]
+) -> dict[str, tuple[str | None, str, int, list[str]]]:
+    """With git: (base, head, count, tickets) of what waits for each of ``names``."""
+    done = {}
+    for name in names:
+        base, head = snap.ends(ctx, name)
+        if head is not None:
+            done[name] = (base, head, *_waiting_between(ctx, base, head))
+    return done
+
+
+def _store(
+    ctx: Context, snap: _Snapshot, done: dict[str, tuple[str | None, str, int, list[str]]]
+) -> None:
+    if not done:
+        return
+    with ctx.store.write() as s:
+        for name, (base, head, count, tickets) in done.items():
+            s.execute(
+                update(Environment)
+                .where(Environment.id == snap.envs[name].id)
+                .values(
+                    waiting_base=base or NO_BASE,
+                    waiting_head=head,
+                    waiting_changes=count,
+                    waiting_tickets=json.dumps(tickets),
+                )
+            )
+
+
+def refresh_waiting(ctx: Context, *, force: bool = False) -> None:
+    """Store what waits upstream of every environment of the app whose stored value is
+    stale (all of them with ``force``). For hooks: never raises, a failure is logged
+    and the next ``status`` computes it instead.
+
+    Example: ``refresh_waiting(ctx, force=True)`` at the end of a sync."""
+    try:
+        app_id = ctx.app_id
+        with ctx.store.read() as s:
+            snap = _Snapshot.read(s, app_id)
+        names = [n for n in ctx.settings.environments if force or snap.cached(ctx, n) is None]
+        _store(ctx, snap, _compute(ctx, snap, names))
+    except ShipyardError as exc:
+        log.warning("could not store what waits upstream of %s: %s", ctx.app_name, exc.message)
+    except Exception:
+        log.exception("could not store what waits upstream of %s", ctx.app_name)
+
+
+def deployment_changed(ctx: Context) -> None:
+    """Hook: an environment's current deployment changed. Never raises."""
+    from shipyard.services import health
+
+    health.forget(ctx.settings.state_dir, ctx.app_name)
+    refresh_waiting(ctx)
+
+
+Found = dict[str, tuple[int, list[str]] | None]  # environment -> (count, tickets)
+
+
+def status(ctx: Context) -> list[EnvStatus]:
+    """Per environment of ctx's app: what runs, health, what is in flight and what
+    waits upstream (see ``statuses``)."""
+    return statuses([ctx])[ctx.app_name]
+
+
+def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
+    """``status`` of several apps (on one store) at once, by app name.
+
+    Two queries for all of them; ``git`` only for an environment whose stored
+    waiting changes are stale; health at most every few seconds."""
+    from shipyard.services.health import instance_health
+
+    if not ctxs:
+        return {}
+    ids = {c.app_name: c.app_id for c in ctxs}  # first use may write the app's row
+    with ctxs[0].store.read() as s:
+        snaps = _Snapshot.read_many(s, list(ids.values()))
+        found = {
+            c.app_name: {n: snaps[c.app_id].cached(c, n) for n in c.settings.environments}
+            for c in ctxs
+        }
+        raw = _ticket_statuses(s, {ids[a]: _keys(f) for a, f in found.items()})
+    out = {}
+    for c in ctxs:
+        snap, mine, statuses_ = snaps[c.app_id], found[c.app_name], raw.get(c.app_id, {})
+        _fill_stale(c, snap, mine, statuses_)
+        out[c.app_name] = _rows(
+            c, snap, mine, statuses_, instance_health(c, c.settings.environments)
+        )
+    return out
+
+
+def _rows(
+    ctx: Context, snap: _Snapshot, found: Found, raw: dict[str, str], healths: dict[str, Health]
+) -> list[EnvStatus]:
+    out = []
+    for name, cfg in ctx.settings.environments.items():
+        env, w, h = snap.envs[name], found[name], healths[name]
+        waiting = (
+            Waiting(w[0], w[1], unverified({k: raw.get(k, "unknown") for k in w[1]})) if w else None
+        )
+        out.append(
+            EnvStatus(
+                name,
+                cfg.port,
+                snap.current.get(name),
+                h.state,
+                h.detail,
+                f"{env.pinned_by}: {env.pinned_reason}" if env.pinned_by else None,
+                cfg.after if cfg.after is not None else ctx.settings.app.main,
+                waiting,
+                snap.flying.get(name),
+            )
+        )
+    return out
+
+
+def _ticket_statuses(s: Session, keys: dict[int, set[str]]) -> dict[int, dict[str, str]]:
+    """Raw QA statuses of ``keys`` per app id, in one query."""
+    wanted = {k for ks in keys.values() for k in ks}
+    if not wanted:
+        return {}
+    rows = s.execute(
+        select(Ticket.app_id, Ticket.key, Ticket.status).where(
+            Ticket.app_id.in_(list(keys)), Ticket.key.in_(sorted(wanted))
+        )
+    )
+    out: dict[int, dict[str, str]] = {}
+    for app_id, key, status_ in rows:
+        if key in keys[app_id]:
+            out.setdefault(app_id, {})[key] = status_
+    return out
+
+
+def _keys(found: Found) -> set[str]:
+    return {k for w in found.values() if w for k in w[1]}
+
+
+def _fill_stale(ctx: Context, snap: _Snapshot, found: Found, raw: dict[str, str]) -> None:
+    """Compute (with git) and store what waits where the stored value is stale, in place."""
+    stale = [n for n, w in found.items() if w is None and snap.ends(ctx, n)[1] is not None]
+    if not stale:
+        return
+    done = _compute(ctx, snap, stale)
+    try:
+        _store(ctx, snap, done)
+    except (SQLAlchemyError, StoreError) as exc:  # answer anyway; the next read retries
+        log.warning("could not store what waits upstream of %s: %s", ctx.app_name, exc)
+    found.update({n: (count, tickets) for n, (_, _, count, tickets) in done.items()})
+    missing = _keys(found) - raw.keys()
+    if missing:
+        with ctx.store.read() as s:
+            raw.update(ctx.tracker.raw_statuses(s, missing))
