@@ -121,6 +121,9 @@ def test_unknown_environment_lists_the_known_ones() -> None:
             "webhooks -> repository: must be 'owner/name'",
         ),
         ({"webhooks": {"bogus": 1}}, "webhooks -> bogus: is not a known setting"),
+        ({"server": {"apps": "../b/shipyard.toml"}}, "server -> apps: must be a list"),
+        ({"server": {"apps": [1]}}, "server -> apps -> 0: must be a string"),
+        ({"server": {"port": 1}}, "server -> port: is not a known setting"),
     ],
 )
 def test_schedule_and_webhook_settings_are_checked(section: dict[str, object], where: str) -> None:

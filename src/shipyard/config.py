@@ -632,6 +632,9 @@ require_qa = true                   # every ticket verified, or --allow-unverifi
 # [state]
 # dir = ".shipyard"                 # SQLite database, artifacts, logs
 # database_url = "postgresql+psycopg://127.0.0.1/shipyard"
+
+# [server]                          # 'shipyard serve' here serves these apps too
+# apps = ["../billing/shipyard.toml"]   # paths or globs; all on one database_url
 """
 
 
