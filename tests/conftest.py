@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,6 +220,36 @@ def make_project(where: Path, extra: str = "") -> Project:
         author=RELEASER,
     )
     return Project(repo, ports)
+
+
+def make_named_project(
+    where: Path, name: str, database_url: str, server_apps: list[str] | None = None
+) -> Project:
+    """A sample app named ``name`` on ``database_url`` (shared by apps served together);
+    ``server_apps`` fills its ``[server] apps``."""
+    extra = f'\n[state]\ndatabase_url = "{database_url}"\n'
+    if server_apps:
+        extra += f"\n[server]\napps = {json.dumps(server_apps)}\n"
+    p = make_project(where, extra)
+    if name != "monitor":
+        toml = p.path / "shipyard.toml"
+        text = toml.read_text().replace('name = "monitor"', f'name = "{name}"', 1)
+        p.repo.commit(f"Serve as {name}", {"shipyard.toml": text}, author=RELEASER)
+    return p
+
+
+def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> Any:
+    """POST to an ASGI app in-process (httpx.ASGITransport); the httpx.Response."""
+    import asyncio
+
+    import httpx
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://shipyard.test") as c:
+            return await c.post(path, content=body, headers=headers)
+
+    return asyncio.run(go())
 
 
 def stop_all(project: Project) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RELEASER, SHIPYARD, Project, make_project, running_server, stop_all
+from conftest import SHIPYARD, Project, make_named_project, running_server, stop_all
 from shipyard.config import load
 from shipyard.errors import ConfigError
 from shipyard.services.fleet import load_fleet
@@ -22,27 +22,15 @@ from shipyard.store.db import open_store
 from shipyard.web.app import create_app
 
 
-def make_app(where: Path, name: str, db: str, server_apps: list[str] | None = None) -> Project:
-    """A sample app named ``name`` on the shared database ``db``."""
-    extra = f'\n[state]\ndatabase_url = "{db}"\n'
-    if server_apps:
-        extra += f"\n[server]\napps = {json.dumps(server_apps)}\n"
-    p = make_project(where, extra)
-    text = (p.path / "shipyard.toml").read_text().replace('name = "monitor"', f'name = "{name}"', 1)
-    if name != "monitor":
-        p.repo.commit("Name the app", {"shipyard.toml": text}, author=RELEASER)
-    return p
-
-
 @pytest.fixture
 def fleet(tmp_path: Path) -> list[Project]:
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     apps = [
-        make_app(
+        make_named_project(
             tmp_path / "monitor", "monitor", db, ["../billing/shipyard.toml", "../more/*/*.toml"]
         ),
-        make_app(tmp_path / "billing", "billing", db),
-        make_app(tmp_path / "more" / "relay", "relay", db),
+        make_named_project(tmp_path / "billing", "billing", db),
+        make_named_project(tmp_path / "more" / "relay", "relay", db),
     ]
     yield apps
     for p in apps:

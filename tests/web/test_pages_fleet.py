@@ -3,44 +3,32 @@ each with its own repository, named by ``[server] apps`` and sharing one databas
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from test_pages import Clients, hidden, log_in
+from test_pages import Clients, hidden, log_in, run
 
-from conftest import Project, make_project, stop_all
-from shipyard.config import load
-from shipyard.services.users import add_user, bootstrap_admin, create_token
-from shipyard.store.db import open_store
-from shipyard.web.app import create_app
+from conftest import Project, make_named_project, stop_all
 
 OTHERS = ("billing", "search")
 BO = ("Bo Dev", "bo@example.com")
-
-
-def _configure(p: Project, name: str, extra: str) -> None:
-    toml = p.path / "shipyard.toml"
-    text = toml.read_text().replace('name = "monitor"', f'name = "{name}"', 1)
-    p.repo.commit(f"Serve as {name}", {"shipyard.toml": text + extra}, author=("A", "a@x.org"))
 
 
 @contextmanager
 def three_apps(where: Path) -> Iterator[dict[str, Project]]:
     """Three apps in their own repositories under ``where``, sharing one database;
     ``monitor``'s server serves the other two. Their environments are stopped on the way out."""
-    shared = f'\n[state]\ndatabase_url = "sqlite:///{where / "shipyard.db"}"\n'
-    apps = {name: make_project(where / name) for name in ("monitor", *OTHERS)}
+    db = f"sqlite:///{where / 'shipyard.db'}"
+    apps: dict[str, Project] = {}
     try:
+        listed = [f"../{n}/shipyard.toml" for n in OTHERS]
+        apps["monitor"] = make_named_project(where / "monitor", "monitor", db, listed)
         for name in OTHERS:
-            _configure(apps[name], name, shared)
-        listed = ", ".join(f'"../{n}/shipyard.toml"' for n in OTHERS)
-        _configure(apps["monitor"], "monitor", f"{shared}\n[server]\napps = [{listed}]\n")
+            apps[name] = make_named_project(where / name, name, db)
         yield apps
     finally:
         for p in apps.values():
@@ -51,35 +39,6 @@ def three_apps(where: Path) -> Iterator[dict[str, Project]]:
 def fleet(tmp_path: Path) -> Iterator[dict[str, Project]]:
     with three_apps(tmp_path) as apps:
         yield apps
-
-
-def run(p: Project, body: Callable[[Clients, dict[str, str]], Awaitable[None]]) -> None:
-    settings = load(p.path / "shipyard.toml")
-    store = open_store(settings.database_url)
-    admin = bootstrap_admin(store)
-    assert admin is not None
-    tokens = {"admin": admin.token}
-    for name, role in [("quinn", "qa"), ("vic", "viewer")]:
-        add_user(store, name, role, actor="admin")
-        tokens[name] = create_token(store, name, "t", actor="admin").token
-    app = create_app(settings, store=store)  # the other apps come from [server] apps
-
-    async def main() -> None:
-        transport = httpx.ASGITransport(app=app)
-        clients = {
-            name: httpx.AsyncClient(transport=transport, base_url="http://fleet.test", timeout=60)
-            for name in tokens
-        }
-        try:
-            await body(clients, tokens)
-        finally:
-            for c in clients.values():
-                await c.aclose()
-
-    try:
-        asyncio.run(main())
-    finally:
-        store.close()
 
 
 def apps_on(html: str) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from conftest import free_port
+from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
 from shipyard.services import webhooks as hooks
@@ -65,12 +65,8 @@ class Fleet:
     app: FastAPI
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://shipyard.test") as c:
-                return await c.post(path, content=body, headers=headers)
-
-        return asyncio.run(go())
+        response: httpx.Response = asgi_post(self.app, path, body, headers)
+        return response
 
     def github(
         self,
