@@ -1,0 +1,276 @@
+"""Running a planned deployment: refuse or queue it, wait for the environment and the
+artifact, tag, roll out, verify and finish.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shipyard.core import states as st
+from shipyard.errors import ArtifactMissing, Busy, DeployFailed, Refused, ShipyardError
+from shipyard.services.builds import checks_of, find_build
+from shipyard.services.context import Context
+from shipyard.services.deploy.planning import Plan, plan
+from shipyard.services.deploy.recovery import owner_id, recover
+from shipyard.services.deploy.transitions import (
+    _audit_data,
+    _fail,
+    _finish,
+    _restore_runtime,
+    _spec,
+    transition,
+)
+from shipyard.services.notify import emit
+from shipyard.store import audit
+from shipyard.store.models import Build, Deployment, Release
+
+POLL = 0.25
+
+
+def execute(ctx: Context, p: Plan, *, queue_timeout: float = 600.0) -> Deployment:
+    """Run a planned deployment to the end; raise with the reason if it is refused or fails."""
+    message = p.refusal
+    if message:
+        _record_refusal(ctx, p, message)
+        raise Refused(message, gates=[g.__dict__ for g in p.gates], unverified=p.unverified)
+    dep_id = _enqueue(ctx, p)
+    try:
+        _acquire(ctx, dep_id, p.environment, queue_timeout)
+    except BaseException as exc:
+        _fail(ctx, dep_id, getattr(exc, "message", "interrupted while queued"))
+        raise
+    emit(
+        ctx,
+        "deployment.started",
+        f"{p.environment}: deploying {p.ref} ({p.short_sha}) by {ctx.actor}",
+        environment=p.environment,
+        ref=p.ref,
+        tag=p.tag,
+        commit=p.commit,
+    )
+    try:
+        return _run(ctx, dep_id, p)
+    except ShipyardError as exc:
+        _fail(ctx, dep_id, exc.message)
+        emit(
+            ctx,
+            "deployment.failed",
+            f"{p.environment}: {p.ref} failed: {exc.message}",
+            environment=p.environment,
+            ref=p.ref,
+            tag=p.tag,
+            commit=p.commit,
+            details={"error": exc.message, **exc.details},
+        )
+        raise
+    except BaseException:
+        _fail(ctx, dep_id, "interrupted")
+        _restore_runtime(ctx, p.environment)
+        raise
+
+
+def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
+    fresh = plan(
+        ctx, p.environment, p.ref, kind=p.kind, allow_unverified=p.allow_unverified, reason=p.reason
+    )
+    if fresh.commit != p.commit:
+        raise Refused(f"{p.ref} moved from {p.short_sha} to {fresh.short_sha} while queued")
+    message = fresh.refusal
+    if message:
+        _record_refusal(ctx, fresh, message)
+        raise Refused(message, unverified=fresh.unverified)
+    build = _wait_for_artifact(ctx, dep_id, fresh)
+    assert build.artifact_digest is not None
+    transition(ctx, dep_id, st.TAGGING, build_id=build.id)
+    created = ctx.artifacts.tag(ctx.app_name, fresh.tag, build.artifact_digest)
+    transition(ctx, dep_id, st.ROLLING_OUT, note={"tag_created": created}, tag_created=created)
+    cfg = ctx.settings.environment(p.environment)
+    ctx.reporter.step(f"{p.environment}: starting {fresh.short_sha} beside the running version")
+    ctx.runtime.deploy(
+        _spec(ctx, p.environment, build), timeout=cfg.health_timeout, on_progress=ctx.reporter.step
+    )
+    transition(ctx, dep_id, st.VERIFYING)
+    served = _served_commit(cfg.port)
+    if served != build.sha:
+        _restore_runtime(ctx, p.environment)
+        raise DeployFailed(
+            f"{p.environment} serves {str(served)[:7]} after the switch, not {fresh.short_sha}"
+        )
+    d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets))
+    emit(
+        ctx,
+        "deployment.succeeded",
+        f"{p.environment}: {p.ref} deployed ({fresh.short_sha}) by {ctx.actor}",
+        environment=p.environment,
+        ref=p.ref,
+        tag=fresh.tag,
+        commit=fresh.commit,
+        notes_markdown=_release_notes(ctx, fresh.release_tag),
+    )
+    return d
+
+
+def _release_notes(ctx: Context, tag: str | None) -> str | None:
+    if tag is None:
+        return None
+    with ctx.store.read() as s:
+        r = s.execute(
+            select(Release).where(Release.app_id == ctx.app_id, Release.tag == tag)
+        ).scalar_one_or_none()
+        return r.notes_markdown if r else None
+
+
+def _record_refusal(ctx: Context, p: Plan, message: str) -> None:
+    def write(session: Session) -> None:
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="deployment.refused",
+            subject=p.environment,
+            data={"ref": p.ref, "commit": p.commit, "reason": message, "unverified": p.unverified},
+        )
+
+    ctx.store.retrying(write)
+    emit(
+        ctx,
+        "deployment.refused",
+        message,
+        environment=p.environment,
+        ref=p.ref,
+        commit=p.commit,
+        details={"gates": [g.__dict__ for g in p.gates], "unverified": p.unverified},
+    )
+
+
+def _enqueue(ctx: Context, p: Plan) -> int:
+    def write(session: Session) -> int:
+        env = ctx.environment_row(session, p.environment)
+        now = datetime.now(UTC)
+        d = Deployment(
+            app_id=ctx.app_id,
+            environment_id=env.id,
+            build_id=p.build_id,
+            commit=p.commit,
+            ref=p.ref,
+            tag=p.tag,
+            tag_created=False,
+            kind=p.kind,
+            state=st.QUEUED,
+            requested_by=ctx.actor,
+            reason=p.reason,
+            previous_deployment_id=env.current_deployment_id,
+            owner=owner_id(),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(d)
+        session.flush()
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action="deployment.queued",
+            subject=f"{p.environment}#{d.id}",
+            data=_audit_data(
+                d, {"allow_unverified": p.allow_unverified, "unverified": p.unverified}
+            ),
+        )
+        return d.id
+
+    return ctx.store.retrying(write)
+
+
+def _acquire(ctx: Context, dep_id: int, environment: str, queue_timeout: float) -> None:
+    """Wait, in order, until this deployment holds the environment."""
+    deadline = time.monotonic() + queue_timeout
+    said = ""
+    while True:
+        recover(ctx, only=environment, skip=dep_id)
+        with ctx.store.read() as s:
+            env = ctx.environment_row(s, environment)
+            active = s.execute(
+                select(Deployment).where(
+                    Deployment.environment_id == env.id, Deployment.state.in_(st.ACTIVE_STATES)
+                )
+            ).scalar_one_or_none()
+            ahead = (
+                s.execute(
+                    select(Deployment.id).where(
+                        Deployment.environment_id == env.id,
+                        Deployment.state == st.QUEUED,
+                        Deployment.id < dep_id,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if active is None and not ahead:
+            try:
+                transition(ctx, dep_id, st.WAITING_ARTIFACT)
+                return
+            except IntegrityError:
+                continue
+        holder = (
+            f"deployment #{active.id} ({active.ref} by {active.requested_by}) is {active.state.replace('_', ' ')}"
+            if active
+            else f"{len(ahead)} deployment{'s' if len(ahead) > 1 else ''} queued before it"
+        )
+        message = f"{environment} is busy: {holder}; #{dep_id} is number {len(ahead) + 1} in line"
+        if time.monotonic() >= deadline:
+            raise Busy(
+                message + ("" if queue_timeout <= 0 else f"; gave up after {queue_timeout:g}s")
+            )
+        if message != said:
+            ctx.reporter.warn(message + ", waiting")
+            said = message
+        time.sleep(POLL)
+
+
+def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
+    cfg = ctx.settings.environment(p.environment)
+    deadline = time.monotonic() + cfg.artifact_wait
+    said = False
+    while True:
+        with ctx.store.read() as s:
+            build = find_build(s, ctx.app_id, p.commit)
+            failed = (
+                [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
+            )
+        if build is not None and build.status == "failed":
+            raise Refused(f"the build of {p.short_sha} failed ({', '.join(failed) or 'a check'})")
+        if (
+            build is not None
+            and build.status == "passed"
+            and build.artifact_digest
+            and ctx.artifacts.exists(ctx.app_name, build.artifact_digest)
+        ):
+            return build
+        if time.monotonic() >= deadline:
+            raise ArtifactMissing(
+                f"the artifact of {p.short_sha} did not appear within {cfg.artifact_wait:g}s"
+                + ("" if build else "; it has no build: run 'shipyard sync'")
+            )
+        if not said:
+            ctx.reporter.step(
+                f"waiting up to {cfg.artifact_wait:g}s for the artifact of {p.short_sha}"
+            )
+            said = True
+        time.sleep(POLL)
+
+
+def _served_commit(port: int, attempts: int = 10) -> str | None:
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__version__", timeout=2) as r:
+                return str(json.loads(r.read().decode()).get("commit"))
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    return None

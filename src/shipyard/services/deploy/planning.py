@@ -1,0 +1,181 @@
+"""Planning a deployment: resolve the ref, gather the facts, evaluate every gate; change nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from shipyard.core import states as st
+from shipyard.core.gates import DeployFacts, Gate, evaluate, refusal, unverified
+from shipyard.errors import InvalidRef, NotFound, ShipyardError
+from shipyard.services.builds import checks_of, find_build
+from shipyard.services.context import Context
+from shipyard.services.deploy.changes import _changes_between, _tickets_of, current_of
+from shipyard.store.models import App, Deployment
+
+HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
+
+
+@dataclass
+class Plan:
+    environment: str
+    ref: str
+    kind: str
+    commit: str
+    tag: str
+    build_id: int | None
+    build_status: str | None
+    release_tag: str | None
+    current_commit: str | None
+    current_ref: str | None
+    changes: list[Any] = field(default_factory=list)
+    tickets: dict[str, str] = field(default_factory=dict)
+    gates: list[Gate] = field(default_factory=list)
+    allow_unverified: bool = False
+    reason: str | None = None
+
+    @property
+    def short_sha(self) -> str:
+        return self.commit[:7]
+
+    @property
+    def refusal(self) -> str | None:
+        return refusal(self.environment, self.gates)
+
+    @property
+    def unverified(self) -> list[str]:
+        return unverified(self.tickets)
+
+
+# -- resolving what the user asked for ---------------------------------------------------------
+
+
+def resolve_ref(ctx: Context, ref: str) -> tuple[str, str | None]:
+    """The commit a ref names, and the release tag when it is one."""
+    from shipyard.core.tags import is_release_tag
+
+    if ref.startswith("-") or not ref.strip():
+        raise InvalidRef(f"not a ref: {ref!r}")
+    target = ctx.git.tag_target(ref)
+    if target is not None:
+        return target, ref if is_release_tag(ref) else None
+    if HEX_RE.match(ref):
+        with ctx.store.read() as s:
+            build = find_build(s, ctx.app_id, ref)
+        if build is not None:
+            return build.sha, None
+    if is_release_tag(ref):
+        raise NotFound(f"no release tag {ref} in {ctx.settings.repo_path.name}")
+    sha = ctx.git.rev_parse(ref)
+    if sha is None:
+        raise NotFound(f"no tag or commit named {ref!r}")
+    return sha, None
+
+
+def plan(
+    ctx: Context,
+    environment: str,
+    ref: str,
+    *,
+    kind: str = "deploy",
+    allow_unverified: bool = False,
+    reason: str | None = None,
+) -> Plan:
+    """Everything a deploy of ``ref`` to ``environment`` would do, and whether it may."""
+    cfg = ctx.settings.environment(environment)
+    if allow_unverified and not (reason or "").strip():
+        raise ShipyardError('--allow-unverified needs --reason "..." saying why')
+    if kind != "rollback" and not cfg.accepts_ref(ref):
+        raise InvalidRef(f"{environment} does not accept {ref!r}: it must match {cfg.accepts}")
+    from shipyard.core.tags import format_env_tag
+
+    commit, release_tag = resolve_ref(ctx, ref)
+    main = ctx.settings.app.main
+    head = ctx.git.head_of(main)
+    on_main = head is not None and ctx.git.is_ancestor(commit, head)
+    with ctx.store.read() as s:
+        app = s.get(App, ctx.app_id)
+        assert app is not None
+        build = find_build(s, ctx.app_id, commit)
+        failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
+        upstream_ok = True
+        if cfg.after is not None:
+            up = ctx.environment_row(s, cfg.after)
+            upstream_ok = build is not None and (
+                s.execute(
+                    select(Deployment.id)
+                    .where(
+                        Deployment.environment_id == up.id,
+                        Deployment.build_id == build.id,
+                        Deployment.state == st.SUCCEEDED,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        env_row = ctx.environment_row(s, environment)
+        current = current_of(s, env_row)
+        base = current.commit if current else app.baseline_sha
+        if base is not None and not ctx.git.is_ancestor(base, commit):
+            base = commit if ctx.git.is_ancestor(commit, base) else base
+    changes = _changes_between(ctx, base, commit)
+    keys = _tickets_of(changes)
+    with ctx.store.read() as s:
+        tickets = ctx.tracker.raw_statuses(s, keys)
+    facts = DeployFacts(
+        environment=environment,
+        short_sha=commit[:7],
+        on_main=on_main,
+        main_branch=main,
+        build_status=build.status if build else None,
+        failed_checks=failed,
+        upstream=cfg.after,
+        upstream_ok=upstream_ok,
+        require_qa=cfg.require_qa,
+        tickets=tickets,
+        allow_unverified=allow_unverified,
+        reason=reason,
+        skip_qa=kind == "rollback",
+    )
+    return Plan(
+        environment=environment,
+        ref=ref,
+        kind=kind,
+        commit=commit,
+        tag=format_env_tag(cfg.tag, ref),
+        build_id=build.id if build else None,
+        build_status=build.status if build else None,
+        release_tag=release_tag,
+        current_commit=current.commit if current else None,
+        current_ref=current.ref if current else None,
+        changes=changes,
+        tickets=tickets,
+        gates=evaluate(facts),
+        allow_unverified=allow_unverified,
+        reason=reason,
+    )
+
+
+def rollback_plan(ctx: Context, environment: str) -> Plan:
+    with ctx.store.read() as s:
+        env = ctx.environment_row(s, environment)
+        current = current_of(s, env)
+        if current is None:
+            raise NotFound(f"{environment} has no deployment to roll back")
+        prev = s.execute(
+            select(Deployment)
+            .where(
+                Deployment.environment_id == env.id,
+                Deployment.state == st.SUCCEEDED,
+                Deployment.id < current.id,
+                Deployment.commit != current.commit,
+            )
+            .order_by(Deployment.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    if prev is None:
+        raise NotFound(f"{environment} has no earlier successful deployment to return to")
+    return plan(ctx, environment, prev.ref, kind="rollback")

@@ -1,0 +1,110 @@
+"""Recovery: who owns a deployment, and finishing or failing those whose command died.
+
+Each deployment records its owner as ``host:pid:start-time``. A queued deployment whose
+owner is gone is cancelled; an active one is finished when the runtime already serves its
+commit past the switch, and otherwise failed, its tag removed and the runtime restored.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from shipyard.core import states as st
+from shipyard.errors import ShipyardError
+from shipyard.services.context import Context
+from shipyard.services.deploy.changes import _changes_between, _tickets_of
+from shipyard.services.deploy.transitions import _fail, _finish, _restore_runtime, transition
+from shipyard.store.models import Deployment, Environment, Release
+
+
+def owner_id() -> str:
+    """This process, as ``host:pid:start-time``: what leases and deployments record as owner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def owner_alive(
+    owner: str | None, stale_after: float = 3600.0, updated_at: datetime | None = None
+) -> bool:
+    if not owner:
+        return False
+    host, pid, started = [*owner.split(":"), "", "", ""][:3]
+    if host != socket.gethostname():
+        # Another machine: trust it until it has been silent too long.
+        if updated_at is None:
+            return True
+        age = datetime.now(UTC) - updated_at.replace(tzinfo=updated_at.tzinfo or UTC)
+        return age.total_seconds() < stale_after
+    return pid.isdigit() and _start_time(int(pid)) == started != "?"
+
+
+def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -> list[str]:
+    """Finish or fail deployments whose command stopped; return what was done."""
+    done: list[str] = []
+    with ctx.store.read() as s:
+        rows = s.execute(
+            select(Deployment, Environment.name)
+            .join(Environment, Environment.id == Deployment.environment_id)
+            .where(
+                Deployment.app_id == ctx.app_id,
+                Deployment.state.in_(st.ACTIVE_STATES | {st.QUEUED}),
+            )
+            .order_by(Deployment.id)
+        ).all()
+    for d, env_name in rows:
+        if (
+            d.id == skip
+            or (only is not None and env_name != only)
+            or env_name not in ctx.settings.environments
+        ):
+            continue
+        if owner_alive(d.owner, updated_at=d.updated_at):
+            continue
+        done.append(_recover_one(ctx, d, env_name))
+    return done
+
+
+def _recover_one(ctx: Context, d: Deployment, env_name: str) -> str:
+    if d.state == st.QUEUED:
+        transition(ctx, d.id, st.CANCELLED, error="abandoned: the command that queued it stopped")
+        return f"{env_name}#{d.id} cancelled (abandoned in the queue)"
+    try:
+        info = ctx.runtime.recover(ctx.app_name, env_name)
+    except ShipyardError:
+        info = None
+    if info is not None and info.commit == d.commit and d.state in (st.ROLLING_OUT, st.VERIFYING):
+        if d.state == st.ROLLING_OUT:
+            transition(ctx, d.id, st.VERIFYING, note={"recovered": True})
+        with ctx.store.read() as s:
+            prev = s.get(Deployment, d.previous_deployment_id) if d.previous_deployment_id else None
+        changes = _changes_between(ctx, prev.commit if prev else None, d.commit)
+        _finish(ctx, d.id, d.ref if _is_release(ctx, d.ref) else None, _tickets_of(changes))
+        ctx.reporter.warn(
+            f"{env_name}#{d.id}: the command running it stopped after the switch; finished it"
+        )
+        return f"{env_name}#{d.id} finished"
+    _fail(ctx, d.id, "interrupted: the command running it stopped")
+    _restore_runtime(ctx, env_name)
+    ctx.reporter.warn(f"{env_name}#{d.id}: the command running it stopped; marked failed")
+    return f"{env_name}#{d.id} failed"
+
+
+def _is_release(ctx: Context, ref: str) -> bool:
+    with ctx.store.read() as s:
+        return (
+            s.execute(
+                select(Release.id).where(Release.app_id == ctx.app_id, Release.tag == ref)
+            ).first()
+            is not None
+        )
