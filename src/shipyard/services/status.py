@@ -14,11 +14,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from shipyard.adapters.runtime import Health
 from shipyard.core.gates import unverified
@@ -45,31 +48,97 @@ class Waiting:
 class EnvStatus:
     name: str
     port: int
-    deployment: Deployment | None
+    deployment: Shown | None
     health: str
     health_detail: str
     pinned: str | None
     upstream: str
     waiting: Waiting | None
-    in_flight: Deployment | None
+    in_flight: Shown | None
 
 
 # The stored base of an environment that runs nothing on an app with no baseline yet.
 NO_BASE = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A deployment as the environments view shows it (read without the ORM)."""
+
+    id: int
+    ref: str
+    tag: str
+    commit: str
+    kind: str
+    state: str
+    requested_by: str
+    reason: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+SHOWN = tuple(f.name for f in fields(Shown))
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvRow:
+    id: int
+    name: str
+    pinned_by: str | None
+    pinned_reason: str | None
+    waiting_base: str | None
+    waiting_head: str | None
+    waiting_changes: int | None
+    waiting_tickets: str | None
+
+
+ENV_ROW = tuple(f.name for f in fields(_EnvRow))
+
+
+@dataclass(frozen=True, slots=True)
+class _AppRow:
+    id: int
+    baseline_sha: str | None
+    last_seen_sha: str | None
+
+
 @functools.cache
-def _snapshot_query() -> Select[Environment, App, Deployment, Deployment]:
-    # Built once: making the aliases and joins costs more than running the query.
-    cur, fly = aliased(Deployment), aliased(Deployment)
+def _snapshot_query() -> Select[Any]:
+    # Built once, on the tables: making the aliases and joins costs more than running the
+    # query, and plain rows cost a fraction of ORM entities (this runs on every view).
+    e, a = Environment.__table__, App.__table__
+    cur, fly = Deployment.__table__.alias("cur"), Deployment.__table__.alias("fly")
     return (
-        select(Environment, App, cur, fly)
-        .join(App, App.id == Environment.app_id)
-        .outerjoin(cur, cur.id == Environment.current_deployment_id)
-        .outerjoin(  # at most one: the database allows one active deployment per environment
-            fly, and_(fly.environment_id == Environment.id, fly.state.in_(ACTIVE_STATES))
+        select(
+            *(e.c[n] for n in ENV_ROW),
+            a.c.id,
+            a.c.baseline_sha,
+            a.c.last_seen_sha,
+            *(cur.c[n] for n in SHOWN),
+            *(fly.c[n] for n in SHOWN),
         )
-        .where(Environment.app_id.in_(bindparam("app_ids", expanding=True)))
+        .select_from(e)
+        .join(a, a.c.id == e.c.app_id)
+        .outerjoin(cur, cur.c.id == e.c.current_deployment_id)
+        .outerjoin(  # at most one: the database allows one active deployment per environment
+            fly, and_(fly.c.environment_id == e.c.id, fly.c.state.in_(ACTIVE_STATES))
+        )
+        .where(e.c.app_id.in_(bindparam("app_ids", expanding=True)))
+    )
+
+
+def _shown(values: Sequence[Any]) -> Shown | None:
+    return None if values[0] is None else Shown(*values)
+
+
+@functools.cache
+def _tickets_query() -> Select[int, str, str]:
+    # Built once, on the table (no ORM entities): it runs on every view of the environments.
+    t = Ticket.__table__
+    return select(t.c.app_id, t.c.key, t.c.status).where(
+        t.c.app_id.in_(bindparam("app_ids", expanding=True)),
+        t.c.key.in_(bindparam("keys", expanding=True)),
     )
 
 
@@ -77,10 +146,10 @@ def _snapshot_query() -> Select[Environment, App, Deployment, Deployment]:
 class _Snapshot:
     """One app's environments as the database has them: rows, what runs, what is in flight."""
 
-    app: App
-    envs: dict[str, Environment]
-    current: dict[str, Deployment]
-    flying: dict[str, Deployment]
+    app: _AppRow
+    envs: dict[str, _EnvRow]
+    current: dict[str, Shown]
+    flying: dict[str, Shown]
 
     @classmethod
     def read(cls, s: Session, app_id: int) -> _Snapshot:
@@ -91,20 +160,27 @@ class _Snapshot:
     def read_many(cls, s: Session, app_ids: list[int]) -> dict[int, _Snapshot]:
         """The snapshots of several apps in one query."""
         out: dict[int, _Snapshot] = {}
-        for env, app, current, flying in s.execute(_snapshot_query(), {"app_ids": app_ids}):
-            snap = out.get(app.id)
+        n_env, n_dep = len(ENV_ROW), len(SHOWN)
+        for row in s.execute(_snapshot_query(), {"app_ids": app_ids}):
+            env = _EnvRow(*row[:n_env])
+            app_id = row[n_env]
+            snap = out.get(app_id)
             if snap is None:
-                snap = out[app.id] = cls(app, {}, {}, {})
+                snap = out[app_id] = cls(_AppRow(*row[n_env : n_env + 3]), {}, {}, {})
             snap.envs[env.name] = env
+            current = _shown(row[n_env + 3 : n_env + 3 + n_dep])
             if current is not None:
                 snap.current[env.name] = current
+            flying = _shown(row[n_env + 3 + n_dep :])
             if flying is not None:
                 snap.flying[env.name] = flying
         for app_id in app_ids:
             if app_id not in out:
                 bare = s.get(App, app_id)
                 assert bare is not None
-                out[app_id] = cls(bare, {}, {}, {})
+                out[app_id] = cls(
+                    _AppRow(bare.id, bare.baseline_sha, bare.last_seen_sha), {}, {}, {}
+                )
         return out
 
     def commit(self, name: str) -> str | None:
@@ -268,11 +344,7 @@ def _ticket_statuses(s: Session, keys: dict[int, set[str]]) -> dict[int, dict[st
     wanted = {k for ks in keys.values() for k in ks}
     if not wanted:
         return {}
-    rows = s.execute(
-        select(Ticket.app_id, Ticket.key, Ticket.status).where(
-            Ticket.app_id.in_(list(keys)), Ticket.key.in_(sorted(wanted))
-        )
-    )
+    rows = s.execute(_tickets_query(), {"app_ids": list(keys), "keys": sorted(wanted)})
     out: dict[int, dict[str, str]] = {}
     for app_id, key, status_ in rows:
         if key in keys[app_id]:
