@@ -2,176 +2,32 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import TypeAdapter
 
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, fleet_of, store_of
+from shipyard.web.schemas import (
+    AppOut,
+    BuildOut,
+    DeployIn,
+    DeploymentOut,
+    EnvironmentOut,
+    PlanOut,
+    PrereleaseIn,
+    RejectIn,
+    ReleaseOut,
+    TicketOut,
+    VerifyIn,
+    change_out,
+    deployment_out,
+    plan_out,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-
-
-# -- shapes ---------------------------------------------------------------------------------------
-
-
-class GateOut(BaseModel):
-    name: str
-    ok: bool
-    detail: str
-
-
-class ChangeOut(BaseModel):
-    sha: str
-    pr: int | None
-    title: str
-    author: str
-    tickets: list[str]
-    kind: str
-
-
-class DeploymentOut(BaseModel):
-    id: int
-    environment: str | None = None
-    ref: str
-    tag: str
-    commit: str
-    kind: str
-    state: str
-    requested_by: str
-    reason: str | None
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class EnvironmentOut(BaseModel):
-    name: str
-    port: int
-    deployment: DeploymentOut | None
-    health: str
-    health_detail: str
-    pinned: str | None
-    upstream: str
-    waiting_changes: int
-    waiting_unverified: list[str]
-    in_flight: DeploymentOut | None
-
-
-class PlanOut(BaseModel):
-    environment: str
-    ref: str
-    commit: str
-    tag: str
-    current_ref: str | None
-    changes: list[ChangeOut]
-    tickets: dict[str, str]
-    gates: list[GateOut]
-    refusal: str | None
-
-
-class DeployIn(BaseModel):
-    environment: str = Field(min_length=1, max_length=64)
-    ref: str = Field(min_length=1, max_length=128)
-    allow_unverified: bool = False
-    reason: str | None = Field(default=None, max_length=2000)
-    queue_timeout: float = Field(default=600.0, ge=0, le=3600)
-
-
-class TicketOut(BaseModel):
-    key: str
-    status: str
-    promoted_to: str | None = None
-    label: str
-    updated_by: str
-    updated_at: datetime
-    reason: str | None
-
-
-class VerifyIn(BaseModel):
-    keys: list[str] = Field(min_length=1, max_length=500)
-
-
-class RejectIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class ReleaseOut(BaseModel):
-    tag: str
-    commit: str
-    latest: bool
-    previous_tag: str | None
-    created_by: str
-    created_at: datetime
-    environments: list[str]
-    notes_markdown: str
-
-
-class PrereleaseIn(BaseModel):
-    date: dt.date | None = None
-
-
-class BuildOut(BaseModel):
-    id: int
-    commit: str
-    short_sha: str
-    subject: str
-    status: str
-    overtaken: bool
-    checks: list[dict[str, Any]]
-    running_on: list[str]
-
-
-# -- conversions ----------------------------------------------------------------------------------
-
-
-def _deployment(d: Any, env: str | None = None) -> DeploymentOut | None:
-    if d is None:
-        return None
-    return DeploymentOut(
-        id=d.id,
-        environment=env,
-        ref=d.ref,
-        tag=d.tag,
-        commit=d.commit,
-        kind=d.kind,
-        state=d.state,
-        requested_by=d.requested_by,
-        reason=d.reason,
-        error=d.error,
-        created_at=d.created_at,
-        finished_at=d.finished_at,
-    )
-
-
-def _change(c: Any) -> ChangeOut:
-    return ChangeOut(
-        sha=c.sha, pr=c.pr, title=c.title, author=c.author, tickets=list(c.tickets), kind=c.kind
-    )
-
-
-def _plan(p: Any) -> PlanOut:
-    return PlanOut(
-        environment=p.environment,
-        ref=p.ref,
-        commit=p.commit,
-        tag=p.tag,
-        current_ref=p.current_ref,
-        changes=[_change(c) for c in p.changes],
-        tickets=p.tickets,
-        gates=[GateOut(name=g.name, ok=g.ok, detail=g.detail) for g in p.gates],
-        refusal=p.refusal,
-    )
-
-
-class AppOut(BaseModel):
-    name: str
-    environments: list[str]
-    main: str
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -187,9 +43,7 @@ def apps(request: Request, who: Principal = Depends(require("read"))) -> list[Ap
 
 
 @router.get("/apps/{app}/environments", response_model=list[EnvironmentOut])
-def environments(
-    app: str, request: Request, who: Principal = Depends(require("read"))
-) -> Response:
+def environments(app: str, request: Request, who: Principal = Depends(require("read"))) -> Response:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
     from shipyard.services.views import status
 
@@ -200,14 +54,14 @@ def environments(
             EnvironmentOut(
                 name=r.name,
                 port=r.port,
-                deployment=_deployment(r.deployment, r.name),
+                deployment=deployment_out(r.deployment, r.name),
                 health=r.health,
                 health_detail=r.health_detail,
                 pinned=r.pinned,
                 upstream=r.upstream,
                 waiting_changes=waiting.count if waiting else 0,
                 waiting_unverified=waiting.unverified if waiting else [],
-                in_flight=_deployment(r.in_flight, r.name),
+                in_flight=deployment_out(r.in_flight, r.name),
             )
         )
     # Serialised once, straight from the models: dashboards and scripts poll this route.
@@ -230,7 +84,7 @@ def history(
     from shipyard.services.views import history as do_history
 
     rows = do_history(context_for(request, who.name, app), environment, min(max(limit, 1), 500))
-    return [_deployment(d, environment) for d in rows]
+    return [deployment_out(d, environment) for d in rows]
 
 
 @router.get("/apps/{app}/builds", response_model=list[BuildOut])
@@ -313,7 +167,7 @@ def diff(
         "source": d.source,
         "target_commit": d.target_commit,
         "source_commit": d.source_commit,
-        "changes": [_change(c).model_dump() for c in d.changes],
+        "changes": [change_out(c).model_dump() for c in d.changes],
         "tickets": d.labels,
         "unverified": d.unverified,
         "all_verified": d.all_verified,
@@ -432,7 +286,7 @@ def plan(
     from shipyard.services.deploy import plan as do_plan
 
     ctx = context_for(request, who.name, app)
-    return _plan(
+    return plan_out(
         do_plan(
             ctx,
             body.environment,
@@ -454,7 +308,9 @@ def deploy(
     p = deploys.plan(
         ctx, body.environment, body.ref, allow_unverified=body.allow_unverified, reason=body.reason
     )
-    return _deployment(deploys.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment)
+    return deployment_out(
+        deploys.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment
+    )
 
 
 @router.post(
@@ -466,7 +322,9 @@ def rollback(
     from shipyard.services import deploy as deploys
 
     ctx = context_for(request, who.name, app)
-    return _deployment(deploys.execute(ctx, deploys.rollback_plan(ctx, environment)), environment)
+    return deployment_out(
+        deploys.execute(ctx, deploys.rollback_plan(ctx, environment)), environment
+    )
 
 
 @router.post("/apps/{app}/environments/{environment}/unpin")

@@ -1,0 +1,169 @@
+"""The shapes of the REST API: what it takes and answers, and conversions to them.
+
+FastAPI turns these into the schemas of ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# -- shapes ---------------------------------------------------------------------------------------
+
+
+class GateOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ChangeOut(BaseModel):
+    sha: str
+    pr: int | None
+    title: str
+    author: str
+    tickets: list[str]
+    kind: str
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    environment: str | None = None
+    ref: str
+    tag: str
+    commit: str
+    kind: str
+    state: str
+    requested_by: str
+    reason: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class EnvironmentOut(BaseModel):
+    name: str
+    port: int
+    deployment: DeploymentOut | None
+    health: str
+    health_detail: str
+    pinned: str | None
+    upstream: str
+    waiting_changes: int
+    waiting_unverified: list[str]
+    in_flight: DeploymentOut | None
+
+
+class PlanOut(BaseModel):
+    environment: str
+    ref: str
+    commit: str
+    tag: str
+    current_ref: str | None
+    changes: list[ChangeOut]
+    tickets: dict[str, str]
+    gates: list[GateOut]
+    refusal: str | None
+
+
+class DeployIn(BaseModel):
+    environment: str = Field(min_length=1, max_length=64)
+    ref: str = Field(min_length=1, max_length=128)
+    allow_unverified: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+    queue_timeout: float = Field(default=600.0, ge=0, le=3600)
+
+
+class TicketOut(BaseModel):
+    key: str
+    status: str
+    promoted_to: str | None = None
+    label: str
+    updated_by: str
+    updated_at: datetime
+    reason: str | None
+
+
+class VerifyIn(BaseModel):
+    keys: list[str] = Field(min_length=1, max_length=500)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReleaseOut(BaseModel):
+    tag: str
+    commit: str
+    latest: bool
+    previous_tag: str | None
+    created_by: str
+    created_at: datetime
+    environments: list[str]
+    notes_markdown: str
+
+
+class PrereleaseIn(BaseModel):
+    date: dt.date | None = None
+
+
+class BuildOut(BaseModel):
+    id: int
+    commit: str
+    short_sha: str
+    subject: str
+    status: str
+    overtaken: bool
+    checks: list[dict[str, Any]]
+    running_on: list[str]
+
+
+# -- conversions ----------------------------------------------------------------------------------
+
+
+def deployment_out(d: Any, env: str | None = None) -> DeploymentOut | None:
+    if d is None:
+        return None
+    return DeploymentOut(
+        id=d.id,
+        environment=env,
+        ref=d.ref,
+        tag=d.tag,
+        commit=d.commit,
+        kind=d.kind,
+        state=d.state,
+        requested_by=d.requested_by,
+        reason=d.reason,
+        error=d.error,
+        created_at=d.created_at,
+        finished_at=d.finished_at,
+    )
+
+
+def change_out(c: Any) -> ChangeOut:
+    return ChangeOut(
+        sha=c.sha, pr=c.pr, title=c.title, author=c.author, tickets=list(c.tickets), kind=c.kind
+    )
+
+
+def plan_out(p: Any) -> PlanOut:
+    return PlanOut(
+        environment=p.environment,
+        ref=p.ref,
+        commit=p.commit,
+        tag=p.tag,
+        current_ref=p.current_ref,
+        changes=[change_out(c) for c in p.changes],
+        tickets=p.tickets,
+        gates=[GateOut(name=g.name, ok=g.ok, detail=g.detail) for g in p.gates],
+        refusal=p.refusal,
+    )
+
+
+class AppOut(BaseModel):
+    name: str
+    environments: list[str]
+    main: str
