@@ -1,0 +1,166 @@
+"""Setting up and running Shipyard: config, server, users, tokens, audit, demo.
+
+``shipyard init``, ``serve``, ``demo``, ``shipyard audit verify|log``,
+``shipyard user add`` and ``shipyard token create``; ``shipyard.cli.app``
+registers them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipyard.cli.common import console, remote, session
+from shipyard.errors import ShipyardError
+
+
+def init(
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="App name (default: the folder's name).")
+    ] = None,
+    run: Annotated[
+        str, typer.Option(metavar="COMMAND", help="Command that starts the app with PORT set.")
+    ] = "python app.py",
+    prefix: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PREFIX", help="Ticket key prefix, e.g. MNTOR (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing shipyard.toml.")
+    ] = False,
+) -> None:
+    """Write a commented shipyard.toml for the repository in this directory."""
+    import re
+
+    from shipyard.adapters.git import GitRepo
+    from shipyard.config import CONFIG_NAME, load, render_template
+
+    repo = GitRepo(Path.cwd())
+    root = Path(repo.run("rev-parse", "--show-toplevel").strip())
+    target = root / CONFIG_NAME
+    if target.exists() and not force:
+        raise ShipyardError(f"{target} exists already (use --force to overwrite)")
+    app_name = name or re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-") or "app"
+    target.write_text(render_template(name=app_name, run=run, prefixes=prefix or [], checks={}))
+    load(target)  # what we write must load
+    exclude = Path(repo.run("rev-parse", "--git-path", "info/exclude").strip())
+    exclude = exclude if exclude.is_absolute() else root / exclude
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    if ".shipyard/" not in (exclude.read_text() if exclude.exists() else ""):
+        with exclude.open("a") as f:
+            f.write("\n.shipyard/\n")
+    console().print(f"wrote {target}; next: 'shipyard sync'")
+
+
+def audit_verify() -> None:
+    """Check the audit chain; name the first record that does not fit."""
+    from shipyard.store.audit import verify
+
+    if (server := remote()) is not None:
+        from shipyard.store.audit import VerifyResult
+
+        result = VerifyResult(**server.call("GET", "/api/v1/audit/verify"))
+    else:
+        with session() as ctx, ctx.store.read() as s:
+            result = verify(s)
+    if not result.ok:
+        raise ShipyardError(
+            f"audit chain broken at record #{result.bad_id}: {result.reason} "
+            f"({result.count} records before it are intact)"
+        )
+    console().print(f"[green]✓[/] audit chain intact: {result.count} records")
+
+
+def audit_log(
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
+) -> None:
+    """The newest audit records."""
+    from shipyard.cli.output import audit_table
+
+    with session() as ctx:
+        console().print(audit_table(ctx, limit))
+
+
+def serve(
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8100,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Do not run the daily pre-release and polling.")
+    ] = False,
+) -> None:
+    """Run the server: dashboard, REST API, webhooks, and the schedules, for this app and
+    those its [server] apps names."""
+    import uvicorn
+
+    from shipyard.config import load
+    from shipyard.services.fleet import load_fleet
+    from shipyard.services.users import bootstrap_admin
+    from shipyard.store.db import open_store
+    from shipyard.web.app import create_app
+
+    settings = load()
+    apps = load_fleet(settings)
+    store = open_store(settings.database_url)
+    first = bootstrap_admin(store)
+    if first is not None:
+        console().print(
+            f"first start: created user 'admin'; its token (shown once): {first.token}",
+            soft_wrap=True,
+        )
+    served = settings.app.name if len(apps) == 1 else f"{len(apps)} apps"
+    console().print(f"serving {served} on http://{host}:{port}/ (API: /api/v1, /openapi.json)")
+    from shipyard.web.logs import configure
+
+    configure()
+    # The schedules start and stop with the app's lifespan: uvicorn re-raises the
+    # stopping signal once it returns, so anything left for afterwards would be cut short.
+    app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def user_add(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="viewer, engineer, qa, releaser or admin.")
+    ],
+) -> None:
+    """Add a user of the server."""
+    from shipyard.services.users import add_user
+
+    with session() as ctx:
+        add_user(ctx.store, name, role, actor=ctx.actor)
+    console().print(
+        f"added {name} ({role}); 'shipyard token create --user {name}' gives them a token"
+    )
+
+
+def token_create(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
+    name: Annotated[str, typer.Option(metavar="LABEL", help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token; it is printed once and only its hash is kept."""
+    from shipyard.services.users import create_token
+
+    with session() as ctx:
+        t = create_token(ctx.store, user, name, actor=ctx.actor)
+    console().print(f"token for {t.user} ({t.name}), shown once:")
+    sys.stdout.write(t.token + "\n")
+
+
+def demo(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop what the demo started.")] = False,
+    where: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder for the sample repository (default: a temp dir)."),
+    ] = None,
+) -> None:
+    """Walk the whole release train on a sample app, on this machine, in under a minute."""
+    from shipyard.demo.scenario import run_demo, stop_demo
+
+    if stop:
+        stop_demo()
+    else:
+        run_demo(where)

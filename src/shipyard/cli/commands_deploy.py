@@ -1,0 +1,184 @@
+"""The deploy commands: compare, deploy, roll back, and look at what runs.
+
+``shipyard diff``, ``deploy``, ``rollback``, ``unpin``, ``status``, ``history``,
+``builds`` and ``logs``; ``shipyard.cli.app`` registers them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli.common import console, remote, session
+from shipyard.errors import ShipyardError
+
+
+def diff(
+    target: Annotated[str, typer.Argument(help="The environment to compare, e.g. prod.")],
+    source: Annotated[str, typer.Argument(help="What it would catch up with, e.g. stage.")],
+) -> None:
+    """Show what SOURCE runs that TARGET does not: changes, tickets, QA status."""
+    from shipyard.cli.output import print_diff
+    from shipyard.services.views import diff as do_diff
+
+    if (server := remote()) is not None:
+        print_diff(server.diff(target, source))
+        return
+    with session() as ctx:
+        print_diff(do_diff(ctx, target, source))
+
+
+def deploy(
+    environment: Annotated[str, typer.Argument(metavar="ENV")],
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="A release tag (2024.09.01) or a short SHA.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified", help="Deploy despite unverified tickets (needs --reason)."
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Why; recorded with the deployment.")
+    ] = None,
+    queue_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds to wait while the environment is busy (0: do not wait).",
+        ),
+    ] = 600.0,
+) -> None:
+    """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
+    from shipyard.cli.output import confirm_plan, print_plan
+    from shipyard.services import deploy as deploys
+
+    if (server := remote()) is not None:
+        body = {
+            "environment": environment,
+            "ref": ref,
+            "allow_unverified": allow_unverified,
+            "reason": reason,
+            "queue_timeout": queue_timeout,
+        }
+        p = server.plan(body)
+        if yes or p.refusal is not None:
+            print_plan(p)
+        else:
+            confirm_plan(p)
+        d = server.deploy(body)
+    else:
+        with session() as ctx:
+            p = deploys.plan(
+                ctx, environment, ref, allow_unverified=allow_unverified, reason=reason
+            )
+            if yes or p.refusal is not None:
+                print_plan(p)
+            else:
+                confirm_plan(p)
+            d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
+    console().print(
+        f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
+    )
+
+
+def rollback(
+    environment: Annotated[str, typer.Argument(metavar="ENV")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Redeploy ENV's previous successful deployment, and pin ENV there."""
+    from types import SimpleNamespace
+
+    from shipyard.cli.output import confirm_plan
+    from shipyard.services import deploy as deploys
+
+    if (server := remote()) is not None:
+        if not yes:
+            raise ShipyardError("a remote rollback needs --yes")
+        d = server.rollback(environment)
+        p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
+    else:
+        with session() as ctx:
+            p = deploys.rollback_plan(ctx, environment)
+            if not yes:
+                confirm_plan(p)
+            d = deploys.execute(ctx, p)
+    console().print(
+        f"[green]✓[/] {environment} rolled back to {p.ref} ({p.short_sha}): deployment #{d.id}; "
+        f"pinned until 'shipyard unpin {environment}'"
+    )
+
+
+def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
+    """Let automation move ENV again after a rollback."""
+    from shipyard.services.deploy import unpin as do_unpin
+
+    if (server := remote()) is not None:
+        changed = server.call("POST", server.at(f"/environments/{environment}/unpin"))["unpinned"]
+    else:
+        with session() as ctx:
+            changed = do_unpin(ctx, environment)
+    console().print(f"{environment} unpinned" if changed else f"{environment} was not pinned")
+
+
+def status() -> None:
+    """Per environment: what runs, since when, by whom, health, and what waits upstream."""
+    from shipyard.cli.output import status_table
+    from shipyard.services.views import status as do_status
+
+    if (server := remote()) is not None:
+        console().print(status_table(server.status()))
+        return
+    with session() as ctx:
+        console().print(status_table(do_status(ctx)))
+
+
+def history(
+    environment: Annotated[str, typer.Argument(metavar="ENV")],
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
+) -> None:
+    """List an environment's deployments, newest first."""
+    from shipyard.cli.output import history_table
+    from shipyard.services.views import history as do_history
+
+    if (server := remote()) is not None:
+        rows = server.history(environment, limit)
+    else:
+        with session() as ctx:
+            rows = do_history(ctx, environment, limit)
+    if not rows:
+        console().print(f"no deployments to {environment} yet")
+        return
+    console().print(history_table(environment, rows))
+
+
+def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 20) -> None:
+    """Recent builds of main with their checks and where each runs."""
+    from shipyard.cli.output import builds_table
+    from shipyard.services.views import builds as do_builds
+
+    if (server := remote()) is not None:
+        rows = server.builds(limit)
+    else:
+        with session() as ctx:
+            rows = do_builds(ctx, limit)
+    if not rows:
+        console().print("no builds yet: 'shipyard sync' reads main")
+        return
+    console().print(builds_table(rows))
+
+
+def logs(
+    ref: Annotated[str, typer.Argument(metavar="SHA")],
+    check: Annotated[str, typer.Argument(metavar="CHECK")],
+) -> None:
+    """Print the log of one check of one build."""
+    from shipyard.services.views import check_log
+
+    with session() as ctx:
+        c = check_log(ctx, ref, check)
+    sys.stdout.write(c.log)
