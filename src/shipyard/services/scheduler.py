@@ -10,7 +10,7 @@ Several servers may share one database; the database decides who runs what.
   ``catch_up_window``: after downtime spanning several slots, one run happens,
   for the newest; a slot missed by more than the window is not run late (this
   also keeps a fresh install from cutting a release for a long-gone slot).
-- **One poller.** Polling holds a lease (``leases`` table) so that only one
+- **One poller.** Polling holds a lease (a ``leases`` row, ``services.leases``) so that only one
   server polls; the holder renews it while a poll runs, and another server
   takes over when the holder releases it or stops renewing it for
   ``lease_ttl`` seconds. A poll that found nothing new is not recorded, nor
@@ -40,19 +40,23 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.core.cron import Cron, parse
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.leases import KeepLease as KeepLease
+from shipyard.services.leases import _utc
+from shipyard.services.leases import acquire_lease as acquire_lease
+from shipyard.services.leases import release_lease as release_lease
+from shipyard.services.leases import renew_lease as renew_lease
 from shipyard.store import audit
 from shipyard.store.db import Store
-from shipyard.store.models import Lease, ScheduledRun
+from shipyard.store.models import ScheduledRun
 
 log = logging.getLogger(__name__)
 
@@ -102,100 +106,8 @@ class RunResult:
 Action = Callable[[Context, datetime], Outcome]
 
 
-# -- leases ---------------------------------------------------------------------------------------
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC)
-
-
-def _rowcount(result: Any) -> int:
-    return int(cast("CursorResult[Any]", result).rowcount)
-
-
-def acquire_lease(
-    store: Store, name: str, holder: str, ttl: float, *, now: datetime | None = None
-) -> bool:
-    """Take (or keep) the lease ``name`` for ``ttl`` seconds; False if someone else holds it.
-
-    One statement decides: the row is taken over only if it has expired or is
-    already ours, so two servers racing for an expired lease cannot both win.
-    """
-    at = _utc(now)
-    expires = at + timedelta(seconds=ttl)
-    try:
-        with store.write() as s:
-            taken = s.execute(
-                update(Lease)
-                .where(Lease.name == name, or_(Lease.expires_at < at, Lease.holder == holder))
-                .values(holder=holder, expires_at=expires)
-                .execution_options(synchronize_session=False)
-            )
-            if _rowcount(taken) == 1:
-                return True
-            if s.get(Lease, name) is not None:
-                return False
-            s.add(Lease(name=name, holder=holder, expires_at=expires))
-            s.flush()
-            return True
-    except IntegrityError:
-        return False  # another server inserted it first
-
-
-def renew_lease(
-    store: Store, name: str, holder: str, ttl: float, *, now: datetime | None = None
-) -> bool:
-    """Extend a lease we hold; False if it is no longer ours."""
-    at = _utc(now)
-    with store.write() as s:
-        renewed = s.execute(
-            update(Lease)
-            .where(Lease.name == name, Lease.holder == holder)
-            .values(expires_at=at + timedelta(seconds=ttl))
-            .execution_options(synchronize_session=False)
-        )
-        return _rowcount(renewed) == 1
-
-
-def release_lease(store: Store, name: str, holder: str) -> None:
-    """Give a lease up, if we hold it, so another server may take it at once."""
-    with store.write() as s:
-        s.execute(
-            delete(Lease)
-            .where(Lease.name == name, Lease.holder == holder)
-            .execution_options(synchronize_session=False)
-        )
-
-
-class KeepLease:
-    """While a job runs, renew its lease every third of the TTL, so a long job keeps it."""
-
-    def __init__(
-        self, store: Store, name: str, holder: str, ttl: float, clock: Callable[[], datetime]
-    ) -> None:
-        self.store, self.name, self.holder, self.ttl, self.clock = store, name, holder, ttl, clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew, name=f"lease {name}", daemon=True)
-
-    def __enter__(self) -> KeepLease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                if not renew_lease(self.store, self.name, self.holder, self.ttl, now=self.clock()):
-                    log.warning("lease %s was taken over while its job ran", self.name)
-            except ShipyardError as exc:
-                log.warning("could not renew lease %s: %s", self.name, exc.message)
 
 
 # -- runs -----------------------------------------------------------------------------------------
