@@ -124,6 +124,13 @@ def test_unknown_environment_lists_the_known_ones() -> None:
         ({"server": {"apps": "../b/shipyard.toml"}}, "server -> apps: must be a list"),
         ({"server": {"apps": [1]}}, "server -> apps -> 0: must be a string"),
         ({"server": {"port": 1}}, "server -> port: is not a known setting"),
+        ({"permissions": {"deploy": ["boss"]}}, "permissions -> deploy -> 0: 'boss' is not a role"),
+        (
+            {"permissions": {"admin": ["qa"]}},
+            "permissions -> admin: is not an action one can grant",
+        ),
+        ({"permissions": {"deploy": []}}, "permissions -> deploy: name at least one role"),
+        ({"permissions": {"deploy": "qa"}}, "permissions -> deploy: must be a list"),
     ],
 )
 def test_schedule_and_webhook_settings_are_checked(section: dict[str, object], where: str) -> None:

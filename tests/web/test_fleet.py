@@ -186,3 +186,36 @@ def test_one_scheduler_polls_every_app(fleet: list[Project]) -> None:
         stopped.join(120)
         store.close()
     assert not stopped.is_alive()
+
+
+def test_each_app_has_its_own_permissions(fleet: list[Project]) -> None:
+    """[permissions] in billing's shipyard.toml lets engineers deploy billing, not monitor."""
+    from shipyard.services.users import add_user, create_token
+
+    cfg = fleet[1].path / "shipyard.toml"
+    cfg.write_text(cfg.read_text() + '\n[permissions]\ndeploy = ["engineer", "releaser"]\n')
+    settings = load(fleet[0].path / "shipyard.toml")
+    store = open_store(settings.database_url)
+    bootstrap_admin(store)
+    add_user(store, "eve", "engineer", actor="admin")
+    eve = {"authorization": f"Bearer {create_token(store, 'eve', 't', actor='admin').token}"}
+    app = create_app(settings, store=store)
+    body = {"environment": "prod", "ref": "not-a-release"}
+
+    async def main() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60
+        ) as c:
+            r = await c.post("/api/v1/apps/monitor/deployments", json=body, headers=eve)
+            assert r.status_code == 403, r.text
+            assert r.json()["error"]["message"] == (
+                "role 'engineer' may not deploy: it needs admin or releaser"
+            )
+            # allowed on billing: the deploy gets as far as checking the ref
+            r = await c.post("/api/v1/apps/billing/deployments", json=body, headers=eve)
+            assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_ref", r.text
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()

@@ -183,6 +183,29 @@ def test_forms_check_the_token_and_the_role_in_every_app(fleet: dict[str, Projec
     run(fleet["monitor"], body)
 
 
+def test_an_apps_permissions_decide_its_buttons_and_forms(fleet: dict[str, Project]) -> None:
+    """billing's [permissions] keeps deploys to admins: a releaser sees no Promote there
+    and is refused, while monitor (default mapping) still lets them deploy."""
+    cfg = fleet["billing"].path / "shipyard.toml"
+    cfg.write_text(cfg.read_text() + '\n[permissions]\ndeploy = ["admin"]\n')
+
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        rel = c["rel"]
+        csrf = await log_in(rel, t["rel"])
+        assert "Promote…" in (await rel.get("/apps/monitor")).text
+        assert "Promote…" not in (await rel.get("/apps/billing")).text
+        overview = (await rel.get("/apps")).text
+        assert 'href="/apps/monitor/promote"' in overview
+        assert 'href="/apps/billing/promote"' not in overview
+        want = {"environment": "prod", "ref": "2024.09.03", "csrf": csrf}
+        r = await rel.post("/apps/billing/promote", data=want)
+        assert r.status_code == 403 and "may not deploy: that needs admin" in r.text
+        r = await rel.post("/apps/monitor/promote", data=want)
+        assert r.status_code != 403, r.text  # allowed; refused later for its own reasons
+
+    run(fleet["monitor"], body)
+
+
 def test_old_paths_go_to_the_server_own_app(fleet: dict[str, Project]) -> None:
     async def body(c: Clients, t: dict[str, str]) -> None:
         vic = c["vic"]

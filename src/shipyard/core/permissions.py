@@ -2,7 +2,8 @@
 
     viewer < engineer < qa | releaser < admin   (admin may do everything)
 
-The mapping can be replaced per action from configuration.
+The mapping can be replaced per action from configuration (``[permissions]`` in an
+app's shipyard.toml: the server applies it to that app's routes).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ DEFAULT_ACTIONS: dict[str, frozenset[str]] = {
     "tokens": frozenset(ROLES),  # one's own tokens
     "admin": frozenset({"admin"}),
 }
+
+
+# What [permissions] may grant to other roles; "tokens" (one's own) and "admin" stay fixed.
+CONFIGURABLE = ("read", "sync", "prerelease", "qa", "deploy", "rollback")
 
 
 def allowed_roles(

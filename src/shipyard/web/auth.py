@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request
 
 from shipyard.core.permissions import allowed_roles, may
 from shipyard.services.users import hash_token, user_for_token
-from shipyard.web.deps import Principal, store_of
+from shipyard.web.deps import Principal, roles_of, store_of
 from shipyard.web.principals import Principals
 
 
@@ -45,9 +45,12 @@ async def current_principal(request: Request) -> Principal:
 def require(action: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the request's principal, if its role may do ``action``."""
 
-    async def check(principal: Principal = Depends(current_principal)) -> Principal:
-        if not may(principal.role, action):
-            roles = " or ".join(sorted(allowed_roles(action)))
+    async def check(
+        request: Request, principal: Principal = Depends(current_principal)
+    ) -> Principal:
+        roles_here = roles_of(request)
+        if not may(principal.role, action, roles_here):
+            roles = " or ".join(sorted(allowed_roles(action, roles_here)))
             raise HTTPException(403, f"role {principal.role!r} may not {action}: it needs {roles}")
         return principal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,3 +67,15 @@ def context_for(request: Request, actor: str, app: str | None = None) -> Context
 
     ctx.outbox_source = shared
     return ctx
+
+
+def roles_of(request: Request, app: str | None = None) -> Mapping[str, frozenset[str]]:
+    """The app's ``[permissions]``: which roles may do which action there (admin always may).
+
+    ``app`` defaults to the request's ``{app}`` path parameter; an unknown app, or none,
+    uses the server's own app's mapping."""
+    fleet = fleet_of(request)
+    name = app if app is not None else request.path_params.get("app")
+    settings = fleet.apps.get(name) if isinstance(name, str) else None
+    permissions: Mapping[str, frozenset[str]] = (settings or fleet.apps[fleet.default]).permissions
+    return permissions

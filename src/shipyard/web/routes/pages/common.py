@@ -24,7 +24,7 @@ from shipyard.core.permissions import allowed_roles, may
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.web import session as sessions
-from shipyard.web.deps import Principal, context_for, fleet_of
+from shipyard.web.deps import Principal, context_for, fleet_of, roles_of
 
 WEB = Path(__file__).resolve().parents[2]
 STATE_LABELS = {st.WAITING_ARTIFACT: "waiting for artifact", st.ROLLING_OUT: "rolling out"}
@@ -102,7 +102,10 @@ def render(
             app_home=f"/apps/{current}" if current else "",
             several=several,
             start=home(request),
-            may=lambda action: who is not None and may(who.role, action),
+            may=lambda action: who is not None and may(who.role, action, roles_of(request, app)),
+            may_in=lambda other, action: (
+                who is not None and may(who.role, action, roles_of(request, other))
+            ),
             **values,
         )
     )
@@ -161,10 +164,12 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
 # -- who, where -----------------------------------------------------------------------------------
 
 
-def must(who: Principal, action: str) -> None:
-    """Refuse (403) a user whose role may not ``action``; the buttons hide, this decides."""
-    if not may(who.role, action):
-        roles = " or ".join(sorted(allowed_roles(action)))
+def must(request: Request, who: Principal, action: str) -> None:
+    """Refuse (403) a user whose role may not ``action`` on the request's app; the buttons
+    hide, this decides."""
+    roles_here = roles_of(request)
+    if not may(who.role, action, roles_here):
+        roles = " or ".join(sorted(allowed_roles(action, roles_here)))
         raise Forbidden(f"Your role ({who.role}) may not {action}: that needs {roles}.")
 
 

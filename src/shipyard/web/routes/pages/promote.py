@@ -131,7 +131,7 @@ def promote(
 
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)
-    must(who, "deploy")
+    must(request, who, "deploy")
     environment, ref = environment.strip(), ref.strip()
     if not environment or not ref:
         raise ShipyardError("pick an environment and a release to deploy")

@@ -84,7 +84,7 @@ def _set_ticket(
 
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)
-    must(who, "qa")
+    must(request, who, "qa")
     if not key.strip():
         raise ShipyardError("no ticket given")
     ctx.store.retrying(

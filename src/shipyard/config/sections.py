@@ -1,0 +1,407 @@
+"""The sections of ``shipyard.toml``: one frozen dataclass and one parser each.
+
+``SECTIONS`` maps a top-level key (``app``, ``environments``, ``[[notify]]``...)
+to the function that validates its value; ``Settings`` (in ``settings``) checks
+the whole against the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipyard.config.schema import (
+    _MISSING,
+    Invalid,
+    _between,
+    _check_type,
+    _fields,
+    _regex,
+    _str_list,
+    _str_map,
+    _table,
+)
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+SINK_TYPES = ("log", "webhook", "slack")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """``[app]``: the app's name, its repository and branch, how it runs, what its tickets are."""
+
+    name: str
+    run: str
+    repo: str = "."
+    main: str = "main"
+    health: str = "/__heartbeat__"
+    source: str | None = None
+    ticket_prefixes: list[str] = field(default_factory=list)
+    exclude_authors: list[str] = field(default_factory=list)
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """``[environments.NAME]``: its port, which refs it accepts, its tag, upstream and gates."""
+
+    port: int
+    auto: bool = False
+    accepts: str | None = None
+    tag: str = "{ref}"
+    after: str | None = None
+    require_qa: bool = False
+    # What a successful deploy does besides serving: by default an environment
+    # that demands QA sign-off is the one whose releases are "latest" and whose
+    # tickets move to "promoted to <env>".
+    mark_latest: bool | None = None
+    promote_tickets: bool | None = None
+    artifact_wait: float = 60.0
+    health_timeout: float = 30.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def marks_latest(self) -> bool:
+        return self.require_qa if self.mark_latest is None else self.mark_latest
+
+    @property
+    def promotes_tickets(self) -> bool:
+        return self.require_qa if self.promote_tickets is None else self.promote_tickets
+
+    def accepts_ref(self, ref: str) -> bool:
+        return self.accepts is None or re.search(self.accepts, ref) is not None
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """One ``[[releases.groups]]`` entry: a heading of the release notes and what it collects."""
+
+    key: str
+    title: str
+    match: str | None = None
+    reverts: bool = False
+
+
+@dataclass(frozen=True)
+class ReleasesConfig:
+    """``[releases]``: which environment a pre-release tags, how its notes are grouped."""
+
+    source: str | None = None  # the environment whose commit a pre-release tags
+    groups: list[GroupConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """``[build]``: how long a check may run and how much of its log is kept."""
+
+    check_timeout: float = 900.0
+    log_limit: int = 200_000
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """``[state]``: where the database, artifacts and logs live."""
+
+    dir: str = ".shipyard"
+    database_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """``[schedule]``: when pre-releases are cut, how often main is polled, and time limits."""
+
+    prerelease: str = "0 0 * * 1-5"  # cron, in app.timezone; "" turns it off
+    poll_interval: float = 30.0  # seconds between reads of main; 0 turns polling off
+    catch_up_window: float = 86400.0  # a slot missed by longer than this is not caught up
+    lease_ttl: float = 300.0
+    run_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
+
+    env: str
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """``[webhooks]``: the secrets hooks are signed with, the repository, the deciding checks."""
+
+    github_secret: SecretRef = SecretRef("SHIPYARD_GITHUB_SECRET")
+    build_token: SecretRef = SecretRef("SHIPYARD_BUILD_TOKEN")
+    repository: str | None = None  # "org/name"; default: app.source when it names one
+    required_checks: list[str] = field(default_factory=list)  # external CI checks that decide
+    max_body: int = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """``[server]``: what else ``shipyard serve`` serves from here."""
+
+    # Other apps' shipyard.toml files this app's server serves too (globs, relative paths).
+    apps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """One ``[[notify]]`` sink: where events go, and which ones."""
+
+    type: str
+    path: str | None = None
+    url: str | SecretRef | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+
+
+def _app(data: Any) -> AppConfig:
+    p: tuple[str | int, ...] = ("app",)
+    f = _fields(
+        data,
+        p,
+        {
+            "name": (str, _MISSING),
+            "run": (str, _MISSING),
+            "repo": (str, "."),
+            "main": (str, "main"),
+            "health": (str, "/__heartbeat__"),
+            "source": (str, None),
+            "ticket_prefixes": (list, list),
+            "exclude_authors": (list, list),
+            "timezone": (str, "UTC"),
+        },
+    )
+    if not NAME_RE.match(f["name"]):
+        raise Invalid((*p, "name"), "lower-case letters, digits, - and _ only (at most 63)")
+    if not f["health"].startswith("/"):
+        raise Invalid((*p, "health"), "must be a URL path starting with '/'")
+    f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
+    f["exclude_authors"] = _str_list(f["exclude_authors"], (*p, "exclude_authors"))
+    if f["timezone"] != "UTC":
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(f["timezone"])
+        except Exception:  # ZoneInfo raises several unrelated types
+            raise Invalid((*p, "timezone"), f"unknown timezone {f['timezone']!r}") from None
+    return AppConfig(**f)
+
+
+def _environment(name: str, data: Any) -> EnvironmentConfig:
+    p: tuple[str | int, ...] = ("environments", name)
+    if not NAME_RE.match(name):
+        raise Invalid(p, "a name is lower-case letters, digits, - or _")
+    f = _fields(
+        data,
+        p,
+        {
+            "port": (int, _MISSING),
+            "auto": (bool, False),
+            "accepts": (str, None),
+            "tag": (str, "{ref}"),
+            "after": (str, None),
+            "require_qa": (bool, False),
+            "mark_latest": (bool, None),
+            "promote_tickets": (bool, None),
+            "artifact_wait": (float, 60.0),
+            "health_timeout": (float, 30.0),
+            "env": (dict, dict),
+        },
+    )
+    _between(f["port"], 1, 65535, (*p, "port"))
+    _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
+    _between(f["health_timeout"], 0, 3600, (*p, "health_timeout"), open_low=True)
+    _regex(f["accepts"], (*p, "accepts"))
+    rest = f["tag"].replace("{ref}", "")
+    if "{" in rest or "}" in rest or "{ref}" not in f["tag"]:
+        raise Invalid((*p, "tag"), "must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
+    f["env"] = _str_map(f["env"], (*p, "env"))
+    return EnvironmentConfig(**f)
+
+
+def _environments(data: Any) -> dict[str, EnvironmentConfig]:
+    table = _table(data, ("environments",))
+    if not table:
+        raise Invalid(("environments",), "at least one environment is needed")
+    return {name: _environment(name, value) for name, value in table.items()}
+
+
+def _releases(data: Any) -> ReleasesConfig:
+    p: tuple[str | int, ...] = ("releases",)
+    f = _fields(data, p, {"source": (str, None), "groups": (list, list)})
+    groups = []
+    for i, g in enumerate(f["groups"]):
+        gp = (*p, "groups", i)
+        gf = _fields(
+            g,
+            gp,
+            {
+                "key": (str, _MISSING),
+                "title": (str, _MISSING),
+                "match": (str, None),
+                "reverts": (bool, False),
+            },
+        )
+        if not re.match(r"^[a-z0-9_-]+$", gf["key"]):
+            raise Invalid((*gp, "key"), "lower-case letters, digits, - and _ only")
+        _regex(gf["match"], (*gp, "match"))
+        groups.append(GroupConfig(**gf))
+    return ReleasesConfig(source=f["source"], groups=groups)
+
+
+def _build(data: Any) -> BuildConfig:
+    f = _fields(data, ("build",), {"check_timeout": (float, 900.0), "log_limit": (int, 200_000)})
+    _between(f["check_timeout"], 0, 86400, ("build", "check_timeout"), open_low=True)
+    _between(f["log_limit"], 1, 10**9, ("build", "log_limit"))
+    return BuildConfig(**f)
+
+
+def _state(data: Any) -> StateConfig:
+    return StateConfig(
+        **_fields(data, ("state",), {"dir": (str, ".shipyard"), "database_url": (str, None)})
+    )
+
+
+def _schedule(data: Any) -> ScheduleConfig:
+    p: tuple[str | int, ...] = ("schedule",)
+    f = _fields(
+        data,
+        p,
+        {
+            "prerelease": (str, "0 0 * * 1-5"),
+            "poll_interval": (float, 30.0),
+            "catch_up_window": (float, 86400.0),
+            "lease_ttl": (float, 300.0),
+            "run_timeout": (float, 3600.0),
+        },
+    )
+    if f["prerelease"].strip():
+        from shipyard.core.cron import parse as parse_cron
+
+        try:
+            parse_cron(f["prerelease"])
+        except ValueError as exc:
+            raise Invalid((*p, "prerelease"), str(exc)) from None
+    _between(f["poll_interval"], 0, 86400, (*p, "poll_interval"))
+    _between(f["catch_up_window"], 0, 366 * 86400, (*p, "catch_up_window"))
+    _between(f["lease_ttl"], 0, 86400, (*p, "lease_ttl"), open_low=True)
+    _between(f["run_timeout"], 0, 7 * 86400, (*p, "run_timeout"), open_low=True)
+    return ScheduleConfig(**f)
+
+
+def _secret_ref(value: Any, path: tuple[str | int, ...]) -> SecretRef:
+    if not isinstance(value, dict):
+        raise Invalid(
+            path, 'a secret is a reference such as { env = "NAME" }, never the value itself'
+        )
+    return SecretRef(**_fields(value, path, {"env": (str, _MISSING)}))
+
+
+def _webhooks(data: Any) -> WebhooksConfig:
+    p: tuple[str | int, ...] = ("webhooks",)
+    table = _table(data, p)
+    for key in table:
+        if key not in ("github_secret", "build_token", "repository", "required_checks", "max_body"):
+            raise Invalid((*p, key), "is not a known setting")
+    defaults = WebhooksConfig()
+    repository = table.get("repository")
+    if repository is not None:
+        _check_type(repository, str, (*p, "repository"))
+        if not re.match(r"^[\w.-]+/[\w.-]+$", repository):
+            raise Invalid((*p, "repository"), "must be 'owner/name'")
+    checks = _str_list(
+        _check_type(table.get("required_checks", []), list, (*p, "required_checks")),
+        (*p, "required_checks"),
+    )
+    max_body = _check_type(table.get("max_body", defaults.max_body), int, (*p, "max_body"))
+    _between(max_body, 1024, 100 * 1024 * 1024, (*p, "max_body"))
+    return WebhooksConfig(
+        github_secret=_secret_ref(table["github_secret"], (*p, "github_secret"))
+        if "github_secret" in table
+        else defaults.github_secret,
+        build_token=_secret_ref(table["build_token"], (*p, "build_token"))
+        if "build_token" in table
+        else defaults.build_token,
+        repository=repository,
+        required_checks=checks,
+        max_body=max_body,
+    )
+
+
+def _server(data: Any) -> ServerConfig:
+    p: tuple[str | int, ...] = ("server",)
+    f = _fields(data, p, {"apps": (list, [])})
+    return ServerConfig(apps=_str_list(f["apps"], (*p, "apps")))
+
+
+def _permissions(data: Any) -> dict[str, frozenset[str]]:
+    """Which roles may do an action on this app (admin always may), per action."""
+    from shipyard.core.permissions import CONFIGURABLE, ROLES
+
+    p: tuple[str | int, ...] = ("permissions",)
+    out: dict[str, frozenset[str]] = {}
+    for action, roles in _table(data, p).items():
+        where = (*p, action)
+        if action not in CONFIGURABLE:
+            raise Invalid(
+                where, f"is not an action one can grant (one of: {', '.join(CONFIGURABLE)})"
+            )
+        listed = _str_list(_check_type(roles, list, where), where)
+        for i, role in enumerate(listed):
+            if role not in ROLES:
+                raise Invalid((*where, i), f"{role!r} is not a role (one of: {', '.join(ROLES)})")
+        if not listed:
+            raise Invalid(where, "name at least one role (admin always may)")
+        out[action] = frozenset(listed)
+    return out
+
+
+def _notify(data: Any) -> list[NotifyConfig]:
+    if not isinstance(data, list):
+        raise Invalid(("notify",), "must be a list of tables: [[notify]]")
+    sinks = []
+    for i, item in enumerate(data):
+        p: tuple[str | int, ...] = ("notify", i)
+        f = _fields(
+            item,
+            p,
+            {
+                "type": (str, _MISSING),
+                "path": (str, None),
+                "url": ((str, dict), None),
+                "headers": (dict, dict),
+                "events": (list, list),
+            },
+        )
+        if f["type"] not in SINK_TYPES:
+            raise Invalid((*p, "type"), f"must be one of {', '.join(SINK_TYPES)}")
+        if isinstance(f["url"], dict):
+            f["url"] = SecretRef(**_fields(f["url"], (*p, "url"), {"env": (str, _MISSING)}))
+        if f["type"] in ("webhook", "slack") and f["url"] is None:
+            raise Invalid(p, f"a {f['type']} sink needs 'url'")
+        f["headers"] = _str_map(f["headers"], (*p, "headers"))
+        f["events"] = _str_list(f["events"], (*p, "events"))
+        sinks.append(NotifyConfig(**f))
+    return sinks
+
+
+def _checks(data: Any) -> dict[str, str]:
+    return _str_map(_check_type(data, dict, ("checks",)), ("checks",))
+
+
+SECTIONS: Mapping[str, Callable[[Any], Any]] = {
+    "app": _app,
+    "checks": _checks,
+    "environments": _environments,
+    "releases": _releases,
+    "build": _build,
+    "state": _state,
+    "notify": _notify,
+    "schedule": _schedule,
+    "webhooks": _webhooks,
+    "server": _server,
+    "permissions": _permissions,
+}

@@ -1,0 +1,167 @@
+"""``Settings``, the validated configuration of one app, and how it is found and loaded.
+
+``load`` reads ``shipyard.toml`` (the given path, ``SHIPYARD_CONFIG``, or the
+nearest file at or above the working directory); ``parse`` validates a parsed
+document and turns an ``Invalid`` into a ``ConfigError`` naming the bad field.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.config.schema import Invalid
+from shipyard.config.sections import (
+    SECTIONS,
+    AppConfig,
+    BuildConfig,
+    EnvironmentConfig,
+    NotifyConfig,
+    ReleasesConfig,
+    ScheduleConfig,
+    ServerConfig,
+    StateConfig,
+    WebhooksConfig,
+)
+from shipyard.errors import ConfigError, NotFound
+
+CONFIG_NAME = "shipyard.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration of one app."""
+
+    app: AppConfig
+    environments: dict[str, EnvironmentConfig]
+    checks: dict[str, str] = field(default_factory=dict)
+    releases: ReleasesConfig = field(default_factory=ReleasesConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    notify: list[NotifyConfig] = field(default_factory=lambda: [NotifyConfig(type="log")])
+    server: ServerConfig = field(default_factory=ServerConfig)
+    # Roles per action on this app's server routes (core.permissions); admin always may.
+    permissions: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Where the file was read from; relative paths in it are relative to this.
+    root: Path = Path(".")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], root: Path) -> Settings:
+        for key in data:
+            if key not in SECTIONS:
+                raise Invalid((key,), "is not a known section")
+        if "app" not in data:
+            raise Invalid(("app",), "is required")
+        if "environments" not in data:
+            raise Invalid(("environments",), "is required")
+        values = {key: SECTIONS[key](value) for key, value in data.items()}
+        settings = cls(**values, root=root)
+        settings._check_graph()
+        return settings
+
+    def _check_graph(self) -> None:
+        envs = self.environments
+        ports: dict[int, str] = {}
+        for name, env in envs.items():
+            if env.after is not None and env.after not in envs:
+                raise Invalid(
+                    ("environments", name, "after"), f"no environment named {env.after!r}"
+                )
+            if env.port in ports:
+                raise Invalid(
+                    ("environments", name, "port"), f"{env.port} is also {ports[env.port]}'s port"
+                )
+            ports[env.port] = name
+        for name in envs:
+            seen = {name}
+            up = envs[name].after
+            while up is not None:
+                if up in seen:
+                    raise Invalid(("environments", name, "after"), "the upstream chain loops")
+                seen.add(up)
+                up = envs[up].after
+        src = self.releases.source
+        if src is not None and src not in envs:
+            raise Invalid(("releases", "source"), f"no environment named {src!r}")
+
+    @property
+    def repo_path(self) -> Path:
+        return (self.root / self.app.repo).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        override = os.environ.get("SHIPYARD_STATE_DIR")
+        return _resolved(self.root, override or self.state.dir)
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("SHIPYARD_DATABASE_URL") or self.state.database_url
+        return url or f"sqlite:///{self.state_dir / 'shipyard.db'}"
+
+    @property
+    def release_source(self) -> str:
+        """The environment a pre-release tags: configured, else the first automatic one."""
+        if self.releases.source:
+            return self.releases.source
+        for name, env in self.environments.items():
+            if env.auto:
+                return name
+        return next(iter(self.environments))
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(self.environments)
+            raise NotFound(f"unknown environment {name!r} (known: {known})") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(root: Path, relative: str) -> Path:
+    """``root / relative`` resolved; remembered, as views ask for it on every request."""
+    return (root / relative).resolve()
+
+
+def parse(data: Mapping[str, Any], *, root: Path, source: str = CONFIG_NAME) -> Settings:
+    """Validate a parsed TOML document; raise ConfigError naming the bad field."""
+    try:
+        return Settings.from_dict(data, root)
+    except Invalid as exc:
+        where = " -> ".join(str(p) for p in exc.path)
+        raise ConfigError(f"{source}: {where}: {exc.message}", field=where) from None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest shipyard.toml at or above ``start``."""
+    for d in (start, *start.parents):
+        candidate = d / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path | None = None, *, cwd: Path | None = None) -> Settings:
+    """Load the configuration: ``path``, ``SHIPYARD_CONFIG``, or the nearest file."""
+    if path is None and os.environ.get("SHIPYARD_CONFIG"):
+        path = Path(os.environ["SHIPYARD_CONFIG"])
+    if path is None:
+        start = (cwd or Path.cwd()).resolve()
+        path = find_config(start)
+        if path is None:
+            raise ConfigError(f"no {CONFIG_NAME} in {start} or above; run 'shipyard init' first")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return parse(data, root=path.parent.resolve(), source=path.name)
