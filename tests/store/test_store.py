@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.core import states as st
 from shipyard.store import audit
 from shipyard.store.db import HEAD_REVISION, open_store
-from shipyard.store.models import App, AuditEvent, Deployment, Environment
+from shipyard.store.models import App, AuditEvent, Deployment, Environment, WebhookDelivery
 
 
 def _app_env(store):  # type: ignore[no-untyped-def]
@@ -158,4 +158,60 @@ def test_a_database_at_an_older_revision_is_upgraded(db_url: str) -> None:
     assert store.current_revision() == HEAD_REVISION
     with store.read() as s:
         assert s.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+    store.close()
+
+
+def test_a_0003_database_records_deliveries_per_app(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from shipyard.store.db import MIGRATIONS, Store
+
+    store = Store(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    # What 0003's code recorded: "<id>@<app>" for another app than the server's own,
+    # hashed when long (that one cannot be read back), the bare id for its own.
+    hashed = "h-1@billing-wo~0123456789abcdef"
+    with store.engine.begin() as conn:
+        for delivery_id in ("abc@billing", "plain", hashed, "abc"):
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries "
+                    "(source, delivery_id, event, outcome, detail, received_at) "
+                    "VALUES ('github', :id, 'push', 'accepted', '', CURRENT_TIMESTAMP)"
+                ),
+                {"id": delivery_id},
+            )
+    store.migrate()
+    assert store.current_revision() == HEAD_REVISION == "0004"
+    with store.read() as s:
+        rows = s.execute(
+            select(WebhookDelivery.app, WebhookDelivery.delivery_id).order_by(WebhookDelivery.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("billing", "abc"),
+        ("", "plain"),
+        ("", hashed),
+        ("", "abc"),
+    ]
+    now = datetime.now(UTC)
+
+    def delivery(app: str, delivery_id: str) -> WebhookDelivery:
+        return WebhookDelivery(
+            source="github",
+            app=app,
+            delivery_id=delivery_id,
+            event="push",
+            outcome="accepted",
+            received_at=now,
+        )
+
+    with store.write() as s:  # one delivery id, once per app
+        s.add_all([delivery("monitor", "plain"), delivery("worker", "plain")])
+    with pytest.raises(IntegrityError), store.write() as s:
+        s.add(delivery("billing", "abc"))
     store.close()

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
 from shipyard.services import webhooks as hooks
 from shipyard.store.models import App, AuditEvent, Build, Check, WebhookDelivery
+from shipyard.web import metrics
 from shipyard.web.app import create_app
 
 PAYLOADS = Path(__file__).parent / "payloads"  # octokit/webhooks examples, as in test_webhooks
@@ -122,14 +124,15 @@ class Fleet:
             )
             return {name: st for name, st in rows}
 
-    def deliveries(self) -> list[tuple[str, str]]:
+    def deliveries(self) -> list[tuple[str, str, str]]:
+        """(app, delivery id, outcome) of every recorded delivery, oldest first."""
         with self.app.state.store.read() as s:
             rows = s.execute(
-                select(WebhookDelivery.delivery_id, WebhookDelivery.outcome).order_by(
-                    WebhookDelivery.id
-                )
+                select(
+                    WebhookDelivery.app, WebhookDelivery.delivery_id, WebhookDelivery.outcome
+                ).order_by(WebhookDelivery.id)
             )
-            return [(d, o) for d, o in rows]
+            return [(a, d, o) for a, d, o in rows]
 
     def webhook_audit(self) -> list[tuple[str, str]]:
         with self.app.state.store.read() as s:
@@ -226,8 +229,8 @@ def test_a_signed_push_for_bs_repository_syncs_b_and_not_a(fleet: Fleet) -> None
     assert fleet.builds(BILLING) == [(sha, "passed")]
     assert fleet.builds(MONITOR) == [] and fleet.builds(WORKER) == []
     assert fleet.webhook_audit() == [(BILLING, "webhook.github.push")]
-    # Recorded under billing's own key: the server's app would see "p-1" as new.
-    assert fleet.deliveries() == [("p-1@billing", "accepted")]
+    # Recorded for billing, under the bare delivery id.
+    assert fleet.deliveries() == [(BILLING, "p-1", "accepted")]
     again = fleet.github("push", push(sha, REPOS[BILLING]), secret="billing-secret", delivery="p-1")
     assert again.status_code == 200 and again.json()["duplicate"] is True
 
@@ -238,7 +241,58 @@ def test_the_servers_own_app_still_gets_its_pushes(fleet: Fleet) -> None:
     assert r.status_code == 200 and r.json()["app"] == MONITOR
     fleet.wait()
     assert fleet.builds(MONITOR) == [(sha, "passed")] and fleet.builds(BILLING) == []
-    assert fleet.deliveries() == [("m-1", "accepted")]
+    assert fleet.deliveries() == [(MONITOR, "m-1", "accepted")]
+
+
+def test_a_delivery_recorded_before_apps_were_is_the_servers_own(fleet: Fleet) -> None:
+    # Rows a one-app server recorded before deliveries named their app have app "".
+    with fleet.app.state.store.write() as s:
+        for delivery in ("old-1", "old-2"):
+            s.add(
+                WebhookDelivery(
+                    source="github",
+                    delivery_id=delivery,
+                    event="push",
+                    outcome="accepted",
+                    received_at=datetime.now(UTC),
+                )
+            )
+    mine = fleet.github(
+        "push", push(fleet.head(MONITOR), REPOS[MONITOR]), secret="monitor-secret", delivery="old-1"
+    )
+    assert mine.status_code == 200 and mine.json()["duplicate"] is True
+    assert mine.json()["app"] == MONITOR
+    theirs = fleet.github(
+        "push", push(fleet.head(BILLING), REPOS[BILLING]), secret="billing-secret", delivery="old-2"
+    )
+    assert theirs.status_code == 200 and theirs.json()["outcome"] == "accepted", theirs.text
+    fleet.wait()
+    assert fleet.builds(MONITOR) == [] and fleet.builds(BILLING) == [
+        (fleet.head(BILLING), "passed")
+    ]
+    assert [(a, o) for a, _, o in fleet.deliveries()][2:] == [
+        (MONITOR, "duplicate"),
+        (BILLING, "accepted"),
+    ]
+
+
+def test_metrics_count_deliveries_per_app(fleet: Fleet) -> None:
+    sha = fleet.head(BILLING)
+    fleet.github("push", push(sha, REPOS[BILLING]), secret="billing-secret", delivery="p-1")
+    fleet.github("push", push(sha, REPOS[BILLING]), secret="billing-secret", delivery="p-1")
+    fleet.github("push", push(sha, "someone/else"), secret="monitor-secret", delivery="u-1")
+    fleet.wait()
+    text = metrics.render(fleet.app.state.store)
+    assert (
+        'shipyard_webhook_deliveries_total{app="billing",source="github",result="accepted"} 1'
+        in (text)
+    )
+    assert (
+        'shipyard_webhook_deliveries_total{app="billing",source="github",result="duplicate"} 1'
+        in text
+    )
+    # A delivery for no app has no app label.
+    assert 'shipyard_webhook_deliveries_total{source="github",result="ignored"} 1' in text
 
 
 def test_another_apps_secret_is_401(fleet: Fleet) -> None:
@@ -249,7 +303,7 @@ def test_another_apps_secret_is_401(fleet: Fleet) -> None:
         is_error(fleet.github("push", data, secret=secret), 401, "unauthorized")
     fleet.wait()
     assert fleet.builds(BILLING) == [] and fleet.builds(MONITOR) == []
-    assert {o for _, o in fleet.deliveries()} == {"rejected"}
+    assert {o for *_, o in fleet.deliveries()} == {"rejected"}
     assert fleet.webhook_audit() == []
 
 
@@ -269,7 +323,13 @@ def test_an_unknown_repository_is_202_and_nothing_is_done(fleet: Fleet) -> None:
     fleet.wait()
     assert all(fleet.builds(app) == [] for app in (MONITOR, BILLING, WORKER))
     assert fleet.webhook_audit() == []
-    assert [o for _, o in fleet.deliveries()] == ["ignored", "ignored", "rejected", "rejected"]
+    # They belong to no app: recorded with app "".
+    assert [(a, o) for a, _, o in fleet.deliveries()] == [
+        ("", "ignored"),
+        ("", "ignored"),
+        ("", "rejected"),
+        ("", "rejected"),
+    ]
 
 
 def test_an_app_without_a_repository_takes_any_when_it_is_the_only_one(
@@ -349,7 +409,12 @@ def test_apps_on_one_repository_each_get_what_their_secret_signed(monorepo: Flee
     # Each one's redelivery is a duplicate for that app only.
     r = monorepo.github("push", data, secret="worker-secret", delivery="d-1")
     assert r.json()["duplicate"] is True and r.json()["app"] == WORKER
-    assert sorted(o for _, o in monorepo.deliveries()) == ["accepted", "accepted", "duplicate"]
+    assert [(a, o) for a, _, o in monorepo.deliveries()] == [
+        (BILLING, "accepted"),
+        (WORKER, "accepted"),
+        (WORKER, "duplicate"),
+    ]
+    assert [d for a, d, o in monorepo.deliveries() if o == "accepted"] == ["d-1", "d-1"]
 
 
 def test_one_secret_for_a_monorepo_delivers_to_every_app(make_fleet: MakeFleet) -> None:
@@ -423,7 +488,7 @@ def test_build_hook_needs_that_apps_token(fleet: Fleet) -> None:
     is_error(fleet.build_hook(report, token=None), 401, "unauthorized")
     is_error(fleet.build_hook(report, token="billing-secret"), 401, "unauthorized")
     assert fleet.checks(BILLING) == {}
-    assert {o for _, o in fleet.deliveries()} == {"rejected"}
+    assert {o for *_, o in fleet.deliveries()} == {"rejected"}
 
 
 # -- bodies that are not deliveries never make a 500 ------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import ConfigError, ShipyardError
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")

@@ -191,17 +191,25 @@ class ApiToken(Base):
 
 
 class WebhookDelivery(Base):
-    """One delivery received from a forge or CI; its id makes a redelivery a no-op."""
+    """One delivery received from a forge or CI for one app; its (source, app, id) makes a
+    redelivery a no-op. ``app`` is "" for a delivery that belongs to no app (a bad
+    signature, a repository no app follows), and on rows recorded before deliveries
+    named their app (the server's own then)."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
+    app: Mapped[str] = mapped_column(String(64), default="", server_default="")
     delivery_id: Mapped[str] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "app", "delivery_id", name="uq_webhook_deliveries_source_app_delivery_id"
+        ),
+    )
 
 
 class Lease(Base):

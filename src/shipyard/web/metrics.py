@@ -107,15 +107,18 @@ def render(store: Store) -> str:
             [("", {"app": app_name.get(a, "?"), "status": st}, n) for a, st, n in builds],
         )
         hooks = s.execute(
-            select(WebhookDelivery.source, WebhookDelivery.outcome, func.count()).group_by(
-                WebhookDelivery.source, WebhookDelivery.outcome
-            )
+            select(
+                WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome, func.count()
+            ).group_by(WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome)
         )
         out += _family(
             "shipyard_webhook_deliveries_total",
             "counter",
-            "Webhook deliveries by result.",
-            [("", {"source": src, "result": oc}, n) for src, oc, n in hooks],
+            "Webhook deliveries by app (when they are for one) and result.",
+            [
+                ("", {**({"app": a} if a else {}), "source": src, "result": oc}, n)
+                for a, src, oc, n in hooks
+            ],
         )
         runs = s.execute(
             select(

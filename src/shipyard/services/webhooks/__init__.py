@@ -66,7 +66,6 @@ from shipyard.services.webhooks.deliveries import (
     Outcome,
     WebhookSettings,
     decode_json,
-    delivery_key,
     record_rejected,
     settle,
 )
@@ -116,7 +115,6 @@ __all__ = [
     "decode_json",
     "deliver_build",
     "deliver_github",
-    "delivery_key",
     "drain",
     "fail_build",
     "github_targets",

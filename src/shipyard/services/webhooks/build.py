@@ -134,17 +134,15 @@ def handle_build(
     *,
     body: bytes,
     delivery_id: str | None = None,
-    key: str | None = None,
+    own: bool = True,
 ) -> Outcome:
-    """A CI's report of a commit's checks; idempotent on ``delivery_id`` (else the body).
-
-    ``key`` is what the delivery is recorded under; a function of ``delivery_id``
-    (see ``delivery_key``), or ``delivery_id`` itself when None."""
+    """A CI's report of a commit's checks; idempotent on ``delivery_id`` (else the body)
+    for ``ctx``'s app. ``own``: it is the server's own app (see ``settle``)."""
     delivery_id = delivery_id or body_id(body)
     try:
         report = parse_build_report(decode_json(body))
     except BadDelivery as exc:
-        record_rejected(ctx, "build", delivery_id, "build", exc.message)
+        record_rejected(ctx, "build", delivery_id, "build", exc.message, app=ctx.app_name)
         raise
     full, on_main = _resolve_commit(ctx, report.commit)
     if full is not None and on_main:
@@ -168,7 +166,7 @@ def handle_build(
             },
         )
 
-    outcome = settle(ctx, "build", delivery_id, "build", apply, key=key)
+    outcome = settle(ctx, "build", delivery_id, "build", apply, own=own)
     if outcome.outcome == ACCEPTED and outcome.data.pop("ingest", False):
         schedule_ingest(ctx, ws)
     return outcome

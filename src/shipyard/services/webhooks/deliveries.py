@@ -1,12 +1,11 @@
 """What a delivery is and how it is recorded: settings, outcomes, decoding, idempotency.
 
-Every delivery is a row in ``webhook_deliveries``; its ``(source, delivery_id)``
+Every delivery is a row in ``webhook_deliveries``; its ``(source, app, delivery_id)``
 is unique, so a redelivery of an id already recorded for an app is a duplicate.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -109,27 +108,12 @@ def short(text: str, limit: int = 200) -> str:
 # -- recording ----------------------------------------------------------------------------------
 
 
-def delivery_key(delivery_id: str, app: str, own: str) -> str:
-    """The id a delivery is recorded under for ``app``, so each app sees a redelivery once.
-
-    The server's ``own`` app keeps the bare id (what a one-app server has always
-    recorded); another app's is ``<id>@<app>``. A delivery id never holds ``@``.
-
-    >>> delivery_key("72d3162e", "billing", own="monitor")
-    '72d3162e@billing'
-    """
-    if app == own:
-        return delivery_id
-    key = f"{delivery_id}@{app}"
-    if len(key) > _KEY_LIMIT:  # a long app name: keep the key unique, not readable
-        digest = hashlib.sha256(app.encode()).hexdigest()[:16]
-        key = f"{delivery_id}@{app[:10]}~{digest}"
-    return key
-
-
-def _row(source: str, delivery_id: str, event: str, outcome: str, detail: str) -> WebhookDelivery:
+def _row(
+    source: str, app: str, delivery_id: str, event: str, outcome: str, detail: str
+) -> WebhookDelivery:
     return WebhookDelivery(
         source=source,
+        app=app,
         delivery_id=delivery_id[:_KEY_LIMIT],
         event=event[:64],
         outcome=outcome,
@@ -144,18 +128,32 @@ def _unique_id(delivery_id: str, outcome: str) -> str:
     return f"{delivery_id[:DELIVERY_ID_LIMIT]}#{outcome}-{uuid.uuid4().hex[:12]}"
 
 
-def record_rejected(ctx: Context, source: str, delivery_id: str, event: str, reason: str) -> None:
-    """Note a refused delivery; it never blocks a later valid delivery of the same id."""
+def record_rejected(
+    ctx: Context, source: str, delivery_id: str, event: str, reason: str, *, app: str = ""
+) -> None:
+    """Note a refused delivery; it never blocks a later valid delivery of the same id.
+
+    ``app`` is the app it was for, "" when it belongs to none (a bad signature)."""
     with ctx.store.write() as s:
-        s.add(_row(source, _unique_id(delivery_id or "-", REJECTED), event, REJECTED, reason))
+        s.add(_row(source, app, _unique_id(delivery_id or "-", REJECTED), event, REJECTED, reason))
 
 
-def _seen(session: Session, source: str, key: str) -> WebhookDelivery | None:
-    return session.execute(
-        select(WebhookDelivery).where(
-            WebhookDelivery.source == source, WebhookDelivery.delivery_id == key
+def _seen(
+    session: Session, source: str, apps: tuple[str, ...], delivery_id: str
+) -> WebhookDelivery | None:
+    return (
+        session.execute(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.source == source,
+                WebhookDelivery.app.in_(apps),
+                WebhookDelivery.delivery_id == delivery_id[:_KEY_LIMIT],
+            )
+            .limit(1)
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
 
 
 def settle(
@@ -165,20 +163,24 @@ def settle(
     event: str,
     apply: Callable[[Session], Outcome],
     *,
-    key: str | None = None,
+    app: str | None = None,
+    own: bool = True,
 ) -> Outcome:
     """Run ``apply`` and record the delivery in one transaction, unless it was seen.
 
-    ``key`` is what the delivery is recorded under (see :func:`delivery_key`);
-    by default ``delivery_id`` itself."""
-    key = key or delivery_id
+    The delivery is recorded for ``app`` (default: ``ctx``'s app; "" for none).
+    ``own`` says it is the server's own app, whose deliveries recorded before
+    deliveries named their app (app "") count as its own."""
+    app = ctx.app_name if app is None else app
+    apps = (app, "") if own and app else (app,)
 
     def write(session: Session) -> Outcome:
-        if _seen(session, source, key) is not None:
-            session.add(_row(source, _unique_id(key, DUPLICATE), event, DUPLICATE, ""))
+        if _seen(session, source, apps, delivery_id) is not None:
+            dup = _row(source, app, _unique_id(delivery_id, DUPLICATE), event, DUPLICATE, "")
+            session.add(dup)
             return Outcome(DUPLICATE, f"delivery {delivery_id} was already received")
         outcome = apply(session)
-        session.add(_row(source, key, event, outcome.outcome, outcome.detail))
+        session.add(_row(source, app, delivery_id, event, outcome.outcome, outcome.detail))
         if outcome.outcome == ACCEPTED:
             audit.append(
                 session,
@@ -190,6 +192,6 @@ def settle(
             )
         return outcome
 
-    # A concurrent delivery of the same id loses on the unique index, and its
-    # retry finds the winner's row: a duplicate.
+    # A concurrent delivery of the same id for the same app loses on the unique
+    # index, and its retry finds the winner's row: a duplicate.
     return ctx.store.retrying(write)

@@ -104,22 +104,24 @@ def handle_github(
     delivery_id: str,
     body: bytes,
     content_type: str | None = None,
-    key: str | None = None,
+    own: bool = True,
     unrouted: str | None = None,
 ) -> Outcome:
     """One signed, size-checked GitHub delivery: decode, decide, record, maybe ingest.
 
-    ``key`` is what the delivery is recorded under (default: ``delivery_id``).
-    ``unrouted`` says why no served app follows the delivery's repository: it is
-    still decoded (a bad body is a 400), then recorded as ignored, and nothing done.
+    It is recorded for ``ctx``'s app; ``own`` says that is the server's own app (see
+    ``settle``). ``unrouted`` says why no served app follows the delivery's repository:
+    it is still decoded (a bad body is a 400), then recorded as ignored for no app
+    (app ""), and nothing done.
     """
+    app = "" if unrouted is not None else ctx.app_name
     try:
         intent = github.parse(event, decode_json(body, content_type))
     except github.PayloadError as exc:
-        record_rejected(ctx, "github", delivery_id, event, exc.message)
+        record_rejected(ctx, "github", delivery_id, event, exc.message, app=app)
         raise BadDelivery(exc.message, event=event) from None
     except BadDelivery as exc:
-        record_rejected(ctx, "github", delivery_id, event, exc.message)
+        record_rejected(ctx, "github", delivery_id, event, exc.message, app=app)
         raise
     ctx.actor = f"github:{getattr(intent, 'sender', 'github')}"
     main = ctx.settings.app.main
@@ -133,7 +135,7 @@ def handle_github(
             return Outcome(IGNORED, reason)
         return _apply_github(ctx, ws, session, intent, create)
 
-    outcome = settle(ctx, "github", delivery_id, event, apply, key=key)
+    outcome = settle(ctx, "github", delivery_id, event, apply, app=app, own=own)
     if outcome.outcome == ACCEPTED and outcome.data.pop("ingest", False):
         schedule_ingest(ctx, ws)
     return outcome

@@ -28,7 +28,6 @@ from shipyard.services.webhooks.deliveries import (
     IGNORED,
     Outcome,
     decode_json,
-    delivery_key,
     record_rejected,
     short,
 )
@@ -95,7 +94,7 @@ def deliver_github(
     _check_headers(context(signed[0].name), event, delivery_id)
     repository = repository_of(body, content_type) if several else None
     candidates, unrouted = github_targets(targets, repository)
-    if unrouted is not None:
+    if unrouted is not None:  # recorded for no app ("")
         first = signed[0]
         return handle_github(
             context(first.name),
@@ -104,7 +103,6 @@ def deliver_github(
             delivery_id=delivery_id,
             body=body,
             content_type=content_type,
-            key=delivery_key(delivery_id, first.name, own),
             unrouted=unrouted,
         )
     names = {t.name for t in signed}
@@ -118,7 +116,7 @@ def deliver_github(
         ctx = context(target.name)
         if len(body) > target.ws.max_body:
             too_large = f"the body is larger than {target.ws.max_body} bytes"
-            record_rejected(ctx, "github", delivery_id, event, too_large)
+            record_rejected(ctx, "github", delivery_id, event, too_large, app=target.name)
             continue
         outcomes[target.name] = handle_github(
             ctx,
@@ -127,7 +125,7 @@ def deliver_github(
             delivery_id=delivery_id,
             body=body,
             content_type=content_type,
-            key=delivery_key(delivery_id, target.name, own),
+            own=target.name == own,
         )
     if not outcomes:
         raise TooLarge(f"the body is larger than {max(t.ws.max_body for t in chosen)} bytes")
@@ -186,10 +184,6 @@ def deliver_build(
         raise BadDelivery("Idempotency-Key must be letters, digits, '.', '_', ':' or '-'")
     delivery_id = delivery_id or body_id(body)
     outcome = handle_build(
-        context(name),
-        target.ws,
-        body=body,
-        delivery_id=delivery_id,
-        key=delivery_key(delivery_id, name, own),
+        context(name), target.ws, body=body, delivery_id=delivery_id, own=name == own
     )
     return combine({name: outcome}, several=len(targets) > 1)
