@@ -58,15 +58,7 @@ class Server:
         secret: str | None = SECRET,
         raw: bytes | None = None,
     ) -> httpx.Response:
-        body = raw if raw is not None else json.dumps(data).encode()
-        headers = {
-            "content-type": "application/json",
-            "x-github-event": event,
-            "x-github-delivery": delivery or str(uuid.uuid4()),
-        }
-        if secret is not None:
-            headers["x-hub-signature-256"] = sign(body, secret)
-        return self.post("/webhooks/github", body, headers)
+        return self.post("/webhooks/github", *github_request(event, data, secret, delivery, raw))
 
     def build_hook(self, data: Any, *, token: str | None = TOKEN, **headers: str) -> httpx.Response:
         h = {"content-type": "application/json", **headers}
@@ -105,6 +97,21 @@ class Server:
 
 def sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def github_request(
+    event: str, data: Any, secret: str | None, delivery: str | None, raw: bytes | None
+) -> tuple[bytes, dict[str, str]]:
+    """A GitHub delivery's body and headers, signed with ``secret`` unless it is None."""
+    body = raw if raw is not None else json.dumps(data).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": delivery or str(uuid.uuid4()),
+    }
+    if secret is not None:
+        headers["x-hub-signature-256"] = sign(body, secret)
+    return body, headers
 
 
 def payload(name: str) -> dict[str, Any]:

@@ -4,8 +4,6 @@ real repository, over one SQLite database; payloads are GitHub's own examples.""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
+from test_webhooks import github_request, payload, sign
 
 from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
@@ -27,21 +26,11 @@ from shipyard.store.models import App, AuditEvent, Build, Check, WebhookDelivery
 from shipyard.web import metrics
 from shipyard.web.app import create_app
 
-PAYLOADS = Path(__file__).parent / "payloads"  # octokit/webhooks examples, as in test_webhooks
 DEV = ("Bo Dev", "bo@example.com")
 ERROR_KEYS = {"code", "message", "details"}
 WAIT = 60.0  # an upper bound for background ingest, never an expectation
 MONITOR, BILLING, WORKER = "monitor", "billing", "billing-worker"
 REPOS = {MONITOR: "Codertocat/Hello-World", BILLING: "octo-org/billing"}
-
-
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def payload(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
-    return data
 
 
 def is_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -79,15 +68,7 @@ class Fleet:
         delivery: str | None = None,
         raw: bytes | None = None,
     ) -> httpx.Response:
-        body = raw if raw is not None else json.dumps(data).encode()
-        headers = {
-            "content-type": "application/json",
-            "x-github-event": event,
-            "x-github-delivery": delivery or str(uuid.uuid4()),
-        }
-        if secret is not None:
-            headers["x-hub-signature-256"] = sign(body, secret)
-        return self.post("/webhooks/github", body, headers)
+        return self.post("/webhooks/github", *github_request(event, data, secret, delivery, raw))
 
     def build_hook(
         self, data: Any, *, token: str | None, raw: bytes | None = None, key: str | None = None
