@@ -167,3 +167,17 @@ class AppOut(BaseModel):
     name: str
     environments: list[str]
     main: str
+
+
+def ticket_out(t: Any) -> TicketOut:
+    from shipyard.adapters.tracker import status_label
+
+    return TicketOut(
+        key=t.key,
+        status=t.status,
+        promoted_to=t.promoted_to,
+        label=status_label(t.status, t.promoted_to),
+        updated_by=t.updated_by,
+        updated_at=t.updated_at,
+        reason=t.reason,
+    )

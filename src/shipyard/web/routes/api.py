@@ -25,6 +25,7 @@ from shipyard.web.schemas import (
     change_out,
     deployment_out,
     plan_out,
+    ticket_out,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -135,23 +136,10 @@ def releases(
 def tickets(
     app: str, request: Request, status: str | None = None, who: Principal = Depends(require("read"))
 ) -> list[TicketOut]:
-    from shipyard.adapters.tracker import status_label
-
     ctx = context_for(request, who.name, app)
     with ctx.store.read() as s:
         rows = ctx.tracker.list(s, status)
-    return [
-        TicketOut(
-            key=t.key,
-            status=t.status,
-            promoted_to=t.promoted_to,
-            label=status_label(t.status, t.promoted_to),
-            updated_by=t.updated_by,
-            updated_at=t.updated_at,
-            reason=t.reason,
-        )
-        for t in rows
-    ]
+    return [ticket_out(t) for t in rows]
 
 
 @router.get("/apps/{app}/diff")
@@ -241,21 +229,11 @@ def prerelease(
 def verify(
     app: str, body: VerifyIn, request: Request, who: Principal = Depends(require("qa"))
 ) -> list[TicketOut]:
-    from shipyard.adapters.tracker import VERIFIED, status_label
+    from shipyard.adapters.tracker import VERIFIED
 
     ctx = context_for(request, who.name, app)
     rows = ctx.store.retrying(lambda s: ctx.tracker.set_status(s, body.keys, VERIFIED, ctx.actor))
-    return [
-        TicketOut(
-            key=t.key,
-            status=t.status,
-            label=status_label(t.status),
-            updated_by=t.updated_by,
-            updated_at=t.updated_at,
-            reason=t.reason,
-        )
-        for t in rows
-    ]
+    return [ticket_out(t) for t in rows]
 
 
 @router.post("/apps/{app}/tickets/{key}/reject", response_model=TicketOut)
@@ -268,14 +246,7 @@ def reject(
     (t,) = ctx.store.retrying(
         lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=body.reason)
     )
-    return TicketOut(
-        key=t.key,
-        status=t.status,
-        label=t.status,
-        updated_by=t.updated_by,
-        updated_at=t.updated_at,
-        reason=t.reason,
-    )
+    return ticket_out(t)
 
 
 @router.post("/apps/{app}/deployments/plan", response_model=PlanOut)
