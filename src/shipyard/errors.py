@@ -1,22 +1,27 @@
 """Every error Shipyard reports on purpose.
 
 A user's mistake or a refused action raises one of these; the CLI prints its
-message as one red line and exits non-zero, the API (later) turns it into a JSON
+message as one red line and exits with ``exit_code``, the API turns it into a JSON
 body with ``status``. Anything else that escapes is a bug.
 
-    ShipyardError                 400  base class; ``message`` is one readable line
-    ├── ConfigError               400  missing or invalid shipyard.toml; names the field
-    ├── BadDelivery               400  a webhook body that cannot be read (bad JSON, wrong fields)
-    ├── Unauthorized              401  no or bad signature, token or credentials
-    ├── TooLarge                  413  a request body over its limit
-    ├── NotFound                  404  unknown app, environment, ticket, release, build
-    ├── InvalidRef                422  a ref that does not match the environment's pattern
-    ├── Refused                   409  a gate said no (unverified tickets, upstream, checks)
-    │   └── Busy                  409  the environment already has a deployment in flight
-    ├── ArtifactMissing           409  the artifact did not appear within the wait
-    ├── GitError                  500  the git binary failed or the path is not a repository
-    ├── DeployFailed              502  the new instance never became healthy; old one serves
-    └── AuditError                500  an audit record could not be written or verified
+                                 HTTP exit
+    ShipyardError                 400  1  base class; ``message`` is one readable line
+    ├── ConfigError               400  1  missing or invalid shipyard.toml; names the field
+    ├── BadDelivery               400  1  a webhook body that cannot be read (bad JSON, wrong fields)
+    ├── Unauthorized              401  1  no or bad signature, token or credentials
+    ├── TooLarge                  413  1  a request body over its limit
+    ├── NotFound                  404  1  unknown app, environment, ticket, release, build
+    ├── InvalidRef                422  1  a ref that does not match the environment's pattern
+    ├── Refused                   409  3  a gate said no (unverified tickets, upstream, checks)
+    │   └── Busy                  409  3  the environment already has a deployment in flight
+    ├── ArtifactMissing           409  4  the artifact did not appear within the wait
+    ├── GitError                  500  1  the git binary failed or the path is not a repository
+    ├── DeployFailed              502  4  a deployment failed (the new instance never became
+    │                                     healthy, its port is taken...); the old one serves
+    └── AuditError                500  1  an audit record could not be written or verified
+
+A command that starts deployments as a side effect (``sync``, ``adopt``) collects
+their failures and ends with ``DeployFailed.of(failures)``, so it exits 4 as well.
 
 Adapters translate the exceptions of the libraries and programs they use into
 these classes; none of those exceptions escape an adapter.
@@ -24,6 +29,7 @@ these classes; none of those exceptions escape an adapter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -32,6 +38,7 @@ class ShipyardError(Exception):
 
     status = 400
     code = "error"
+    exit_code = 1
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -76,6 +83,7 @@ class InvalidRef(ShipyardError):
 class Refused(ShipyardError):
     status = 409
     code = "refused"
+    exit_code = 3
 
 
 class Busy(Refused):
@@ -85,6 +93,7 @@ class Busy(Refused):
 class ArtifactMissing(ShipyardError):
     status = 409
     code = "artifact_missing"
+    exit_code = 4
 
 
 class GitError(ShipyardError):
@@ -95,6 +104,19 @@ class GitError(ShipyardError):
 class DeployFailed(ShipyardError):
     status = 502
     code = "deploy_failed"
+    exit_code = 4
+
+    @classmethod
+    def of(cls, failures: Mapping[str, str]) -> DeployFailed | None:
+        """One error for the deployments a command started that failed (environment ->
+        why), or None when none failed.
+
+        Example: ``if (e := DeployFailed.of(result.deploy_failed)): raise e``."""
+        if not failures:
+            return None
+        said = "; ".join(f"{env}: {why}" for env, why in failures.items())
+        n = len(failures)
+        return cls(f"{n} deployment{'s' if n > 1 else ''} failed: {said}", failures=dict(failures))
 
 
 class AuditError(ShipyardError):

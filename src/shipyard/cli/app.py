@@ -2,7 +2,9 @@
 
 Every command works on the app whose ``shipyard.toml`` is in the current
 directory or above it. A user's mistake or a refusal prints one red line and
-exits non-zero (1, or 3 for a refused deploy); never a traceback.
+exits non-zero, never with a traceback: 1 for a mistake or an error, 3 when a gate
+refuses a deploy, 4 when a deployment the command started failed (the environment
+keeps its previous version), 130 on Ctrl-C.
 
 The commands live in ``commands_train``, ``commands_deploy`` and
 ``commands_admin``; this module registers them, in the order ``shipyard --help``
@@ -16,7 +18,7 @@ import sys
 import typer
 
 from shipyard.cli import commands_admin, commands_deploy, commands_train
-from shipyard.errors import Refused, ShipyardError
+from shipyard.errors import ShipyardError
 
 app = typer.Typer(
     name="shipyard",
@@ -72,7 +74,7 @@ def run() -> None:
         from shipyard.cli.output import error
 
         error(exc.message)
-        sys.exit(3 if isinstance(exc, Refused) else 1)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         from shipyard.cli.output import error
 

@@ -127,14 +127,16 @@ def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
-    from shipyard.cli.output import status_table
+    from shipyard.cli.output import print_failures, status_table
     from shipyard.services.views import status as do_status
 
     if (server := remote()) is not None:
-        console().print(status_table(server.status()))
-        return
-    with session() as ctx:
-        console().print(status_table(do_status(ctx)))
+        rows = server.status()
+    else:
+        with session() as ctx:
+            rows = do_status(ctx)
+    console().print(status_table(rows))
+    print_failures(rows)
 
 
 def history(

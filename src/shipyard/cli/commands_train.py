@@ -20,23 +20,34 @@ def sync(
         bool, typer.Option("--no-deploy", help="Build only; do not move automatic environments.")
     ] = False,
 ) -> None:
-    """Build new commits of main and move automatic environments to the newest green build."""
+    """Build new commits of main and move automatic environments to the newest green build.
+
+    Exits 4 when a deployment it started failed (the environment keeps its version)."""
     from types import SimpleNamespace
 
+    from rich.markup import escape
+
+    from shipyard.errors import DeployFailed
     from shipyard.services.builds import sync as do_sync
 
     if (server := remote()) is not None:
-        result: Any = SimpleNamespace(**server.call("POST", server.at("/sync"), timeout=3600))
+        answer = server.call("POST", server.at("/sync"), timeout=3600)
+        result: Any = SimpleNamespace(**{"deploy_failed": {}, "held": {}, **answer})
     else:
         with session() as ctx:
             result = do_sync(ctx, deploy=not no_deploy)
     c = console()
-    if not result.new_builds and not result.passed and not result.failed and not result.deployed:
+    moved = result.deployed or result.deploy_failed
+    if not (result.new_builds or result.passed or result.failed or moved):
         c.print("up to date: nothing new on main")
     for env, sha in result.deployed.items():
         c.print(f"[green]✓[/] {env} now runs {sha}")
+    for env, why in result.held.items():
+        c.print(f"[yellow]![/] {env}: {escape(why)}")
     if result.failed:
         c.print(f"[red]✗[/] failed builds: {', '.join(result.failed)} (see 'shipyard builds')")
+    if (failed := DeployFailed.of(result.deploy_failed)) is not None:
+        raise failed
 
 
 def up() -> None:

@@ -225,6 +225,8 @@ def status_table(rows: list[EnvStatus]) -> Table:
             if r.health == "unhealthy" and r.health_detail
             else ""
         )
+        if getattr(r, "failure", None) is not None:
+            health = f"[red]{escape(r.health)}[/]"  # the detail follows the table
         t.add_row(
             r.name,
             str(r.port),
@@ -236,6 +238,23 @@ def status_table(rows: list[EnvStatus]) -> Table:
             waiting,
         )
     return t
+
+
+def print_failures(rows: list[EnvStatus]) -> None:
+    """Below the status table: each environment whose newest deployment failed, what
+    failed, when and why, what serves instead, and where its instance's log is."""
+    for r in rows:
+        f = getattr(r, "failure", None)
+        if f is None:
+            continue
+        console().print(
+            f"[red]✗ {r.name}[/]: deployment #{f.id} failed {when(f.finished_at)}: "
+            f"{escape(r.health_detail.removeprefix('the last deploy, '))}",
+            soft_wrap=True,
+        )
+        console().print(
+            f"  its instance's log: shipyard logs {r.name} --commit {f.commit[:7]}", soft_wrap=True
+        )
 
 
 def history_table(env: str, rows: list[Deployment]) -> Table:
@@ -272,11 +291,15 @@ def builds_table(rows: list[BuildView]) -> Table:
         b = v.build
         checks = " ".join(f"{styled(c.status)}:{escape(c.name)}" for c in v.checks) or "-"
         state = b.status + (" (overtaken)" if b.superseded and not v.running_on else "")
+        failed_on = getattr(v, "failed_on", [])
+        shown = styled(state) + (
+            f"\n[red]deploy failed on {escape(', '.join(failed_on))}[/]" if failed_on else ""
+        )
         t.add_row(
             f"#{b.id}",
             b.short_sha,
             escape(b.subject[:60]),
-            styled(state),
+            shown,
             checks,
             ", ".join(v.running_on) or "-",
         )

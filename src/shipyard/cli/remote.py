@@ -161,6 +161,7 @@ class Remote:
                     upstream=e["upstream"],
                     waiting=waiting,
                     in_flight=self._deployment(e["in_flight"]),
+                    failure=self._deployment(e.get("failure")),
                 )
             )
         return out
@@ -209,6 +210,7 @@ class Remote:
                 ),
                 checks=[ns(**c) for c in b["checks"]],
                 running_on=b["running_on"],
+                failed_on=b.get("failed_on", []),
             )
             for b in self.call("GET", self.at("/builds"), params={"limit": limit})
         ]

@@ -35,6 +35,8 @@ class SyncResult:
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     deployed: dict[str, str] = field(default_factory=dict)  # env -> short sha
+    deploy_failed: dict[str, str] = field(default_factory=dict)  # env -> why it failed
+    held: dict[str, str] = field(default_factory=dict)  # env -> why its build was not retried
     message: str = ""
 
 
@@ -310,7 +312,9 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     else:
         mark_superseded(ctx, green)
         if deploy:
-            result.deployed = deploys.follow_main(ctx, green)
+            followed = deploys.follow_main(ctx, green)
+            result.deployed, result.deploy_failed = followed.deployed, followed.failed
+            result.held = followed.held
     refresh_waiting(ctx, force=True)  # what waits upstream, for status; never raises
     return result
 

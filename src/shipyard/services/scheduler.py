@@ -234,7 +234,7 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
 
     with sync_lock(ctx.settings):
         result = sync(ctx)
-    if not result.new_builds and not result.passed and not result.failed:
+    if not (result.new_builds or result.passed or result.failed or result.deploy_failed):
         return Outcome(SKIPPED, "no new commits")
     parts = [f"{len(result.new_builds)} new commit(s)"]
     if result.passed:
@@ -242,7 +242,8 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
     if result.failed:
         parts.append("failed " + ", ".join(result.failed))
     parts += [f"{env} <- {sha}" for env, sha in result.deployed.items()]
-    return Outcome(SUCCEEDED, "; ".join(parts))
+    parts += [f"{env}: deployment failed: {why}" for env, why in result.deploy_failed.items()]
+    return Outcome(FAILED if result.deploy_failed else SUCCEEDED, "; ".join(parts))
 
 
 DEFAULT_ACTIONS: Mapping[str, Action] = {PRERELEASE: run_prerelease, POLL: run_poll}

@@ -28,7 +28,8 @@ from shipyard.core.gates import unverified
 from shipyard.core.states import ACTIVE_STATES
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy import _changes_between, _tickets_of
+from shipyard.services.deploy import _changes_between, _tickets_of, latest_failures
+from shipyard.services.deploy.failures import health_with
 from shipyard.store.db import StoreError
 from shipyard.store.models import App, Deployment, Environment, Ticket
 
@@ -55,6 +56,8 @@ class EnvStatus:
     upstream: str
     waiting: Waiting | None
     in_flight: Shown | None
+    # Its newest deployment, when that failed after the one it runs (which still serves).
+    failure: Shown | None = None
 
 
 # The stored base of an environment that runs nothing on an app with no baseline yet.
@@ -304,22 +307,34 @@ def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
             for c in ctxs
         }
         raw = _ticket_statuses(s, {ids[a]: _keys(f) for a, f in found.items()})
+        failures = {
+            env_id: Shown(*(getattr(d, n) for n in SHOWN))
+            for env_id, d in latest_failures(s, list(ids.values())).items()
+        }
     out = {}
     for c in ctxs:
         snap, mine, statuses_ = snaps[c.app_id], found[c.app_name], raw.get(c.app_id, {})
         _fill_stale(c, snap, mine, statuses_)
         out[c.app_name] = _rows(
-            c, snap, mine, statuses_, instance_health(c, c.settings.environments)
+            c, snap, mine, statuses_, instance_health(c, c.settings.environments), failures
         )
     return out
 
 
 def _rows(
-    ctx: Context, snap: _Snapshot, found: Found, raw: dict[str, str], healths: dict[str, Health]
+    ctx: Context,
+    snap: _Snapshot,
+    found: Found,
+    raw: dict[str, str],
+    healths: dict[str, Health],
+    failures: dict[int, Shown],
 ) -> list[EnvStatus]:
     out = []
     for name, cfg in ctx.settings.environments.items():
-        env, w, h = snap.envs[name], found[name], healths[name]
+        env, w = snap.envs[name], found[name]
+        failure = failures.get(env.id)
+        h = healths[name]
+        health, detail = health_with(h.state, h.detail, snap.current.get(name), failure)
         waiting = (
             Waiting(w[0], w[1], unverified({k: raw.get(k, "unknown") for k in w[1]})) if w else None
         )
@@ -328,12 +343,13 @@ def _rows(
                 name,
                 cfg.port,
                 snap.current.get(name),
-                h.state,
-                h.detail,
+                health,
+                detail,
                 f"{env.pinned_by}: {env.pinned_reason}" if env.pinned_by else None,
                 cfg.after if cfg.after is not None else ctx.settings.app.main,
                 waiting,
                 snap.flying.get(name),
+                failure,
             )
         )
     return out

@@ -13,7 +13,13 @@ from sqlalchemy import select
 from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
-from shipyard.services.deploy import _changes_between, _tickets_of, current_of, running_where
+from shipyard.services.deploy import (
+    _changes_between,
+    _tickets_of,
+    current_of,
+    failed_where,
+    running_where,
+)
 from shipyard.services.status import EnvStatus as EnvStatus
 from shipyard.services.status import Waiting as Waiting
 from shipyard.services.status import deployment_changed as deployment_changed
@@ -93,6 +99,7 @@ class BuildView:
     build: Build
     checks: list[Check]
     running_on: list[str]
+    failed_on: list[str] = field(default_factory=list)  # its latest deployment there failed
 
 
 def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
@@ -114,7 +121,13 @@ def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
             ).scalars():
                 checks.setdefault(c.build_id, []).append(c)
         running = running_where(s, ctx.app_id)
-    return [BuildView(b, checks.get(b.id, []), sorted(running.get(b.sha, []))) for b in rows]
+        failed = failed_where(s, ctx.app_id)
+    return [
+        BuildView(
+            b, checks.get(b.id, []), sorted(running.get(b.sha, [])), sorted(failed.get(b.sha, []))
+        )
+        for b in rows
+    ]
 
 
 def check_log(ctx: Context, ref: str, name: str) -> Check:

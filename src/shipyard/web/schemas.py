@@ -55,6 +55,7 @@ class EnvironmentOut(BaseModel):
     waiting_changes: int
     waiting_unverified: list[str]
     in_flight: DeploymentOut | None
+    failure: DeploymentOut | None = None  # its newest deployment, when that failed
 
 
 class PlanOut(BaseModel):
@@ -119,6 +120,7 @@ class BuildOut(BaseModel):
     overtaken: bool
     checks: list[dict[str, Any]]
     running_on: list[str]
+    failed_on: list[str] = []  # environments whose latest deployment, of this build, failed
 
 
 # -- conversions ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ The package, in the order a deployment meets it::
     execution    execute: refuse or queue, acquire, wait for the artifact, tag, roll out, verify
     transitions  transition (the only writer of a deployment's state), _finish, _fail
     recovery     owner_id, owner_alive, recover
+    failures     failed deployments that still matter (views, follow_main)
     follow       follow_main (automatic environments), unpin
 
 Callers import from here, e.g. ``from shipyard.services import deploy as deploys``
@@ -27,19 +28,23 @@ from shipyard.services.deploy.changes import (
     running_where,
 )
 from shipyard.services.deploy.execution import execute
-from shipyard.services.deploy.follow import follow_main, unpin
+from shipyard.services.deploy.failures import failed_where, latest_failures
+from shipyard.services.deploy.follow import Followed, follow_main, unpin
 from shipyard.services.deploy.planning import Plan, plan, resolve_ref, rollback_plan
 from shipyard.services.deploy.recovery import owner_alive, owner_id, recover
 from shipyard.services.deploy.transitions import _spec, transition
 
 __all__ = [
+    "Followed",
     "Plan",
     "_changes_between",
     "_spec",
     "_tickets_of",
     "current_of",
     "execute",
+    "failed_where",
     "follow_main",
+    "latest_failures",
     "owner_alive",
     "owner_id",
     "plan",

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy.orm import Session
 
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import current_of
 from shipyard.services.deploy.execution import execute
+from shipyard.services.deploy.failures import tried_and_failed
 from shipyard.services.deploy.planning import plan
 from shipyard.store import audit
 from shipyard.store.models import Build
 
 
-def follow_main(ctx: Context, green: Build) -> dict[str, str]:
-    """Deploy the newest green build to every automatic environment that is not pinned."""
-    deployed: dict[str, str] = {}
+@dataclass
+class Followed:
+    """What ``follow_main`` did, per environment: deployed (short SHA), failed (why), or
+    held back because that build already failed there (why)."""
+
+    deployed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)
+
+
+def follow_main(ctx: Context, green: Build) -> Followed:
+    """Deploy the newest green build to every automatic environment that is not pinned.
+
+    A build whose deployment already failed on an environment is not tried there again
+    (no retry loop, no notification per poll): the next green build, or an explicit
+    ``shipyard deploy``, is."""
+    done = Followed()
     for name, cfg in ctx.settings.environments.items():
         if not cfg.auto:
             continue
         with ctx.store.read() as s:
             env = ctx.environment_row(s, name)
             current = current_of(s, env)
+            failed = tried_and_failed(s, env.id, green.sha)
         if env.pinned_by:
             ctx.reporter.warn(
                 f"{name} is pinned by {env.pinned_by} ({env.pinned_reason}); not following "
@@ -30,13 +48,20 @@ def follow_main(ctx: Context, green: Build) -> dict[str, str]:
             continue
         if current is not None and current.commit == green.sha:
             continue
+        if failed is not None:
+            done.held[name] = (
+                f"not trying {green.short_sha} again: deployment #{failed.id} of it failed "
+                f"({failed.error}); 'shipyard deploy {name} {green.short_sha}' tries again"
+            )
+            continue
         try:
             p = plan(ctx, name, green.short_sha, kind="auto")
             execute(ctx, p)
-            deployed[name] = green.short_sha
+            done.deployed[name] = green.short_sha
         except ShipyardError as exc:
             ctx.reporter.warn(exc.message)
-    return deployed
+            done.failed[name] = exc.message
+    return done
 
 
 def unpin(ctx: Context, environment: str) -> bool:

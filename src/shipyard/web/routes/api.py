@@ -63,6 +63,7 @@ def environments(app: str, request: Request, who: Principal = Depends(require("r
                 waiting_changes=waiting.count if waiting else 0,
                 waiting_unverified=waiting.unverified if waiting else [],
                 in_flight=deployment_out(r.in_flight, r.name),
+                failure=deployment_out(r.failure, r.name),
             )
         )
     # Serialised once, straight from the models: dashboards and scripts poll this route.
@@ -106,6 +107,7 @@ def builds(
                 {"name": c.name, "status": c.status, "exit_code": c.exit_code} for c in v.checks
             ],
             running_on=v.running_on,
+            failed_on=v.failed_on,
         )
         for v in do_builds(context_for(request, who.name, app), min(max(limit, 1), 500))
     ]
@@ -212,6 +214,8 @@ def sync(app: str, request: Request, who: Principal = Depends(require("sync"))) 
         "passed": r.passed,
         "failed": r.failed,
         "deployed": r.deployed,
+        "deploy_failed": r.deploy_failed,
+        "held": r.held,
     }
 
 

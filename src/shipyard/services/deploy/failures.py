@@ -1,0 +1,112 @@
+"""Failed deployments that still matter: an environment's newest deployment that failed
+after the one it runs, and whether automation already tried a build there.
+
+An environment whose latest deployment failed keeps serving its previous version;
+the views say so (status, builds, the dashboard) instead of calling it healthy, and
+``follow_main`` does not try the same build on it again: the next green build, or an
+explicit ``shipyard deploy``, does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shipyard.core import states as st
+from shipyard.store.models import Deployment, Environment
+
+# How ``_fail`` words a deployment that Shipyard itself stopped (a killed command, Ctrl-C):
+# not the build's fault, so automation may try it again.
+INTERRUPTED = "interrupted"
+
+
+def latest_failures(s: Session, app_ids: Sequence[int]) -> dict[int, Deployment]:
+    """Per environment id: its newest failed deployment newer than the one it runs, if any.
+
+    One query for all ``app_ids``."""
+    if not app_ids:
+        return {}
+    newest = (
+        select(func.max(Deployment.id))
+        .join(Environment, Environment.id == Deployment.environment_id)
+        .where(
+            Deployment.app_id.in_(list(app_ids)),
+            Deployment.state == st.FAILED,
+            Deployment.id > func.coalesce(Environment.current_deployment_id, 0),
+        )
+        .group_by(Deployment.environment_id)
+    )
+    rows = s.execute(select(Deployment).where(Deployment.id.in_(newest))).scalars()
+    return {d.environment_id: d for d in rows}
+
+
+def failed_where(s: Session, app_id: int) -> dict[str, list[str]]:
+    """Commit -> names of the environments whose latest deployment, of that commit, failed."""
+    rows = s.execute(select(Environment.id, Environment.name).where(Environment.app_id == app_id))
+    names = {env_id: name for env_id, name in rows}
+    out: dict[str, list[str]] = {}
+    for env_id, d in latest_failures(s, [app_id]).items():
+        out.setdefault(d.commit, []).append(names[env_id])
+    return out
+
+
+def tried_and_failed(s: Session, environment_id: int, commit: str) -> Deployment | None:
+    """The failed deployment of ``commit`` to the environment if its newest finished attempt
+    there failed for a reason of its own (not because Shipyard was interrupted)."""
+    last = s.execute(
+        select(Deployment)
+        .where(
+            Deployment.environment_id == environment_id,
+            Deployment.commit == commit,
+            Deployment.state.in_([st.SUCCEEDED, st.FAILED, st.ROLLED_BACK]),
+        )
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is None or last.state != st.FAILED:
+        return None
+    if (last.error or "").startswith(INTERRUPTED):
+        return None
+    return last
+
+
+DEPLOY_FAILED = "deploy failed"
+
+
+class Attempt(Protocol):
+    """A deployment as the views hold it (an ORM row or a plain record)."""
+
+    @property
+    def ref(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+def health_with(
+    state: str, detail: str, current: Attempt | None, failure: Attempt | None
+) -> tuple[str, str]:
+    """An environment's (health, detail) once its latest failure is known: never
+    "healthy" when its newest deployment failed; the detail then says what failed, why,
+    and what still serves.
+
+    Example: ``("deploy failed", "the last deploy, of 2024.09.01 (1a2b3c4), failed: new
+    instance exited with code 1; 2024.08.30 (9f8e7d6) still serves")``."""
+    if failure is None:
+        return state, detail
+    if current is None:
+        serves = "nothing serves"
+    else:
+        serves = f"{_named(current)} still serves"
+        if state != "healthy":
+            serves += f" but is {state}: {detail}"
+    why = failure.error or "no reason recorded"
+    return DEPLOY_FAILED, f"the last deploy, of {_named(failure)}, failed: {why}; {serves}"
+
+
+def _named(d: Attempt) -> str:
+    return d.ref if d.commit.startswith(d.ref) else f"{d.ref} ({d.commit[:7]})"
