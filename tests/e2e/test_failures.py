@@ -85,3 +85,73 @@ def test_port_in_use_fails_sync_and_deploy(project: Project) -> None:
         assert "is in use" in r.err.strip().splitlines()[-1]
         assert "Traceback" not in r.text
     assert "deploy failed" in p.ok("status").out
+
+
+def test_logs_of_an_environment_and_of_a_failed_deployment(project: Project) -> None:
+    p = project
+    p.ok("sync")
+    good = p.head()
+    r = p.ok("logs", "stage")
+    assert "listening on http://" in r.out
+    assert f"stage: the instance of {good[:12]}" in r.err and "(serving)" in r.err
+    assert "unit" not in r.err
+
+    bad = _crash(p)
+    assert p.run("sync").code == 4
+    r = p.ok("logs", "stage", "--commit", bad[:7])
+    assert "refusing to start: this release is marked to crash" in r.out
+    assert "(not serving)" in r.err
+    r = p.ok("logs", "stage", "-n", "1")  # the serving one still
+    assert f"instance of {good[:12]}" in r.err and "(serving)" in r.err
+    assert len(r.out.splitlines()) == 1
+
+    # A build's check log is still 'logs SHA CHECK'.
+    assert "OK" in p.ok("logs", good[:7], "unit").out
+    for args, expected in [
+        (("nope",), "'nope' is not an environment (known: stage, dev, prod)"),
+        (("stage", "--commit", "zz"), "--commit must be 4 to 40 hex digits"),
+        (("stage", "--commit", "abcdef0"), "no instance log of abcdef0 on stage"),
+        (("prod",), "prod has no instance log yet"),
+    ]:
+        r = p.run("logs", *args)
+        assert r.code == 1 and "Traceback" not in r.text, r.text
+        assert expected in r.err.strip().splitlines()[-1], r.err
+
+
+def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from conftest import SHIPYARD
+
+    p = project
+    p.ok("sync")
+    proc = subprocess.Popen(
+        [SHIPYARD, "logs", "stage", "-f", "-n", "1"],
+        cwd=p.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com"},
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # the tail's one line
+        with urllib.request.urlopen(f"http://127.0.0.1:{p.ports['stage']}/__version__?follow-me"):
+            pass
+        deadline = time.monotonic() + 30
+        seen = ""
+        while "follow-me" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        assert "follow-me" in seen
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "error" not in err

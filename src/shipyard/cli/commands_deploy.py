@@ -175,12 +175,72 @@ def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to lis
 
 
 def logs(
-    ref: Annotated[str, typer.Argument(metavar="SHA")],
-    check: Annotated[str, typer.Argument(metavar="CHECK")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="ENV|SHA",
+            help="An environment: its instance's output. A build's SHA, with CHECK: that check's log.",
+        ),
+    ],
+    check: Annotated[
+        str | None,
+        typer.Argument(metavar="[CHECK]", help="With a build's SHA: the check whose log to print."),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Keep printing what the instance writes, until Ctrl-C."
+        ),
+    ] = False,
+    lines: Annotated[
+        int,
+        typer.Option(
+            "--lines", "-n", metavar="N", help="How many of the last lines (at most 1000)."
+        ),
+    ] = 100,
+    commit: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SHA",
+            help="The newest instance of this commit (a failed deployment's) instead of the serving one.",
+        ),
+    ] = None,
 ) -> None:
-    """Print the log of one check of one build."""
-    from shipyard.services.views import check_log
+    """Print an environment's instance log ('logs stage -f'), or one check's log of one
+    build ('logs 1a2b3c4 unit')."""
+    from shipyard.cli.logs import show
 
-    with session() as ctx:
-        c = check_log(ctx, ref, check)
-    sys.stdout.write(c.log)
+    if check is not None:
+        from shipyard.services.views import check_log
+
+        with session() as ctx:
+            c = check_log(ctx, target, check)
+        sys.stdout.write(c.log)
+        return
+    if (server := remote()) is not None:
+        at = server.at(f"/environments/{target}/log")
+        params = {"lines": lines, **({"commit": commit} if commit else {})}
+        show(
+            lambda: server.instance_log(at, params),
+            lambda name, offset: server.read_instance_log(at, name, offset),
+            environment=target,
+            follow=follow,
+            pinned=commit is not None,
+        )
+        return
+    from shipyard.services.runtime import instance_log, read_instance_log
+
+    with session(quiet=True) as ctx:
+        if target not in ctx.settings.environments:
+            known = ", ".join(ctx.settings.environments)
+            raise ShipyardError(
+                f"{target!r} is not an environment (known: {known}); "
+                f"a build's check log needs the check: 'shipyard logs {target} CHECK'"
+            )
+        show(
+            lambda: instance_log(ctx, target, commit=commit, lines=lines),
+            lambda name, offset: read_instance_log(ctx, target, name, offset),
+            environment=target,
+            follow=follow,
+            pinned=commit is not None,
+        )

@@ -253,3 +253,13 @@ class Remote:
         return self._deployment(
             self.call("POST", self.at(f"/environments/{environment}/rollback"), timeout=3600)
         )
+
+    def instance_log(self, path: str, params: dict[str, Any]) -> Any:
+        log = self.call("GET", path, params=params)
+        return ns(**{**log, "started_at": _time(log["started_at"])})
+
+    def read_instance_log(self, path: str, name: str, offset: int) -> tuple[str, int]:
+        from urllib.parse import quote
+
+        got = self.call("GET", f"{path}/{quote(name, safe='')}", params={"offset": offset})
+        return str(got["text"]), int(got["end"])

@@ -1,13 +1,19 @@
-"""Starting and stopping every environment at its recorded version."""
+"""Starting and stopping every environment at its recorded version, and reading what
+its instances print."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
-from shipyard.errors import ShipyardError
+from shipyard.adapters.runtime import InstanceLog
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy import _spec, current_of, recover
 from shipyard.store.models import Build
+
+HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 
 
 def bring_up(ctx: Context) -> list[str]:
@@ -38,3 +44,27 @@ def bring_down(ctx: Context) -> list[str]:
         ctx.runtime.down(ctx.app_name, name)
         lines.append(f"{name}: stopped")
     return lines
+
+
+def instance_log(
+    ctx: Context, environment: str, *, commit: str | None = None, lines: int = 100
+) -> InstanceLog:
+    """The end of the output of ``environment``'s serving instance, or of its newest
+    instance of ``commit`` (the one a failed deployment started, say)."""
+    ctx.settings.environment(environment)  # NotFound names the known ones
+    if commit is not None and not HEX.match(commit):
+        raise ShipyardError(f"--commit must be 4 to 40 hex digits, not {commit[:50]!r}")
+    found = ctx.runtime.log(ctx.app_name, environment, commit=commit, lines=lines)
+    if found is None:
+        raise NotFound(
+            f"no instance log of {commit[:12]} on {environment}"
+            if commit
+            else f"{environment} has no instance log yet: nothing was deployed there"
+        )
+    return found
+
+
+def read_instance_log(ctx: Context, environment: str, name: str, offset: int) -> tuple[str, int]:
+    """What the instance log ``name`` of ``environment`` gained after byte ``offset``."""
+    ctx.settings.environment(environment)
+    return ctx.runtime.read_log(ctx.app_name, environment, name, offset)

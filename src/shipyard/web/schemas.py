@@ -111,6 +111,20 @@ class PrereleaseIn(BaseModel):
     date: dt.date | None = None
 
 
+class InstanceLogOut(BaseModel):
+    name: str
+    commit: str
+    started_at: datetime | None
+    serving: bool
+    lines: list[str]
+    end: int
+
+
+class LogChunkOut(BaseModel):
+    text: str
+    end: int
+
+
 class BuildOut(BaseModel):
     id: int
     commit: str

@@ -31,6 +31,7 @@ __all__ = [
     "Health",
     "HealthState",
     "InstanceInfo",
+    "InstanceLog",
     "InstanceSpec",
     "Progress",
     "Runtime",
@@ -75,6 +76,22 @@ class InstanceInfo:
     artifact_dir: Path
     log_path: Path
     config_version: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceLog:
+    """The end of one instance's output (stdout and stderr).
+
+    ``name`` identifies the log within its environment and ``end`` is where reading
+    more starts (``Runtime.read_log``); ``serving`` says whether that instance serves.
+    """
+
+    name: str
+    commit: str
+    started_at: datetime | None
+    serving: bool
+    lines: list[str]
+    end: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,17 @@ class Runtime(Protocol):
 
     def health(self, app: str, env: str, health_path: str) -> Health:
         """Ask the health path through the stable port, with a short timeout."""
+        ...
+
+    def log(
+        self, app: str, env: str, *, commit: str | None = None, lines: int = 100
+    ) -> InstanceLog | None:
+        """The last ``lines`` of the serving instance's output, or of the newest instance
+        of ``commit`` (a failed deployment's, say); None when there is none."""
+        ...
+
+    def read_log(self, app: str, env: str, name: str, offset: int) -> tuple[str, int]:
+        """What the log ``name`` gained after byte ``offset``, and where to read on from."""
         ...
 
 

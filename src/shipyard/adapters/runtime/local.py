@@ -33,10 +33,12 @@ from pathlib import Path
 from shipyard.adapters.runtime import (
     Health,
     InstanceInfo,
+    InstanceLog,
     InstanceSpec,
     Progress,
     control,
     instance,
+    logs,
     procs,
 )
 from shipyard.adapters.runtime.probe import get, same_commit
@@ -161,6 +163,22 @@ class LocalRuntime:
             answer = get(self.host, state.port, health_path, timeout=2.0)
             detail = f"{health_path}: {answer.describe()}"
             return Health("healthy" if answer.status == 200 else "unhealthy", detail)
+
+    def log(
+        self, app: str, env: str, *, commit: str | None = None, lines: int = 100
+    ) -> InstanceLog | None:
+        with self._operation(app, env, lock=False):
+            state = self.store.load(app, env)
+            cur = state.current if state else None
+            path = logs.find(self.store.log_dir(app, env), commit, cur.log if cur else None)
+            if path is None:
+                return None
+            serving = cur is not None and cur.log == str(path) and self._running(cur)
+            return logs.tail(path, lines, serving)
+
+    def read_log(self, app: str, env: str, name: str, offset: int) -> tuple[str, int]:
+        with self._operation(app, env, lock=False):
+            return logs.read_since(self.store.log_dir(app, env), name, offset)
 
     # -- deploying ---------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from shipyard.web.schemas import (
     DeployIn,
     DeploymentOut,
     EnvironmentOut,
+    InstanceLogOut,
+    LogChunkOut,
     PlanOut,
     PrereleaseIn,
     RejectIn,
@@ -87,6 +89,41 @@ def history(
 
     rows = do_history(context_for(request, who.name, app), environment, min(max(limit, 1), 500))
     return [deployment_out(d, environment) for d in rows]
+
+
+@router.get("/apps/{app}/environments/{environment}/log", response_model=InstanceLogOut)
+def instance_log(
+    app: str,
+    environment: str,
+    request: Request,
+    lines: int = 100,
+    commit: str | None = None,
+    who: Principal = Depends(require("read")),
+) -> InstanceLogOut:
+    """The last lines of the serving instance's output, or of the newest instance of
+    ``commit`` (a failed deployment's); ``end`` is where ``.../log/{name}`` reads on."""
+    from shipyard.services.runtime import instance_log as do_log
+
+    ctx = context_for(request, who.name, app)
+    log = do_log(ctx, environment, commit=commit, lines=min(max(lines, 1), 1000))
+    return InstanceLogOut(**log.__dict__)
+
+
+@router.get("/apps/{app}/environments/{environment}/log/{name}", response_model=LogChunkOut)
+def instance_log_since(
+    app: str,
+    environment: str,
+    name: str,
+    request: Request,
+    offset: int = 0,
+    who: Principal = Depends(require("read")),
+) -> LogChunkOut:
+    """What the instance log ``name`` gained after byte ``offset`` (to follow it)."""
+    from shipyard.services.runtime import read_instance_log
+
+    ctx = context_for(request, who.name, app)
+    text, end = read_instance_log(ctx, environment, name, max(offset, 0))
+    return LogChunkOut(text=text, end=end)
 
 
 @router.get("/apps/{app}/builds", response_model=list[BuildOut])
