@@ -1,4 +1,5 @@
-"""One app's environments: what runs where, its health, and what waits upstream."""
+"""One app's environments: what runs where, its health, what waits upstream, and the
+output of their instances."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from shipyard.services.context import Context
 from shipyard.web.routes.pages.common import page, reading, render
 
 router = APIRouter(include_in_schema=False)
+LOG_LINES = 500  # the page shows a bounded tail; 'shipyard logs ENV -f' follows
 
 
 @router.get("/apps/{app}")
@@ -25,6 +27,28 @@ def environments(request: Request, app: str) -> Response:
 def environments_live(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
     return render(request, "_environments.html", who, s.csrf, app=app, rows=status_of(ctx))
+
+
+@router.get("/apps/{app}/environments/{environment}/log")
+@page
+def instance_log(
+    request: Request, app: str, environment: str, commit: str | None = None
+) -> Response:
+    """The end of the serving instance's output, or of the newest instance of ``commit``."""
+    from shipyard.services.runtime import instance_log as read_log
+
+    who, s, ctx = reading(request, app)
+    log = read_log(ctx, environment, commit=commit or None, lines=LOG_LINES)
+    return render(
+        request,
+        "instance_log.html",
+        who,
+        s.csrf,
+        app=app,
+        environment=environment,
+        commit=commit,
+        log=log,
+    )
 
 
 def status_of(ctx: Context) -> list[Any]:
