@@ -184,7 +184,7 @@ def logs(
     ],
     check: Annotated[
         str | None,
-        typer.Argument(metavar="[CHECK]", help="With a build's SHA: the check whose log to print."),
+        typer.Argument(metavar="CHECK", help="With a build's SHA: the check whose log to print."),
     ] = None,
     follow: Annotated[
         bool,
