@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from shipyard.cli import commands_admin, commands_deploy, commands_train
+from shipyard.cli import commands_admin, commands_adopt, commands_deploy, commands_train
 from shipyard.errors import Refused, ShipyardError
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ app.command()(commands_deploy.diff)
 app.command()(commands_deploy.deploy)
 app.command()(commands_deploy.rollback)
 app.command()(commands_deploy.unpin)
+app.command()(commands_adopt.adopt)
 app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)
