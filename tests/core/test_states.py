@@ -79,3 +79,20 @@ def test_failed_checks_refuse_and_rollbacks_skip_qa() -> None:
         "deploy to prod refused: the build of abc1234 failed (unit)"
     )
     assert refusal("prod", evaluate(facts(tickets={"MNTOR-1": "merged"}, skip_qa=True))) is None
+
+
+def test_a_key_the_tracker_never_saw_is_not_seen_by_qa_yet() -> None:
+    msg = refusal("prod", evaluate(facts(tickets={"MNTOR-7": "unknown"})))
+    assert msg == "deploy to prod refused: unverified tickets: MNTOR-7 (not seen by QA yet)"
+
+
+def test_going_back_names_what_it_takes_out_and_needs_a_reason() -> None:
+    back = {"removed_changes": 2, "removed_tickets": ["MNTOR-2", "MNTOR-3"]}
+    assert refusal("prod", evaluate(facts(**back))) == (
+        "deploy to prod refused: going back to abc1234 takes out 2 changes "
+        "(MNTOR-2, MNTOR-3): say why with --reason"
+    )
+    gates = evaluate(facts(**back, reason="exports broken", skip_qa=True))
+    going_back = next(g for g in gates if g.name == "going back")
+    assert going_back.ok and going_back.detail.endswith("(MNTOR-2, MNTOR-3): exports broken")
+    assert refusal("prod", gates) is None

@@ -99,8 +99,9 @@ def test_whole_release_train(project: Project) -> None:
     p.ok("qa", "verify", "MNTOR-3", user="qa@example.com")
     p.ok("deploy", "prod", "2024.09.01.1", "--yes")
     assert p.served("prod") == hotfix
-    r = p.ok("rollback", "prod", "--yes")
+    r = p.ok("rollback", "prod", "--yes", "--reason", "the hotfix broke logins")
     assert "pinned" in r.out
+    assert "going back: takes out 1 change" in r.out and "MNTOR-3" in r.out
     assert p.served("prod") == head
     hist = p.ok("history", "prod").out
     assert "rollback" in hist and "2024.09.01.1" in hist
@@ -146,7 +147,7 @@ def test_rollback_pins_stage_until_unpinned(project: Project) -> None:
     before = p.head()
     p.repo.squash_pr(31, "Add search MNTOR-31", p.features("search"), author=BO)
     p.ok("sync")
-    r = p.ok("rollback", "stage", "--yes")
+    r = p.ok("rollback", "stage", "--yes", "--reason", "search is slow")
     assert f"rolled back to {before[:7]}" in r.out and "pinned" in r.out
     assert p.served("stage") == before
     p.repo.squash_pr(32, "Add export MNTOR-32", p.features("export"), author=BO)

@@ -17,7 +17,7 @@ import sys
 
 import typer
 
-from shipyard.cli import commands_admin, commands_deploy, commands_train
+from shipyard.cli import commands_admin, commands_adopt, commands_deploy, commands_train
 from shipyard.errors import ShipyardError
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ app.command()(commands_deploy.diff)
 app.command()(commands_deploy.deploy)
 app.command()(commands_deploy.rollback)
 app.command()(commands_deploy.unpin)
+app.command()(commands_adopt.adopt)
 app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)

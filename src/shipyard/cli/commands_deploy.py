@@ -88,23 +88,33 @@ def deploy(
 
 def rollback(
     environment: Annotated[str, typer.Argument(metavar="ENV")],
+    reason: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="Why (required); recorded with the deployment."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Redeploy ENV's previous successful deployment, and pin ENV there."""
+    """Redeploy ENV's previous successful deployment, and pin ENV there.
+
+    Lists the changes and tickets it takes out; tickets leave "promoted to ENV"."""
     from types import SimpleNamespace
 
-    from shipyard.cli.output import confirm_plan
+    from shipyard.cli.output import confirm_plan, print_plan
     from shipyard.services import deploy as deploys
 
     if (server := remote()) is not None:
+        if not (reason or "").strip():
+            raise ShipyardError(f'a rollback of {environment} needs --reason "..." saying why')
         if not yes:
             raise ShipyardError("a remote rollback needs --yes")
-        d = server.rollback(environment)
+        d = server.rollback(environment, reason)
         p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
     else:
         with session() as ctx:
-            p = deploys.rollback_plan(ctx, environment)
-            if not yes:
+            p = deploys.rollback_plan(ctx, environment, reason)
+            if yes or p.refusal is not None:
+                print_plan(p)
+            else:
                 confirm_plan(p)
             d = deploys.execute(ctx, p)
     console().print(

@@ -184,13 +184,22 @@ def print_plan(p: Plan) -> None:
         f"[bold]deploy {target} to {p.environment}[/], tag {p.tag}; now runs {p.current_ref or 'nothing'}"
     )
     if p.changes:
-        from shipyard.adapters.tracker import status_label
-
-        labels = {k: status_label(v) for k, v in p.tickets.items()}
-        c.print(_changes_table(p.changes, labels, title=f"{len(p.changes)} changes"))
+        c.print(_changes_table(p.changes, _labels(p.tickets), title=f"{len(p.changes)} changes"))
+    removed = getattr(p, "removed", None) or []
+    if removed:
+        n = len(removed)
+        title = f"going back: takes out {n} change{'s' if n != 1 else ''}"
+        c.print(_changes_table(removed, _labels(p.removed_tickets), title=title))
     for g in p.gates:
         mark = "[green]✓[/]" if g.ok else "[red]✗[/]"
         c.print(f"  {mark} {escape(g.name)}: {escape(g.detail)}")
+
+
+def _labels(raw: dict[str, str]) -> dict[str, str]:
+    from shipyard.adapters.tracker import status_label
+    from shipyard.core.gates import shown_status
+
+    return {k: shown_status(status_label(v)) for k, v in raw.items()}
 
 
 def confirm_plan(p: Plan) -> None:

@@ -242,6 +242,8 @@ class Remote:
             tickets=p["tickets"],
             gates=[ns(**g) for g in p["gates"]],
             refusal=p["refusal"],
+            removed=[self._change(c) for c in p.get("removed", [])],
+            removed_tickets=p.get("removed_tickets", {}),
         )
 
     # -- acting -----------------------------------------------------------------------------------
@@ -249,9 +251,23 @@ class Remote:
     def deploy(self, body: dict[str, Any]) -> Any:
         return self._deployment(self.call("POST", self.at("/deployments"), json=body, timeout=3600))
 
-    def rollback(self, environment: str) -> Any:
+    def rollback(self, environment: str, reason: str | None) -> Any:
         return self._deployment(
-            self.call("POST", self.at(f"/environments/{environment}/rollback"), timeout=3600)
+            self.call(
+                "POST",
+                self.at(f"/environments/{environment}/rollback"),
+                json={"reason": reason},
+                timeout=3600,
+            )
+        )
+
+    def adopt(self, environment: str, ref: str, reason: str | None) -> Any:
+        return self._deployment(
+            self.call(
+                "POST",
+                self.at(f"/environments/{environment}/adopt"),
+                json={"ref": ref, "reason": reason},
+            )
         )
 
     def instance_log(self, path: str, params: dict[str, Any]) -> Any:

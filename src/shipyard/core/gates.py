@@ -10,6 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 SIGNED_OFF = frozenset({"verified", "promoted"})
+NOT_SEEN = "not seen by QA yet"
+"""How a ticket the tracker never saw (raw status "unknown") reads: unverified."""
+
+
+def shown_status(raw: str) -> str:
+    """A raw status as a gate names it; "unknown" is a key the tracker never saw."""
+    return NOT_SEEN if raw == "unknown" else raw
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class DeployFacts:
     allow_unverified: bool = False
     reason: str | None = None
     skip_qa: bool = False  # a rollback returns to a version that already passed
+    removed_changes: int = 0  # going back: changes the environment runs that REF lacks
+    removed_tickets: Sequence[str] = ()
 
 
 def unverified(tickets: Mapping[str, str]) -> list[str]:
@@ -95,9 +104,22 @@ def evaluate(f: DeployFacts) -> list[Gate]:
                 )
             )
         else:
-            listed = ", ".join(f"{k} ({f.tickets[k]})" for k in missing)
+            listed = ", ".join(f"{k} ({shown_status(f.tickets[k])})" for k in missing)
             gates.append(Gate("QA", False, f"unverified tickets: {listed}"))
+    if f.removed_changes:
+        gates.append(_going_back(f))
     return gates
+
+
+def _going_back(f: DeployFacts) -> Gate:
+    """A deploy to an older commit takes changes out; it needs a reason."""
+    n = f.removed_changes
+    what = f"takes out {n} change{'s' if n != 1 else ''}"
+    if f.removed_tickets:
+        what += f" ({', '.join(f.removed_tickets)})"
+    if (f.reason or "").strip():
+        return Gate("going back", True, f"{f.short_sha} {what}: {f.reason}")
+    return Gate("going back", False, f"going back to {f.short_sha} {what}: say why with --reason")
 
 
 def refusal(environment: str, gates: Sequence[Gate]) -> str | None:

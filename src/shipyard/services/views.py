@@ -20,13 +20,14 @@ from shipyard.services.deploy import (
     failed_where,
     running_where,
 )
+from shipyard.services.deploy.changes import range_base, ticket_statuses
 from shipyard.services.status import EnvStatus as EnvStatus
 from shipyard.services.status import Waiting as Waiting
 from shipyard.services.status import deployment_changed as deployment_changed
 from shipyard.services.status import refresh_waiting as refresh_waiting
 from shipyard.services.status import status as status
 from shipyard.services.status import statuses as statuses
-from shipyard.store.models import App, Build, Check, Deployment
+from shipyard.store.models import Build, Check, Deployment
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +69,18 @@ def diff(ctx: Context, target: str, source: str) -> Diff:
 
 
 def _diff(ctx: Context, target: str, source: str, t: str | None, s_: str | None) -> Diff:
+    """What ``s_`` brings to a target running ``t``: from what the target runs (or what
+    ``adopt`` recorded), else from the release tag before ``s_``, else all history."""
     d = Diff(target, source, t, s_)
     if s_ is None:
         return d
-    base = t
-    if base is None:
-        with ctx.store.read() as s:
-            app = s.get(App, ctx.app_id)
-            base = app.baseline_sha if app else None
+    base = range_base(ctx, t, s_)
     if base is not None and not ctx.git.is_ancestor(base, s_):
         return d
     d.changes = _changes_between(ctx, base, s_)
     keys = _tickets_of(d.changes)
     with ctx.store.read() as s:
-        d.tickets = ctx.tracker.raw_statuses(s, keys)
-        d.labels = ctx.tracker.statuses(s, keys)
+        d.tickets, d.labels = ticket_statuses(ctx, s, keys)
     return d
 
 

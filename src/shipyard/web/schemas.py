@@ -68,6 +68,8 @@ class PlanOut(BaseModel):
     tickets: dict[str, str]
     gates: list[GateOut]
     refusal: str | None
+    removed: list[ChangeOut] = []  # going back: changes the environment runs that ref lacks
+    removed_tickets: dict[str, str] = {}
 
 
 class DeployIn(BaseModel):
@@ -76,6 +78,15 @@ class DeployIn(BaseModel):
     allow_unverified: bool = False
     reason: str | None = Field(default=None, max_length=2000)
     queue_timeout: float = Field(default=600.0, ge=0, le=3600)
+
+
+class RollbackIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AdoptIn(BaseModel):
+    ref: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class TicketOut(BaseModel):
@@ -176,6 +187,8 @@ def plan_out(p: Any) -> PlanOut:
         tickets=p.tickets,
         gates=[GateOut(name=g.name, ok=g.ok, detail=g.detail) for g in p.gates],
         refusal=p.refusal,
+        removed=[change_out(c) for c in p.removed],
+        removed_tickets=p.removed_tickets,
     )
 
 

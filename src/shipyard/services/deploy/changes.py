@@ -25,6 +25,46 @@ def _tickets_of(changes: list[Any]) -> list[str]:
     return sorted({k for c in changes for k in c.tickets}, key=ticket_sort_key)
 
 
+def tag_before(ctx: Context, commit: str) -> str | None:
+    """The newest release tag on a proper ancestor of ``commit``: where the pre-release
+    notes of a release cut on ``commit`` begin."""
+    from shipyard.core.tags import is_release_tag, release_sort_key
+
+    tags = sorted(
+        (t for t in ctx.git.merged_tags(commit) if is_release_tag(t)),
+        key=release_sort_key,
+        reverse=True,
+    )
+    return next((t for t in tags if ctx.git.tag_target(t) != commit), None)
+
+
+def range_base(ctx: Context, running: str | None, commit: str) -> str | None:
+    """Where the changes that reach an environment with ``commit`` begin.
+
+    What the environment runs (a deployment, or what ``adopt`` recorded), else the
+    commit of the release tag before ``commit``, else None: the whole history.
+
+    >>> range_base(ctx, None, "abc1234")   # prod never deployed, 2024.09.01 before it
+    '<the commit of 2024.09.01>'
+    """
+    if running is not None:
+        return running
+    tag = tag_before(ctx, commit)
+    return ctx.git.tag_target(tag) if tag is not None else None
+
+
+def ticket_statuses(
+    ctx: Context, session: Session, keys: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(raw statuses, labels) of ``keys``; a key the tracker never saw is unverified and
+    labelled "not seen by QA yet"."""
+    from shipyard.core.gates import shown_status
+
+    raw = ctx.tracker.raw_statuses(session, keys)
+    labels = ctx.tracker.statuses(session, keys)
+    return raw, {k: shown_status(v) for k, v in labels.items()}
+
+
 def current_of(session: Session, env: Environment) -> Deployment | None:
     if env.current_deployment_id is None:
         return None

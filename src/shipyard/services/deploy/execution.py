@@ -103,7 +103,7 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
         raise DeployFailed(
             f"{p.environment} serves {str(served)[:7]} after the switch, not {fresh.short_sha}"
         )
-    d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets))
+    d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets), list(fresh.removed_tickets))
     emit(
         ctx,
         "deployment.succeeded",

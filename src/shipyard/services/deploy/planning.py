@@ -7,14 +7,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
 from shipyard.core.gates import DeployFacts, Gate, evaluate, refusal, unverified
 from shipyard.errors import InvalidRef, NotFound, ShipyardError
 from shipyard.services.builds import checks_of, find_build
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import _changes_between, _tickets_of, current_of
-from shipyard.store.models import App, Deployment
+from shipyard.services.deploy.changes import (
+    _changes_between,
+    _tickets_of,
+    current_of,
+    range_base,
+)
+from shipyard.store.models import Build, Deployment
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -36,6 +42,13 @@ class Plan:
     gates: list[Gate] = field(default_factory=list)
     allow_unverified: bool = False
     reason: str | None = None
+    removed: list[Any] = field(default_factory=list)  # going back: changes taken out
+    removed_tickets: dict[str, str] = field(default_factory=dict)  # their tickets, raw status
+
+    @property
+    def backward(self) -> bool:
+        """Whether the deploy takes out changes the environment runs."""
+        return bool(self.removed)
 
     @property
     def short_sha(self) -> str:
@@ -84,7 +97,10 @@ def plan(
     allow_unverified: bool = False,
     reason: str | None = None,
 ) -> Plan:
-    """Everything a deploy of ``ref`` to ``environment`` would do, and whether it may."""
+    """Everything a deploy of ``ref`` to ``environment`` would do, and whether it may.
+
+    The tickets come from the git range between what the environment runs (else the
+    release tag before ``ref``) and ``ref``; going back lists what it takes out."""
     cfg = ctx.settings.environment(environment)
     if allow_unverified and not (reason or "").strip():
         raise ShipyardError('--allow-unverified needs --reason "..." saying why')
@@ -95,50 +111,28 @@ def plan(
     commit, release_tag = resolve_ref(ctx, ref)
     main = ctx.settings.app.main
     head = ctx.git.head_of(main)
-    on_main = head is not None and ctx.git.is_ancestor(commit, head)
     with ctx.store.read() as s:
-        app = s.get(App, ctx.app_id)
-        assert app is not None
         build = find_build(s, ctx.app_id, commit)
         failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
-        upstream_ok = True
-        if cfg.after is not None:
-            up = ctx.environment_row(s, cfg.after)
-            upstream_ok = build is not None and (
-                s.execute(
-                    select(Deployment.id)
-                    .where(
-                        Deployment.environment_id == up.id,
-                        Deployment.build_id == build.id,
-                        Deployment.state == st.SUCCEEDED,
-                    )
-                    .limit(1)
-                ).first()
-                is not None
-            )
-        env_row = ctx.environment_row(s, environment)
-        current = current_of(s, env_row)
-        base = current.commit if current else app.baseline_sha
-        if base is not None and not ctx.git.is_ancestor(base, commit):
-            base = commit if ctx.git.is_ancestor(commit, base) else base
-    changes = _changes_between(ctx, base, commit)
-    keys = _tickets_of(changes)
-    with ctx.store.read() as s:
-        tickets = ctx.tracker.raw_statuses(s, keys)
+        upstream_ok = _upstream_ok(ctx, s, cfg.after, build)
+        current = current_of(s, ctx.environment_row(s, environment))
+    moves = _moves(ctx, current.commit if current else None, commit)
     facts = DeployFacts(
         environment=environment,
         short_sha=commit[:7],
-        on_main=on_main,
+        on_main=head is not None and ctx.git.is_ancestor(commit, head),
         main_branch=main,
         build_status=build.status if build else None,
         failed_checks=failed,
         upstream=cfg.after,
         upstream_ok=upstream_ok,
         require_qa=cfg.require_qa,
-        tickets=tickets,
+        tickets=moves.tickets,
         allow_unverified=allow_unverified,
         reason=reason,
         skip_qa=kind == "rollback",
+        removed_changes=len(moves.removed),
+        removed_tickets=list(moves.removed_tickets),
     )
     return Plan(
         environment=environment,
@@ -151,15 +145,64 @@ def plan(
         release_tag=release_tag,
         current_commit=current.commit if current else None,
         current_ref=current.ref if current else None,
-        changes=changes,
-        tickets=tickets,
+        changes=moves.changes,
+        tickets=moves.tickets,
         gates=evaluate(facts),
         allow_unverified=allow_unverified,
         reason=reason,
+        removed=moves.removed,
+        removed_tickets=moves.removed_tickets,
     )
 
 
-def rollback_plan(ctx: Context, environment: str) -> Plan:
+def _upstream_ok(ctx: Context, s: Session, after: str | None, build: Build | None) -> bool:
+    """Whether ``build`` succeeded on the upstream environment ``after`` (if any)."""
+    if after is None:
+        return True
+    if build is None:
+        return False
+    up = ctx.environment_row(s, after)
+    found = s.execute(
+        select(Deployment.id)
+        .where(
+            Deployment.environment_id == up.id,
+            Deployment.build_id == build.id,
+            Deployment.state == st.SUCCEEDED,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+@dataclass
+class _Moves:
+    changes: list[Any]
+    tickets: dict[str, str]
+    removed: list[Any]
+    removed_tickets: dict[str, str]
+
+
+def _moves(ctx: Context, running: str | None, commit: str) -> _Moves:
+    """What a move from ``running`` to ``commit`` brings in and takes out, with raw statuses."""
+    base = range_base(ctx, running, commit)
+    removed: list[Any] = []
+    if running is not None and not ctx.git.is_ancestor(running, commit):
+        removed = _changes_between(ctx, commit, running)
+        if ctx.git.is_ancestor(commit, running):
+            base = commit  # straight back: nothing comes in
+    changes = _changes_between(ctx, base, commit)
+    keys, gone = _tickets_of(changes), _tickets_of(removed)
+    with ctx.store.read() as s:
+        tickets = ctx.tracker.raw_statuses(s, keys)
+        removed_tickets = ctx.tracker.raw_statuses(s, gone)
+    return _Moves(changes, tickets, removed, removed_tickets)
+
+
+def rollback_plan(ctx: Context, environment: str, reason: str | None = None) -> Plan:
+    """Return ``environment`` to its previous successful deployment; ``reason`` is required."""
+    ctx.settings.environment(environment)
+    if not (reason or "").strip():
+        raise ShipyardError(f'a rollback of {environment} needs --reason "..." saying why')
     with ctx.store.read() as s:
         env = ctx.environment_row(s, environment)
         current = current_of(s, env)
@@ -178,4 +221,4 @@ def rollback_plan(ctx: Context, environment: str) -> Plan:
         ).scalar_one_or_none()
     if prev is None:
         raise NotFound(f"{environment} has no earlier successful deployment to return to")
-    return plan(ctx, environment, prev.ref, kind="rollback")
+    return plan(ctx, environment, prev.ref, kind="rollback", reason=reason)

@@ -54,8 +54,15 @@ def transition(
 
 
 def _finish(
-    ctx: Context, dep_id: int, release_tag: str | None, ticket_keys: list[str]
+    ctx: Context,
+    dep_id: int,
+    release_tag: str | None,
+    ticket_keys: list[str],
+    removed_keys: list[str] | None = None,
 ) -> Deployment:
+    """Succeed: the environment points at the deployment; tickets move with it (promoted
+    where the environment promotes them; back from "promoted to ENV" when taken out)."""
+
     def write(session: Session) -> Deployment:
         d = session.get(Deployment, dep_id, with_for_update=True)
         assert d is not None
@@ -79,6 +86,12 @@ def _finish(
                     extra["latest"] = release_tag
         if cfg.promotes_tickets and ticket_keys:
             extra["promoted"] = ctx.tracker.promote(session, ticket_keys, env.name, ctx.actor)
+        if removed_keys:
+            from shipyard.services.deploy.demote import demote
+
+            extra["demoted"] = demote(
+                session, ctx.app_id, ctx.app_name, removed_keys, env.name, ctx.actor
+            )
         audit.append(
             session,
             actor=ctx.actor,

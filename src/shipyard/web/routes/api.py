@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, fleet_of, store_of
 from shipyard.web.schemas import (
+    AdoptIn,
     AppOut,
     BuildOut,
     DeployIn,
@@ -22,6 +23,7 @@ from shipyard.web.schemas import (
     PrereleaseIn,
     RejectIn,
     ReleaseOut,
+    RollbackIn,
     TicketOut,
     VerifyIn,
     change_out,
@@ -329,14 +331,37 @@ def deploy(
     "/apps/{app}/environments/{environment}/rollback", response_model=DeploymentOut, status_code=201
 )
 def rollback(
-    app: str, environment: str, request: Request, who: Principal = Depends(require("rollback"))
+    app: str,
+    environment: str,
+    request: Request,
+    body: RollbackIn | None = None,
+    who: Principal = Depends(require("rollback")),
 ) -> DeploymentOut | None:
+    """Return to the previous successful deployment and pin there; ``reason`` is required."""
     from shipyard.services import deploy as deploys
 
     ctx = context_for(request, who.name, app)
-    return deployment_out(
-        deploys.execute(ctx, deploys.rollback_plan(ctx, environment)), environment
-    )
+    p = deploys.rollback_plan(ctx, environment, body.reason if body else None)
+    return deployment_out(deploys.execute(ctx, p), environment)
+
+
+@router.post(
+    "/apps/{app}/environments/{environment}/adopt", response_model=DeploymentOut, status_code=201
+)
+def adopt(
+    app: str,
+    environment: str,
+    body: AdoptIn,
+    request: Request,
+    who: Principal = Depends(require("deploy")),
+) -> DeploymentOut | None:
+    """Record that the environment already runs ``ref``, rolling nothing out (audited)."""
+    from shipyard.services.adopt import adopt as do_adopt
+    from shipyard.services.adopt import adoption
+
+    ctx = context_for(request, who.name, app)
+    d = do_adopt(ctx, adoption(ctx, environment, body.ref), reason=body.reason)
+    return deployment_out(d, environment)
 
 
 @router.post("/apps/{app}/environments/{environment}/unpin")

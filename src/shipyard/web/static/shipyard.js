@@ -14,6 +14,11 @@
     var el = document.getElementById(id);
     if (!el || !el.hasAttribute("data-poll")) return;
     if (document.hidden) { schedule(el); return; }
+    // Not while someone fills in a confirmation inside it (a rollback's reason).
+    if (el.querySelector("details[open]") || el.contains(document.activeElement)) {
+      schedule(el);
+      return;
+    }
     var controller = new AbortController();
     var timer = window.setTimeout(function () { controller.abort(); }, 10000);
     fetch(el.getAttribute("data-poll"), {

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from shipyard.web.routes.pages import (
     auth,
     builds,
+    env_actions,
     environments,
     history,
     legacy,
@@ -26,7 +27,7 @@ from shipyard.web.routes.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for part in (auth, overview, environments, promote, releases, builds, history, legacy):
+for part in (auth, overview, environments, env_actions, promote, releases, builds, history, legacy):
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -93,10 +93,11 @@ def _promote_page(
 
 def _plan_details(ctx: Context, plan: Any) -> tuple[list[Any], dict[str, str]]:
     from shipyard.services.builds import checks_of
+    from shipyard.services.deploy.changes import ticket_statuses
 
     with ctx.store.read() as db:
         checks = list(checks_of(db, plan.build_id)) if plan.build_id else []
-        labels = ctx.tracker.statuses(db, list(plan.tickets))
+        _, labels = ticket_statuses(ctx, db, [*plan.tickets, *plan.removed_tickets])
     return checks, labels
 
 
