@@ -191,9 +191,11 @@ def demo(
     ] = None,
 ) -> None:
     """Walk the whole release train on a sample app, on this machine, in under a minute."""
-    from shipyard.demo.scenario import run_demo, stop_demo
-
     if stop:
+        from shipyard.demo.running import stop_demo
+
         stop_demo()
     else:
+        from shipyard.demo.scenario import run_demo
+
         run_demo(where)
