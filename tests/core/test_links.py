@@ -93,3 +93,14 @@ def test_an_environments_url_is_checked_and_defaults_to_its_port() -> None:
 
 def test_problem_accepts_a_good_template() -> None:
     assert problem("ticket", "https://acme.atlassian.net/browse/{key}") is None
+
+
+def test_release_notes_link_their_prs_and_tickets() -> None:
+    links = Links(pr="https://f.test/pull/{number}", ticket="https://t.test/browse/{key}")
+    notes = "- Add alerts (MNTOR-101) (#12) by Bo · MNTOR-101\n- Bump (#13) · CVE-2024-1"
+    assert links.in_markdown(notes, ["MNTOR"]) == (
+        "- Add alerts ([MNTOR-101](<https://t.test/browse/MNTOR-101>)) "
+        "([#12](<https://f.test/pull/12>)) by Bo · [MNTOR-101](<https://t.test/browse/MNTOR-101>)\n"
+        "- Bump ([#13](<https://f.test/pull/13>)) · CVE-2024-1"
+    )
+    assert Links().in_markdown(notes, ["MNTOR"]) == notes

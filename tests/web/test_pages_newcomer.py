@@ -63,6 +63,7 @@ async def _pages(c: Clients, t: dict[str, str], ports: dict[str, int], head: str
     assert 'href="https://acme.atlassian.net/browse/MNTOR-101"' in page
     assert re.search(r"verified by quinn@example\.com <time datetime=", page)
     assert "Promote 2024.09.03" not in page  # prod runs it already
+    assert '<a href="https://github.com/acme/monitor/pull/7">#7</a>' in page  # in the notes
 
     want = {"environment": "prod", "ref": "2024.09.03"}
     page = (await rel.get("/apps/monitor/promote", params=want)).text

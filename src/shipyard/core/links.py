@@ -25,13 +25,14 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "ticket": ("key",),
 }
 SHARED = ("repository", "jira")
-URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.ASCII)
+URL_RE = re.compile(r"^https?://[^\s/?#<>\"]+[^\s<>\"]*$", re.ASCII)
 GITHUB = {
     "commit": "https://github.com/{repository}/commit/{sha}",
     "pr": "https://github.com/{repository}/pull/{number}",
     "compare": "https://github.com/{repository}/compare/{base}...{head}",
 }
 JIRA = "https://{jira}/browse/{key}"
+PR_RE = re.compile(r"\(#(\d{1,9})\)")
 
 
 def problem(kind: str, template: str) -> str | None:
@@ -95,3 +96,14 @@ class Links:
 
     def ticket_url(self, key: str | None) -> str | None:
         return _fill(self.ticket, key=key) if key else None
+
+    def in_markdown(self, text: str, prefixes: list[str]) -> str:
+        """Release notes with their PRs (``(#12)``) and ticket keys as Markdown links."""
+        if self.pr:
+            text = PR_RE.sub(lambda m: f"([#{m[1]}](<{self.pr_url(m[1])}>))", text)
+        if self.ticket and prefixes:
+            keys = re.compile(
+                r"(?<![\w\[/-])((?:" + "|".join(map(re.escape, prefixes)) + r")-\d+)\b"
+            )
+            text = keys.sub(lambda m: f"[{m[1]}](<{self.ticket_url(m[1])}>)", text)
+        return text

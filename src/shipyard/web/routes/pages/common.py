@@ -71,6 +71,7 @@ def _jinja() -> jinja2.Environment:
         ago=humanize.ago,
         duration=humanize.duration,
         took=humanize.between,
+        linked=lambda text, links, prefixes: links.in_markdown(text or "", prefixes),
         clock=lambda at: at.strftime("%H:%M:%S") if at else "",
         without_qa=lambda text: (text or "").split("\n## QA\n", 1)[0],
         state=lambda s: STATE_LABELS.get(s, (s or "").replace("_", " ")),

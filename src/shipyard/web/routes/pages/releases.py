@@ -41,6 +41,7 @@ def releases(request: Request, app: str, done: str = "") -> Response:
         raw=raw,
         labels=labels,
         signed=signoffs(ctx.store, ctx.app_name, wanted),
+        prefixes=ctx.settings.app.ticket_prefixes,
         # "Promote…" only where it would change something: not when the one environment
         # a release's tag fits already runs it
         promotable={v.release.tag: fits.get(v.release.tag) not in v.environments for v in views},
