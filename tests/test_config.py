@@ -54,7 +54,11 @@ def test_the_documented_example_loads_as_written(tmp_path: Path) -> None:
 def test_the_init_template_loads(tmp_path: Path) -> None:
     (tmp_path / "shipyard.toml").write_text(
         render_template(
-            name="monitor", run="python app.py", prefixes=["MNTOR"], checks={"unit": "pytest"}
+            name="monitor",
+            run="python3 app.py",
+            prefixes=["MNTOR"],
+            checks={"unit": "pytest"},
+            ports={"stage": 8111, "dev": 8112, "prod": 8113},
         )
     )
     s = load(tmp_path / "shipyard.toml")

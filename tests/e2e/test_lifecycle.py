@@ -62,7 +62,7 @@ def test_demo_runs_the_train_and_stops(tmp_path: Path) -> None:
         for url in urls[:2]:
             with urllib.request.urlopen(url + "__version__", timeout=5) as resp:
                 assert resp.status == 200
-        token = re.search(r"admin token: (shp_\S+)\)", out)
+        token = re.search(r"admin token \(shown once\):\s+(shp_\S+)", out)
         assert token, out
         req = urllib.request.Request(
             urls[2] + "api/v1/apps/monitor/environments",

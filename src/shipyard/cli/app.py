@@ -14,6 +14,7 @@ lists them, and runs the app.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -32,6 +33,34 @@ qa_app = typer.Typer(help="QA sign-off on tickets.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of the server and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (shown once, stored as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from shipyard import __version__
+
+        typer.echo(f"shipyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    # ``shipyard --version`` alone is answered in ``shipyard.cli.main`` before this
+    # module loads; the option lists it in --help and serves ``python -m shipyard``.
+    """Run the release train: main -> stage -> pre-release -> QA -> 1-click deploy."""
+
+
 app.add_typer(qa_app, name="qa")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli.common import console, remote, session
 from shipyard.errors import ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.adapters.git import GitRepo
 
 
 def init(
@@ -23,7 +26,7 @@ def init(
     ] = None,
     run: Annotated[
         str, typer.Option(metavar="COMMAND", help="Command that starts the app with PORT set.")
-    ] = "python app.py",
+    ] = "python3 app.py",
     prefix: Annotated[
         list[str] | None,
         typer.Option(metavar="PREFIX", help="Ticket key prefix, e.g. MNTOR (repeatable)."),
@@ -44,7 +47,15 @@ def init(
     if target.exists() and not force:
         raise ShipyardError(f"{target} exists already (use --force to overwrite)")
     app_name = name or re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-") or "app"
-    target.write_text(render_template(name=app_name, run=run, prefixes=prefix or [], checks={}))
+    text = render_template(
+        name=app_name,
+        run=run,
+        prefixes=prefix or [],
+        checks={},
+        ports=_init_ports(),
+        source=_github_source(repo),
+    )
+    target.write_text(text)
     load(target)  # what we write must load
     exclude = Path(repo.run("rev-parse", "--git-path", "info/exclude").strip())
     exclude = exclude if exclude.is_absolute() else root / exclude
@@ -53,6 +64,28 @@ def init(
         with exclude.open("a") as f:
             f.write("\n.shipyard/\n")
     console().print(f"wrote {target}; next: 'shipyard sync'")
+
+
+def _init_ports() -> dict[str, int]:
+    """Free ports for stage, dev and prod: never the demo's, never one in use."""
+    from shipyard.adapters.runtime.procs import free_ports
+    from shipyard.demo import DEMO_PORTS
+
+    stage, dev, prod = free_ports("127.0.0.1", 3, start=DEMO_PORTS[-1] + 1, avoid=DEMO_PORTS)
+    return {"stage": stage, "dev": dev, "prod": prod}
+
+
+def _github_source(repo: GitRepo) -> str | None:
+    """``https://github.com/owner/name`` when the ``origin`` remote is on GitHub."""
+    from shipyard.core.github import repository_name
+    from shipyard.errors import GitError
+
+    try:
+        remote = repo.run("remote", "get-url", "origin").strip()
+    except GitError:
+        return None
+    found = repository_name(remote) if "github.com" in remote else None
+    return f"https://github.com/{found}" if found else None
 
 
 def audit_verify() -> None:
@@ -158,9 +191,11 @@ def demo(
     ] = None,
 ) -> None:
     """Walk the whole release train on a sample app, on this machine, in under a minute."""
-    from shipyard.demo.scenario import run_demo, stop_demo
-
     if stop:
+        from shipyard.demo.running import stop_demo
+
         stop_demo()
     else:
+        from shipyard.demo.scenario import run_demo
+
         run_demo(where)

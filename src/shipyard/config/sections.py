@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.config.links import URL_RE, parse_links
 from shipyard.config.schema import (
     _MISSING,
     Invalid,
@@ -62,6 +63,11 @@ class EnvironmentConfig:
     artifact_wait: float = 60.0
     health_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None  # where people open it; default: its loopback port
+
+    @property
+    def link(self) -> str:
+        return self.url or f"http://127.0.0.1:{self.port}/"
 
     @property
     def marks_latest(self) -> bool:
@@ -209,9 +215,12 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "artifact_wait": (float, 60.0),
             "health_timeout": (float, 30.0),
             "env": (dict, dict),
+            "url": (str, None),
         },
     )
     _between(f["port"], 1, 65535, (*p, "port"))
+    if f["url"] is not None and not URL_RE.match(f["url"]):
+        raise Invalid((*p, "url"), "must be an http:// or https:// URL")
     _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
     _between(f["health_timeout"], 0, 3600, (*p, "health_timeout"), open_low=True)
     _regex(f["accepts"], (*p, "accepts"))
@@ -404,4 +413,5 @@ SECTIONS: Mapping[str, Callable[[Any], Any]] = {
     "webhooks": _webhooks,
     "server": _server,
     "permissions": _permissions,
+    "links": parse_links,
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.config.links import LinksConfig, check_links
 from shipyard.config.schema import Invalid
 from shipyard.config.sections import (
     SECTIONS,
@@ -49,6 +50,7 @@ class Settings:
     server: ServerConfig = field(default_factory=ServerConfig)
     # Roles per action on this app's server routes (core.permissions); admin always may.
     permissions: dict[str, frozenset[str]] = field(default_factory=dict)
+    links: LinksConfig = field(default_factory=LinksConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
@@ -64,6 +66,7 @@ class Settings:
         values = {key: SECTIONS[key](value) for key, value in data.items()}
         settings = cls(**values, root=root)
         settings._check_graph()
+        check_links(settings)
         return settings
 
     def _check_graph(self) -> None:

@@ -12,29 +12,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.panel import Panel
 
-from shipyard.cli.output import console, print_diff, print_plan, status_table
+from shipyard.cli.output import console, print_diff, print_plan
 from shipyard.config import load
 from shipyard.demo.repo import DemoRepo
+from shipyard.demo.running import RELEASER, Marker, demo_ports, get, start_server, stop_demo
 from shipyard.errors import Refused, ShipyardError
 from shipyard.services.context import Context, open_context
 
 SAMPLE_APP = Path(__file__).parent / "sample_app" / "app.py"
-# Where the running demo is remembered, for `shipyard demo --stop`.
-MARKER = Path(
-    os.environ.get("SHIPYARD_DEMO_MARKER", Path(tempfile.gettempdir()) / "shipyard-demo.json")
-)
-RELEASER = "ana@example.com"
 QA = "qa@example.com"
 
 CONFIG = """\
@@ -88,29 +82,6 @@ if __name__ == "__main__":
 """
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        # As the runtime's proxy does: a port left in TIME_WAIT by a stopped proxy is free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _ports() -> tuple[int, int, int]:
-    wanted = (8101, 8102, 8103)
-    if all(_free(p) for p in wanted):
-        return wanted
-    found: list[int] = []
-    while len(found) < 3:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            found.append(s.getsockname()[1])
-    return found[0], found[1], found[2]
-
-
 def _say(title: str) -> None:
     console().print()
     console().rule(f"[bold]{escape(title)}")
@@ -121,8 +92,8 @@ def _features(repo: DemoRepo, *names: str) -> dict[str, str]:
     return {"features.json": json.dumps(current + list(names), indent=2) + "\n"}
 
 
-def build_sample(where: Path) -> tuple[DemoRepo, tuple[int, int, int]]:
-    ports = _ports()
+def build_sample(where: Path, ports: tuple[int, int, int]) -> DemoRepo:
+    """The sample app's repository; ``ports`` are stage's, prod's and dev's."""
     repo = DemoRepo.create(where)
     python = sys.executable
     repo.commit(
@@ -138,7 +109,7 @@ def build_sample(where: Path) -> tuple[DemoRepo, tuple[int, int, int]]:
         },
         author=("Ana Releaser", RELEASER),
     )
-    return repo, ports
+    return repo
 
 
 def merge_prs(repo: DemoRepo, first: int) -> list[str]:
@@ -184,16 +155,6 @@ def _context(repo: DemoRepo, actor: str) -> Context:
     return open_context(load(repo.path / "shipyard.toml"), reporter=RichReporter(), actor=actor)
 
 
-def _get(url: str) -> str:
-    for _ in range(20):
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return str(r.read().decode())
-        except OSError:
-            time.sleep(0.1)
-    return "(no answer)"
-
-
 def run_demo(where: Path | None = None) -> None:
     from shipyard.adapters.tracker.builtin import VERIFIED
     from shipyard.services import deploy as deploys
@@ -201,14 +162,14 @@ def run_demo(where: Path | None = None) -> None:
     from shipyard.services.releases import cut_prerelease
     from shipyard.services.views import diff, status
 
-    if MARKER.exists():
-        stop_demo(quiet=True)
+    stop_demo(quiet=True)  # this user's earlier demo from this checkout, if one runs
     started = time.monotonic()
     base = Path(where) if where else Path(tempfile.mkdtemp(prefix="shipyard-demo-"))
     if (base / "monitor").exists():
         raise ShipyardError(
             f"{base / 'monitor'} exists already: pick another --where, or remove it"
         )
+    dashboard_port, *ports = demo_ports()
     os.environ.setdefault("SHIPYARD_USER", RELEASER)
     c = console()
     c.print(
@@ -217,8 +178,11 @@ def run_demo(where: Path | None = None) -> None:
             border_style="cyan",
         )
     )
-    repo, ports = build_sample(base / "monitor")
-    MARKER.write_text(json.dumps({"repo": str(repo.path)}))
+    repo = build_sample(base / "monitor", (ports[0], ports[1], ports[2]))
+    marker = Marker(
+        repo=str(repo.path), remove=str(base if not where else repo.path), uid=os.getuid()
+    )
+    marker.save()
     c.print(f"sample repository: {repo.path}")
 
     ctx = _context(repo, RELEASER)
@@ -268,97 +232,50 @@ def run_demo(where: Path | None = None) -> None:
         print_plan(p)
         d = deploys.execute(ctx, p)
         c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
-        served = json.loads(_get(f"http://127.0.0.1:{ports[1]}/__version__"))
+        served = json.loads(get(f"http://127.0.0.1:{ports[1]}/__version__"))
         c.print(
             f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}"
         )
 
         _say("where things stand")
-        c.print(status_table(status(ctx)))
+        for line in _standing(status(ctx)):
+            c.print(line, highlight=False)
     except ShipyardError as exc:
         c.print(f"[red]demo stopped: {escape(exc.message)}[/]")
         raise
     finally:
         ctx.close()
-    dashboard, token = start_server(repo.path)
-    c.print()
-    c.print(f"stage: http://127.0.0.1:{ports[0]}/    prod: http://127.0.0.1:{ports[1]}/")
-    if dashboard:
-        c.print(f"dashboard: {dashboard}   (log in with the admin token: {token})", soft_wrap=True)
-    c.print(f"try:   cd {repo.path} && shipyard status   (then 'shipyard demo --stop')")
+    dashboard, token = start_server(marker, dashboard_port)
+    _farewell(repo.path, ports[0], ports[1], dashboard, token)
     c.print(f"[dim]demo took {time.monotonic() - started:.1f}s[/]")
 
 
-def start_server(repo: Path) -> tuple[str | None, str | None]:
-    """Start ``shipyard serve`` for the sample app in the background; its URL and admin token."""
-    import re
-    import signal
-    import subprocess
-
-    port = 8100 if _free(8100) else _ports()[0]
-    log = repo / ".shipyard" / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "shipyard", "serve", "--no-schedule", "--port", str(port)],
-            cwd=repo,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, "SHIPYARD_USER": RELEASER},
+def _standing(rows: list[Any]) -> list[str]:
+    """One short line per environment: what it runs, its health, what waits (fits 80 columns)."""
+    out = []
+    for r in rows:
+        runs = r.deployment.ref if r.deployment else "nothing yet"
+        waits = r.waiting.count if r.waiting else 0
+        behind = (
+            f"{waits} change{'s' if waits != 1 else ''} on {r.upstream}"
+            if waits
+            else f"up to date with {r.upstream}"
         )
-    MARKER.write_text(json.dumps({"repo": str(repo), "server": proc.pid}))
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = re.search(r"(shp_\S+)", log.read_text())
-        if found and _get(url + "healthz") != "(no answer)":
-            return url, found.group(1)
-        time.sleep(0.1)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    console().print(f"[yellow]the dashboard did not start; see {log}[/]")
-    return None, None
+        out.append(f"{r.name:<6} runs {runs[:16]:<16} {r.health:<9} {behind}"[:79])
+    return out
 
 
-def _stop_server(pid: int | None) -> None:
-    import signal
-
-    if not pid:
-        return
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        return  # already gone
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.1)
-
-
-def stop_demo(*, quiet: bool = False) -> None:
-    """Stop every environment the last demo started and remove its folder."""
-    if not MARKER.exists():
-        if not quiet:
-            console().print("no demo is running")
-        return
-    marker = json.loads(MARKER.read_text())
-    repo = Path(marker["repo"])
-    _stop_server(marker.get("server"))
-    if (repo / "shipyard.toml").exists():
-        from shipyard.services.runtime import bring_down
-
-        ctx = open_context(load(repo / "shipyard.toml"), actor=RELEASER)
-        try:
-            bring_down(ctx)
-        finally:
-            ctx.close()
-    MARKER.unlink(missing_ok=True)
-    if repo.parent.name.startswith("shipyard-demo-"):
-        shutil.rmtree(repo.parent, ignore_errors=True)
+def _farewell(repo: Path, stage: int, prod: int, dashboard: str | None, token: str | None) -> None:
+    c = console()
+    c.print()
+    c.print(f"stage:     http://127.0.0.1:{stage}/")
+    c.print(f"prod:      http://127.0.0.1:{prod}/")
+    if dashboard:
+        c.print(f"dashboard: {dashboard}")
+        c.print("           log in with the admin token (shown once):")
+        c.print(f"           {token}", soft_wrap=True, highlight=False)
     else:
-        shutil.rmtree(repo, ignore_errors=True)
-    if not quiet:
-        console().print(f"stopped the demo's server and environments, and removed {repo}")
+        c.print(f"[yellow]the dashboard did not start; see {repo / '.shipyard' / 'serve.log'}[/]")
+    c.print(f"try:       cd {escape(str(repo))}", soft_wrap=True, highlight=False)
+    c.print("           shipyard status")
+    c.print("stop:      shipyard demo --stop")

@@ -15,7 +15,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 TOKEN_VAR = "SHIPYARD_PROCESS"
@@ -156,6 +156,22 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def free_ports(host: str, count: int, *, start: int, avoid: Collection[int] = ()) -> list[int]:
+    """``count`` ports from ``start`` upwards that nobody listens on, none of ``avoid``.
+
+    Stable, readable numbers (8104, 8105, ...) rather than the kernel's random choice:
+    they end up in a config file people read."""
+    found: list[int] = []
+    port = start
+    while len(found) < count and port <= 65535:
+        if port not in avoid and port_is_free(host, port):
+            found.append(port)
+        port += 1
+    if len(found) < count:
+        found += [p for p in (free_port(host) for _ in range(count)) if p not in found]
+    return found[:count]
 
 
 def log_tail(path: Path | None, lines: int = 20) -> list[str]:

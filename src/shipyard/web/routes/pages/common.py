@@ -19,10 +19,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from shipyard.config.links import links_of
 from shipyard.core import states as st
+from shipyard.core.links import Links
 from shipyard.core.permissions import allowed_roles, may
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.fleet import Fleet
+from shipyard.web import humanize
 from shipyard.web import session as sessions
 from shipyard.web.deps import Principal, context_for, fleet_of, roles_of
 
@@ -64,6 +68,10 @@ def _jinja() -> jinja2.Environment:
     env.filters.update(
         short=lambda sha: (sha or "")[:7],
         when=_when,
+        ago=humanize.ago,
+        duration=humanize.duration,
+        took=humanize.between,
+        linked=lambda text, links, prefixes: links.in_markdown(text or "", prefixes),
         clock=lambda at: at.strftime("%H:%M:%S") if at else "",
         without_qa=lambda text: (text or "").split("\n## QA\n", 1)[0],
         state=lambda s: STATE_LABELS.get(s, (s or "").replace("_", " ")),
@@ -90,6 +98,14 @@ def render(
     fleet = fleet_of(request)
     several = len(fleet.apps) > 1
     current = app if app in fleet.apps else (None if several else fleet.default)
+    found: dict[str | None, Links] = {}
+
+    def links_for(name: str | None) -> Links:
+        """The forge and tracker links of ``name`` (none for an app this server does not serve)."""
+        if name not in found:
+            found[name] = links_of(fleet.apps[name]) if name in fleet.apps else Links()
+        return found[name]
+
     html = (
         _jinja()
         .get_template(name)
@@ -106,10 +122,18 @@ def render(
             may_in=lambda other, action: (
                 who is not None and may(who.role, action, roles_of(request, other))
             ),
+            links=links_for(current),
+            links_for=links_for,
+            env_url=lambda env, of=None: _env_url(fleet, of or current, env),
             **values,
         )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _env_url(fleet: Fleet, app: str | None, env: str) -> str | None:
+    cfg = fleet.apps[app].environments.get(env) if app in fleet.apps else None
+    return cfg.link if cfg else None
 
 
 def error_page(

@@ -61,14 +61,17 @@ def _promote_page(
     status: int = 200,
 ) -> Response:
     from shipyard.services import deploy as deploys
+    from shipyard.services.history import signoffs
 
     plan, plan_error = None, ""
     checks: list[Any] = []
     labels: dict[str, str] = {}
+    signed: dict[str, Any] = {}
     if environment and ref:
         try:
             plan = deploys.plan(ctx, environment, ref)
             checks, labels = _plan_details(ctx, plan)
+            signed = signoffs(ctx.store, ctx.app_name, list(plan.tickets))
         except ShipyardError as exc:
             plan_error = exc.message
     return render(
@@ -86,6 +89,7 @@ def _promote_page(
         plan_error=plan_error,
         checks=checks,
         labels=labels,
+        signed=signed,
         refused=refused,
         suggested=suggested,
     )

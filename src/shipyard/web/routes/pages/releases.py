@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from shipyard.errors import ShipyardError
+from shipyard.services.context import Context
 from shipyard.web import session as sessions
 from shipyard.web.routes.pages.common import acting, must, page, reading, render, safe_next
 
@@ -18,6 +19,7 @@ DONE = re.compile(r"^[A-Za-z0-9_.-]{1,64} (verified|rejected)$")
 @router.get("/apps/{app}/releases")
 @page
 def releases(request: Request, app: str, done: str = "") -> Response:
+    from shipyard.services.history import signoffs
     from shipyard.services.releases import list_releases
 
     who, s, ctx = reading(request, app)
@@ -27,6 +29,7 @@ def releases(request: Request, app: str, done: str = "") -> Response:
         wanted = [k for ks in keys.values() for k in ks]
         raw = ctx.tracker.raw_statuses(db, wanted)
         labels = ctx.tracker.statuses(db, wanted)
+    fits = _promotion_targets(ctx, [v.release.tag for v in views])
     return render(
         request,
         "releases.html",
@@ -37,8 +40,23 @@ def releases(request: Request, app: str, done: str = "") -> Response:
         keys=keys,
         raw=raw,
         labels=labels,
+        signed=signoffs(ctx.store, ctx.app_name, wanted),
+        prefixes=ctx.settings.app.ticket_prefixes,
+        # "Promote…" only where it would change something: not when the one environment
+        # a release's tag fits already runs it
+        promotable={v.release.tag: fits.get(v.release.tag) not in v.environments for v in views},
         done=done if DONE.match(done) else "",
     )
+
+
+def _promotion_targets(ctx: Context, tags: list[str]) -> dict[str, str | None]:
+    """The one environment each tag fits (prod for a release tag), else None."""
+    envs = ctx.settings.environments
+    out: dict[str, str | None] = {}
+    for tag in tags:
+        fits = [n for n, c in envs.items() if c.accepts and c.accepts_ref(tag)]
+        out[tag] = fits[0] if len(fits) == 1 else None
+    return out
 
 
 def _release_tickets(notes_json: str) -> list[str]:
