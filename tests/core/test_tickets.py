@@ -34,6 +34,11 @@ from shipyard.core.tickets import (
         ("MNTOR-1/2 two keys", ("MNTOR-1", "MNTOR-2")),
         ("mntor-14837/14842/9: three", ("MNTOR-14837", "MNTOR-14842", "MNTOR-9")),
         ("MNTOR-1/2a: the second is glued", ("MNTOR-1",)),
+        ("MNTOR-1234567890123456: 16 digits", ()),
+        (
+            "MNTOR-123456789012345 and MNTOR-1/1234567890123456",
+            ("MNTOR-123456789012345", "MNTOR-1"),
+        ),
         ("MNTOR-1/ and MNTOR-2/x", ("MNTOR-1", "MNTOR-2")),
         ("MNTOR-1/MNTOR-2", ("MNTOR-1", "MNTOR-2")),
         ("MNTOR-3/1 then MNTOR-1", ("MNTOR-3", "MNTOR-1")),
@@ -88,10 +93,11 @@ def test_ticket_sort_key_is_numeric() -> None:
     assert sorted(keys, key=ticket_sort_key) == ["FXA-3", "MNTOR-9", "MNTOR-10", "MNTOR-100"]
 
 
-pieces = st.sampled_from(
-    ["MNTOR-", "mntor-", "Mntor-", "MNTOR", "X", "x", "1", "23", " ", "_", "-", "/", "(", "é"]
+PIECES = ["MNTOR-", "mntor-", "Mntor-", "MNTOR", "X", "x", "1", "23", "12345678", " ", "_"]
+pieces = st.sampled_from([*PIECES, "-", "/", "(", "é"])
+PLAIN = re.compile(
+    r"(?<![A-Za-z0-9])MNTOR-[0-9]{1,15}(?:/[0-9]{1,15})*(?![A-Za-z0-9])", re.I | re.A
 )
-PLAIN = re.compile(r"(?<![A-Za-z0-9])MNTOR-[0-9]+(?:/[0-9]+)*(?![A-Za-z0-9])", re.I | re.A)
 
 
 def plain_rule(text: str) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from shipyard.config.schema import (
 from shipyard.core.tickets import BodyRule, KeySources
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 SINK_TYPES = ("log", "webhook", "slack")
 TICKET_SOURCES = ("title", "branch", "body")
 TICKET_BODY = ("fallback", "always")

@@ -140,10 +140,8 @@ class _Reader:
     def __init__(self, find: Finder, sources: KeySources) -> None:
         self.find, self.sources = find, sources
 
-    def __call__(self, message: str, title: str, branch: str, body: str) -> tuple[str, ...]:
-        # Most messages name no key at all: one search of the whole message decides.
-        if not self.find(message):
-            return ()
+    def __call__(self, title: str, branch: str, body: str) -> tuple[str, ...]:
+        # By default a title with a key ends the search: the body is never read.
         return change_keys(self.find, title, branch, body, self.sources)
 
 
@@ -171,7 +169,7 @@ def _parse(message: str, is_merge: bool, keys: _Reader) -> _Parsed:
     reverts = None
     if "This reverts commit " in body and (r := _REVERTS_RE.search(body)):
         reverts = r[1]
-    tickets = keys(message, title, branch, body)
+    tickets = keys(title, branch, body)
     if title.startswith("Re") and (depth := _revert_depth(title)):
         return title, pr, kind, tickets, reverts, depth % 2 == 1, depth % 2 == 0
     return title, pr, kind, tickets, reverts, reverts is not None, False

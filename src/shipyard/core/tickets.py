@@ -35,7 +35,9 @@ def ticket_finder(prefixes: tuple[str, ...]) -> Finder:
     if not prefixes:
         return lambda text: ()
     alternation = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    key = rf"(?:{alternation})-[0-9]+(?:/[0-9]+)*(?![A-Za-z0-9])"
+    # At most 15 digits: with a prefix of at most 40 characters (config/) a key
+    # fits the database's 64.
+    key = rf"(?:{alternation})-[0-9]{{1,15}}(?:/[0-9]{{1,15}})*(?![A-Za-z0-9])"
     # A key is not glued to a letter or digit on either side: XMNTOR-1 and MNTOR-1a
     # are not keys, while "(MNTOR-1)", "MNTOR-1," and the branch "MNTOR-1-login" hold
     # one. The look-behind makes the regex ~4x slower (no literal-prefix search), so
