@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import load, parse, render_template
+from shipyard.core.tickets import KeySources
 from shipyard.errors import ConfigError, NotFound
 
 ISSUE_EXAMPLE = r"""
@@ -160,3 +161,43 @@ def test_schedule_and_webhook_defaults() -> None:
         and s.webhooks.build_token.env == "SHIPYARD_BUILD_TOKEN"
     )
     assert s.webhooks.required_checks == ["ci/test"]
+
+
+@pytest.mark.parametrize(
+    ("app", "where"),
+    [
+        ({"ticket_sources": ["title", "subject"]}, "app -> ticket_sources -> 1: 'subject'"),
+        ({"ticket_sources": ["body", "body"]}, "app -> ticket_sources -> 1: 'body': name each"),
+        ({"ticket_sources": []}, "app -> ticket_sources: name at least one of title"),
+        ({"ticket_sources": "title"}, "app -> ticket_sources"),
+        ({"ticket_body": "sometimes"}, "app -> ticket_body: must be one of fallback, always"),
+        ({"since": " "}, "app -> since: name a commit, tag or branch"),
+        ({"since": 2024}, "app -> since"),
+    ],
+)
+def test_ticket_settings_errors_name_the_field(app: dict[str, object], where: str) -> None:
+    data = {"app": {"name": "x", "run": "r", **app}, "environments": {"p": {"port": 1}}}
+    with pytest.raises(ConfigError) as err:
+        parse(data, root=Path("."))
+    assert where in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("app", "sources"),
+    [
+        ({}, KeySources(True, True, "fallback")),
+        ({"ticket_body": "always"}, KeySources(True, True, "always")),
+        ({"ticket_sources": ["title", "branch"]}, KeySources(True, True, "never")),
+        ({"ticket_sources": ["branch", "body"]}, KeySources(False, True, "fallback")),
+    ],
+)
+def test_ticket_sources(app: dict[str, object], sources: KeySources) -> None:
+    data = {"app": {"name": "x", "run": "r", **app}, "environments": {"p": {"port": 1}}}
+    s = parse(data, root=Path("."))
+    assert s.app.key_sources == sources
+    assert s.app.since is None
+
+
+def test_the_init_template_names_the_ticket_settings() -> None:
+    text = render_template(name="monitor", run="python3 app.py", prefixes=["MNTOR"], checks={})
+    assert "# ticket_sources = " in text and "# since = " in text and "# ticket_body = " in text

@@ -8,7 +8,7 @@ import pytest
 from gitfixtures import ALICE, BOB, DEPENDABOT, MERGER, GitBuilder
 from shipyard.adapters.git import CommitInfo, GitRepo
 from shipyard.core.changes import Change, classify, iter_changes
-from shipyard.core.tickets import ticket_finder
+from shipyard.core.tickets import KeySources, ticket_finder
 
 FIND = ticket_finder(("MNTOR",))
 
@@ -35,12 +35,38 @@ def test_merge_commit() -> None:
     assert change.ref == "#12"
 
 
-def test_merge_tickets_from_title_body_and_lowercase_branch() -> None:
+def test_merge_tickets_from_title_and_lowercase_branch_not_the_body() -> None:
     message = "Merge pull request #3 from me/mntor-7-thing\n\nFix it MNTOR-5\n\nsee MNTOR-6"
     change = classify(info(message, parents=2), FIND)
-    assert change.tickets == ("MNTOR-5", "MNTOR-6", "MNTOR-7")
+    # The body mentions MNTOR-6 in passing: by default it counts only when the
+    # title names no key.
+    assert change.tickets == ("MNTOR-5", "MNTOR-7")
     # Without the second parent's author the merge's own author is used.
     assert change.author == ALICE[0]
+
+
+def test_merge_body_counts_when_the_title_names_no_key() -> None:
+    message = "Merge pull request #3 from me/mntor-7-thing\n\nFix it\n\nfor MNTOR-6"
+    assert classify(info(message, parents=2), FIND).tickets == ("MNTOR-7", "MNTOR-6")
+
+
+@pytest.mark.parametrize(
+    ("sources", "tickets"),
+    [
+        (KeySources(), ("KAFKA-1",)),
+        (KeySources(body="always"), ("KAFKA-1", "KAFKA-2")),
+        (KeySources(title=False, body="always"), ("KAFKA-2",)),
+    ],
+)
+def test_squash_keys_by_source(sources: KeySources, tickets: tuple[str, ...]) -> None:
+    message = "Kafka-1: fix the fetcher (#34)\n\nFollows KAFKA-2, long fixed."
+    change = classify(info(message), ticket_finder(("KAFKA",)), sources=sources)
+    assert (change.pr, change.tickets) == (34, tickets)
+
+
+def test_keys_in_any_case_and_slashed_keys() -> None:
+    change = classify(info("kafka-14837/14842: Kafka-9 too"), ticket_finder(("KAFKA",)))
+    assert change.tickets == ("KAFKA-14837", "KAFKA-14842", "KAFKA-9")
 
 
 def test_merge_without_title_falls_back_to_branch() -> None:
@@ -61,6 +87,8 @@ def test_other_merge_commit() -> None:
     ("subject", "title", "pr"),
     [
         ("Fix login (#34)", "Fix login", 34),
+        ("Fix thing(#123)", "Fix thing", 123),
+        ("Fix thing  (#123)", "Fix thing", 123),
         ("Fix login MNTOR-1 (#34)", "Fix login MNTOR-1", 34),
         ("Backport (#3) (#34)", "Backport (#3)", 34),
         ("Fix (#x)", "Fix (#x)", None),

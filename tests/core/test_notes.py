@@ -146,7 +146,7 @@ def test_tickets_with_statuses() -> None:
     notes = build_notes([a, b], statuses={"MNTOR-2": "verified", "MNTOR-99": "open"})
     assert [(t.key, t.status, [c.pr for c in t.changes]) for t in notes.tickets] == [
         ("MNTOR-2", "verified", [1, 2]),
-        ("MNTOR-10", "unknown", [1]),
+        ("MNTOR-10", "not seen by QA yet", [1]),
     ]
 
 
@@ -221,7 +221,9 @@ def test_render_json_shape() -> None:
             ],
         }
     ]
-    assert doc["tickets"] == [{"key": "MNTOR-1", "status": "unknown", "changes": ["a" * 40]}]
+    assert doc["tickets"] == [
+        {"key": "MNTOR-1", "status": "not seen by QA yet", "changes": ["a" * 40]}
+    ]
 
 
 def test_render_json_is_stable_and_unicode() -> None:

@@ -30,7 +30,8 @@ def test_notes_use_configured_groups_statuses_and_one_line_errors(tmp_path: Path
         p.repo.squash_pr(2, "Fix footer MNTOR-2", p.features("footer"), author=BO)
         r = p.ok("notes", f"{base[:7]}..main")
         assert "## Interface" in r.out and "## Everything else" in r.out
-        assert "| MNTOR-1 | unknown |" in r.out  # no database yet: statuses are unknown
+        # No database yet: no ticket has been seen by QA.
+        assert "| MNTOR-1 | not seen by QA yet |" in r.out
         p.ok("sync", "--no-deploy")
         p.ok("qa", "verify", "MNTOR-1")
         data = json.loads(p.ok("notes", "--json", f"{base[:7]}..main").out)

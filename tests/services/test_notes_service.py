@@ -53,7 +53,7 @@ def test_range_markdown(repo: GitBuilder) -> None:
         "| Ticket | Status | Changes |\n"
         "| --- | --- | --- |\n"
         "| MNTOR-12 | verified | #12 |\n"
-        "| MNTOR-13 | unknown | #13 |\n"
+        "| MNTOR-13 | not seen by QA yet | #13 |\n"
     )
 
 

@@ -251,3 +251,36 @@ def test_metrics_in_prometheus_format(project: Project) -> None:
                 assert name.startswith("shipyard_")
 
     run(p, body)
+
+
+def test_qa_through_the_api_takes_any_key_main_names(project: Project) -> None:
+    p = project
+    p.repo.squash_pr(3, "Add alerts MNTOR-3", p.features("alerts"), author=BO)
+    p.repo.squash_pr(4, "Add search mntor-4", p.features("search"), author=BO)
+    p.ok("sync")  # no release tag: only the head's MNTOR-4 is recorded
+
+    async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
+        verify = "/api/v1/apps/monitor/tickets/verify"
+        q = auth(t["quinn"])
+        err = is_error(await c.post(verify, json={"keys": ["FOO-3"]}, headers=q), 400, "error")
+        assert "'FOO-3' is not a ticket key here" in err["message"]
+        err = is_error(
+            await c.post(verify, json={"keys": ["MNTOR-33"]}, headers=q), 404, "not_found"
+        )
+        assert err["message"] == "unknown ticket: MNTOR-33 (no commit on main names it)"
+        r = await c.get("/api/v1/apps/monitor/tickets", headers=q)
+        assert [x["key"] for x in r.json()] == ["MNTOR-4"]  # the refusals changed nothing
+        r = await c.post(verify, json={"keys": ["mntor-3"]}, headers=q)
+        assert r.status_code == 200, r.text
+        assert [(x["key"], x["status"]) for x in r.json()] == [("MNTOR-3", "verified")]
+        r = await c.post(
+            "/api/v1/apps/monitor/tickets/Mntor-4/reject", json={"reason": "slow"}, headers=q
+        )
+        assert r.status_code == 200 and r.json()["key"] == "MNTOR-4", r.text
+        r = await c.get("/api/v1/apps/monitor/tickets", headers=q)
+        assert {x["key"]: x["status"] for x in r.json()} == {
+            "MNTOR-3": "verified",
+            "MNTOR-4": "rejected",
+        }
+
+    run(p, body)

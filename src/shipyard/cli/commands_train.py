@@ -140,8 +140,9 @@ def notes(
 
 
 def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> None:
-    """Mark tickets as QA-verified."""
+    """Mark tickets as QA-verified: any key main names, in any case (mntor-12 is MNTOR-12)."""
     from shipyard.adapters.tracker.builtin import VERIFIED
+    from shipyard.services.tickets import set_status
 
     if (server := remote()) is not None:
         done = [
@@ -150,9 +151,7 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
         ]
     else:
         with session() as ctx:
-            rows = ctx.store.retrying(
-                lambda s: ctx.tracker.set_status(s, keys, VERIFIED, ctx.actor)
-            )
+            rows = set_status(ctx, keys, VERIFIED)
         done = [(t.key, t.updated_by) for t in rows]
     for key, by in done:
         console().print(f"[green]✓[/] {key} verified by {by}")
@@ -164,19 +163,17 @@ def qa_reject(
 ) -> None:
     """Reject a ticket, saying why."""
     from shipyard.adapters.tracker.builtin import REJECTED
+    from shipyard.services.tickets import set_status
 
     if not reason.strip():
         raise ShipyardError("--reason must say what is wrong")
     if (server := remote()) is not None:
-        by = server.call("POST", server.at(f"/tickets/{key}/reject"), json={"reason": reason})[
-            "updated_by"
-        ]
+        done = server.call("POST", server.at(f"/tickets/{key}/reject"), json={"reason": reason})
+        key, by = done["key"], done["updated_by"]
     else:
         with session() as ctx:
-            (t,) = ctx.store.retrying(
-                lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=reason)
-            )
-        by = t.updated_by
+            (t,) = set_status(ctx, [key], REJECTED, reason=reason)
+        key, by = t.key, t.updated_by
     console().print(f"[red]✗[/] {key} rejected by {by}: {reason}")
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shipyard.core.tickets import NOT_SEEN
 from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ STATE_STYLE = {
     "unhealthy": "red",
     "stopped": "dim",
     "unknown": "yellow",
+    NOT_SEEN: "yellow",
 }
 
 
@@ -56,7 +58,7 @@ def error(message: str) -> None:
 
 
 def styled(value: str) -> str:
-    style = STATE_STYLE.get(value.split(" ")[0], "")
+    style = STATE_STYLE.get(value) or STATE_STYLE.get(value.split(" ")[0], "")
     return f"[{style}]{escape(value)}[/]" if style else escape(value)
 
 
@@ -154,7 +156,7 @@ def _changes_table(changes: list[Any], labels: dict[str, str], title: str | None
     t = _table("Change", "Title", "Author", "Tickets", title=title)
     for c in changes:
         num = f"#{c.pr}" if c.pr else c.sha[:7]
-        tickets = ", ".join(f"{k} {styled(labels.get(k, 'unknown'))}" for k in c.tickets) or "-"
+        tickets = ", ".join(f"{k} {styled(labels.get(k, NOT_SEEN))}" for k in c.tickets) or "-"
         t.add_row(num, escape(c.title), escape(c.author), tickets)
     return t
 

@@ -24,10 +24,13 @@ from shipyard.config.schema import (
     _str_map,
     _table,
 )
+from shipyard.core.tickets import BodyRule, KeySources
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 SINK_TYPES = ("log", "webhook", "slack")
+TICKET_SOURCES = ("title", "branch", "body")
+TICKET_BODY = ("fallback", "always")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,20 @@ class AppConfig:
     health: str = "/__heartbeat__"
     source: str | None = None
     ticket_prefixes: list[str] = field(default_factory=list)
+    # Where keys are read from; "fallback": the body only when the title names none.
+    ticket_sources: list[str] = field(default_factory=lambda: list(TICKET_SOURCES))
+    ticket_body: str = "fallback"
+    since: str | None = None  # where the first sync starts recording tickets
     exclude_authors: list[str] = field(default_factory=list)
     timezone: str = "UTC"
+
+    @property
+    def key_sources(self) -> KeySources:
+        src = self.ticket_sources
+        body: BodyRule = "never"
+        if "body" in src:
+            body = "always" if self.ticket_body == "always" else "fallback"
+        return KeySources("title" in src, "branch" in src, body)
 
 
 @dataclass(frozen=True)
@@ -176,6 +191,9 @@ def _app(data: Any) -> AppConfig:
             "health": (str, "/__heartbeat__"),
             "source": (str, None),
             "ticket_prefixes": (list, list),
+            "ticket_sources": (list, lambda: list(TICKET_SOURCES)),
+            "ticket_body": (str, "fallback"),
+            "since": (str, None),
             "exclude_authors": (list, list),
             "timezone": (str, "UTC"),
         },
@@ -185,6 +203,7 @@ def _app(data: Any) -> AppConfig:
     if not f["health"].startswith("/"):
         raise Invalid((*p, "health"), "must be a URL path starting with '/'")
     f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
+    _ticket_sources(f, p)
     f["exclude_authors"] = _str_list(f["exclude_authors"], (*p, "exclude_authors"))
     if f["timezone"] != "UTC":
         from zoneinfo import ZoneInfo
@@ -194,6 +213,19 @@ def _app(data: Any) -> AppConfig:
         except Exception:  # ZoneInfo raises several unrelated types
             raise Invalid((*p, "timezone"), f"unknown timezone {f['timezone']!r}") from None
     return AppConfig(**f)
+
+
+def _ticket_sources(f: dict[str, Any], p: tuple[str | int, ...]) -> None:
+    where = (*p, "ticket_sources")
+    for i, source in enumerate(_str_list(f["ticket_sources"], where)):
+        if source not in TICKET_SOURCES or source in f["ticket_sources"][:i]:
+            raise Invalid((*where, i), f"{source!r}: name each of {', '.join(TICKET_SOURCES)} once")
+    if not f["ticket_sources"]:
+        raise Invalid(where, f"name at least one of {', '.join(TICKET_SOURCES)}")
+    if f["ticket_body"] not in TICKET_BODY:
+        raise Invalid((*p, "ticket_body"), f"must be one of {', '.join(TICKET_BODY)}")
+    if f["since"] is not None and not f["since"].strip():
+        raise Invalid((*p, "since"), "name a commit, tag or branch, or leave it out")
 
 
 def _environment(name: str, data: Any) -> EnvironmentConfig:

@@ -14,6 +14,9 @@ run = "{run}"             # required: started from the artifact's root with PORT
 {source}
 health = "/__heartbeat__"           # must answer 200 before traffic switches
 ticket_prefixes = [{prefixes}]             # only these keys are tickets (MNTOR-123)
+# ticket_sources = ["title", "branch", "body"]   # where keys are read from
+# ticket_body = "fallback"          # the body only when the title names no key; or "always"
+# since = "2024.09.01"              # first sync: record tickets since this ref (default: newest release tag)
 exclude_authors = ["dependabot[bot]", "*-l10n*"]   # left out of release notes
 # timezone = "UTC"                  # the day a pre-release is named after
 

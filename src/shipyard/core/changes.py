@@ -5,12 +5,16 @@ GitHub leaves three shapes on ``main``:
 - a merge commit ``Merge pull request #12 from org/MNTOR-12-login`` whose body
   starts with the PR title; the PR's author wrote the merged branch, so the
   change is credited to the author of the merge's second parent;
-- a squash merge ``Fix login (#12)``, credited to its author;
+- a squash merge ``Fix login (#12)`` (or ``Fix login(#12)``), credited to its author;
 - a direct commit, anything else.
 
 A revert is titled ``Revert "X"`` and/or says ``This reverts commit <sha>.``; the
 revert of a revert (``Revert "Revert "X""``, or ``Reapply "X"`` from git 2.43)
 re-applies X and is flagged ``is_rerevert`` instead of ``is_revert``.
+
+Ticket keys come from the change's title, the merged branch's name and its body
+as a :class:`~shipyard.core.tickets.KeySources` says (by default the body only
+when the title names no key).
 
     >>> for change in iter_changes(GitRepo("."), "2024.09.01", "main", ["MNTOR"]):  # doctest: +SKIP
     ...     print(change.pr, change.title, change.tickets)
@@ -23,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from shipyard.core.tickets import Finder, ticket_finder
+from shipyard.core.tickets import DEFAULT_SOURCES, Finder, KeySources, change_keys, ticket_finder
 
 if TYPE_CHECKING:
     from shipyard.adapters.git.repo import CommitInfo
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 ChangeKind = Literal["merge", "squash", "direct"]
 
 _MERGE_PREFIX = "Merge pull request #"
-_SQUASH_RE = re.compile(r"(.*\S)\s+\(#([0-9]+)\)")
+_SQUASH_RE = re.compile(r"(.*\S)\s*\(#([0-9]+)\)")
 _REVERTS_RE = re.compile(r"^This reverts commit ([0-9a-f]{7,40})", re.MULTILINE)
 _REVERT = 'Revert "'
 _REAPPLY = 'Reapply "'
@@ -78,7 +82,11 @@ class CommitSource(Protocol):
 
 
 def iter_changes(
-    repo: CommitSource, since: str | None, until: str, prefixes: Sequence[str]
+    repo: CommitSource,
+    since: str | None,
+    until: str,
+    prefixes: Sequence[str],
+    sources: KeySources = DEFAULT_SOURCES,
 ) -> Iterator[Change]:
     """Changes on the first-parent chain of ``since..until``, newest first.
 
@@ -86,7 +94,7 @@ def iter_changes(
     lookup for the merged branches; the parsed commits of the range are held in
     memory between the two.
     """
-    find = ticket_finder(tuple(prefixes))
+    find = _Reader(ticket_finder(tuple(prefixes)), sources)
     changes: list[Change] = []
     # Merges wait for their PR author: (index in changes, second parent, fields).
     merges: list[tuple[int, str, str, str, str, int, _Parsed]] = []
@@ -107,9 +115,14 @@ def iter_changes(
     yield from changes
 
 
-def classify(commit: CommitInfo, find: Finder, pr_author: tuple[str, str] | None = None) -> Change:
+def classify(
+    commit: CommitInfo,
+    find: Finder,
+    pr_author: tuple[str, str] | None = None,
+    sources: KeySources = DEFAULT_SOURCES,
+) -> Change:
     """The change ``commit`` stands for; ``pr_author`` is the merged branch's (name, email)."""
-    parsed = _parse(commit.message, len(commit.parents) > 1, find)
+    parsed = _parse(commit.message, len(commit.parents) > 1, _Reader(find, sources))
     name, email = pr_author or (commit.author_name, commit.author_email)
     return Change(commit.sha, parsed[0], name, email, *parsed[1:], commit.authored_at)
 
@@ -119,13 +132,26 @@ def classify(commit: CommitInfo, find: Finder, pr_author: tuple[str, str] | None
 _Parsed = tuple[str, int | None, ChangeKind, tuple[str, ...], str | None, bool, bool]
 
 
-def _parse(message: str, is_merge: bool, find: Finder) -> _Parsed:
+class _Reader:
+    """The keys of a message's parts: one finder and where keys are read from."""
+
+    __slots__ = ("find", "sources")
+
+    def __init__(self, find: Finder, sources: KeySources) -> None:
+        self.find, self.sources = find, sources
+
+    def __call__(self, title: str, branch: str, body: str) -> tuple[str, ...]:
+        # By default a title with a key ends the search: the body is never read.
+        return change_keys(self.find, title, branch, body, self.sources)
+
+
+def _parse(message: str, is_merge: bool, keys: _Reader) -> _Parsed:
     # Runs once per commit of the range: cheap string tests guard every regex.
     subject, _, body = message.partition("\n")
     pr: int | None = None
     kind: ChangeKind = "direct"
     title = subject
-    text = message
+    branch = ""
     if is_merge:
         kind = "merge"
         if subject.startswith(_MERGE_PREFIX):
@@ -133,8 +159,9 @@ def _parse(message: str, is_merge: bool, find: Finder) -> _Parsed:
             number, _, source = subject[len(_MERGE_PREFIX) :].partition(" from ")
             pr = int(number) if number.isdigit() else None
             branch = source.partition("/")[2] or source
-            title = body.lstrip().partition("\n")[0].rstrip() or branch or subject
-            text = f"{title}\n{message}\n{branch.upper()}"  # keys in a lower-case branch
+            heading, _, rest = body.lstrip().partition("\n")
+            title = heading.rstrip() or branch or subject
+            body = rest
     elif subject.endswith(")") and "(#" in subject and (m := _SQUASH_RE.fullmatch(subject)):
         kind = "squash"
         title, pr = m[1], int(m[2])
@@ -142,9 +169,10 @@ def _parse(message: str, is_merge: bool, find: Finder) -> _Parsed:
     reverts = None
     if "This reverts commit " in body and (r := _REVERTS_RE.search(body)):
         reverts = r[1]
+    tickets = keys(title, branch, body)
     if title.startswith("Re") and (depth := _revert_depth(title)):
-        return title, pr, kind, find(text), reverts, depth % 2 == 1, depth % 2 == 0
-    return title, pr, kind, find(text), reverts, reverts is not None, False
+        return title, pr, kind, tickets, reverts, depth % 2 == 1, depth % 2 == 0
+    return title, pr, kind, tickets, reverts, reverts is not None, False
 
 
 def _revert_depth(title: str) -> int:

@@ -18,9 +18,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from shipyard.core.changes import Change
-from shipyard.core.tickets import ticket_sort_key
+from shipyard.core.tickets import NOT_SEEN, ticket_sort_key
 
-UNKNOWN_STATUS = "unknown"
 JSON_SCHEMA_VERSION = 1
 
 
@@ -148,7 +147,7 @@ def build_notes(
     """Group ``changes`` by the first matching rule and collect their tickets.
 
     ``statuses`` maps ticket keys to QA statuses; a ticket missing from it shows
-    ``unknown``. A change no rule takes goes to a trailing "Other changes".
+    "not seen by QA yet". A change no rule takes goes to a trailing "Other changes".
     """
     rules = list(groups)
     if not any(r.catch_all for r in rules):
@@ -176,7 +175,7 @@ def build_notes(
     )
     known = statuses or {}
     tickets = tuple(
-        TicketLine(key, known.get(key, UNKNOWN_STATUS), tuple(by_ticket[key]))
+        TicketLine(key, known.get(key, NOT_SEEN), tuple(by_ticket[key]))
         for key in sorted(by_ticket, key=ticket_sort_key)
     )
     return Notes(sections, tickets, excluded)

@@ -47,7 +47,7 @@ def _new_commits(ctx: Context, app: App, head: str) -> list[str]:
         return []
     if last is None:
         # The first sync adopts main's head as the starting point; history before
-        # it is not rebuilt.
+        # it is not rebuilt (its tickets are recorded: see _log_start).
         return [head]
     if git.rev_parse(last) is None or not git.is_ancestor(last, head):
         ctx.reporter.warn(f"{ctx.settings.app.main} was rewritten; starting again from {head[:7]}")
@@ -55,9 +55,34 @@ def _new_commits(ctx: Context, app: App, head: str) -> list[str]:
     return git.first_parent_shas(last, head)
 
 
+def _log_start(ctx: Context, first_new: str, head: str, first_sync: bool) -> str | None:
+    """Where the changes read by a sync start: before the first new commit or, on the
+    first sync, at the history whose tickets are recorded too (services.tickets)."""
+    from shipyard.services.tickets import history_base
+
+    parent: str | None = first_new + "^"
+    if ctx.git.rev_parse(first_new + "^") is None:  # the root commit
+        parent = None
+    if first_sync:
+        base = history_base(ctx, head)
+        if base is not None and base != head:
+            return base
+        if base is None and parent is not None:
+            ctx.reporter.warn(
+                f"no release tag on {ctx.settings.app.main}: tickets merged before "
+                f'{head[:7]} are not recorded ([app] since = "<ref>" records them)'
+            )
+    return parent
+
+
 def record_new_builds(ctx: Context) -> list[Build]:
-    """Record a pending build for each new commit on main, and its tickets."""
+    """Record a pending build for each new commit on main, and its tickets.
+
+    The first sync also records the tickets of the changes since ``[app] since``
+    or the newest release tag on main; it builds only main's head.
+    """
     from shipyard.core.changes import iter_changes
+    from shipyard.services.tickets import record_history
 
     main = ctx.settings.app.main
     head = ctx.git.head_of(main)
@@ -66,18 +91,16 @@ def record_new_builds(ctx: Context) -> list[Build]:
     with ctx.store.read() as s:
         app = s.get(App, ctx.app_id)
         assert app is not None
+        first_sync = app.last_seen_sha is None
         shas = _new_commits(ctx, app, head)
     if not shas:
         return []
     wanted = set(shas)
-    since: str | None = shas[0] + "^"
-    if ctx.git.rev_parse(shas[0] + "^") is None:  # the root commit
-        since = None
-    changes = {
-        c.sha: c
-        for c in iter_changes(ctx.git, since, head, ctx.settings.app.ticket_prefixes)
-        if c.sha in wanted
-    }
+    since = _log_start(ctx, shas[0], head, first_sync)
+    cfg = ctx.settings.app
+    found = list(iter_changes(ctx.git, since, head, cfg.ticket_prefixes, cfg.key_sources))
+    changes = {c.sha: c for c in found if c.sha in wanted}
+    earlier = [c for c in found if c.sha not in wanted]
 
     def write(session: Session) -> list[Build]:
         app = session.get(App, ctx.app_id, with_for_update=True)
@@ -89,6 +112,8 @@ def record_new_builds(ctx: Context) -> list[Build]:
         )
         now = datetime.now(UTC)
         made = []
+        if earlier:  # the first sync's history, before head's own tickets
+            record_history(ctx, session, earlier)
         for sha in shas:
             if sha in known:
                 continue
@@ -121,7 +146,11 @@ def record_new_builds(ctx: Context) -> list[Build]:
         app.last_seen_sha = head
         return made
 
-    return ctx.store.retrying(write)
+    made = ctx.store.retrying(write)
+    if earlier:
+        n = len(earlier)
+        ctx.reporter.step(f"recorded the tickets of {n} earlier change{'s' * (n != 1)} on {main}")
+    return made
 
 
 def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Path) -> Check:

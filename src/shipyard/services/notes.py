@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from shipyard.adapters.git.repo import GitRepo
 from shipyard.core.changes import iter_changes
 from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, build_notes, render_json, render_markdown
+from shipyard.core.tickets import DEFAULT_SOURCES, KeySources
 from shipyard.errors import GitError
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def render_range(
     rng: str,
     *,
     prefixes: Sequence[str],
+    sources: KeySources = DEFAULT_SOURCES,
     exclude_authors: Sequence[str] = (),
     groups: Sequence[GroupRule] = DEFAULT_GROUPS,
     statuses: Mapping[str, str] | None = None,
@@ -94,7 +96,7 @@ def render_range(
     heading = title or f"Release notes {until}"
     render = render_json if fmt == "json" else render_markdown
     with _gc_paused():
-        changes = iter_changes(repo, since, until, prefixes)
+        changes = iter_changes(repo, since, until, prefixes, sources)
         notes = build_notes(
             changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
         )
@@ -112,7 +114,7 @@ def render_configured(
     statuses: Mapping[str, str] | None,
     fmt: NotesFormat = "markdown",
 ) -> str:
-    """``render_range`` with the app's prefixes, excluded authors and groups from its settings."""
+    """``render_range`` with the app's ticket rules, excluded authors and groups from its settings."""
     groups: Sequence[GroupRule] = DEFAULT_GROUPS
     if settings.releases.groups:
         groups = [
@@ -123,6 +125,7 @@ def render_configured(
         settings.repo_path,
         rng,
         prefixes=settings.app.ticket_prefixes,
+        sources=settings.app.key_sources,
         exclude_authors=settings.app.exclude_authors,
         groups=groups,
         statuses=statuses,

@@ -54,7 +54,8 @@ def previous_release(ctx: Context, commit: str) -> str | None:
 def notes_for(ctx: Context, since: str | None, until: str) -> Notes:
     from shipyard.core.changes import iter_changes
 
-    changes = list(iter_changes(ctx.git, since, until, ctx.settings.app.ticket_prefixes))
+    app = ctx.settings.app
+    changes = list(iter_changes(ctx.git, since, until, app.ticket_prefixes, app.key_sources))
     keys = list(dict.fromkeys(k for c in changes for k in c.tickets))
     with ctx.store.read() as s:
         statuses = ctx.tracker.statuses(s, keys)

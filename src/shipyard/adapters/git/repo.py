@@ -211,17 +211,21 @@ class GitRepo:
         *,
         first_parent: bool = True,
         limit: int | None = None,
+        grep: Sequence[str] = (),
     ) -> Iterator[tuple[str, str, str, str, str, str]]:
         """The raw fields behind :meth:`iter_commits`, for callers that build their own objects.
 
         Each record is ``(sha, parents separated by spaces, author name, author
-        email, author epoch as text, message)``.
+        email, author epoch as text, message)``. With ``grep``, only commits whose
+        message holds every one of those strings, in any case.
         """
         args = ["log", "-z", "--encoding=UTF-8", _LOG_FORMAT]
         if first_parent:
             args.append("--first-parent")
         if limit is not None:
             args.append(f"--max-count={limit}")
+        if grep:
+            args += ["--all-match", "-i", "-F", *(f"--grep={g}" for g in grep)]
         args += [*_range(since, until), "--"]
         for f in self._stream_fields(args, _LOG_FIELDS):
             for i in range(0, len(f), _LOG_FIELDS):

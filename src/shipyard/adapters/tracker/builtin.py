@@ -2,7 +2,8 @@
 
 A ticket is first seen when a commit that names it reaches ``main`` ("merged"),
 QA moves it to "verified" or "rejected", and a deploy to an environment that
-promotes tickets moves it to "promoted" (shown as "promoted to prod").
+promotes tickets moves it to "promoted" (shown as "promoted to prod"). A key the
+board never saw shows as "not seen by QA yet" (its raw status is "unknown").
 Every method works inside the caller's transaction, so a ticket's move and its
 audit record commit together.
 """
@@ -15,7 +16,16 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.adapters.tracker import MERGED, PROMOTED, REJECTED, STATUSES, VERIFIED, status_label
+from shipyard.adapters.tracker import (
+    MERGED,
+    NOT_SEEN,
+    PROMOTED,
+    REJECTED,
+    STATUSES,
+    UNKNOWN,
+    VERIFIED,
+    status_label,
+)
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.store import audit
 from shipyard.store.models import Ticket
@@ -63,11 +73,16 @@ class BuiltinTracker:
             )
         return new
 
+    def missing(self, session: Session, keys: Iterable[str]) -> list[str]:
+        """Those of ``keys`` the board never saw, in order."""
+        found = self._get(session, keys)
+        return [k for k in dict.fromkeys(keys) if k not in found]
+
     def statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
-        """Status labels for ``keys``; a key the board never saw is "unknown"."""
+        """Status labels for ``keys``; a key the board never saw is "not seen by QA yet"."""
         found = self._get(session, keys)
         return {
-            k: (status_label(found[k].status, found[k].promoted_to) if k in found else "unknown")
+            k: (status_label(found[k].status, found[k].promoted_to) if k in found else NOT_SEEN)
             for k in dict.fromkeys(keys)
         }
 
@@ -81,7 +96,7 @@ class BuiltinTracker:
             )
         )
         found = {key: status for key, status in rows}
-        return {k: found.get(k, "unknown") for k in keys}
+        return {k: found.get(k, UNKNOWN) for k in keys}
 
     def set_status(
         self,
@@ -144,9 +159,11 @@ class BuiltinTracker:
 
 __all__ = [
     "MERGED",
+    "NOT_SEEN",
     "PROMOTED",
     "REJECTED",
     "STATUSES",
+    "UNKNOWN",
     "VERIFIED",
     "BuiltinTracker",
     "status_label",

@@ -16,7 +16,8 @@ def _changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
 
     if base == commit:
         return []
-    return list(iter_changes(ctx.git, base, commit, ctx.settings.app.ticket_prefixes))
+    app = ctx.settings.app
+    return list(iter_changes(ctx.git, base, commit, app.ticket_prefixes, app.key_sources))
 
 
 def _tickets_of(changes: list[Any]) -> list[str]:

@@ -273,9 +273,9 @@ def verify(
     app: str, body: VerifyIn, request: Request, who: Principal = Depends(require("qa"))
 ) -> list[TicketOut]:
     from shipyard.adapters.tracker import VERIFIED
+    from shipyard.services.tickets import set_status
 
-    ctx = context_for(request, who.name, app)
-    rows = ctx.store.retrying(lambda s: ctx.tracker.set_status(s, body.keys, VERIFIED, ctx.actor))
+    rows = set_status(context_for(request, who.name, app), body.keys, VERIFIED)
     return [ticket_out(t) for t in rows]
 
 
@@ -284,11 +284,10 @@ def reject(
     app: str, key: str, body: RejectIn, request: Request, who: Principal = Depends(require("qa"))
 ) -> TicketOut:
     from shipyard.adapters.tracker import REJECTED
+    from shipyard.services.tickets import set_status
 
     ctx = context_for(request, who.name, app)
-    (t,) = ctx.store.retrying(
-        lambda s: ctx.tracker.set_status(s, [key], REJECTED, ctx.actor, reason=body.reason)
-    )
+    (t,) = set_status(ctx, [key], REJECTED, reason=body.reason)
     return ticket_out(t)
 
 

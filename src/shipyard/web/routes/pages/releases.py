@@ -100,14 +100,14 @@ def _set_ticket(
 ) -> Response:
     from urllib.parse import quote
 
+    from shipyard.services.tickets import set_status
+
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)
     must(request, who, "qa")
     if not key.strip():
         raise ShipyardError("no ticket given")
-    ctx.store.retrying(
-        lambda db: ctx.tracker.set_status(db, [key.strip()], status, ctx.actor, reason=reason)
-    )
+    (t,) = set_status(ctx, [key], status, reason=reason)
     target = safe_next(back, f"/apps/{ctx.app_name}/releases").split("#")[0].split("?")[0]
-    done = quote(f"{key.strip()} {status}")
+    done = quote(f"{t.key} {status}")
     return RedirectResponse(f"{target}?done={done}", status_code=303)
