@@ -199,5 +199,11 @@ def test_ticket_sources(app: dict[str, object], sources: KeySources) -> None:
 
 
 def test_the_init_template_names_the_ticket_settings() -> None:
-    text = render_template(name="monitor", run="python3 app.py", prefixes=["MNTOR"], checks={})
+    text = render_template(
+        name="monitor",
+        run="python3 app.py",
+        prefixes=["MNTOR"],
+        checks={},
+        ports={"stage": 8111, "dev": 8112, "prod": 8113},
+    )
     assert "# ticket_sources = " in text and "# since = " in text and "# ticket_body = " in text
