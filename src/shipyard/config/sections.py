@@ -240,7 +240,7 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
         data,
         p,
         {
-            "port": (int, 0 if _table(data, p).get("runtime") == "gitops" else _MISSING),
+            "port": (int, 0 if _table(data, p).get("runtime", "local") != "local" else _MISSING),
             "auto": (bool, False),
             "accepts": (str, None),
             "tag": (str, "{ref}"),

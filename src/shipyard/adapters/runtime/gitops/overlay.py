@@ -93,6 +93,9 @@ def write_image(
     i = _entry(doc, cfg.image)
     if i is None:
         images = yamledit.get(doc, ["images"])
+        if images is None:
+            entry = {"name": cfg.image, "newTag": tag, **({"digest": digest} if digest else {})}
+            return yamledit.append_list_entry(text, "images", entry, where=where)
         i = len(images) if isinstance(images, list) else 0
         text = yamledit.set_value(text, ["images", i, "name"], cfg.image, where=where)
     text = yamledit.set_value(text, ["images", i, "newTag"], tag, where=where)

@@ -110,6 +110,20 @@ def delete_key(text: str, path: Path, *, where: str = "the file") -> str:
     return _dump(doc)
 
 
+def append_list_entry(
+    text: str, key: str, entry: dict[str, str], *, where: str = "the file"
+) -> str:
+    """``text`` with a new top-level ``key:`` holding a list of one mapping, ``entry``."""
+    if get(load(text, where), [key]) is not None:
+        raise DeployFailed(f"{where} already has {key!r}")
+    items = [
+        f"{'  - ' if i == 0 else '    '}{render(k)}: {render(v)}"
+        for i, (k, v) in enumerate(entry.items())
+    ]
+    sep = "" if not text or text.endswith("\n") else "\n"
+    return text + sep + f"{render(key)}:\n" + "\n".join(items) + "\n"
+
+
 def _splice(text: str, parent: CommentedMap, key: str, value: str) -> str | None:
     """Replace the value token in place, or None when it is not a one-line scalar."""
     current = parent[key]
