@@ -18,7 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.adapters.runtime.gitops import yamledit
+from shipyard.adapters.runtime.gitops.yamledit import (
+    append_list_entry,
+    delete_key,
+    get,
+    load,
+    set_value,
+)
 from shipyard.config.gitops import GitOpsConfig
 from shipyard.errors import DeployFailed
 
@@ -53,7 +59,7 @@ def overlay_file(checkout: Path, cfg: GitOpsConfig) -> Path:
 
 
 def _entry(doc: object, image: str) -> int | None:
-    images = yamledit.get(doc, ["images"])
+    images = get(doc, ["images"])
     if not isinstance(images, list):
         return None
     for i, entry in enumerate(images):
@@ -64,16 +70,16 @@ def _entry(doc: object, image: str) -> int | None:
 
 def read_image(text: str, cfg: GitOpsConfig, where: str = "the overlay") -> Image | None:
     """The tag and digest the overlay names now, or None when it names none."""
-    doc = yamledit.load(text, where)
+    doc = load(text, where)
     if cfg.format == "kustomize":
         i = _entry(doc, cfg.image)
         if i is None:
             return None
-        tag, digest = (yamledit.get(doc, ["images", i, k]) for k in ("newTag", "digest"))
+        tag, digest = (get(doc, ["images", i, k]) for k in ("newTag", "digest"))
     else:
         assert cfg.key is not None
-        tag = yamledit.get(doc, dotted(cfg.key))
-        digest = yamledit.get(doc, dotted(cfg.digest_key)) if cfg.digest_key else None
+        tag = get(doc, dotted(cfg.key))
+        digest = get(doc, dotted(cfg.digest_key)) if cfg.digest_key else None
     if tag is None and digest is None:
         return None
     return Image(None if tag is None else str(tag), None if digest is None else str(digest))
@@ -85,24 +91,24 @@ def write_image(
     """``text`` naming ``tag`` (and ``digest``) for the configured image."""
     if cfg.format != "kustomize":
         assert cfg.key is not None
-        text = yamledit.set_value(text, dotted(cfg.key), tag, where=where)
+        text = set_value(text, dotted(cfg.key), tag, where=where)
         if cfg.digest_key and digest:
-            text = yamledit.set_value(text, dotted(cfg.digest_key), digest, where=where)
+            text = set_value(text, dotted(cfg.digest_key), digest, where=where)
         return text
-    doc = yamledit.load(text, where)
+    doc = load(text, where)
     i = _entry(doc, cfg.image)
     if i is None:
-        images = yamledit.get(doc, ["images"])
+        images = get(doc, ["images"])
         if images is None:
             entry = {"name": cfg.image, "newTag": tag, **({"digest": digest} if digest else {})}
-            return yamledit.append_list_entry(text, "images", entry, where=where)
+            return append_list_entry(text, "images", entry, where=where)
         i = len(images) if isinstance(images, list) else 0
-        text = yamledit.set_value(text, ["images", i, "name"], cfg.image, where=where)
-    text = yamledit.set_value(text, ["images", i, "newTag"], tag, where=where)
+        text = set_value(text, ["images", i, "name"], cfg.image, where=where)
+    text = set_value(text, ["images", i, "newTag"], tag, where=where)
     if digest:
-        return yamledit.set_value(text, ["images", i, "digest"], digest, where=where)
+        return set_value(text, ["images", i, "digest"], digest, where=where)
     # A digest left from an earlier deploy would pin the old image.
-    return yamledit.delete_key(text, ["images", i, "digest"], where=where)
+    return delete_key(text, ["images", i, "digest"], where=where)
 
 
 def write_restart(text: str, cfg: GitOpsConfig, stamp: str, where: str = "the overlay") -> str:
@@ -112,4 +118,4 @@ def write_restart(text: str, cfg: GitOpsConfig, stamp: str, where: str = "the ov
     else:
         assert cfg.restart_path is not None
         path = dotted(cfg.restart_path)
-    return yamledit.set_value(text, [*path, RESTART_ANNOTATION], stamp, where=where)
+    return set_value(text, [*path, RESTART_ANNOTATION], stamp, where=where)

@@ -11,9 +11,16 @@ from pathlib import Path
 
 import httpx
 
-from shipyard.adapters.runtime.gitops import overlay, wait
 from shipyard.adapters.runtime.gitops.argocd import ArgoCD
+from shipyard.adapters.runtime.gitops.overlay import (
+    Image,
+    overlay_file,
+    read_image,
+    write_image,
+    write_restart,
+)
 from shipyard.adapters.runtime.gitops.repo import Apply, ManifestsRepo
+from shipyard.adapters.runtime.gitops.wait import wait_argocd, wait_version
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
 from shipyard.config.sections import EnvironmentConfig
 from shipyard.errors import ConfigError, DeployFailed
@@ -43,7 +50,7 @@ class Rollout:
     """The overlay commit a deploy or restart pushed (None when the overlay already said so)."""
 
     revision: str | None
-    image: overlay.Image | None = None
+    image: Image | None = None
 
 
 def _quiet(message: str) -> None:
@@ -80,12 +87,12 @@ class GitOpsRuntime:
 
     # -- the operations ------------------------------------------------------------
 
-    def current(self) -> overlay.Image | None:
+    def current(self) -> Image | None:
         """The image the overlay names on the remote branch now."""
         with self.repo.locked():
             self.repo.sync()
-            path = overlay.overlay_file(self.repo.dir, self.cfg)
-            return overlay.read_image(path.read_text(encoding="utf-8"), self.cfg, self.cfg.path)
+            path = overlay_file(self.repo.dir, self.cfg)
+            return read_image(path.read_text(encoding="utf-8"), self.cfg, self.cfg.path)
 
     def deploy(self, release: Release, *, on_progress: Progress | None = None) -> Rollout:
         """Write ``release``'s image into the overlay, push, and wait for the rollout.
@@ -96,14 +103,14 @@ class GitOpsRuntime:
         say = on_progress or _quiet
 
         def apply(checkout: Path) -> bool:
-            path = overlay.overlay_file(checkout, self.cfg)
+            path = overlay_file(checkout, self.cfg)
             text = path.read_text(encoding="utf-8")
-            new = overlay.write_image(text, self.cfg, release.tag, release.digest, self.cfg.path)
+            new = write_image(text, self.cfg, release.tag, release.digest, self.cfg.path)
             path.write_text(new, encoding="utf-8")
             return new != text
 
         revision = self._push(apply, self._message(release), say)
-        image = overlay.Image(release.tag, release.digest)
+        image = Image(release.tag, release.digest)
         self._follow(revision, release.commit, release, say)
         return Rollout(revision, image)
 
@@ -115,11 +122,9 @@ class GitOpsRuntime:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
         def apply(checkout: Path) -> bool:
-            path = overlay.overlay_file(checkout, self.cfg)
+            path = overlay_file(checkout, self.cfg)
             text = path.read_text(encoding="utf-8")
-            path.write_text(
-                overlay.write_restart(text, self.cfg, stamp, self.cfg.path), encoding="utf-8"
-            )
+            path.write_text(write_restart(text, self.cfg, stamp, self.cfg.path), encoding="utf-8")
             return True
 
         message = (
@@ -161,11 +166,11 @@ class GitOpsRuntime:
             if self.env.argocd is not None:
                 client = self._argocd(self.env.argocd)
                 try:
-                    wait.argocd(client, revision, deadline, self.poll, say)
+                    wait_argocd(client, revision, deadline, self.poll, say)
                 finally:
                     client.close()
             if self.env.url and commit:
-                wait.version(self.env.url, self.health_path, commit, deadline, self.poll, say)
+                wait_version(self.env.url, self.health_path, commit, deadline, self.poll, say)
         except DeployFailed as exc:
             if self.env.on_failure != "revert" or release is None:
                 raise

@@ -43,7 +43,7 @@ def failed(state: AppState, revision: str) -> str | None:
     return None
 
 
-def argocd(client: ArgoCD, revision: str, deadline: float, poll: float, say: Progress) -> None:
+def wait_argocd(client: ArgoCD, revision: str, deadline: float, poll: float, say: Progress) -> None:
     """Refresh and sync ``revision``, then follow the application until it is deployed."""
     client.state(refresh=True)
     client.sync(revision)
@@ -65,7 +65,7 @@ def argocd(client: ArgoCD, revision: str, deadline: float, poll: float, say: Pro
         time.sleep(poll)
 
 
-def version(
+def wait_version(
     url: str, health_path: str, commit: str, deadline: float, poll: float, say: Progress
 ) -> None:
     """Wait until ``url`` serves ``commit`` on ``/__version__`` and answers ``health_path``."""
