@@ -13,6 +13,7 @@ come from the file.
 The package, from the bottom up::
 
     schema     Invalid and the checks every section uses (types, known keys, ranges)
+    gitops     GitOpsConfig, ArgoCDConfig: an environment deployed through a manifests repo
     sections   AppConfig, EnvironmentConfig, ... and the parser of each section
     settings   Settings, parse, load, find_config
     template   TEMPLATE, render_template (what ``shipyard init`` writes)
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shipyard.config.schema import Invalid
+from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
+from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
     NAME_RE,
     PREFIX_RE,
@@ -37,7 +39,6 @@ from shipyard.config.sections import (
     NotifyConfig,
     ReleasesConfig,
     ScheduleConfig,
-    SecretRef,
     ServerConfig,
     StateConfig,
     WebhooksConfig,
@@ -54,8 +55,10 @@ __all__ = [
     "SINK_TYPES",
     "TEMPLATE",
     "AppConfig",
+    "ArgoCDConfig",
     "BuildConfig",
     "EnvironmentConfig",
+    "GitOpsConfig",
     "GroupConfig",
     "Invalid",
     "NotifyConfig",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -108,3 +109,18 @@ def _between(
         raise Invalid(
             path, f"must be {'above' if open_low else 'at least'} {low:g} and at most {high:g}"
         )
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
+
+    env: str
+
+
+def _secret_ref(value: Any, path: tuple[str | int, ...]) -> SecretRef:
+    if not isinstance(value, dict):
+        raise Invalid(
+            path, 'a secret is a reference such as { env = "NAME" }, never the value itself'
+        )
+    return SecretRef(**_fields(value, path, {"env": (str, _MISSING)}))

@@ -12,14 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
 from shipyard.config.schema import (
     _MISSING,
     Invalid,
+    SecretRef,
     _between,
     _check_type,
     _fields,
     _regex,
+    _secret_ref,
     _str_list,
     _str_map,
     _table,
@@ -79,10 +82,18 @@ class EnvironmentConfig:
     health_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
     url: str | None = None  # where people open it; default: its loopback port
+    # What runs it: "local" (processes behind ``port``) or "gitops" (Kubernetes, through
+    # ``gitops``'s manifests repository and optionally Argo CD); ``port`` is 0 on gitops.
+    runtime: str = "local"
+    gitops: GitOpsConfig | None = None
+    argocd: ArgoCDConfig | None = None
+    on_failure: str = "revert"  # gitops: "revert" the overlay commit of a failed rollout, or "leave"
 
     @property
     def link(self) -> str:
-        return self.url or f"http://127.0.0.1:{self.port}/"
+        if self.url or not self.port:
+            return self.url or ""
+        return f"http://127.0.0.1:{self.port}/"
 
     @property
     def marks_latest(self) -> bool:
@@ -139,13 +150,6 @@ class ScheduleConfig:
     catch_up_window: float = 86400.0  # a slot missed by longer than this is not caught up
     lease_ttl: float = 300.0
     run_timeout: float = 3600.0
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
-
-    env: str
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
         data,
         p,
         {
-            "port": (int, _MISSING),
+            "port": (int, 0 if _table(data, p).get("runtime", "local") != "local" else _MISSING),
             "auto": (bool, False),
             "accepts": (str, None),
             "tag": (str, "{ref}"),
@@ -248,9 +252,15 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "health_timeout": (float, 30.0),
             "env": (dict, dict),
             "url": (str, None),
+            "runtime": (str, "local"),
+            "gitops": (dict, None),
+            "argocd": (dict, None),
+            "on_failure": (str, "revert"),
         },
     )
-    _between(f["port"], 1, 65535, (*p, "port"))
+    check_runtime(f, p)
+    if f["runtime"] == "local" or f["port"]:
+        _between(f["port"], 1, 65535, (*p, "port"))
     if f["url"] is not None and not URL_RE.match(f["url"]):
         raise Invalid((*p, "url"), "must be an http:// or https:// URL")
     _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
@@ -331,14 +341,6 @@ def _schedule(data: Any) -> ScheduleConfig:
     _between(f["lease_ttl"], 0, 86400, (*p, "lease_ttl"), open_low=True)
     _between(f["run_timeout"], 0, 7 * 86400, (*p, "run_timeout"), open_low=True)
     return ScheduleConfig(**f)
-
-
-def _secret_ref(value: Any, path: tuple[str | int, ...]) -> SecretRef:
-    if not isinstance(value, dict):
-        raise Invalid(
-            path, 'a secret is a reference such as { env = "NAME" }, never the value itself'
-        )
-    return SecretRef(**_fields(value, path, {"env": (str, _MISSING)}))
 
 
 def _webhooks(data: Any) -> WebhooksConfig:

@@ -77,7 +77,7 @@ class Settings:
                 raise Invalid(
                     ("environments", name, "after"), f"no environment named {env.after!r}"
                 )
-            if env.port in ports:
+            if env.port and env.port in ports:
                 raise Invalid(
                     ("environments", name, "port"), f"{env.port} is also {ports[env.port]}'s port"
                 )
