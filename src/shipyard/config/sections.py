@@ -388,8 +388,27 @@ def _notify(data: Any) -> list[NotifyConfig]:
     return sinks
 
 
-def _checks(data: Any) -> dict[str, str]:
-    return _str_map(_check_type(data, dict, ("checks",)), ("checks",))
+@dataclass(frozen=True)
+class ChecksConfig:
+    """``[checks]``: ``name = "command"`` pairs, and ``env``, the variables they may see."""
+
+    commands: dict[str, str] = field(default_factory=dict)
+    env: list[str] = field(default_factory=list)
+
+
+def _checks(data: Any) -> ChecksConfig:
+    from shipyard.core.environ import NAME_RE as VAR_RE
+    from shipyard.core.environ import OWN_PREFIX
+
+    p: tuple[str | int, ...] = ("checks",)
+    table = dict(_check_type(data, dict, p))
+    names = _str_list(_check_type(table.pop("env", []), list, (*p, "env")), (*p, "env"))
+    for i, name in enumerate(names):
+        if not VAR_RE.match(name):
+            raise Invalid((*p, "env", i), f"{name!r} is not an environment variable name")
+        if name.startswith(OWN_PREFIX):
+            raise Invalid((*p, "env", i), f"{name!r} is Shipyard's own; checks never see it")
+    return ChecksConfig(commands=_str_map(table, p), env=names)
 
 
 SECTIONS: Mapping[str, Callable[[Any], Any]] = {

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.core.environ import clean_env
 from shipyard.errors import GitError, ShipyardError
 from shipyard.services.context import Context
 from shipyard.store import audit
@@ -128,8 +129,9 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
     with ctx.store.write() as s:
         check = Check(build_id=build.id, name=name, status=RUNNING, log="")
         s.add(check)
-    env = {**os.environ, "SHIPYARD_COMMIT": build.sha, "SHIPYARD_CHECK": name}
-    env.pop("PORT", None)
+    # An allow-list: the server's own settings and secrets never reach a check.
+    env = clean_env(os.environ, ctx.settings.check_env)
+    env.update(SHIPYARD_COMMIT=build.sha, SHIPYARD_CHECK=name)
     started = time.monotonic()
     try:
         proc = subprocess.run(

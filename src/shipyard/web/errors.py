@@ -1,6 +1,6 @@
 """One error shape for every 4xx and 5xx the server sends::
 
-    {"error": {"code": "refused", "message": "deploy to prod refused: ...", "details": {...}}}
+{"error": {"code": "refused", "message": "deploy to prod refused: ...", "details": {...}}}
 """
 
 from __future__ import annotations
