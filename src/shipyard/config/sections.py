@@ -116,7 +116,7 @@ class ScheduleConfig:
     prerelease: str = "0 0 * * 1-5"  # cron, in app.timezone; "" turns it off
     poll_interval: float = 30.0  # seconds between reads of main; 0 turns polling off
     catch_up_window: float = 86400.0  # a slot missed by longer than this is not caught up
-    lease_ttl: float = 300.0
+    lease_ttl: float = 30.0
     run_timeout: float = 3600.0
 
 
@@ -274,7 +274,7 @@ def _schedule(data: Any) -> ScheduleConfig:
             "prerelease": (str, "0 0 * * 1-5"),
             "poll_interval": (float, 30.0),
             "catch_up_window": (float, 86400.0),
-            "lease_ttl": (float, 300.0),
+            "lease_ttl": (float, 30.0),
             "run_timeout": (float, 3600.0),
         },
     )

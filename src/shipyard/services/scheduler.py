@@ -74,7 +74,7 @@ class ScheduleSettings:
     timezone: str = "UTC"
     poll_interval: float = 30.0  # seconds
     catch_up_window: timedelta = timedelta(hours=24)
-    lease_ttl: float = 300.0  # seconds a poller may go without renewing its lease
+    lease_ttl: float = 30.0  # seconds a poller may go without renewing its lease
     # A run left "running" by a server on another host is presumed dead after this.
     run_timeout: timedelta = timedelta(hours=1)
 
@@ -245,6 +245,23 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
     return Outcome(SUCCEEDED, "; ".join(parts))
 
 
+def recover_dead(ctx: Context) -> list[str]:
+    """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
+    from shipyard.services.deploy import recover
+
+    try:
+        done = recover(ctx)
+    except ShipyardError as exc:
+        log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
+        return []
+    except Exception:  # a recovery that fails must not stop the schedules
+        log.exception("recovering %s's deployments failed", ctx.app_name)
+        return []
+    for line in done:
+        log.warning("recovered %s: %s", ctx.app_name, line)
+    return done
+
+
 DEFAULT_ACTIONS: Mapping[str, Action] = {PRERELEASE: run_prerelease, POLL: run_poll}
 
 
@@ -289,6 +306,7 @@ class Scheduler:
         """
         # Between ticks this server runs nothing, so its own "running" rows are stale too.
         abandon_dead_runs(self.ctx, self.holder, now, self.settings.run_timeout)
+        recover_dead(self.ctx)
         results = []
         for job in (self._poll, self._prerelease):
             if stop is not None and stop.is_set():
@@ -318,7 +336,8 @@ class Scheduler:
         if interval <= 0 or (self._next_poll is not None and now < self._next_poll):
             return None
         self._next_poll = now + timedelta(seconds=interval)
-        ttl = max(self.settings.lease_ttl, 2 * interval)
+        # Short, renewed while a poll runs; a holder that died on this host loses it at once.
+        ttl = self.settings.lease_ttl
         if not acquire_lease(self.ctx.store, self.poll_lease, self.holder, ttl, now=now):
             return None
         with KeepLease(self.ctx.store, self.poll_lease, self.holder, ttl, self.clock):

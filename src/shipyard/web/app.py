@@ -42,13 +42,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        from shipyard.web.background import recover_at_start
+
+        # Nothing stays "in progress" after a crash: dead owners' deployments end first.
+        await anyio.to_thread.run_sync(recover_at_start, app.state.fleet)
         stop_schedule = None
         if schedule:
             from shipyard.web.background import start_scheduler
 
             stop_schedule = start_scheduler(served, app.state.store)
         yield
-        import anyio.to_thread
 
         def stop() -> None:
             from shipyard.services.webhooks import drain
