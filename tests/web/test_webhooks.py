@@ -513,9 +513,33 @@ def test_a_body_that_cannot_be_read_is_a_400_with_the_reason(
     is_error(server.github("push", None, raw=body, secret=None), 401, "unauthorized")
 
 
-def test_an_unsupported_event(server: Server) -> None:
-    err = is_error(server.github("issues", {"action": "opened"}), 400, "bad_request")
-    assert "unsupported event 'issues'" in err["message"]
+@pytest.mark.parametrize(
+    "event",
+    ["delete", "deployment", "package", "pull_request_review", "workflow_dispatch", "issues"],
+)
+def test_an_event_shipyard_does_not_act_on_is_ignored_not_failed(
+    server: Server, event: str
+) -> None:
+    # GitHub shows a 4xx as a failed delivery; these are no failure, only not ours.
+    r = server.github(event, {"action": "opened", "repository": {"full_name": REPO}})
+    assert r.status_code == 202, r.text
+    assert r.json()["outcome"] == "ignored"
+    assert f"Shipyard does not act on '{event}' events" in r.json()["detail"]
+    assert server.deliveries() == [("github", event, "ignored")] and server.builds() == []
+
+
+@pytest.mark.parametrize("action", ["requested", "in_progress", "completed"])
+def test_a_workflow_run_still_running_is_accepted_as_a_running_check(
+    server: Server, action: str
+) -> None:
+    sha = server.head()
+    data = workflow_run(sha, "test")
+    data["action"], data["workflow_run"]["conclusion"] = action, None
+    r = server.github("workflow_run", data)
+    assert r.status_code == 200 and r.json()["outcome"] == "accepted", r.text
+    assert server.checks(sha) == {"test": "running"}
+    assert server.github("workflow_run", workflow_run(sha, "test")).status_code == 200
+    assert server.checks(sha) == {"test": "passed"}
 
 
 @pytest.mark.parametrize("header", ["x-github-event", "x-github-delivery"])

@@ -88,6 +88,7 @@ def create_app(
     errors.install(app)
     from shipyard.web.logs import AccessLog
 
+    app.add_middleware(errors.StrictJson)
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["operations"])

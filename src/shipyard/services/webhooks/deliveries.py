@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.config import Settings
 from shipyard.core import github
+from shipyard.core.unicode import lone_surrogate
 from shipyard.errors import BadDelivery
 from shipyard.services.context import Context
 from shipyard.store import audit
@@ -94,6 +95,10 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
             if not values:
                 raise BadDelivery("a form-encoded delivery needs a 'payload' field")
             text = values[0]
+        if lone_surrogate(text.encode("utf-8", "surrogatepass")):
+            raise BadDelivery(
+                "the body holds a lone surrogate (such as \\ud800): not valid Unicode"
+            )
         return json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         if isinstance(exc, BadDelivery):
