@@ -60,8 +60,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _reject(request: Request, source: str, delivery: str, event: str, reason: str) -> None:
-    hooks.record_rejected(context_for(request, source), source, delivery, event, reason)
+def _reject(
+    request: Request,
+    source: str,
+    delivery: str,
+    event: str,
+    reason: str,
+    unauthenticated: str | None = None,
+) -> None:
+    hooks.record_rejected(
+        context_for(request, source),
+        source,
+        delivery,
+        event,
+        reason,
+        unauthenticated=unauthenticated,
+    )
 
 
 @router.post("/webhooks/github")
@@ -72,8 +86,10 @@ async def github_webhook(request: Request) -> JSONResponse:
     delivery = request.headers.get("x-github-delivery", "")
     try:
         body = await read_body(request, hooks.read_limit(targets))
-    except TooLarge as exc:
-        await run_in_threadpool(_reject, request, "github", delivery[:100], event, exc.message)
+    except TooLarge as exc:  # read before its signature is checked: nobody vouched for it
+        await run_in_threadpool(
+            _reject, request, "github", delivery[:100], event, exc.message, "too_large"
+        )
         raise
 
     def context(app: str) -> Context:
@@ -112,7 +128,9 @@ async def build_webhook(request: Request) -> JSONResponse:
     try:
         principal, holds = ci_principal(request, targets)
     except Unauthorized as exc:
-        await run_in_threadpool(_reject, request, "build", delivery[:100], "build", exc.message)
+        await run_in_threadpool(
+            _reject, request, "build", delivery[:100], "build", exc.message, "token"
+        )
         raise
     try:
         body = await read_body(request, hooks.read_limit(holds))
