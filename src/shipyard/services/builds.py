@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.core.environ import clean_env
 from shipyard.errors import GitError, ShipyardError
+from shipyard.private import private_dir
 from shipyard.services.context import Context
 from shipyard.store import audit
 from shipyard.store.models import App, Build, Check
@@ -249,8 +250,7 @@ def run_build(ctx: Context, build: Build) -> bool:
 
 def _work_dir(ctx: Context) -> Path:
     d = ctx.settings.state_dir / "work"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return private_dir(d)
 
 
 def pending_builds(ctx: Context) -> list[Build]:

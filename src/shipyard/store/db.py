@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import ConfigError, ShipyardError
+from shipyard.private import private_dir, private_file
 
 HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,8 +61,9 @@ class Store:
         try:
             if url.startswith("sqlite"):
                 path = url.split("///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    private_dir(Path(path).parent)
+                    private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
                 self.engine = _sqlite_engine(url)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
