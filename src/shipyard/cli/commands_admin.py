@@ -113,9 +113,10 @@ def serve(
         )
     served = settings.app.name if len(apps) == 1 else f"{len(apps)} apps"
     console().print(f"serving {served} on http://{host}:{port}/ (API: /api/v1, /openapi.json)")
+    from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import configure
 
-    configure()
+    configure(scrubber=scrubber_for(apps))
     # The schedules start and stop with the app's lifespan: uvicorn re-raises the
     # stopping signal once it returns, so anything left for afterwards would be cut short.
     app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)

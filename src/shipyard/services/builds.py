@@ -156,6 +156,7 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
             + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
         )
     duration = time.monotonic() - started
+    output = ctx.scrubber.text(output)  # whatever a check printed, no secret is kept
     if len(output) > cfg.log_limit:
         output = "[shipyard] log truncated to its last part\n" + output[-cfg.log_limit :]
     status = PASSED if code == 0 else FAILED

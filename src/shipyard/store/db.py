@@ -69,10 +69,18 @@ class Store:
                 self.engine = create_engine(url, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise ConfigError(f"cannot use database {safe_url(url)}: {exc}") from None
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # What every session knows (``Session.info``): the scrubber the audit log applies.
+        self._info: dict[str, Any] = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self._info)
         self._read_sessions = sessionmaker(
-            self.engine.execution_options(shipyard_read=True), expire_on_commit=False
+            self.engine.execution_options(shipyard_read=True),
+            expire_on_commit=False,
+            info=self._info,
         )
+
+    def scrub_with(self, scrub: Callable[[Any], Any]) -> None:
+        """Have the audit log pass what it records through ``scrub`` (secrets out)."""
+        self._info["scrub"] = scrub
 
     @property
     def dialect(self) -> str:

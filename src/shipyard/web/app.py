@@ -86,9 +86,13 @@ def create_app(
     app.state.rollouts = Rollouts()
     app.state.principals = Principals()  # who a token is, for a few seconds
     errors.install(app)
-    from shipyard.web.logs import AccessLog
+    from shipyard.services.secrets import scrubber_for
+    from shipyard.web.logs import AccessLog, ScrubSecrets
 
+    scrubber = scrubber_for(served)
+    app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
     app.add_middleware(errors.StrictJson)
+    app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["operations"])
