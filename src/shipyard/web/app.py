@@ -31,6 +31,9 @@ def create_app(
     ``services.fleet``); the store is opened here unless given. With ``schedule``
     the server runs every app's schedules while it is up.
 
+    On start, before it answers anything, the server finishes or fails the
+    deployments whose owner is gone (a server killed mid-rollout).
+
     On shutdown (uvicorn has answered the requests in flight) the server stops
     its schedules, letting a running job finish, waits for the deployments the
     dashboard started, lets webhook ingests end, and delivers what is queued."""

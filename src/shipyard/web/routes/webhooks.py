@@ -6,7 +6,8 @@
                             {app?, commit, checks, artifact?} (``app`` required when several)
 
 200 accepted (or a duplicate: ``{"duplicate": true}``), 202 ignored (another
-repository or branch, or a repository no served app follows), 401 bad signature
+repository or branch, a repository no served app follows, or an event Shipyard does
+not act on), 401 bad signature
 or token, 4xx with the reason for a body that cannot be read, 404 an unknown
 app, 413 above the size limit. See ``services.webhooks.routing`` for the rules.
 """
