@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from shipyard.core.cron import Cron, parse
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.deploy.recovery import recover_dead
 from shipyard.services.leases import KeepLease as KeepLease
 from shipyard.services.leases import _utc
 from shipyard.services.leases import acquire_lease as acquire_lease
@@ -245,23 +246,6 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
     return Outcome(SUCCEEDED, "; ".join(parts))
 
 
-def recover_dead(ctx: Context) -> list[str]:
-    """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
-    from shipyard.services.deploy import recover
-
-    try:
-        done = recover(ctx)
-    except ShipyardError as exc:
-        log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
-        return []
-    except Exception:  # a recovery that fails must not stop the schedules
-        log.exception("recovering %s's deployments failed", ctx.app_name)
-        return []
-    for line in done:
-        log.warning("recovered %s: %s", ctx.app_name, line)
-    return done
-
-
 DEFAULT_ACTIONS: Mapping[str, Action] = {PRERELEASE: run_prerelease, POLL: run_poll}
 
 
@@ -306,7 +290,7 @@ class Scheduler:
         """
         # Between ticks this server runs nothing, so its own "running" rows are stale too.
         abandon_dead_runs(self.ctx, self.holder, now, self.settings.run_timeout)
-        recover_dead(self.ctx)
+        recover_dead(self.ctx)  # a server or CLI killed mid-rollout leaves nothing in progress
         results = []
         for job in (self._poll, self._prerelease):
             if stop is not None and stop.is_set():

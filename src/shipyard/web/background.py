@@ -118,7 +118,7 @@ def run_all(schedulers: list[Scheduler], stop: threading.Event) -> None:
 def recover_at_start(fleet: Fleet) -> list[str]:
     """Finish or fail every served app's deployments whose owner is gone (a server killed
     mid-rollout, a CLI killed mid-deploy); before the server answers anything."""
-    from shipyard.services.scheduler import recover_dead
+    from shipyard.services.deploy.recovery import recover_dead
 
     done: list[str] = []
     for name in fleet.names:

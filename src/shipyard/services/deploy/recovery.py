@@ -7,6 +7,8 @@ commit past the switch, and otherwise failed, its tag removed and the runtime re
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from shipyard.core import states as st
@@ -17,6 +19,8 @@ from shipyard.services.deploy.transitions import _fail, _finish, _restore_runtim
 from shipyard.services.owners import owner_alive as owner_alive
 from shipyard.services.owners import owner_id as owner_id
 from shipyard.store.models import Deployment, Environment, Release
+
+log = logging.getLogger("shipyard.services.recovery")
 
 
 def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -> list[str]:
@@ -42,6 +46,21 @@ def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -
         if owner_alive(d.owner, updated_at=d.updated_at):
             continue
         done.append(_recover_one(ctx, d, env_name))
+    return done
+
+
+def recover_dead(ctx: Context) -> list[str]:
+    """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
+    try:
+        done = recover(ctx)
+    except ShipyardError as exc:
+        log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
+        return []
+    except Exception:  # a recovery that fails must not stop the schedules
+        log.exception("recovering %s's deployments failed", ctx.app_name)
+        return []
+    for line in done:
+        log.warning("recovered %s: %s", ctx.app_name, line)
     return done
 
 
