@@ -207,3 +207,28 @@ def test_the_init_template_names_the_ticket_settings() -> None:
         ports={"stage": 8111, "dev": 8112, "prod": 8113},
     )
     assert "# ticket_sources = " in text and "# since = " in text and "# ticket_body = " in text
+
+
+BASE = {"app": {"name": "x", "run": "r"}, "environments": {"stage": {"port": 1}}}
+
+
+def test_checks_env_names_what_checks_may_see() -> None:
+    s = parse({**BASE, "checks": {"unit": "make test", "env": ["NPM_TOKEN", "CI"]}}, root=Path("."))
+    assert s.checks == {"unit": "make test"} and s.check_env == ["NPM_TOKEN", "CI"]
+    assert parse(BASE, root=Path(".")).check_env == []
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (["NOT A NAME"], "checks -> env -> 0: 'NOT A NAME' is not an environment variable name"),
+        (["SHIPYARD_BUILD_TOKEN"], "checks -> env -> 0: 'SHIPYARD_BUILD_TOKEN' is Shipyard's own"),
+        (["OK", "GH_SECRET"], "checks -> env -> 1: 'GH_SECRET' holds a secret of Shipyard's"),
+        ("PATH", "checks -> env: must be a list"),
+    ],
+)
+def test_checks_env_refuses_bad_and_secret_names(env: object, message: str) -> None:
+    data = {**BASE, "checks": {"env": env}, "webhooks": {"github_secret": {"env": "GH_SECRET"}}}
+    with pytest.raises(ConfigError) as err:
+        parse(data, root=Path("."))
+    assert message in err.value.message

@@ -411,6 +411,23 @@ def test_recover_restarts_with_env_vars_it_never_stored(
     assert served_commit(port) == v1.commit
 
 
+def test_an_instance_sees_an_allow_list_of_the_callers_environment(
+    runtime: LocalRuntime, make_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_GITHUB_SECRET", "gh-secret-value")
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", "postgresql://u:pw@h/db")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-value")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    info = runtime.deploy(make_spec("v1", env_vars={"API_TOKEN": "own"}))
+    seen = environ_of(info.pid)
+    assert set(seen) <= {"PATH", "HOME", "LANG", "TMPDIR", "PORT", "API_TOKEN", "PWD", "SHLVL"} | {
+        "SHIPYARD_APP",
+        "SHIPYARD_ENV",
+        "SHIPYARD_PROCESS",
+    }, sorted(seen)
+    assert seen["API_TOKEN"] == "own" and seen["LANG"] == "C.UTF-8" and "PORT" in seen
+
+
 def test_a_port_taken_by_another_process_starts_nothing(
     runtime: LocalRuntime, make_spec: Any, port: int, app: str
 ) -> None:

@@ -146,9 +146,13 @@ def test_ping_create_release() -> None:
     )
 
 
-def test_unsupported_event() -> None:
-    with pytest.raises(github.UnsupportedEvent, match="unsupported event 'issues'"):
-        github.parse("issues", {})
+def test_an_event_shipyard_does_not_act_on_is_a_skip() -> None:
+    assert github.parse("issues", {}) == github.Skip(
+        None, "Shipyard does not act on 'issues' events"
+    )
+    assert github.parse("delete", {"repository": {"full_name": "o/r"}}).repository == "o/r"
+    with pytest.raises(github.PayloadError, match="must be a JSON object"):
+        github.parse("delete", [])
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,36 @@ def test_lease_is_held_renewed_released_and_taken_over_when_expired(
     assert acquire_lease(store, "job", "a", 60, now=at(MONDAY, 1))
 
 
+def test_a_lease_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
+    contexts: Callable[[], Context],
+) -> None:
+    import subprocess
+
+    from shipyard.services.owners import owner_id
+
+    store = contexts().store
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    # Its pid may be reused; its start time cannot be: the holder is gone either way.
+    dead = f"{socket.gethostname()}:{gone.pid}:1"
+    elsewhere = "other-host:1:1"
+    assert acquire_lease(store, "job", dead, 300, now=MONDAY)
+    assert acquire_lease(store, "job", owner_id(), 300, now=at(MONDAY, 0.01))  # not expired
+    assert not acquire_lease(store, "job", dead, 300, now=at(MONDAY, 0.02))
+    release_lease(store, "job", owner_id())
+    assert acquire_lease(store, "job", elsewhere, 36000, now=MONDAY)
+    # Another host's process cannot be seen from here: it keeps the lease until its TTL.
+    assert not acquire_lease(store, "job", owner_id(), 300, now=at(MONDAY, 1))
+    assert acquire_lease(store, "job", owner_id(), 300, now=at(MONDAY, 11))
+
+
+def test_leases_are_short_by_default() -> None:
+    settings = parse(
+        {"app": {"name": "x", "run": "r"}, "environments": {"s": {"port": 1}}}, root=Path(".")
+    )
+    assert settings.schedule.lease_ttl <= 30 and ScheduleSettings().lease_ttl <= 30
+
+
 @pytest.mark.parametrize("expired_row", [False, True], ids=["fresh", "expired"])
 def test_one_of_many_racing_servers_gets_the_lease(
     contexts: Callable[[], Context], expired_row: bool

@@ -23,6 +23,7 @@ from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
 from shipyard.services import webhooks as hooks
+from shipyard.services.webhooks.deliveries import UNAUTHENTICATED
 from shipyard.store.models import AuditEvent, Build, Check, WebhookDelivery
 from shipyard.web.app import create_app
 
@@ -200,6 +201,11 @@ def test_signature_matches_githubs_documented_example() -> None:
         hooks.verify_signature(SECRET, b"Hello, World?", sign(b"Hello, World!"))
 
 
+def unauthenticated(source: str, reason: str) -> int:
+    """What /metrics reports for refused deliveries nobody authenticated, in this process."""
+    return UNAUTHENTICATED.counts().get((source, reason), 0)
+
+
 @pytest.mark.parametrize(
     ("event", "name"),
     [
@@ -216,6 +222,7 @@ def test_signature_matches_githubs_documented_example() -> None:
 )
 def test_every_event_needs_a_valid_signature(server: Server, event: str, name: str) -> None:
     data = payload(name)
+    before = unauthenticated("github", "signature")
     is_error(server.github(event, data, secret=None), 401, "unauthorized")
     is_error(server.github(event, data, secret="not the secret"), 401, "unauthorized")
     body = json.dumps(data).encode()
@@ -226,7 +233,8 @@ def test_every_event_needs_a_valid_signature(server: Server, event: str, name: s
     )
     is_error(tampered, 401, "unauthorized")
     assert server.builds() == []
-    assert {o for _, _, o in server.deliveries()} == {"rejected"}
+    # Counted, not stored: anyone may send them.
+    assert server.deliveries() == [] and unauthenticated("github", "signature") == before + 3
     # Signed, every example is answered without an error (200, or 202 for master).
     r = server.github(event, data)
     assert r.status_code in (200, 202), r.text
@@ -513,9 +521,33 @@ def test_a_body_that_cannot_be_read_is_a_400_with_the_reason(
     is_error(server.github("push", None, raw=body, secret=None), 401, "unauthorized")
 
 
-def test_an_unsupported_event(server: Server) -> None:
-    err = is_error(server.github("issues", {"action": "opened"}), 400, "bad_request")
-    assert "unsupported event 'issues'" in err["message"]
+@pytest.mark.parametrize(
+    "event",
+    ["delete", "deployment", "package", "pull_request_review", "workflow_dispatch", "issues"],
+)
+def test_an_event_shipyard_does_not_act_on_is_ignored_not_failed(
+    server: Server, event: str
+) -> None:
+    # GitHub shows a 4xx as a failed delivery; these are no failure, only not ours.
+    r = server.github(event, {"action": "opened", "repository": {"full_name": REPO}})
+    assert r.status_code == 202, r.text
+    assert r.json()["outcome"] == "ignored"
+    assert f"Shipyard does not act on '{event}' events" in r.json()["detail"]
+    assert server.deliveries() == [("github", event, "ignored")] and server.builds() == []
+
+
+@pytest.mark.parametrize("action", ["requested", "in_progress", "completed"])
+def test_a_workflow_run_still_running_is_accepted_as_a_running_check(
+    server: Server, action: str
+) -> None:
+    sha = server.head()
+    data = workflow_run(sha, "test")
+    data["action"], data["workflow_run"]["conclusion"] = action, None
+    r = server.github("workflow_run", data)
+    assert r.status_code == 200 and r.json()["outcome"] == "accepted", r.text
+    assert server.checks(sha) == {"test": "running"}
+    assert server.github("workflow_run", workflow_run(sha, "test")).status_code == 200
+    assert server.checks(sha) == {"test": "passed"}
 
 
 @pytest.mark.parametrize("header", ["x-github-event", "x-github-delivery"])
@@ -543,11 +575,19 @@ def test_a_huge_body_is_413(server: Server) -> None:
 
 def test_build_hook_needs_the_token(server: Server) -> None:
     report = {"commit": server.head(), "checks": []}
+    before = unauthenticated("build", "token")
     is_error(server.build_hook(report, token=None), 401, "unauthorized")
     is_error(server.build_hook(report, token="wrong"), 401, "unauthorized")
     server.configure(build_token=None)
     is_error(server.build_hook(report), 401, "unauthorized")
-    assert {o for _, _, o in server.deliveries()} == {"rejected"}
+    assert server.deliveries() == [] and unauthenticated("build", "token") == before + 3
+    from shipyard.web.metrics import render
+
+    metrics = render(server.app.state.store)
+    assert (
+        f'shipyard_webhook_unauthenticated_total{{source="build",reason="token"}} {before + 3}'
+        in (metrics)
+    )
 
 
 def test_build_hook_records_checks_and_is_idempotent(server: Server) -> None:

@@ -93,7 +93,9 @@ audit_app.command("verify")(commands_admin.audit_verify)
 audit_app.command("log")(commands_admin.audit_log)
 app.command()(commands_admin.serve)
 user_app.command("add")(commands_admin.user_add)
+user_app.command("disable")(commands_admin.user_disable)
 token_app.command("create")(commands_admin.token_create)
+token_app.command("revoke")(commands_admin.token_revoke)
 app.command()(commands_admin.demo)
 
 

@@ -1,7 +1,7 @@
 """Setting up and running Shipyard: config, server, users, tokens, audit, demo.
 
 ``shipyard init``, ``serve``, ``demo``, ``shipyard audit verify|log``,
-``shipyard user add`` and ``shipyard token create``; ``shipyard.cli.app``
+``shipyard user add|disable`` and ``shipyard token create|revoke``; ``shipyard.cli.app``
 registers them.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import quote
 
 import typer
 
@@ -145,9 +146,10 @@ def serve(
         )
     served = settings.app.name if len(apps) == 1 else f"{len(apps)} apps"
     console().print(f"serving {served} on http://{host}:{port}/ (API: /api/v1, /openapi.json)")
+    from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import configure
 
-    configure()
+    configure(scrubber=scrubber_for(apps))
     # The schedules start and stop with the app's lifespan: uvicorn re-raises the
     # stopping signal once it returns, so anything left for afterwards would be cut short.
     app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
@@ -181,6 +183,49 @@ def token_create(
         t = create_token(ctx.store, user, name, actor=ctx.actor)
     console().print(f"token for {t.user} ({t.name}), shown once:")
     sys.stdout.write(t.token + "\n")
+
+
+def token_revoke(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
+    name: Annotated[
+        str | None, typer.Option(metavar="LABEL", help="Which of their tokens (its label).")
+    ] = None,
+    all_tokens: Annotated[
+        bool, typer.Option("--all", help="Revoke every token of the user.")
+    ] = False,
+) -> None:
+    """Revoke a token (admin only); it stops working at once on the server that revokes it
+    (with SHIPYARD_URL set), within 5 s on any other."""
+    from shipyard.services.users import revoke_tokens
+
+    if (name is None) == (not all_tokens):
+        raise ShipyardError("name the token with --name LABEL, or give --all (not both)")
+    if (server := remote()) is not None:
+        params = {"name": name} if name is not None else None
+        count = server.call("DELETE", f"/api/v1/users/{quote(user)}/tokens", params=params)[
+            "revoked"
+        ]
+    else:
+        with session() as ctx:
+            count = revoke_tokens(ctx.store, user, name, actor=ctx.actor)
+    console().print(f"revoked {count} token(s) of {user}")
+
+
+def user_disable(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
+) -> None:
+    """Disable a user (admin only): their tokens and dashboard sessions stop working."""
+    from shipyard.services.users import set_disabled
+
+    if (server := remote()) is not None:
+        op = "enable" if enable else "disable"
+        changed = server.call("POST", f"/api/v1/users/{quote(name)}/{op}")["changed"]
+    else:
+        with session() as ctx:
+            changed = set_disabled(ctx.store, name, not enable, actor=ctx.actor)
+    state = "enabled" if enable else "disabled"
+    console().print(f"{name} {state}" if changed else f"{name} was {state} already")
 
 
 def demo(

@@ -148,7 +148,7 @@ class ScheduleConfig:
     prerelease: str = "0 0 * * 1-5"  # cron, in app.timezone; "" turns it off
     poll_interval: float = 30.0  # seconds between reads of main; 0 turns polling off
     catch_up_window: float = 86400.0  # a slot missed by longer than this is not caught up
-    lease_ttl: float = 300.0
+    lease_ttl: float = 30.0
     run_timeout: float = 3600.0
 
 
@@ -325,7 +325,7 @@ def _schedule(data: Any) -> ScheduleConfig:
             "prerelease": (str, "0 0 * * 1-5"),
             "poll_interval": (float, 30.0),
             "catch_up_window": (float, 86400.0),
-            "lease_ttl": (float, 300.0),
+            "lease_ttl": (float, 30.0),
             "run_timeout": (float, 3600.0),
         },
     )
@@ -431,8 +431,27 @@ def _notify(data: Any) -> list[NotifyConfig]:
     return sinks
 
 
-def _checks(data: Any) -> dict[str, str]:
-    return _str_map(_check_type(data, dict, ("checks",)), ("checks",))
+@dataclass(frozen=True)
+class ChecksConfig:
+    """``[checks]``: ``name = "command"`` pairs, and ``env``, the variables they may see."""
+
+    commands: dict[str, str] = field(default_factory=dict)
+    env: list[str] = field(default_factory=list)
+
+
+def _checks(data: Any) -> ChecksConfig:
+    from shipyard.core.environ import NAME_RE as VAR_RE
+    from shipyard.core.environ import OWN_PREFIX
+
+    p: tuple[str | int, ...] = ("checks",)
+    table = dict(_check_type(data, dict, p))
+    names = _str_list(_check_type(table.pop("env", []), list, (*p, "env")), (*p, "env"))
+    for i, name in enumerate(names):
+        if not VAR_RE.match(name):
+            raise Invalid((*p, "env", i), f"{name!r} is not an environment variable name")
+        if name.startswith(OWN_PREFIX):
+            raise Invalid((*p, "env", i), f"{name!r} is Shipyard's own; checks never see it")
+    return ChecksConfig(commands=_str_map(table, p), env=names)
 
 
 SECTIONS: Mapping[str, Callable[[Any], Any]] = {

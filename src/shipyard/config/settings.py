@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config.links import LinksConfig, check_links
-from shipyard.config.schema import Invalid
+from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
     SECTIONS,
     AppConfig,
@@ -41,6 +41,8 @@ class Settings:
     app: AppConfig
     environments: dict[str, EnvironmentConfig]
     checks: dict[str, str] = field(default_factory=dict)
+    # What checks may see of Shipyard's environment besides PATH, HOME, LANG, TMPDIR.
+    check_env: list[str] = field(default_factory=list)
     releases: ReleasesConfig = field(default_factory=ReleasesConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -64,6 +66,9 @@ class Settings:
         if "environments" not in data:
             raise Invalid(("environments",), "is required")
         values = {key: SECTIONS[key](value) for key, value in data.items()}
+        if "checks" in values:
+            checks = values.pop("checks")
+            values["checks"], values["check_env"] = checks.commands, checks.env
         settings = cls(**values, root=root)
         settings._check_graph()
         check_links(settings)
@@ -90,6 +95,9 @@ class Settings:
                     raise Invalid(("environments", name, "after"), "the upstream chain loops")
                 seen.add(up)
                 up = envs[up].after
+        for i, name in enumerate(self.check_env):
+            if name in self.secret_env_names:
+                raise Invalid(("checks", "env", i), f"{name!r} holds a secret of Shipyard's")
         src = self.releases.source
         if src is not None and src not in envs:
             raise Invalid(("releases", "source"), f"no environment named {src!r}")
@@ -107,6 +115,13 @@ class Settings:
     def database_url(self) -> str:
         url = os.environ.get("SHIPYARD_DATABASE_URL") or self.state.database_url
         return url or f"sqlite:///{self.state_dir / 'shipyard.db'}"
+
+    @property
+    def secret_env_names(self) -> frozenset[str]:
+        """The environment variables this config's secret references name."""
+        refs = [self.webhooks.github_secret, self.webhooks.build_token]
+        refs += [n.url for n in self.notify if isinstance(n.url, SecretRef)]
+        return frozenset(r.env for r in refs if isinstance(r, SecretRef))
 
     @property
     def release_source(self) -> str:

@@ -52,11 +52,6 @@ class PayloadError(ValueError):
         self.message = str(self)
 
 
-class UnsupportedEvent(PayloadError):
-    def __init__(self, event: str) -> None:
-        super().__init__("", f"unsupported event {event!r} (supported: {', '.join(EVENTS)})")
-
-
 @dataclass(frozen=True)
 class Ping:
     repository: str | None
@@ -142,12 +137,15 @@ def repository_name(source: str | None) -> str | None:
 
 
 def parse(event: str, payload: Any) -> Intent:
-    """The intent of one delivery; PayloadError or UnsupportedEvent if it cannot be read."""
-    reader = _READERS.get(event)
-    if reader is None:
-        raise UnsupportedEvent(event)
+    """The intent of one delivery (a Skip for an event Shipyard does not act on);
+    PayloadError if it cannot be read."""
     if not isinstance(payload, dict):
         raise PayloadError("", "the body must be a JSON object")
+    reader = _READERS.get(event)
+    if reader is None:
+        # GitHub counts a 4xx as a failed delivery; an event we do not act on is no failure.
+        repository = _get(payload, "repository.full_name", str, optional=True)
+        return Skip(repository, f"Shipyard does not act on {event!r} events")
     return reader(payload)
 
 
@@ -202,8 +200,11 @@ def _first_line(message: str) -> str:
     return message.strip().split("\n", 1)[0][:500]
 
 
-def _conclusion(data: dict[str, Any], path: str) -> str:
-    value: str = _get(data, path, str)
+def _conclusion(data: dict[str, Any], path: str, *, pending_ok: bool = False) -> str:
+    """PASSED or FAILED; RUNNING for no conclusion yet where ``pending_ok`` allows it."""
+    value: str | None = _get(data, path, str, optional=pending_ok)
+    if value is None:  # not concluded yet: the run is still going
+        return RUNNING
     if value in _PASSING:
         return PASSED
     if value in _FAILING:
@@ -320,9 +321,8 @@ def _check_suite(p: dict[str, Any]) -> Intent:
 
 
 def _workflow_run(p: dict[str, Any]) -> Intent:
-    action: str = _get(p, "action", str)
-    if action != "completed":
-        return Skip(_repo(p), f"workflow run {action}; only completed runs count")
+    # Requested and in progress too: until its conclusion the run is a running check.
+    _get(p, "action", str)
     branch = _get(p, "workflow_run.head_branch", str, optional=True)
     name = _get(p, "workflow_run.name", str, optional=True) or _get(p, "workflow.name", str)
     return CheckReport(
@@ -330,7 +330,7 @@ def _workflow_run(p: dict[str, Any]) -> Intent:
         sha=_sha(p, "workflow_run.head_sha"),
         branches=(branch,) if branch else (),
         name=name[:NAME_LIMIT],
-        status=_conclusion(p, "workflow_run.conclusion"),
+        status=_conclusion(p, "workflow_run.conclusion", pending_ok=True),
         detail="",
         url=_get(p, "workflow_run.html_url", str, optional=True),
         subject=_first_line(_text(p, "workflow_run.head_commit.message")),

@@ -21,7 +21,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.core.environ import clean_env
 from shipyard.errors import GitError, ShipyardError
+from shipyard.private import private_dir
 from shipyard.services.context import Context
 from shipyard.store import audit
 from shipyard.store.models import App, Build, Check
@@ -159,8 +161,9 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
     with ctx.store.write() as s:
         check = Check(build_id=build.id, name=name, status=RUNNING, log="")
         s.add(check)
-    env = {**os.environ, "SHIPYARD_COMMIT": build.sha, "SHIPYARD_CHECK": name}
-    env.pop("PORT", None)
+    # An allow-list: the server's own settings and secrets never reach a check.
+    env = clean_env(os.environ, ctx.settings.check_env)
+    env.update(SHIPYARD_COMMIT=build.sha, SHIPYARD_CHECK=name)
     started = time.monotonic()
     try:
         proc = subprocess.run(
@@ -184,6 +187,7 @@ def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Pat
             + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
         )
     duration = time.monotonic() - started
+    output = ctx.scrubber.text(output)  # whatever a check printed, no secret is kept
     if len(output) > cfg.log_limit:
         output = "[shipyard] log truncated to its last part\n" + output[-cfg.log_limit :]
     status = PASSED if code == 0 else FAILED
@@ -278,8 +282,7 @@ def run_build(ctx: Context, build: Build) -> bool:
 
 def _work_dir(ctx: Context) -> Path:
     d = ctx.settings.state_dir / "work"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return private_dir(d)
 
 
 def pending_builds(ctx: Context) -> list[Build]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from shipyard.adapters.notify import Outbox
     from shipyard.adapters.runtime import Runtime
     from shipyard.adapters.tracker.builtin import BuiltinTracker
+    from shipyard.core.secrets import Scrubber
 
 
 class Reporter(Protocol):
@@ -80,6 +81,7 @@ class Context:
     _runtime: Runtime | None = None
     _outbox: Outbox | None = None
     _app_id: int | None = None
+    _scrubber: Scrubber | None = None
     # Where a shared outbox comes from (a server's, per app), made only when one is needed.
     outbox_source: Callable[[], Outbox] | None = None
 
@@ -121,6 +123,15 @@ class Context:
 
                 self._outbox = build_outbox(self.settings)
         return self._outbox
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """Takes this app's secret values out of what is stored or shown."""
+        if self._scrubber is None:
+            from shipyard.services.secrets import scrubber_for
+
+            self._scrubber = scrubber_for([self.settings])
+        return self._scrubber
 
     @property
     def app_id(self) -> int:
@@ -181,9 +192,11 @@ def open_context(
     settings: Settings, *, reporter: Reporter | None = None, actor: str | None = None
 ) -> Context:
     store = open_store(settings.database_url)
-    return Context(
+    ctx = Context(
         settings=settings,
         store=store,
         actor=actor or current_actor(settings.repo_path),
         reporter=reporter or QuietReporter(),
     )
+    store.scrub_with(ctx.scrubber.data)
+    return ctx

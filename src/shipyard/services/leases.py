@@ -24,6 +24,7 @@ from sqlalchemy import CursorResult, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.errors import ShipyardError
+from shipyard.services.owners import on_this_host, owner_alive
 from shipyard.store.db import Store
 from shipyard.store.models import Lease
 
@@ -44,28 +45,39 @@ def acquire_lease(
 ) -> bool:
     """Take (or keep) the lease ``name`` for ``ttl`` seconds; False if someone else holds it.
 
-    One statement decides: the row is taken over only if it has expired or is
-    already ours, so two servers racing for an expired lease cannot both win.
+    One statement decides: the row is taken over only if it has expired, is
+    already ours, or is held by a process on this host that is gone (its pid and
+    start time no longer match: a ``kill -9`` does not make the next start wait
+    for the TTL), so two servers racing for it cannot both win.
     """
     at = _utc(now)
     expires = at + timedelta(seconds=ttl)
     try:
         with store.write() as s:
+            takeable = [Lease.expires_at < at, Lease.holder == holder]
+            current = s.get(Lease, name)
+            if current is not None and _holder_gone(current.holder):
+                takeable.append(Lease.holder == current.holder)
             taken = s.execute(
                 update(Lease)
-                .where(Lease.name == name, or_(Lease.expires_at < at, Lease.holder == holder))
+                .where(Lease.name == name, or_(*takeable))
                 .values(holder=holder, expires_at=expires)
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(taken) == 1:
                 return True
-            if s.get(Lease, name) is not None:
+            if current is not None or s.get(Lease, name) is not None:
                 return False
             s.add(Lease(name=name, holder=holder, expires_at=expires))
             s.flush()
             return True
     except IntegrityError:
         return False  # another server inserted it first
+
+
+def _holder_gone(holder: str) -> bool:
+    """A holder on this host whose process is gone (a holder elsewhere waits for its TTL)."""
+    return on_this_host(holder) and not owner_alive(holder)
 
 
 def renew_lease(

@@ -50,9 +50,16 @@ def emit(ctx: Context, kind: str, summary: str, **fields: Any) -> None:
     """Queue an event for every sink; never raises, never waits for a sink."""
     from shipyard.adapters.notify import Event
 
+    scrub = ctx.scrubber
     try:
         ctx.outbox.publish(
-            Event(kind=kind, app=ctx.app_name, summary=summary, actor=ctx.actor, **fields)
+            Event(
+                kind=kind,
+                app=ctx.app_name,
+                summary=scrub.text(summary),
+                actor=scrub.text(ctx.actor),
+                **scrub.data(fields),
+            )
         )
     except ConfigError as exc:
         ctx.reporter.warn(f"notifications are off: {exc.message}")

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from shipyard.core.cron import Cron, parse
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.deploy.recovery import recover_dead
 from shipyard.services.leases import KeepLease as KeepLease
 from shipyard.services.leases import _utc
 from shipyard.services.leases import acquire_lease as acquire_lease
@@ -74,7 +75,7 @@ class ScheduleSettings:
     timezone: str = "UTC"
     poll_interval: float = 30.0  # seconds
     catch_up_window: timedelta = timedelta(hours=24)
-    lease_ttl: float = 300.0  # seconds a poller may go without renewing its lease
+    lease_ttl: float = 30.0  # seconds a poller may go without renewing its lease
     # A run left "running" by a server on another host is presumed dead after this.
     run_timeout: timedelta = timedelta(hours=1)
 
@@ -290,6 +291,7 @@ class Scheduler:
         """
         # Between ticks this server runs nothing, so its own "running" rows are stale too.
         abandon_dead_runs(self.ctx, self.holder, now, self.settings.run_timeout)
+        recover_dead(self.ctx)  # a server or CLI killed mid-rollout leaves nothing in progress
         results = []
         for job in (self._poll, self._prerelease):
             if stop is not None and stop.is_set():
@@ -319,7 +321,8 @@ class Scheduler:
         if interval <= 0 or (self._next_poll is not None and now < self._next_poll):
             return None
         self._next_poll = now + timedelta(seconds=interval)
-        ttl = max(self.settings.lease_ttl, 2 * interval)
+        # Short, renewed while a poll runs; a holder that died on this host loses it at once.
+        ttl = self.settings.lease_ttl
         if not acquire_lease(self.ctx.store, self.poll_lease, self.holder, ttl, now=now):
             return None
         with KeepLease(self.ctx.store, self.poll_lease, self.holder, ttl, self.clock):

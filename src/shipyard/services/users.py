@@ -70,6 +70,73 @@ def create_token(store: Store, user: str, name: str, *, actor: str) -> NewToken:
     return store.retrying(write)
 
 
+def revoke_tokens(store: Store, user: str, name: str | None, *, actor: str) -> int:
+    """Revoke ``user``'s token called ``name`` (every token of theirs with ``None``).
+
+    Returns how many were revoked; NotFound when the user or the named token is unknown.
+    """
+
+    def write(s: Session) -> int:
+        owner = s.execute(select(User).where(User.name == user)).scalar_one_or_none()
+        if owner is None:
+            raise NotFound(f"no user {user!r}")
+        query = select(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.revoked_at.is_(None))
+        if name is not None:
+            query = query.where(ApiToken.name == name)
+        rows = list(s.execute(query).scalars())
+        if not rows and name is not None:
+            raise NotFound(f"{user!r} has no active token named {name!r}")
+        now = datetime.now(UTC)
+        for row in rows:
+            row.revoked_at = now
+        if rows:
+            audit.append(
+                s,
+                actor=actor,
+                action="token.revoked",
+                subject=user,
+                data={"names": sorted({r.name for r in rows}), "count": len(rows)},
+            )
+        return len(rows)
+
+    return store.retrying(write)
+
+
+def set_disabled(store: Store, name: str, disabled: bool, *, actor: str) -> bool:
+    """Disable (or enable again) ``name``; False when it was so already.
+
+    A disabled user's tokens and sessions stop working; the last enabled admin
+    cannot be disabled, so someone can always administer the server.
+    """
+
+    def write(s: Session) -> bool:
+        row = s.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        if row.disabled == disabled:
+            return False
+        if disabled and row.role == "admin":
+            admins = s.execute(
+                select(func.count(User.id)).where(User.role == "admin", User.disabled.is_(False))
+            ).scalar_one()
+            if admins <= 1:
+                raise ShipyardError(f"{name!r} is the last admin; add another admin first")
+        row.disabled = disabled
+        action = "user.disabled" if disabled else "user.enabled"
+        audit.append(s, actor=actor, action=action, subject=name)
+        return True
+
+    return store.retrying(write)
+
+
+def list_users(store: Store) -> list[tuple[User, list[ApiToken]]]:
+    """Every user with their tokens (revoked ones too), by name."""
+    with store.read() as s:
+        users = list(s.execute(select(User).order_by(User.name)).scalars())
+        tokens = list(s.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
+    return [(u, [t for t in tokens if t.user_id == u.id]) for u in users]
+
+
 def user_for_token(store: Store, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX):
         return None

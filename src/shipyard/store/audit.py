@@ -64,6 +64,9 @@ def append(
     ).scalar_one_or_none()
     prev = last or GENESIS
     when = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    scrub = session.info.get("scrub")
+    if scrub is not None:  # a secret never reaches the audit log
+        actor, subject, data = scrub(actor), scrub(subject), scrub(dict(data or {}))
     payload = json.dumps(dict(data or {}), sort_keys=True, default=str, separators=(",", ":"))
     event = AuditEvent(
         at=when,

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import ConfigError, ShipyardError
+from shipyard.private import private_dir, private_file
 
 HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,17 +61,26 @@ class Store:
         try:
             if url.startswith("sqlite"):
                 path = url.split("///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    private_dir(Path(path).parent)
+                    private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
                 self.engine = _sqlite_engine(url)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise ConfigError(f"cannot use database {safe_url(url)}: {exc}") from None
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # What every session knows (``Session.info``): the scrubber the audit log applies.
+        self._info: dict[str, Any] = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self._info)
         self._read_sessions = sessionmaker(
-            self.engine.execution_options(shipyard_read=True), expire_on_commit=False
+            self.engine.execution_options(shipyard_read=True),
+            expire_on_commit=False,
+            info=self._info,
         )
+
+    def scrub_with(self, scrub: Callable[[Any], Any]) -> None:
+        """Have the audit log pass what it records through ``scrub`` (secrets out)."""
+        self._info["scrub"] = scrub
 
     @property
     def dialect(self) -> str:

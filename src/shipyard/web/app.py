@@ -31,6 +31,9 @@ def create_app(
     ``services.fleet``); the store is opened here unless given. With ``schedule``
     the server runs every app's schedules while it is up.
 
+    On start, before it answers anything, the server finishes or fails the
+    deployments whose owner is gone (a server killed mid-rollout).
+
     On shutdown (uvicorn has answered the requests in flight) the server stops
     its schedules, letting a running job finish, waits for the deployments the
     dashboard started, lets webhook ingests end, and delivers what is queued."""
@@ -42,13 +45,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        from shipyard.web.background import recover_at_start
+
+        # Nothing stays "in progress" after a crash: dead owners' deployments end first.
+        await anyio.to_thread.run_sync(recover_at_start, app.state.fleet)
         stop_schedule = None
         if schedule:
             from shipyard.web.background import start_scheduler
 
             stop_schedule = start_scheduler(served, app.state.store)
         yield
-        import anyio.to_thread
 
         def stop() -> None:
             from shipyard.services.webhooks import drain
@@ -81,8 +89,13 @@ def create_app(
     app.state.rollouts = Rollouts()
     app.state.principals = Principals()  # who a token is, for a few seconds
     errors.install(app)
-    from shipyard.web.logs import AccessLog
+    from shipyard.services.secrets import scrubber_for
+    from shipyard.web.logs import AccessLog, ScrubSecrets
 
+    scrubber = scrubber_for(served)
+    app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
+    app.add_middleware(errors.StrictJson)
+    app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["operations"])

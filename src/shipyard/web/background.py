@@ -14,6 +14,7 @@ from shipyard.errors import ShipyardError
 from shipyard.store.db import Store
 
 if TYPE_CHECKING:
+    from shipyard.services.fleet import Fleet
     from shipyard.services.scheduler import Scheduler
 
 log = logging.getLogger("shipyard.scheduler")
@@ -112,6 +113,25 @@ def run_all(schedulers: list[Scheduler], stop: threading.Event) -> None:
                 release_lease(s.ctx.store, s.poll_lease, s.holder)
             except ShipyardError as exc:
                 log.warning("could not release the poll lease: %s", exc.message)
+
+
+def recover_at_start(fleet: Fleet) -> list[str]:
+    """Finish or fail every served app's deployments whose owner is gone (a server killed
+    mid-rollout, a CLI killed mid-deploy); before the server answers anything."""
+    from shipyard.services.deploy.recovery import recover_dead
+
+    done: list[str] = []
+    for name in fleet.names:
+        try:
+            ctx = fleet.context(name, "shipyard")
+        except ShipyardError as exc:
+            log.warning("cannot recover %s: %s", name, exc.message)
+            continue
+        done += recover_dead(ctx)
+        if ctx._outbox is not None:  # what the recovery notified is sent before going on
+            ctx._outbox.drain(3.0)
+            ctx._outbox.close()
+    return done
 
 
 def start_scheduler(apps: Settings | list[Settings], store: Store) -> Callable[[], None]:

@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shipyard.core.unicode import lone_surrogate
 from shipyard.errors import ShipyardError
 
 log = logging.getLogger("shipyard.web")
@@ -59,3 +61,57 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(body("internal", "internal error; see the server log"), status_code=500)
+
+
+API_PREFIX = "/api/"
+MAX_API_BODY = 1024 * 1024
+
+
+class StrictJson:
+    """ASGI middleware: a JSON body holding a lone surrogate is a 422 before any route runs.
+
+    Python's JSON reader accepts ``"\\ud800"``; the string would reach the database and
+    fail there as a 500, after the action had begun."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if b"json" not in headers.get(b"content-type", b"") or not str(
+            scope.get("path", "")
+        ).startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        chunks, more, size = [], True, 0
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > MAX_API_BODY:
+                await _answer(
+                    scope, receive, send, 413, f"the body is larger than {MAX_API_BODY} bytes"
+                )
+                return
+        body = b"".join(chunks)
+        if lone_surrogate(body):
+            message_ = "the JSON body holds a lone surrogate (such as \\ud800): not valid Unicode"
+            await _answer(scope, receive, send, 422, message_)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    await JSONResponse(body(CODES[status], message), status_code=status)(scope, receive, send)

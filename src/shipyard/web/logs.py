@@ -11,12 +11,23 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shipyard.core.secrets import Scrubber
+
 access = logging.getLogger("shipyard.http")
 FIELDS = ("method", "path", "status", "ms", "client", "event", "app", "environment")
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; every configured secret value scrubbed out of it."""
+
+    def __init__(self, scrubber: Scrubber | None = None) -> None:
+        super().__init__()
+        self.scrubber = scrubber or Scrubber()
+
     def format(self, record: logging.LogRecord) -> str:
+        return self.scrubber.text(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -31,10 +42,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Send Shipyard's and the server's logs to stderr as JSON lines."""
+def configure(level: int = logging.INFO, scrubber: Scrubber | None = None) -> None:
+    """Send Shipyard's and the server's logs to stderr as JSON lines, secrets scrubbed."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(scrubber))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -84,3 +95,41 @@ class AccessLog:
                     "client": client[0] if client else None,
                 },
             )
+
+
+class ScrubSecrets:
+    """ASGI middleware: every configured secret value is taken out of every answer
+    (API JSON, pages, errors), whatever put it there.
+
+    A body sent whole is scrubbed and its Content-Length set again; a streamed one
+    is scrubbed chunk by chunk."""
+
+    def __init__(self, app: ASGIApp, scrubber: Scrubber) -> None:
+        self.app = app
+        self.scrubber = scrubber
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.scrubber:
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+
+        async def sending(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message  # held until the body shows how long it will be
+                return
+            if message["type"] == "http.response.body":
+                body = self.scrubber.bytes(message.get("body", b""))
+                message = {**message, "body": body}
+                if start is not None:
+                    headers = [
+                        (k, v) for k, v in start.get("headers", []) if k != b"content-length"
+                    ]
+                    if not message.get("more_body", False):
+                        headers.append((b"content-length", str(len(body)).encode()))
+                    await send({**start, "headers": headers})
+                    start = None
+            await send(message)
+
+        await self.app(scope, receive, sending)

@@ -134,4 +134,15 @@ def render(store: Store) -> str:
                 for a, j, oc, n in runs
             ],
         )
+    from shipyard.services.webhooks.deliveries import UNAUTHENTICATED
+
+    out += _family(
+        "shipyard_webhook_unauthenticated_total",
+        "counter",
+        "Webhook deliveries refused before anyone authenticated them, by this process.",
+        [
+            ("", {"source": src, "reason": kind}, n)
+            for (src, kind), n in sorted(UNAUTHENTICATED.counts().items())
+        ],
+    )
     return "\n".join(out) + "\n"

@@ -6,10 +6,26 @@ FastAPI turns these into the schemas of ``/openapi.json``.
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
+
+
+def _utc(at: datetime) -> datetime:
+    # The database gives naive UTC on SQLite and aware times on PostgreSQL: one form out.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def iso_z(at: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``: ``2024-09-02T08:30:00.123456Z``."""
+    return _utc(at).isoformat().replace("+00:00", "Z")
+
+
+# Every time the API answers with: ISO 8601, UTC, ending in Z.
+Timestamp = Annotated[
+    datetime, AfterValidator(_utc), PlainSerializer(iso_z, return_type=str, when_used="json")
+]
 
 # -- shapes ---------------------------------------------------------------------------------------
 
@@ -40,8 +56,8 @@ class DeploymentOut(BaseModel):
     requested_by: str
     reason: str | None
     error: str | None
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
 
 
 class EnvironmentOut(BaseModel):
@@ -95,7 +111,7 @@ class TicketOut(BaseModel):
     promoted_to: str | None = None
     label: str
     updated_by: str
-    updated_at: datetime
+    updated_at: Timestamp
     reason: str | None
 
 
@@ -113,7 +129,7 @@ class ReleaseOut(BaseModel):
     latest: bool
     previous_tag: str | None
     created_by: str
-    created_at: datetime
+    created_at: Timestamp
     environments: list[str]
     notes_markdown: str
 

@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from shipyard.private import private_dir
 from shipyard.store.models import ApiToken, User
 from shipyard.web.deps import Principal, settings_of, store_of
 from shipyard.web.principals import Principals
@@ -60,7 +61,7 @@ def load_key(path: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_bytes(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

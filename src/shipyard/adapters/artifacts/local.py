@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from shipyard.adapters.artifacts import ArtifactError
+from shipyard.private import open_private, private_dir
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -56,6 +57,7 @@ class LocalArtifactStore:
 
     def put(self, app: str, src: Path) -> str:
         blobs = self._app(app) / "blobs"
+        private_dir(self.root)  # the artifacts are the app's code: the owner's alone
         blobs.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=blobs))
         try:
@@ -80,9 +82,10 @@ class LocalArtifactStore:
             return False
         if current is not None:
             raise ArtifactError(f"tag {tag} already names another artifact ({current[:19]})")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_name(f".{tag}.{os.getpid()}")
-        tmp.write_text(digest + "\n")
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as fh:
+            fh.write(digest + "\n")
         os.replace(tmp, path)
         return True
 

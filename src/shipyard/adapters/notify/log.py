@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from shipyard.private import private_dir
+
 from .events import Event, NotifyError
 
 
@@ -30,10 +32,10 @@ class LogSink:
     def send(self, event: Event) -> None:
         line = json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             # One write() on an O_APPEND descriptor: lines from several
             # processes do not interleave.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line.encode())
             finally:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shipyard.private import private_dir
+
 from . import spool
 from .events import Event, NotifyError, Sink, matches
 
@@ -116,7 +118,7 @@ class Outbox:
             targets = [s for s in self.sinks if matches(event.kind, s.events)]
             if not targets:
                 return
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             data, now = event.to_dict(), time.time()
             for sink in targets:
                 path = self.directory / spool.new_name(event.id, sink.name)

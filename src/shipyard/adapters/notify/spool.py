@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard.private import open_private, private_dir
+
 SUFFIX = ".json"
 DEAD = "dead"
 _CLAIMED = re.compile(r"^(?P<base>.+\.json)\.claimed-(?P<pid>\d+)-[0-9a-f]+$")
@@ -73,7 +75,7 @@ def write(path: Path, record: Record) -> None:
     """Replace ``path`` with ``record``, atomically and durably."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as fh:
             fh.write(record.to_bytes())
             fh.flush()
             os.fsync(fh.fileno())
@@ -149,7 +151,7 @@ def bury(claimed: Path, record: Record | None) -> Path:
     if record is not None:
         write(claimed, record)
     dead = claimed.parent / DEAD
-    dead.mkdir(exist_ok=True)
+    private_dir(dead)
     target = dead / unclaim(claimed).name
     os.rename(claimed, target)
     return target

@@ -11,6 +11,7 @@ from pathlib import Path
 from shipyard.adapters.runtime import InstanceSpec, Progress, procs
 from shipyard.adapters.runtime.probe import get, reported_commit, same_commit
 from shipyard.adapters.runtime.state import InstanceRecord
+from shipyard.core.environ import clean_env
 from shipyard.errors import DeployFailed
 
 # Set by the runtime itself, whatever the spec says.
@@ -23,12 +24,13 @@ def own_env_keys(spec: InstanceSpec) -> tuple[str, ...]:
 
 
 def instance_env(spec: InstanceSpec, python: str, token: str, port: int) -> dict[str, str]:
-    """The caller's environment without ``SHIPYARD_*``, then the spec's, then ours.
+    """An allow-list of the caller's environment (``core.environ``), then the spec's, then ours.
 
+    Nothing else of the caller's passes: a server's secrets never reach an app.
     ``python``'s directory goes first on PATH so that ``python app.py`` runs
     with the interpreter Shipyard itself uses.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env = clean_env(os.environ)
     bin_dir = os.path.dirname(python)
     env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH", os.defpath)) if p)
     env.update(spec.env_vars)

@@ -49,6 +49,7 @@ from shipyard.adapters.runtime.state import (
     now_iso,
 )
 from shipyard.errors import DeployFailed, ShipyardError
+from shipyard.private import private_dir
 
 KEEP_LOGS = 20
 PROXY_START_TIMEOUT = 10.0
@@ -367,7 +368,7 @@ class LocalRuntime:
     def _new_log(self, state: EnvState, commit: str, token: str) -> Path:
         """A fresh log path; only the newest logs are kept, and those still in use."""
         log_dir = self.store.log_dir(state.app, state.env)
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(log_dir)
         in_use = {r.log for r in (state.current, state.pending) if r}
         old = sorted(
             (p for p in log_dir.glob("*.log") if p.name != "proxy.log"),

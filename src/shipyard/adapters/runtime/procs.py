@@ -18,6 +18,8 @@ import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from shipyard.private import private_dir
+
 TOKEN_VAR = "SHIPYARD_PROCESS"
 PROC = Path("/proc")
 
@@ -37,7 +39,7 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> int:
     process, and a ``Popen`` object dropped while its child runs is a leak
     warning. The caller reaps the child with :func:`exit_code` when it can.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log_path.parent)
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),

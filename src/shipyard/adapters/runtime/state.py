@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shipyard.errors import Busy, ConfigError, ShipyardError
+from shipyard.private import open_private, private_dir
 
 SCHEMA = 1
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -135,7 +136,7 @@ class StateStore:
 
     def save(self, state: EnvState) -> None:
         path = self.path(state.app, state.env)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{state.env}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -153,8 +154,8 @@ class StateStore:
     def locked(self, app: str, env: str, *, timeout: float) -> Iterator[None]:
         """Hold the environment's lock; Busy if another operation keeps it past ``timeout``."""
         lock_path = self.app_dir(app, env) / f"{env}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+b") as fh:
+        private_dir(lock_path.parent)
+        with os.fdopen(open_private(lock_path, os.O_RDWR | os.O_APPEND), "a+b") as fh:
             deadline = time.monotonic() + timeout
             while True:
                 try:

@@ -7,9 +7,7 @@ commit past the switch, and otherwise failed, its tag removed and the runtime re
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import UTC, datetime
+import logging
 
 from sqlalchemy import select
 
@@ -18,35 +16,11 @@ from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import _changes_between, _tickets_of
 from shipyard.services.deploy.transitions import _fail, _finish, _restore_runtime, transition
+from shipyard.services.owners import owner_alive as owner_alive
+from shipyard.services.owners import owner_id as owner_id
 from shipyard.store.models import Deployment, Environment, Release
 
-
-def owner_id() -> str:
-    """This process, as ``host:pid:start-time``: what leases and deployments record as owner."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def owner_alive(
-    owner: str | None, stale_after: float = 3600.0, updated_at: datetime | None = None
-) -> bool:
-    if not owner:
-        return False
-    host, pid, started = [*owner.split(":"), "", "", ""][:3]
-    if host != socket.gethostname():
-        # Another machine: trust it until it has been silent too long.
-        if updated_at is None:
-            return True
-        age = datetime.now(UTC) - updated_at.replace(tzinfo=updated_at.tzinfo or UTC)
-        return age.total_seconds() < stale_after
-    return pid.isdigit() and _start_time(int(pid)) == started != "?"
+log = logging.getLogger("shipyard.services.recovery")
 
 
 def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -> list[str]:
@@ -72,6 +46,21 @@ def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -
         if owner_alive(d.owner, updated_at=d.updated_at):
             continue
         done.append(_recover_one(ctx, d, env_name))
+    return done
+
+
+def recover_dead(ctx: Context) -> list[str]:
+    """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
+    try:
+        done = recover(ctx)
+    except ShipyardError as exc:
+        log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
+        return []
+    except Exception:  # a recovery that fails must not stop the schedules
+        log.exception("recovering %s's deployments failed", ctx.app_name)
+        return []
+    for line in done:
+        log.warning("recovered %s: %s", ctx.app_name, line)
     return done
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.config import Settings
 from shipyard.core import github
+from shipyard.core.unicode import lone_surrogate
 from shipyard.errors import BadDelivery
 from shipyard.services.context import Context
 from shipyard.store import audit
@@ -94,6 +97,10 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
             if not values:
                 raise BadDelivery("a form-encoded delivery needs a 'payload' field")
             text = values[0]
+        if lone_surrogate(text.encode("utf-8", "surrogatepass")):
+            raise BadDelivery(
+                "the body holds a lone surrogate (such as \\ud800): not valid Unicode"
+            )
         return json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         if isinstance(exc, BadDelivery):
@@ -128,12 +135,47 @@ def _unique_id(delivery_id: str, outcome: str) -> str:
     return f"{delivery_id[:DELIVERY_ID_LIMIT]}#{outcome}-{uuid.uuid4().hex[:12]}"
 
 
+class Unauthenticated:
+    """How many deliveries nobody authenticated this process refused, by source and why.
+
+    Counted, never stored: anyone on the network can send them, and a row each
+    would let them fill the database."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, source: str, kind: str) -> None:
+        with self._lock:
+            self._counts[(source, kind)] += 1
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+# One per process, as Prometheus expects of a counter; /metrics reports it.
+UNAUTHENTICATED = Unauthenticated()
+
+
 def record_rejected(
-    ctx: Context, source: str, delivery_id: str, event: str, reason: str, *, app: str = ""
+    ctx: Context,
+    source: str,
+    delivery_id: str,
+    event: str,
+    reason: str,
+    *,
+    app: str = "",
+    unauthenticated: str | None = None,
 ) -> None:
     """Note a refused delivery; it never blocks a later valid delivery of the same id.
 
-    ``app`` is the app it was for, "" when it belongs to none (a bad signature)."""
+    ``app`` is the app it was for, "" when it belongs to none. One that nobody
+    authenticated (``unauthenticated`` names why: ``signature``, ``token``,
+    ``too_large``) is only counted."""
+    if unauthenticated is not None:
+        UNAUTHENTICATED.add(source, unauthenticated)
+        return
     with ctx.store.write() as s:
         s.add(_row(source, app, _unique_id(delivery_id or "-", REJECTED), event, REJECTED, reason))
 

@@ -89,7 +89,14 @@ def deliver_github(
     try:
         signed = signed_for(targets, body, signature)
     except Unauthorized as exc:
-        record_rejected(context(own), "github", delivery_id[:100], event, exc.message)
+        record_rejected(
+            context(own),
+            "github",
+            delivery_id[:100],
+            event,
+            exc.message,
+            unauthenticated="signature",
+        )
         raise
     _check_headers(context(signed[0].name), event, delivery_id)
     repository = repository_of(body, content_type) if several else None

@@ -56,3 +56,51 @@ def create_token(
         )
     t = users.create_token(store_of(request), owner, body.name, actor=who.name)
     return TokenOut(user=t.user, name=t.name, token=t.token)
+
+
+class RevokedOut(BaseModel):
+    user: str
+    revoked: int = Field(description="How many tokens were revoked.")
+
+
+class UserStateOut(BaseModel):
+    name: str
+    disabled: bool
+    changed: bool = Field(description="False when the user was so already.")
+
+
+@router.delete("/users/{user}/tokens", response_model=RevokedOut)
+def revoke_tokens(
+    user: str,
+    request: Request,
+    name: str | None = None,
+    who: Principal = Depends(require("admin")),
+) -> RevokedOut:
+    """Revoke ``user``'s token called ``name``, or all of theirs without ``name``.
+
+    The token stops working at once on this server (and within 5 s on others)."""
+    count = users.revoke_tokens(store_of(request), user, name, actor=who.name)
+    request.app.state.principals.forget()
+    return RevokedOut(user=user, revoked=count)
+
+
+def _set_disabled(request: Request, user: str, disabled: bool, who: Principal) -> UserStateOut:
+    changed = users.set_disabled(store_of(request), user, disabled, actor=who.name)
+    request.app.state.principals.forget()
+    return UserStateOut(name=user, disabled=disabled, changed=changed)
+
+
+@router.post("/users/{user}/disable", response_model=UserStateOut)
+def disable_user(
+    user: str, request: Request, who: Principal = Depends(require("admin"))
+) -> UserStateOut:
+    """Disable ``user``: their tokens and dashboard sessions stop working at once."""
+    return _set_disabled(request, user, True, who)
+
+
+@router.post("/users/{user}/enable", response_model=UserStateOut)
+def enable_user(
+    user: str, request: Request, who: Principal = Depends(require("admin"))
+) -> UserStateOut:
+    """Enable ``user`` again (their tokens not revoked work again)."""
+    return _set_disabled(request, user, False, who)

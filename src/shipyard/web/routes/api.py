@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import TypeAdapter
 
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, fleet_of, store_of
 from shipyard.web.schemas import (
@@ -220,11 +221,26 @@ def notes(
     ctx = context_for(request, who.name, app)
     with ctx.store.read() as s:
         statuses = {t.key: status_label(t.status, t.promoted_to) for t in ctx.tracker.list(s)}
-    text = render_configured(ctx.settings, range, statuses=statuses, fmt=format)
+    try:
+        text = render_configured(ctx.settings, _range(range), statuses=statuses, fmt=format)
+    except NotFound as exc:  # a revision the query names: the client's mistake, not a path's
+        raise ShipyardError(exc.message) from None
     if format == "markdown":
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
+
+
+MAX_RANGE = 512
+
+
+def _range(rng: str) -> str:
+    """``rng`` when it can be a range of revisions; a 400 naming the problem otherwise."""
+    if len(rng) > MAX_RANGE:
+        raise ShipyardError(f"range is {len(rng)} characters long; at most {MAX_RANGE}")
+    if "..." in rng:
+        raise ShipyardError(f"unsupported range {rng!r}: use A..B")
+    return rng
 
 
 @router.get("/audit/verify")

@@ -6,7 +6,8 @@
                             {app?, commit, checks, artifact?} (``app`` required when several)
 
 200 accepted (or a duplicate: ``{"duplicate": true}``), 202 ignored (another
-repository or branch, or a repository no served app follows), 401 bad signature
+repository or branch, a repository no served app follows, or an event Shipyard does
+not act on), 401 bad signature
 or token, 4xx with the reason for a body that cannot be read, 404 an unknown
 app, 413 above the size limit. See ``services.webhooks.routing`` for the rules.
 """
@@ -60,8 +61,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _reject(request: Request, source: str, delivery: str, event: str, reason: str) -> None:
-    hooks.record_rejected(context_for(request, source), source, delivery, event, reason)
+def _reject(
+    request: Request,
+    source: str,
+    delivery: str,
+    event: str,
+    reason: str,
+    unauthenticated: str | None = None,
+) -> None:
+    hooks.record_rejected(
+        context_for(request, source),
+        source,
+        delivery,
+        event,
+        reason,
+        unauthenticated=unauthenticated,
+    )
 
 
 @router.post("/webhooks/github")
@@ -72,8 +87,10 @@ async def github_webhook(request: Request) -> JSONResponse:
     delivery = request.headers.get("x-github-delivery", "")
     try:
         body = await read_body(request, hooks.read_limit(targets))
-    except TooLarge as exc:
-        await run_in_threadpool(_reject, request, "github", delivery[:100], event, exc.message)
+    except TooLarge as exc:  # read before its signature is checked: nobody vouched for it
+        await run_in_threadpool(
+            _reject, request, "github", delivery[:100], event, exc.message, "too_large"
+        )
         raise
 
     def context(app: str) -> Context:
@@ -112,7 +129,9 @@ async def build_webhook(request: Request) -> JSONResponse:
     try:
         principal, holds = ci_principal(request, targets)
     except Unauthorized as exc:
-        await run_in_threadpool(_reject, request, "build", delivery[:100], "build", exc.message)
+        await run_in_threadpool(
+            _reject, request, "build", delivery[:100], "build", exc.message, "token"
+        )
         raise
     try:
         body = await read_body(request, hooks.read_limit(holds))

@@ -24,10 +24,11 @@ from shipyard.web.routes.pages import (
     overview,
     promote,
     releases,
+    users,
 )
 
 router = APIRouter(include_in_schema=False)
-for part in (auth, overview, environments, env_actions, promote, releases, builds, history, legacy):
+for part in (auth, overview, environments, env_actions, promote, releases, builds, history, users, legacy):
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -1,0 +1,100 @@
+"""Revoking tokens and disabling users: at once on the server that does it, admins only."""
+
+from __future__ import annotations
+
+import httpx
+
+from conftest import Project, running_server
+from web.test_api import auth, is_error, run
+from web.test_pages import Clients, log_in
+from web.test_pages import run as run_pages
+
+
+def test_a_revoked_token_fails_at_once_on_the_server_that_revoked_it(project: Project) -> None:
+    async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
+        me = "/api/v1/me"
+        assert (await c.get(me, headers=auth(t["vic"]))).status_code == 200  # now remembered
+        r = await c.delete("/api/v1/users/vic/tokens", params={"name": "t"}, headers=auth(t["rel"]))
+        is_error(r, 403, "forbidden")
+        assert (await c.get(me, headers=auth(t["vic"]))).status_code == 200  # refused: no change
+        r = await c.delete(
+            "/api/v1/users/vic/tokens", params={"name": "t"}, headers=auth(t["admin"])
+        )
+        assert r.status_code == 200 and r.json() == {"user": "vic", "revoked": 1}
+        is_error(await c.get(me, headers=auth(t["vic"])), 401, "unauthorized")
+        r = await c.delete(
+            "/api/v1/users/vic/tokens", params={"name": "t"}, headers=auth(t["admin"])
+        )
+        assert "'vic' has no active token named 't'" in is_error(r, 404, "not_found")["message"]
+        r = await c.delete("/api/v1/users/nobody/tokens", headers=auth(t["admin"]))
+        is_error(r, 404, "not_found")
+
+    run(project, body)
+
+
+def test_a_disabled_user_is_refused_at_once_and_the_last_admin_stays(project: Project) -> None:
+    async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
+        me = "/api/v1/me"
+        assert (await c.get(me, headers=auth(t["quinn"]))).status_code == 200
+        is_error(
+            await c.post("/api/v1/users/quinn/disable", headers=auth(t["quinn"])), 403, "forbidden"
+        )
+        r = await c.post("/api/v1/users/quinn/disable", headers=auth(t["admin"]))
+        assert r.json() == {"name": "quinn", "disabled": True, "changed": True}
+        is_error(await c.get(me, headers=auth(t["quinn"])), 401, "unauthorized")
+        r = await c.post("/api/v1/users/quinn/disable", headers=auth(t["admin"]))
+        assert r.json()["changed"] is False
+        r = await c.post("/api/v1/users/admin/disable", headers=auth(t["admin"]))
+        assert "last admin" in is_error(r, 400, "error")["message"]
+        assert (await c.get(me, headers=auth(t["admin"]))).status_code == 200
+        r = await c.post("/api/v1/users/quinn/enable", headers=auth(t["admin"]))
+        assert r.json()["changed"] is True
+        assert (await c.get(me, headers=auth(t["quinn"]))).json()["name"] == "quinn"
+
+    run(project, body)
+
+
+def test_the_cli_revokes_and_disables_through_the_server(project: Project) -> None:
+    with running_server(project.path) as srv:
+        assert srv.token is not None
+        admin = {"SHIPYARD_URL": srv.url, "SHIPYARD_TOKEN": srv.token}
+        project.ok("user", "add", "bo", "--role", "engineer")
+        bo = project.ok("token", "create", "--user", "bo").out.strip().splitlines()[-1]
+        assert httpx.get(f"{srv.url}/api/v1/me", headers=auth(bo), timeout=10).status_code == 200
+        r = project.run("token", "revoke", "--user", "bo", env=admin)
+        assert r.code != 0 and "--name LABEL, or give --all" in r.err and "Traceback" not in r.text
+        r = project.ok("token", "revoke", "--user", "bo", "--all", env=admin)
+        assert "revoked 1 token(s) of bo" in r.out
+        assert httpx.get(f"{srv.url}/api/v1/me", headers=auth(bo), timeout=10).status_code == 401
+        r = project.run("user", "disable", "ghost", env=admin)
+        assert r.code != 0 and "no user 'ghost'" in r.err and "Traceback" not in r.text
+        assert "bo disabled" in project.ok("user", "disable", "bo", env=admin).out
+        log = project.ok("audit", "log").out
+        assert "token.revoked" in log and "user.disabled" in log
+
+
+def test_the_dashboard_disables_users_and_revokes_tokens_for_admins(project: Project) -> None:
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        vic, admin, rel = c["vic"], c["admin"], c["rel"]
+        await log_in(vic, t["vic"])
+        rel_csrf = await log_in(rel, t["rel"])
+        assert 'href="/users"' not in (await rel.get("/apps/monitor")).text
+        assert (await rel.get("/users")).status_code == 403
+        r = await rel.post("/users/vic/disable", data={"csrf": rel_csrf})
+        assert r.status_code == 403 and (await vic.get("/apps/monitor")).status_code == 200
+        csrf = await log_in(admin, t["admin"])
+        page = (await admin.get("/apps/monitor")).text
+        assert 'href="/users"' in page
+        users = (await admin.get("/users")).text
+        assert "Revoke vic's token" in users and 'id="users"' in users
+        r = await admin.post("/users/vic/disable", data={"csrf": "forged"})
+        assert r.status_code == 403 and (await vic.get("/apps/monitor")).status_code == 200
+        r = await admin.post("/users/vic/disable", data={"csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/users?done=vic+disabled"
+        assert (await vic.get("/apps/monitor")).status_code == 303  # signed out at once
+        r = await admin.post("/users/rel/tokens/revoke", data={"csrf": csrf, "token": "t"})
+        assert r.status_code == 303
+        assert (await rel.get("/apps/monitor")).status_code == 303
+        assert "revoked 1 token(s) of rel" in (await admin.get(r.headers["location"])).text
+
+    run_pages(project, body)
