@@ -200,6 +200,22 @@ def test_the_mounted_config_is_where_shipyard_reads_it_and_loads(where: Path) ->
     assert env(server)["SHIPYARD_STATE_DIR"]["value"].startswith(work)
 
 
+@both
+def test_all_replicas_sign_dashboard_sessions_with_the_key_from_the_secret(where: Path) -> None:
+    spec = pod(render(where))
+    server = container(spec, "shipyard")
+    state = Path(env(server)["SHIPYARD_STATE_DIR"]["value"])
+    mount = next(m for m in server["volumeMounts"] if m["name"] == "session-key")
+    assert mount["mountPath"] == str(state / "session.key")  # where web/session.py reads it
+    assert mount["readOnly"] is True
+    secret = next(v for v in spec["volumes"] if v["name"] == "session-key")["secret"]
+    assert secret["secretName"] == "shipyard"
+    assert secret["items"] == [{"key": "session-key", "path": mount["subPath"]}]
+    assert secret["defaultMode"] & 0o040  # the non-root user reads it through fsGroup
+    assert not secret["defaultMode"] & 0o007
+    assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsGroup"]
+
+
 def test_the_overlay_brings_postgresql_in_its_namespace_and_its_own_config() -> None:
     docs = render(OVERLAY)
     for d in docs:
