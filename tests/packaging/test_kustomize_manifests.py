@@ -239,3 +239,31 @@ def test_the_overlay_brings_postgresql_in_its_namespace_and_its_own_config() -> 
 def shipyard_toml(docs: list[dict[str, Any]]) -> Any:
     text = one(docs, "ConfigMap", "shipyard-config")["data"]["shipyard.toml"]
     return parse(tomllib.loads(text), root=Path("/etc/shipyard"))
+
+
+def test_the_docs_name_every_secret_key_the_manifests_read() -> None:
+    docs = render(OVERLAY)
+    refs = {
+        (s["secretName"], i["key"])
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet")
+        for v in d["spec"]["template"]["spec"].get("volumes", [])
+        if (s := v.get("secret"))
+        for i in s["items"]
+    }
+    refs |= {(ref["name"], ref["key"]) for ref in secret_key_refs(docs)}
+    page = (ROOT / "docs" / "kubernetes.md").read_text()
+    assert ("shipyard", "database-url") in refs and ("shipyard-postgres", "password") in refs
+    for name, key in refs:
+        assert f"--from-file={key}=" in page, (name, key)
+    assert "(docs/kubernetes.md)" in (ROOT / "README.md").read_text()
+
+
+def secret_key_refs(node: Any) -> list[dict[str, str]]:
+    """Every secretKeyRef under ``node``."""
+    if isinstance(node, dict):
+        found = [node["secretKeyRef"]] if "secretKeyRef" in node else []
+        return found + [r for v in node.values() for r in secret_key_refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in secret_key_refs(v)]
+    return []
