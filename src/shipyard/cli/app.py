@@ -6,8 +6,8 @@ exits non-zero, never with a traceback: 1 for a mistake or an error, 3 when a ga
 refuses a deploy, 4 when a deployment the command started failed (the environment
 keeps its previous version), 130 on Ctrl-C.
 
-The commands live in ``commands_train``, ``commands_deploy`` and
-``commands_admin``; this module registers them, in the order ``shipyard --help``
+The commands live in ``commands_train``, ``commands_deploy``, ``commands_admin``
+and ``commands_db``; this module registers them, in the order ``shipyard --help``
 lists them, and runs the app.
 """
 
@@ -18,7 +18,13 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli import commands_admin, commands_adopt, commands_deploy, commands_train
+from shipyard.cli import (
+    commands_admin,
+    commands_adopt,
+    commands_db,
+    commands_deploy,
+    commands_train,
+)
 from shipyard.errors import ShipyardError
 
 app = typer.Typer(
@@ -33,6 +39,7 @@ qa_app = typer.Typer(help="QA sign-off on tickets.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of the server and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (shown once, stored as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema (migrations).", no_args_is_help=True)
 
 
 def _print_version(wanted: bool) -> None:
@@ -65,6 +72,7 @@ app.add_typer(qa_app, name="qa")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
 
 # -- set-up
 app.command()(commands_admin.init)
@@ -92,6 +100,7 @@ app.command()(commands_deploy.logs)
 audit_app.command("verify")(commands_admin.audit_verify)
 audit_app.command("log")(commands_admin.audit_log)
 app.command()(commands_admin.serve)
+db_app.command("upgrade")(commands_db.db_upgrade)
 user_app.command("add")(commands_admin.user_add)
 user_app.command("disable")(commands_admin.user_disable)
 token_app.command("create")(commands_admin.token_create)

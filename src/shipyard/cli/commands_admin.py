@@ -119,11 +119,30 @@ def audit_log(
 
 
 def serve(
-    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8100,
+    host: Annotated[
+        str,
+        typer.Option(
+            metavar="HOST", envvar="SHIPYARD_HOST", help="Address to listen on (0.0.0.0: all)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT", envvar="SHIPYARD_PORT", min=1, max=65535, help="Port to listen on."
+        ),
+    ] = 8100,
     no_schedule: Annotated[
         bool, typer.Option("--no-schedule", help="Do not run the daily pre-release and polling.")
     ] = False,
+    first_admin: Annotated[
+        bool,
+        typer.Option(
+            "--first-admin/--no-first-admin",
+            envvar="SHIPYARD_FIRST_ADMIN",
+            help="On an empty database, create the user 'admin' and print its token once "
+            "(off where output goes to a log: add users with 'shipyard user add').",
+        ),
+    ] = True,
 ) -> None:
     """Run the server: dashboard, REST API, webhooks, and the schedules, for this app and
     those its [server] apps names."""
@@ -138,7 +157,7 @@ def serve(
     settings = load()
     apps = load_fleet(settings)
     store = open_store(settings.database_url)
-    first = bootstrap_admin(store)
+    first = bootstrap_admin(store) if first_admin else None
     if first is not None:
         console().print(
             f"first start: created user 'admin'; its token (shown once): {first.token}",

@@ -94,7 +94,7 @@ class Store:
                 with session.begin():
                     yield session
             except OperationalError as exc:
-                raise StoreError(f"database error: {exc.orig}") from None
+                raise StoreError(f"database error: {_line(exc.orig)}") from None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -114,20 +114,33 @@ class Store:
                 time.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (only when it is behind)."""
-        if self.current_revision() == HEAD_REVISION:
-            return
+    def migrate(self) -> str | None:
+        """Bring the schema to the newest revision (only when it is behind).
+
+        Returns the revision found before, read under the migration lock (PostgreSQL's
+        advisory lock, SQLite's write lock): of several processes migrating one database
+        at once, one upgrades and the others find it at head and change nothing.
+        """
+        found = self.current_revision()
+        if found == HEAD_REVISION:
+            return found
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724301)")
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724301)")
+                found = MigrationContext.configure(conn).get_current_revision()
+                if found != HEAD_REVISION:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate {safe_url(self.url)}: {_line(exc)}") from None
+        return found
 
     def current_revision(self) -> str | None:
         try:
@@ -138,15 +151,22 @@ class Store:
         except OperationalError as exc:
             if "no such table" in str(exc) or "does not exist" in str(exc):
                 return None
-            raise StoreError(f"cannot open database {safe_url(self.url)}: {exc.orig}") from None
+            raise StoreError(
+                f"cannot open database {safe_url(self.url)}: {_line(exc.orig)}"
+            ) from None
         except SQLAlchemyError as exc:
             if "does not exist" in str(exc):
                 return None
-            raise StoreError(f"cannot open database {safe_url(self.url)}: {exc}") from None
+            raise StoreError(f"cannot open database {safe_url(self.url)}: {_line(exc)}") from None
         return None if row is None else str(row[0])
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _line(exc: object) -> str:
+    """A driver's message on one line (psycopg adds hints on lines of their own)."""
+    return " ".join(str(exc).split())
 
 
 def safe_url(url: str) -> str:
