@@ -14,6 +14,7 @@ The package, from the bottom up::
 
     schema     Invalid and the checks every section uses (types, known keys, ranges)
     sections   AppConfig, EnvironmentConfig, ... and the parser of each section
+    artifacts  ArtifactsConfig: [artifacts], the local store or an OCI registry
     settings   Settings, parse, load, find_config
     template   TEMPLATE, render_template (what ``shipyard init`` writes)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config.artifacts import ARTIFACT_KINDS, ArtifactsConfig
 from shipyard.config.schema import Invalid
 from shipyard.config.sections import (
     NAME_RE,
@@ -48,12 +50,14 @@ if TYPE_CHECKING:
     from shipyard.config.template import TEMPLATE, render_template
 
 __all__ = [
+    "ARTIFACT_KINDS",
     "CONFIG_NAME",
     "NAME_RE",
     "PREFIX_RE",
     "SINK_TYPES",
     "TEMPLATE",
     "AppConfig",
+    "ArtifactsConfig",
     "BuildConfig",
     "EnvironmentConfig",
     "GroupConfig",
