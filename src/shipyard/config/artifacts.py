@@ -85,8 +85,8 @@ def parse_artifacts(data: Any) -> ArtifactsConfig:
             "insecure": (bool, False),
         },
     )
-    for key, value in secrets.items():
-        f[key] = _secret_ref(value, (*p, key))
+    for key in ("username", "password"):
+        f[key] = _secret_ref(secrets[key], (*p, key)) if key in secrets else None
     if f["kind"] not in ARTIFACT_KINDS:
         raise Invalid((*p, "kind"), f"must be one of {', '.join(ARTIFACT_KINDS)}")
     if f["kind"] == "oci":
