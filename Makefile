@@ -22,6 +22,8 @@ bench:
 	@scripts/bootstrap
 	@.venv/bin/python bench/notes_bench.py
 	@.venv/bin/python bench/webhook_latency.py
+	@scripts/services
+	@.venv/bin/python bench/retag_bench.py
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 \
 		|| echo "wrk could not be installed: bench/env_load.py loads with its Python client"
 	@.venv/bin/python bench/env_load.py

@@ -15,6 +15,7 @@ The package, from the bottom up::
     schema     Invalid and the checks every section uses (types, known keys, ranges)
     gitops     GitOpsConfig, ArgoCDConfig: an environment deployed through a manifests repo
     sections   AppConfig, EnvironmentConfig, ... and the parser of each section
+    artifacts  ArtifactsConfig: [artifacts], the local store or an OCI registry
     settings   Settings, parse, load, find_config
     template   TEMPLATE, render_template (what ``shipyard init`` writes)
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config.artifacts import ARTIFACT_KINDS, ArtifactsConfig
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from shipyard.config.template import TEMPLATE, render_template
 
 __all__ = [
+    "ARTIFACT_KINDS",
     "CONFIG_NAME",
     "NAME_RE",
     "PREFIX_RE",
@@ -56,6 +59,7 @@ __all__ = [
     "TEMPLATE",
     "AppConfig",
     "ArgoCDConfig",
+    "ArtifactsConfig",
     "BuildConfig",
     "EnvironmentConfig",
     "GitOpsConfig",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
 from shipyard.config.links import LinksConfig, check_links
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
@@ -32,6 +33,8 @@ from shipyard.config.sections import (
 from shipyard.errors import ConfigError, NotFound
 
 CONFIG_NAME = "shipyard.toml"
+# Sections kept in modules of their own (they import ``sections``, so are added here).
+ALL_SECTIONS = {**SECTIONS, "artifacts": parse_artifacts}
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,20 @@ class Settings:
     # Roles per action on this app's server routes (core.permissions); admin always may.
     permissions: dict[str, frozenset[str]] = field(default_factory=dict)
     links: LinksConfig = field(default_factory=LinksConfig)
+    artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], root: Path) -> Settings:
         for key in data:
-            if key not in SECTIONS:
+            if key not in ALL_SECTIONS:
                 raise Invalid((key,), "is not a known section")
         if "app" not in data:
             raise Invalid(("app",), "is required")
         if "environments" not in data:
             raise Invalid(("environments",), "is required")
-        values = {key: SECTIONS[key](value) for key, value in data.items()}
+        values = {key: ALL_SECTIONS[key](value) for key, value in data.items()}
         if "checks" in values:
             checks = values.pop("checks")
             values["checks"], values["check_env"] = checks.commands, checks.env
