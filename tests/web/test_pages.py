@@ -261,3 +261,21 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
         assert "ticket.verified" in only_quinn and "deployment.succeeded" not in only_quinn
 
     run(p, body)
+
+
+
+def test_an_unknown_url_is_a_page_for_a_browser_and_json_for_the_api(project: Project) -> None:
+    """A browser that follows a stale link reads a page; the API keeps its error shape."""
+
+    async def body(c: Clients, tokens: dict[str, str]) -> None:
+        html = {"accept": "text/html"}
+        page = await c["admin"].get("/apps/monitor/nowhere", headers=html)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "There is no page at /apps/monitor/nowhere." in page.text
+        api = await c["admin"].get("/api/v1/nowhere", headers=html)
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+        script = await c["admin"].get("/apps/monitor/nowhere")
+        assert script.status_code == 404 and script.json()["error"]["code"] == "not_found"
+
+    run(project, body)

@@ -88,7 +88,9 @@ def create_app(
     app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
     app.state.rollouts = Rollouts()
     app.state.principals = Principals()  # who a token is, for a few seconds
-    errors.install(app)
+    from shipyard.web.routes.pages.common import error_page
+
+    errors.install(app, html=error_page)
     from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import AccessLog, ScrubSecrets
 

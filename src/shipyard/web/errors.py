@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,13 +38,30 @@ def body(code: str, message: str, details: dict[str, Any] | None = None) -> dict
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def install(app: FastAPI) -> None:
+HtmlPage = Callable[[Request, int, str, str], Response]
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a webhook, not a script)."""
+    path = request.url.path
+    if path.startswith((API_PREFIX, "/webhooks/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI, html: HtmlPage | None = None) -> None:
+    """Install the handlers; ``html`` renders a readable page for a browser's 404 or 405."""
+
     @app.exception_handler(ShipyardError)
     async def _shipyard(request: Request, exc: ShipyardError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if html is not None and exc.status_code in (404, 405) and wants_html(request):
+            title = "Page not found" if exc.status_code == 404 else "Not allowed here"
+            message = f"There is no page at {request.url.path}."
+            return html(request, exc.status_code, title, message)
         code = CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(body(code, message), status_code=exc.status_code, headers=exc.headers)
