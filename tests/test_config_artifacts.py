@@ -59,7 +59,7 @@ def test_an_oci_registry_with_secret_references() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "s3"}, "artifacts -> kind: must be one of local, oci"),
+        ({"kind": "s3"}, "artifacts -> kind: unknown artifacts adapter 's3'; known: local, oci"),
         ({"registry": None}, 'artifacts -> registry: is required when kind = "oci"'),
         ({"registry": "http://x"}, "artifacts -> registry: must be host[:port]"),
         ({"repository": "Acme/Web"}, "artifacts -> repository: lower-case path components"),

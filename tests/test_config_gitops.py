@@ -84,7 +84,7 @@ def test_helm_values_defaults_their_restart_key() -> None:
     [
         (
             ('runtime = "gitops"', 'runtime = "nomad"'),
-            "environments -> prod -> runtime: must be one of local, gitops",
+            "environments -> prod -> runtime: unknown runtime adapter 'nomad'; known: gitops, local",
         ),
         (
             ('format = "kustomize"', 'format = "jsonnet"'),

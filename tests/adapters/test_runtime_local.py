@@ -25,9 +25,9 @@ import pytest
 
 import shipyard.demo
 from conftest import free_port
-from shipyard.adapters.runtime import InstanceSpec, create_runtime
+from shipyard.adapters.runtime import InstanceSpec
 from shipyard.adapters.runtime.local import LocalRuntime
-from shipyard.errors import ConfigError, DeployFailed
+from shipyard.errors import DeployFailed
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 
@@ -326,7 +326,7 @@ def test_stale_pids_after_a_reboot_are_not_mistaken_for_ours(
 DEPLOY_SCRIPT = """
 import json, sys
 from pathlib import Path
-from shipyard.adapters.runtime import InstanceSpec, create_runtime
+from shipyard.adapters.runtime import InstanceSpec
 from shipyard.adapters.runtime.local import LocalRuntime
 args = json.loads(sys.argv[1])
 spec = InstanceSpec(app=args["app"], env=args["env"], port=args["port"],
@@ -441,12 +441,6 @@ def test_a_port_taken_by_another_process_starts_nothing(
 
     assert app_processes(app) == {}
     assert runtime.current(app, ENV) is None
-
-
-def test_runtimes_are_chosen_by_name(state_dir: Path) -> None:
-    assert isinstance(create_runtime("local", state_dir=state_dir), LocalRuntime)
-    with pytest.raises(ConfigError, match="unknown runtime 'k8s'"):
-        create_runtime("k8s", state_dir=state_dir)
 
 
 def test_a_deep_state_dir_still_gets_a_control_socket(

@@ -1,6 +1,6 @@
 """The deploy commands: compare, deploy, roll back, and look at what runs.
 
-``shipyard diff``, ``deploy``, ``rollback``, ``unpin``, ``status``, ``history``,
+``shipyard diff``, ``deploy``, ``rollback``, ``unpin``, ``restart``, ``status``, ``history``,
 ``builds`` and ``logs``; ``shipyard.cli.app`` registers them.
 """
 
@@ -133,6 +133,20 @@ def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
         with session() as ctx:
             changed = do_unpin(ctx, environment)
     console().print(f"{environment} unpinned" if changed else f"{environment} was not pinned")
+
+
+def restart(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
+    """Restart what ENV serves, same version: new processes (local) or pods (GitOps)."""
+    from shipyard.services.restart import restart as do_restart
+
+    if (server := remote()) is not None:
+        done = server.call("POST", server.at(f"/environments/{environment}/restart"))
+        ref, commit = done["ref"], done["commit"]
+    else:
+        with session() as ctx:
+            r = do_restart(ctx, environment)
+            ref, commit = r.ref, r.commit
+    console().print(f"[green]✓[/] {environment} restarted: {ref} ({commit[:7]})")
 
 
 def status() -> None:

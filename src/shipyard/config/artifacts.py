@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard.config.adapters import check_name
 from shipyard.config.schema import Invalid, SecretRef, _fields, _secret_ref, _table
 from shipyard.errors import ConfigError
 
-ARTIFACT_KINDS = ("local", "oci")
+ARTIFACT_KINDS = ("local", "oci")  # the built-in ones; see config/adapters.py
 # distribution's reference grammar: host[:port], then path components of [a-z0-9] runs
 # joined by '.', '_', '__' or '-' runs.
 REGISTRY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$")
@@ -86,8 +87,7 @@ def parse_artifacts(data: Any) -> ArtifactsConfig:
     )
     for key in ("username", "password"):
         f[key] = _secret_ref(secrets[key], (*p, key)) if key in secrets else None
-    if f["kind"] not in ARTIFACT_KINDS:
-        raise Invalid((*p, "kind"), f"must be one of {', '.join(ARTIFACT_KINDS)}")
+    check_name("artifacts", f["kind"], (*p, "kind"))
     if f["kind"] == "oci":
         _check_oci(f, p)
     elif any(f[k] is not None for k in ("registry", "repository", "username", "password")):

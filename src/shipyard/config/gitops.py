@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard.config.adapters import check_name
 from shipyard.config.schema import _MISSING, Invalid, SecretRef, _between, _fields, _secret_ref
 from shipyard.core.links import URL_RE
 
@@ -122,8 +123,8 @@ def parse_argocd(data: Any, p: tuple[str | int, ...]) -> ArgoCDConfig:
 
 def check_runtime(f: dict[str, Any], p: tuple[str | int, ...]) -> None:
     """Check ``runtime``, ``on_failure`` and the sections that go with a GitOps runtime."""
-    if f["runtime"] not in RUNTIMES:
-        raise Invalid((*p, "runtime"), f"must be one of {', '.join(RUNTIMES)}")
+    check_name("runtime", f["runtime"], (*p, "runtime"))
+    check_name("verifier", f["verifier"], (*p, "verifier"))
     if f["on_failure"] not in ON_FAILURE:
         raise Invalid((*p, "on_failure"), f"must be one of {', '.join(ON_FAILURE)}")
     gitops = f["runtime"] == "gitops"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.config.adapters import check_name
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
 from shipyard.config.schema import (
@@ -53,6 +54,7 @@ class AppConfig:
     since: str | None = None  # where the first sync starts recording tickets
     exclude_authors: list[str] = field(default_factory=list)
     timezone: str = "UTC"
+    tracker: str = "builtin"  # where tickets live (adapters/tracker)
 
     @property
     def key_sources(self) -> KeySources:
@@ -87,7 +89,10 @@ class EnvironmentConfig:
     runtime: str = "local"
     gitops: GitOpsConfig | None = None
     argocd: ArgoCDConfig | None = None
-    on_failure: str = "revert"  # gitops: "revert" the overlay commit of a failed rollout, or "leave"
+    on_failure: str = (
+        "revert"  # gitops: "revert" the overlay commit of a failed rollout, or "leave"
+    )
+    verifier: str = "http"  # what confirms a rollout (adapters/verify)
 
     @property
     def link(self) -> str:
@@ -200,10 +205,12 @@ def _app(data: Any) -> AppConfig:
             "since": (str, None),
             "exclude_authors": (list, list),
             "timezone": (str, "UTC"),
+            "tracker": (str, "builtin"),
         },
     )
     if not NAME_RE.match(f["name"]):
         raise Invalid((*p, "name"), "lower-case letters, digits, - and _ only (at most 63)")
+    check_name("tracker", f["tracker"], (*p, "tracker"))
     if not f["health"].startswith("/"):
         raise Invalid((*p, "health"), "must be a URL path starting with '/'")
     f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
@@ -256,6 +263,7 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "gitops": (dict, None),
             "argocd": (dict, None),
             "on_failure": (str, "revert"),
+            "verifier": (str, "http"),
         },
     )
     check_runtime(f, p)
@@ -419,8 +427,7 @@ def _notify(data: Any) -> list[NotifyConfig]:
                 "events": (list, list),
             },
         )
-        if f["type"] not in SINK_TYPES:
-            raise Invalid((*p, "type"), f"must be one of {', '.join(SINK_TYPES)}")
+        check_name("notifier", f["type"], (*p, "type"))
         if isinstance(f["url"], dict):
             f["url"] = SecretRef(**_fields(f["url"], (*p, "url"), {"env": (str, _MISSING)}))
         if f["type"] in ("webhook", "slack") and f["url"] is None:

@@ -245,13 +245,18 @@ def run_build(ctx: Context, build: Build) -> bool:
             ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
         digest = None
         if ok:
-            artifact = work / "artifact"
-            ctx.git.export_tree(build.sha, artifact)
-            (artifact / "version.json").write_text(
-                json.dumps(version_document(ctx, build), indent=2) + "\n"
-            )
-            digest = ctx.artifacts.put(ctx.app_name, artifact)
-            ctx.artifacts.tag(ctx.app_name, build.short_sha, digest)
+
+            def export() -> Path:
+                artifact = work / "artifact"
+                ctx.git.export_tree(build.sha, artifact)
+                (artifact / "version.json").write_text(
+                    json.dumps(version_document(ctx, build), indent=2) + "\n"
+                )
+                return artifact
+
+            # A local store keeps the export; a registry reports CI's image, or None
+            # until it is pushed (a deploy then waits for it).
+            digest = ctx.artifacts.publish(ctx.app_name, build.sha, export)
     except ShipyardError as exc:
         ok = False
         digest = None

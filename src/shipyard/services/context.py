@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from shipyard.adapters.git import GitRepo
     from shipyard.adapters.notify import Outbox
     from shipyard.adapters.runtime import Runtime
-    from shipyard.adapters.tracker.builtin import BuiltinTracker
+    from shipyard.adapters.runtime.environment import EnvironmentRuntime
+    from shipyard.adapters.tracker import Tracker
+    from shipyard.adapters.verify import Verifier
     from shipyard.core.secrets import Scrubber
 
 
@@ -82,6 +84,8 @@ class Context:
     _outbox: Outbox | None = None
     _app_id: int | None = None
     _scrubber: Scrubber | None = None
+    _tracker: Tracker | None = None
+    _runtimes: dict[str, EnvironmentRuntime] = field(default_factory=dict)
     # Where a shared outbox comes from (a server's, per app), made only when one is needed.
     outbox_source: Callable[[], Outbox] | None = None
 
@@ -99,14 +103,37 @@ class Context:
 
     @property
     def artifacts(self) -> ArtifactStore:
+        """The store ``[artifacts] kind`` names."""
         if self._artifacts is None:
-            from shipyard.adapters.artifacts.local import LocalArtifactStore
+            from shipyard.adapters import registry
 
-            self._artifacts = LocalArtifactStore(self.settings.state_dir / "artifacts")
+            kind = self.settings.artifacts.kind
+            self._artifacts = registry.build("artifacts", kind, "artifacts -> kind", self.settings)
         return self._artifacts
+
+    def runtime_for(self, environment: str) -> EnvironmentRuntime:
+        """The runtime ``[environments.NAME] runtime`` names, one per environment."""
+        if environment not in self._runtimes:
+            from shipyard.adapters import registry
+
+            name = self.settings.environment(environment).runtime
+            where = f"environments -> {environment} -> runtime"
+            self._runtimes[environment] = registry.build(
+                "runtime", name, where, self.settings, environment
+            )
+        return self._runtimes[environment]
+
+    def verifier_for(self, environment: str) -> Verifier:
+        """The verifier ``[environments.NAME] verifier`` names (default ``http``)."""
+        from shipyard.adapters import registry
+
+        name = self.settings.environment(environment).verifier
+        where = f"environments -> {environment} -> verifier"
+        return registry.build("verifier", name, where, self.settings, environment)  # type: ignore[no-any-return]
 
     @property
     def runtime(self) -> Runtime:
+        """The local supervisor: the processes of every ``runtime = "local"`` environment."""
         if self._runtime is None:
             from shipyard.adapters.runtime.local import LocalRuntime
 
@@ -140,10 +167,16 @@ class Context:
         return self._app_id
 
     @property
-    def tracker(self) -> BuiltinTracker:
-        from shipyard.adapters.tracker.builtin import BuiltinTracker
+    def tracker(self) -> Tracker:
+        """The tracker ``[app] tracker`` names (default ``builtin``)."""
+        if self._tracker is None:
+            from shipyard.adapters import registry
 
-        return BuiltinTracker(self.app_id, self.app_name)
+            name = self.settings.app.tracker
+            self._tracker = registry.build(
+                "tracker", name, "app -> tracker", self.settings, self.app_id
+            )
+        return self._tracker
 
     def environment_row(self, session: Session, name: str) -> Environment:
         self.settings.environment(name)  # NotFound for an unknown name

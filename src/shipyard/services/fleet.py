@@ -65,6 +65,8 @@ def _check(apps: list[Settings], server: Settings) -> None:
             )
         for env_name, env in s.environments.items():
             who = f"{s.app.name}/{env_name}"
+            if not env.port:
+                continue  # not served on this host (runtime = "gitops")
             if env.port in ports:
                 raise ConfigError(f"{here}: {who} uses port {env.port}, as {ports[env.port]} does")
             ports[env.port] = who

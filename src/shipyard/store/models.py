@@ -107,6 +107,7 @@ class Deployment(Base):
     ref: Mapped[str] = mapped_column(String(128))
     tag: Mapped[str] = mapped_column(String(160))
     tag_created: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest: Mapped[str | None] = mapped_column(String(80))  # the artifact the tag named
     kind: Mapped[str] = mapped_column(String(16))  # deploy | auto | rollback
     state: Mapped[str] = mapped_column(String(24))
     requested_by: Mapped[str] = mapped_column(Text)

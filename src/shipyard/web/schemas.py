@@ -58,6 +58,7 @@ class DeploymentOut(BaseModel):
     error: str | None
     created_at: Timestamp
     finished_at: Timestamp | None
+    digest: str | None = None  # the artifact's digest (an image's, with an OCI registry)
 
 
 class EnvironmentOut(BaseModel):
@@ -183,6 +184,7 @@ def deployment_out(d: Any, env: str | None = None) -> DeploymentOut | None:
         error=d.error,
         created_at=d.created_at,
         finished_at=d.finished_at,
+        digest=getattr(d, "digest", None),
     )
 
 

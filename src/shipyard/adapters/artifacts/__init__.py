@@ -6,6 +6,7 @@ existing digest; nothing is rebuilt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +19,19 @@ class ArtifactError(ShipyardError):
 
 
 class ArtifactStore(Protocol):
+    """One app's artifacts (``[artifacts] kind``: ``local`` or ``oci``), built through the
+    adapter registry by the factory ``(settings)``."""
+
+    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
+        """The artifact of commit ``sha`` once its checks passed: a local store stores the
+        directory ``make`` exports; a registry only reports the digest of the image CI
+        pushed. None while there is no artifact yet (a deploy waits for it)."""
+        ...
+
+    def locate(self, app: str, sha: str) -> str | None:
+        """The digest of the artifact of commit ``sha``, or None when it does not exist."""
+        ...
+
     def put(self, app: str, src: Path) -> str:
         """Store a directory; return its digest (``sha256:...``)."""
         ...

@@ -15,10 +15,15 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.adapters.artifacts import ArtifactError
 from shipyard.private import open_private, private_dir
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -104,6 +109,15 @@ class LocalArtifactStore:
     def path(self, app: str, digest: str) -> Path:
         return self._blob(app, digest)
 
+    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
+        """Store the directory ``make`` exports and tag it with the short SHA."""
+        digest = self.put(app, make())
+        self.tag(app, sha[:7], digest)
+        return digest
+
+    def locate(self, app: str, sha: str) -> str | None:
+        return self.resolve(app, sha[:7])
+
     def tags(self, app: str) -> dict[str, str]:
         d = self._app(app) / "tags"
         if not d.is_dir():
@@ -111,3 +125,8 @@ class LocalArtifactStore:
         return {
             p.name: p.read_text().strip() for p in sorted(d.iterdir()) if not p.name.startswith(".")
         }
+
+
+def create(settings: Settings) -> LocalArtifactStore:
+    """The ``artifacts.local`` factory: the store under the state directory."""
+    return LocalArtifactStore(settings.state_dir / "artifacts")

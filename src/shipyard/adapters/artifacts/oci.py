@@ -45,13 +45,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.adapters.artifacts import ArtifactError
 from shipyard.adapters.artifacts.registry_auth import RegistryError
 from shipyard.adapters.artifacts.registry_client import Manifest, RegistryClient
 from shipyard.errors import NotFound
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -192,6 +197,14 @@ class OciArtifactStore:
     def untag(self, app: str, tag: str) -> None:
         self.remove_tag(tag)
 
+    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
+        """CI builds and pushes the image: the build's artifact is the digest of
+        ``build_tag``, or None while it is not pushed yet (``make`` is never called)."""
+        return self.locate(app, sha)
+
+    def locate(self, app: str, sha: str) -> str | None:
+        return self.resolve(app, self.build_tag_for(sha))
+
     def put(self, app: str, src: Path) -> str:
         raise ArtifactError("images are built and pushed by CI; an OCI store does not store files")
 
@@ -209,3 +222,16 @@ def _digest(digest: str) -> str:
     if not DIGEST_RE.match(digest):
         raise ArtifactError(f"not a sha256 digest: {digest!r}")
     return digest
+
+
+def create(settings: Settings) -> OciArtifactStore:
+    """The ``artifacts.oci`` factory, from ``[artifacts]``."""
+    cfg = settings.artifacts
+    assert cfg.registry is not None and cfg.repository is not None  # checked by the config
+    return OciArtifactStore.connect(
+        cfg.registry,
+        cfg.repository,
+        build_tag=cfg.build_tag,
+        insecure=cfg.insecure,
+        credentials=cfg.credentials(),
+    )

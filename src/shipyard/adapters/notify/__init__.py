@@ -5,7 +5,9 @@ is refused, and when a pre-release is cut. An :class:`Outbox` queues it on
 disk for each configured :class:`Sink` and delivers it in the background; a
 failing sink is retried with backoff and never blocks or fails a deploy.
 
-Built-in sinks, chosen by ``type`` in ``[[notify]]``:
+Built-in sinks, chosen by ``type`` in ``[[notify]]`` through the adapter registry
+(entry points ``notifier.<type>``; factory keywords ``name, path, url, headers, events,
+timeout``):
 
     log       LogSink       one JSON line per event in a file (the default)
     webhook   WebhookSink   POST of the event's JSON to any URL
@@ -69,17 +71,47 @@ def make_sink(
         family = pattern[:-2] if pattern.endswith(".*") else None
         if pattern not in KINDS and not any(k.startswith(f"{family}.") for k in KINDS):
             raise ConfigError(f"notify -> events: unknown event kind {pattern!r}")
-    sink_name = name or type
-    if type == "log":
-        if path is None:
-            raise ConfigError("notify -> path: a log sink needs a file path")
-        return LogSink(path, name=sink_name, events=selected)
-    if type in ("webhook", "slack") and not url:
-        raise ConfigError(f"notify -> url: a {type} sink needs a URL")
-    if type == "webhook":
-        assert url is not None
-        return WebhookSink(url, headers, timeout, name=sink_name, events=selected)
-    if type == "slack":
-        assert url is not None
-        return SlackSink(url, timeout, name=sink_name, events=selected)
-    raise ConfigError(f"notify -> type: unknown sink type {type!r} (log, webhook, slack)")
+    from shipyard.adapters import registry
+
+    return registry.build(  # type: ignore[no-any-return]
+        "notifier",
+        type,
+        "notify -> type",
+        name=name or type,
+        path=path,
+        url=url,
+        headers=headers,
+        events=selected,
+        timeout=timeout,
+    )
+
+
+def create_log(*, name: str, path: Path | str | None, events: frozenset[str], **_: object) -> Sink:
+    """The ``notifier.log`` factory."""
+    if path is None:
+        raise ConfigError("notify -> path: a log sink needs a file path")
+    return LogSink(path, name=name, events=events)
+
+
+def create_webhook(
+    *,
+    name: str,
+    url: str | None,
+    headers: Mapping[str, str] | None,
+    events: frozenset[str],
+    timeout: float,
+    **_: object,
+) -> Sink:
+    """The ``notifier.webhook`` factory."""
+    if not url:
+        raise ConfigError("notify -> url: a webhook sink needs a URL")
+    return WebhookSink(url, headers, timeout, name=name, events=events)
+
+
+def create_slack(
+    *, name: str, url: str | None, events: frozenset[str], timeout: float, **_: object
+) -> Sink:
+    """The ``notifier.slack`` factory."""
+    if not url:
+        raise ConfigError("notify -> url: a slack sink needs a URL")
+    return SlackSink(url, timeout, name=name, events=events)

@@ -9,7 +9,13 @@ has the raw status "unknown", shown as "not seen by QA yet"; it is unverified.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
 from shipyard.core.tickets import NOT_SEEN
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 MERGED, VERIFIED, REJECTED, PROMOTED = "merged", "verified", "rejected", "promoted"
 UNKNOWN = "unknown"  # the raw status of a key no tracker has seen
@@ -26,6 +32,7 @@ __all__ = [
     "STATUSES",
     "UNKNOWN",
     "VERIFIED",
+    "Tracker",
     "status_label",
 ]
 
@@ -38,3 +45,42 @@ def status_label(status: str, promoted_to: str | None = None) -> str:
     if status == UNKNOWN:
         return NOT_SEEN
     return status
+
+
+class Tracker(Protocol):
+    """Where tickets and their QA statuses live (``[app] tracker``, default ``builtin``).
+
+    Every method works inside the caller's transaction (``session``), so a ticket's move
+    and its audit record commit together. Built through the adapter registry by the
+    factory ``(settings, app_id)``.
+    """
+
+    def record_merged(
+        self, session: Session, keys: Sequence[str], sha: str, actor: str
+    ) -> list[str]:
+        """Record keys a commit of main names, seen for the first time; return the new ones."""
+        ...
+
+    def missing(self, session: Session, keys: Iterable[str]) -> list[str]: ...
+
+    def statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
+        """Status labels, e.g. ``{"MNTOR-12": "promoted to prod"}``."""
+        ...
+
+    def raw_statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]: ...
+
+    def set_status(
+        self,
+        session: Session,
+        keys: Sequence[str],
+        status: str,
+        actor: str,
+        *,
+        reason: str | None = None,
+    ) -> list[Any]:
+        """QA's sign-off (``verified``) or rejection; return the tickets moved."""
+        ...
+
+    def promote(self, session: Session, keys: Iterable[str], env: str, actor: str) -> list[str]: ...
+
+    def list(self, session: Session, status: str | None = None) -> list[Any]: ...

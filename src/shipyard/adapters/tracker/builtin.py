@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +30,9 @@ from shipyard.adapters.tracker import (
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.store import audit
 from shipyard.store.models import Ticket
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
 
 
 class BuiltinTracker:
@@ -168,3 +172,8 @@ __all__ = [
     "BuiltinTracker",
     "status_label",
 ]
+
+
+def create(settings: Settings, app_id: int) -> BuiltinTracker:
+    """The ``tracker.builtin`` factory."""
+    return BuiltinTracker(app_id, settings.app.name)

@@ -4,9 +4,7 @@ artifact, tag, roll out, verify and finish.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -14,17 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
-from shipyard.errors import ArtifactMissing, Busy, DeployFailed, Refused, ShipyardError
+from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
 from shipyard.services.builds import checks_of, find_build
 from shipyard.services.context import Context
 from shipyard.services.deploy.planning import Plan, plan
 from shipyard.services.deploy.recovery import owner_id, recover
+from shipyard.services.deploy.rollout import roll_out, target_of
 from shipyard.services.deploy.transitions import (
     _audit_data,
     _fail,
     _finish,
     _restore_runtime,
-    _spec,
     transition,
 )
 from shipyard.services.notify import emit
@@ -88,21 +86,14 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
         raise Refused(message, unverified=fresh.unverified)
     build = _wait_for_artifact(ctx, dep_id, fresh)
     assert build.artifact_digest is not None
-    transition(ctx, dep_id, st.TAGGING, build_id=build.id)
+    transition(ctx, dep_id, st.TAGGING, build_id=build.id, digest=build.artifact_digest)
     created = ctx.artifacts.tag(ctx.app_name, fresh.tag, build.artifact_digest)
     transition(ctx, dep_id, st.ROLLING_OUT, note={"tag_created": created}, tag_created=created)
-    cfg = ctx.settings.environment(p.environment)
-    ctx.reporter.step(f"{p.environment}: starting {fresh.short_sha} beside the running version")
-    ctx.runtime.deploy(
-        _spec(ctx, p.environment, build), timeout=cfg.health_timeout, on_progress=ctx.reporter.step
+    ctx.reporter.step(f"{p.environment}: rolling out {fresh.short_sha}")
+    target = target_of(
+        ctx, build, None, ref=fresh.ref, tag=fresh.tag, deployment=dep_id, kind=fresh.kind
     )
-    transition(ctx, dep_id, st.VERIFYING)
-    served = _served_commit(cfg.port)
-    if served != build.sha:
-        _restore_runtime(ctx, p.environment)
-        raise DeployFailed(
-            f"{p.environment} serves {str(served)[:7]} after the switch, not {fresh.short_sha}"
-        )
+    roll_out(ctx, p.environment, target, verifying=lambda: transition(ctx, dep_id, st.VERIFYING))
     d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets), list(fresh.removed_tickets))
     emit(
         ctx,
@@ -246,12 +237,7 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
             )
         if build is not None and build.status == "failed":
             raise Refused(f"the build of {p.short_sha} failed ({', '.join(failed) or 'a check'})")
-        if (
-            build is not None
-            and build.status == "passed"
-            and build.artifact_digest
-            and ctx.artifacts.exists(ctx.app_name, build.artifact_digest)
-        ):
+        if build is not None and build.status == "passed" and _artifact_ready(ctx, build):
             return build
         if time.monotonic() >= deadline:
             raise ArtifactMissing(
@@ -266,11 +252,20 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
         time.sleep(POLL)
 
 
-def _served_commit(port: int, attempts: int = 10) -> str | None:
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__version__", timeout=2) as r:
-                return str(json.loads(r.read().decode()).get("commit"))
-        except (OSError, ValueError):
-            time.sleep(0.2)
-    return None
+def _artifact_ready(ctx: Context, build: Build) -> bool:
+    """Whether the build's artifact exists; an image CI pushed after the checks passed is
+    found by its build tag here, and its digest recorded on the build."""
+    if build.artifact_digest:
+        return ctx.artifacts.exists(ctx.app_name, build.artifact_digest)
+    digest = ctx.artifacts.locate(ctx.app_name, build.sha)
+    if digest is None:
+        return False
+
+    def record(session: Session) -> None:
+        row = session.get(Build, build.id)
+        assert row is not None
+        row.artifact_digest = digest
+
+    ctx.store.retrying(record)
+    build.artifact_digest = digest
+    return True

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import current_of
 from shipyard.store import audit
 from shipyard.store.models import Build, Deployment, Environment, Release
 
@@ -158,16 +157,9 @@ def _spec(ctx: Context, environment: str, build: Build) -> Any:
 
 def _restore_runtime(ctx: Context, environment: str) -> None:
     """Put the environment back on its recorded version, whatever a failed step left."""
-    with ctx.store.read() as s:
-        env = ctx.environment_row(s, environment)
-        current = current_of(s, env)
-        build = s.get(Build, current.build_id) if current and current.build_id else None
+    from shipyard.services.deploy.rollout import restore
+
     try:
-        if build is not None and build.artifact_digest is not None:
-            # Idempotent: nothing happens when the environment already serves it.
-            cfg = ctx.settings.environment(environment)
-            ctx.runtime.up(_spec(ctx, environment, build), timeout=cfg.health_timeout)
-        else:
-            ctx.runtime.recover(ctx.app_name, environment)
+        restore(ctx, environment)  # idempotent: nothing happens when it already serves it
     except ShipyardError as exc:
         ctx.reporter.warn(f"could not restore {environment}: {exc.message}")

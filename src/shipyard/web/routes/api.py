@@ -386,3 +386,14 @@ def unpin(
     from shipyard.services.deploy import unpin as do_unpin
 
     return {"unpinned": do_unpin(context_for(request, who.name, app), environment)}
+
+
+@router.post("/apps/{app}/environments/{environment}/restart")
+def restart(
+    app: str, environment: str, request: Request, who: Principal = Depends(require("deploy"))
+) -> dict[str, str]:
+    """Restart what the environment serves, same version (new processes or pods)."""
+    from shipyard.services.restart import restart as do_restart
+
+    r = do_restart(context_for(request, who.name, app), environment)
+    return {"environment": r.environment, "ref": r.ref, "commit": r.commit}

@@ -28,7 +28,18 @@ from shipyard.web.routes.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for part in (auth, overview, environments, env_actions, promote, releases, builds, history, users, legacy):
+for part in (
+    auth,
+    overview,
+    environments,
+    env_actions,
+    promote,
+    releases,
+    builds,
+    history,
+    users,
+    legacy,
+):
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -1,0 +1,57 @@
+"""The runtime of one environment, as services see it (``runtime = "local" | "gitops"``).
+
+Each environment names its runtime, so an app may mix them (stage ``local``, prod
+``gitops``). The composition root builds one per environment through the adapter
+registry (factory ``(settings, environment)``); services only call this Protocol.
+
+    runtime = ctx.runtime_for("prod")
+    url = runtime.deploy(target, timeout=30.0, on_progress=print)   # DeployFailed
+    runtime.restart(target)                                          # same artifact, new pods
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from shipyard.adapters.runtime import Progress
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a deploy puts on an environment, and who asked.
+
+    ``tag`` and ``digest`` name the artifact (``prod-2024.09.01``, ``sha256:...``);
+    ``artifact_dir`` gives a local directory of it, made on demand (only a runtime that
+    starts local processes asks, and an artifact in a registry has none).
+    """
+
+    commit: str
+    ref: str
+    tag: str
+    digest: str | None
+    actor: str
+    artifact_dir: Callable[[], Path]
+    deployment: int | None = None
+    kind: str = "deploy"  # deploy | auto | rollback | restart
+
+
+class EnvironmentRuntime(Protocol):
+    """Puts an artifact on one environment; every method is safe to call again."""
+
+    def deploy(self, target: Target, *, timeout: float, on_progress: Progress) -> str | None:
+        """Make the environment serve ``target``; ``DeployFailed`` (with one line) when it
+        does not, the previous version still serving or restored. Returns the base URL
+        where ``/__version__`` confirms the commit, or None when nothing can be asked."""
+        ...
+
+    def restart(self, target: Target, *, timeout: float, on_progress: Progress) -> None:
+        """Replace what serves ``target`` (the current version) without downtime."""
+        ...
+
+    def restore(self, target: Target | None, *, timeout: float) -> None:
+        """After an interrupted or failed deploy, serve ``target`` (the recorded version,
+        None when there is none) again; a no-op where the runtime already restored it."""
+        ...

@@ -1,0 +1,58 @@
+"""``runtime = "local"``: one environment on the local supervisor (``LocalRuntime``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard.adapters.runtime import InstanceSpec, Progress
+from shipyard.adapters.runtime.environment import Target
+from shipyard.adapters.runtime.local import LocalRuntime
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
+
+
+class LocalEnvironment:
+    """An environment served by local processes behind ``127.0.0.1:<port>``."""
+
+    def __init__(self, settings: Settings, environment: str, supervisor: LocalRuntime) -> None:
+        self.settings = settings
+        self.name = environment
+        self.cfg = settings.environment(environment)
+        self.supervisor = supervisor
+
+    def spec(self, target: Target) -> InstanceSpec:
+        return InstanceSpec(
+            app=self.settings.app.name,
+            env=self.name,
+            port=self.cfg.port,
+            artifact_dir=target.artifact_dir(),
+            commit=target.commit,
+            run=self.settings.app.run,
+            health_path=self.settings.app.health,
+            env_vars={
+                **self.cfg.env,
+                "SHIPYARD_ENV": self.name,
+                "SHIPYARD_APP": self.settings.app.name,
+            },
+        )
+
+    def deploy(self, target: Target, *, timeout: float, on_progress: Progress) -> str | None:
+        self.supervisor.deploy(self.spec(target), timeout=timeout, on_progress=on_progress)
+        return f"http://127.0.0.1:{self.cfg.port}"
+
+    def restart(self, target: Target, *, timeout: float, on_progress: Progress) -> None:
+        # A deploy of the same artifact: a new instance starts beside the old one and
+        # takes the traffic once healthy, so a restart drops no request.
+        self.supervisor.deploy(self.spec(target), timeout=timeout, on_progress=on_progress)
+
+    def restore(self, target: Target | None, *, timeout: float) -> None:
+        if target is None:
+            self.supervisor.recover(self.settings.app.name, self.name)
+        else:
+            self.supervisor.up(self.spec(target), timeout=timeout)
+
+
+def create(settings: Settings, environment: str) -> LocalEnvironment:
+    """The ``runtime.local`` factory."""
+    return LocalEnvironment(settings, environment, LocalRuntime(settings.state_dir))

@@ -1,0 +1,50 @@
+"""The adapter names a ``shipyard.toml`` may choose, read from installed entry points.
+
+Every adapter is registered as an entry point of the group ``shipyard.adapters``, named
+``"<kind>.<name>"`` (``artifacts.oci``, ``runtime.gitops``...); Shipyard's own are
+declared in its ``pyproject.toml`` and a third party's package declares its own the same
+way. The configuration only checks that a chosen name is registered (listing the known
+ones when it is not); ``shipyard.adapters.registry`` loads and builds them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from shipyard.config.schema import Invalid
+
+GROUP = "shipyard.adapters"
+KINDS = ("artifacts", "runtime", "tracker", "notifier", "verifier")
+
+
+@cache
+def _registered() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+    for ep in entry_points(group=GROUP):
+        kind, _, name = ep.name.partition(".")
+        if kind in out and name:
+            # The first distribution on sys.path wins, as it does for imports.
+            out[kind].setdefault(name, ep.value)
+    return out
+
+
+def adapter_names(kind: str) -> tuple[str, ...]:
+    """The registered names of ``kind``, sorted: ``adapter_names("runtime")`` is
+    ``("gitops", "local")`` with only the built-ins installed."""
+    return tuple(sorted(_registered().get(kind, {})))
+
+
+def check_name(kind: str, name: str, path: tuple[str | int, ...]) -> str:
+    """``name`` when an adapter of ``kind`` is registered under it; else ``Invalid`` at
+    ``path`` listing the known names."""
+    known = adapter_names(kind)
+    if name not in known:
+        listed = ", ".join(known) or "none installed"
+        raise Invalid(path, f"unknown {kind} adapter {name!r}; known: {listed}")
+    return name
+
+
+def forget() -> None:
+    """Read the entry points again at the next look-up (after installing a package)."""
+    _registered.cache_clear()

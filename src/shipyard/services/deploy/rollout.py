@@ -1,0 +1,77 @@
+"""Putting a build on an environment through that environment's runtime, and checking it.
+
+Which runtime (``local``, ``gitops``, a third party's) and which verifier the
+environment names is the composition root's business; this module only speaks their
+Protocols (``EnvironmentRuntime``, ``Verifier``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from shipyard.adapters.runtime.environment import Target
+from shipyard.errors import DeployFailed
+from shipyard.services.context import Context
+from shipyard.store.models import Build, Deployment
+
+
+def target_of(ctx: Context, build: Build, d: Deployment | None, **fields: object) -> Target:
+    """The ``Target`` of ``build``, as deployment ``d`` (if any) names it."""
+    digest = build.artifact_digest
+
+    def artifact_dir() -> Path:
+        assert digest is not None
+        return ctx.artifacts.path(ctx.app_name, digest)
+
+    values: dict[str, object] = {
+        "commit": build.sha,
+        "ref": d.ref if d else build.short_sha,
+        "tag": d.tag if d else build.short_sha,
+        "digest": (d.digest if d and d.digest else digest),
+        "actor": ctx.actor,
+        "artifact_dir": artifact_dir,
+        "deployment": d.id if d else None,
+        "kind": d.kind if d else "deploy",
+    }
+    values.update(fields)
+    return Target(**values)  # type: ignore[arg-type]
+
+
+def roll_out(
+    ctx: Context, environment: str, target: Target, *, verifying: Callable[[], object]
+) -> None:
+    """Deploy ``target`` with the environment's runtime, call ``verifying`` (the state
+    moves on), then ask the environment's verifier."""
+    cfg = ctx.settings.environment(environment)
+    runtime = ctx.runtime_for(environment)
+    url = runtime.deploy(target, timeout=cfg.health_timeout, on_progress=ctx.reporter.step)
+    verifying()
+    if url is None:
+        return  # the runtime confirmed the rollout itself (Argo CD) or nothing can be asked
+    problem = ctx.verifier_for(environment).verify(url, target.commit)
+    if problem is not None:
+        restore(ctx, environment)
+        raise DeployFailed(f"{environment}: {problem} after the switch")
+
+
+def restore(ctx: Context, environment: str) -> None:
+    """Put the environment back on the version its current deployment records."""
+    from shipyard.services.deploy.changes import current_of
+
+    cfg = ctx.settings.environment(environment)
+    with ctx.store.read() as s:
+        current = current_of(s, ctx.environment_row(s, environment))
+        target = _recorded(ctx, s, current)
+    ctx.runtime_for(environment).restore(target, timeout=cfg.health_timeout)
+
+
+def _recorded(ctx: Context, s: Session, current: Deployment | None) -> Target | None:
+    if current is None or current.build_id is None:
+        return None
+    build = s.get(Build, current.build_id)
+    if build is None or build.artifact_digest is None:
+        return None
+    return target_of(ctx, build, current)
