@@ -16,6 +16,7 @@ import yaml
 from conftest import SHIPYARD
 from shipyard import __version__
 from shipyard.config import parse
+from shipyard.services.owners import POD_NAME_VARIABLE
 
 ROOT = Path(__file__).parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
@@ -267,3 +268,9 @@ def secret_key_refs(node: Any) -> list[dict[str, str]]:
     if isinstance(node, list):
         return [r for v in node for r in secret_key_refs(v)]
     return []
+
+
+@both
+def test_each_pod_names_itself_in_the_owner_ids_of_its_deployments(where: Path) -> None:
+    server = env(container(pod(render(where)), "shipyard"))
+    assert server[POD_NAME_VARIABLE]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}

@@ -45,6 +45,9 @@ class AppConfig:
     run: str
     repo: str = "."
     main: str = "main"
+    # A git remote of ``repo`` that main and the release tags are fetched from before
+    # they are read, and that release tags are pushed to; None: the repository as it is.
+    remote: str | None = None
     health: str = "/__heartbeat__"
     source: str | None = None
     ticket_prefixes: list[str] = field(default_factory=list)
@@ -187,6 +190,9 @@ class NotifyConfig:
     events: list[str] = field(default_factory=list)
 
 
+REMOTE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$")
+
+
 def _app(data: Any) -> AppConfig:
     p: tuple[str | int, ...] = ("app",)
     f = _fields(
@@ -197,6 +203,7 @@ def _app(data: Any) -> AppConfig:
             "run": (str, _MISSING),
             "repo": (str, "."),
             "main": (str, "main"),
+            "remote": (str, None),
             "health": (str, "/__heartbeat__"),
             "source": (str, None),
             "ticket_prefixes": (list, list),
@@ -213,6 +220,8 @@ def _app(data: Any) -> AppConfig:
     check_name("tracker", f["tracker"], (*p, "tracker"))
     if not f["health"].startswith("/"):
         raise Invalid((*p, "health"), "must be a URL path starting with '/'")
+    if f["remote"] is not None and not REMOTE_RE.match(f["remote"]):
+        raise Invalid((*p, "remote"), "the name of a git remote, such as 'origin'")
     f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
     _ticket_sources(f, p)
     f["exclude_authors"] = _str_list(f["exclude_authors"], (*p, "exclude_authors"))

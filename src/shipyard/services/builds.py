@@ -87,6 +87,8 @@ def record_new_builds(ctx: Context) -> list[Build]:
     from shipyard.services.tickets import record_history
 
     main = ctx.settings.app.main
+    if ctx.settings.app.remote:  # another replica's clone may have seen more
+        ctx.git.fetch(ctx.settings.app.remote, main)
     head = ctx.git.head_of(main)
     if head is None:
         raise GitError(f"branch {main!r} not found in {ctx.settings.repo_path}")

@@ -78,6 +78,9 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
     if current is None:
         raise NotFound(f"{source} runs nothing yet: run 'shipyard sync' first")
     commit = current.commit
+    remote = ctx.settings.app.remote
+    if remote:  # the tags other replicas cut decide this one's number
+        ctx.git.fetch(remote, ctx.settings.app.main)
     prev = previous_release(ctx, commit)
     prev_commit = ctx.git.tag_target(prev) if prev else None
     notes = notes_for(ctx, prev, commit)
@@ -118,6 +121,8 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         ctx.git.create_tag(
             tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor
         )
+        if remote:
+            _push_tag(ctx, remote, tag)
         return r
 
     try:
@@ -138,6 +143,16 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         notes_markdown=md,
     )
     return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
+
+
+def _push_tag(ctx: Context, remote: str, tag: str) -> None:
+    """Publish the tag; if the remote refuses it, the local tag goes too (and the release
+    with the transaction), so a retry starts clean."""
+    try:
+        ctx.git.push_tag(remote, tag)
+    except GitError:
+        ctx.git.delete_tag(tag)
+        raise
 
 
 def _release_exists(ctx: Context, tag: str) -> bool:

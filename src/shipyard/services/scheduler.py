@@ -35,7 +35,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from shipyard.services.leases import _utc
 from shipyard.services.leases import acquire_lease as acquire_lease
 from shipyard.services.leases import release_lease as release_lease
 from shipyard.services.leases import renew_lease as renew_lease
+from shipyard.services.owners import on_this_host, owner_alive
 from shipyard.store import audit
 from shipyard.store.db import Store
 from shipyard.store.models import ScheduledRun
@@ -179,9 +179,7 @@ def last_slot(store: Store, app_id: int, job: str) -> datetime | None:
 
 
 def _runner_gone(run: ScheduledRun, now: datetime, timeout: timedelta) -> bool:
-    from shipyard.services.deploy import owner_alive
-
-    if run.runner.split(":", 1)[0] == socket.gethostname():
+    if on_this_host(run.runner):
         return not owner_alive(run.runner)  # host:pid:start-time, checked against /proc
     started = run.started_at.replace(tzinfo=run.started_at.tzinfo or UTC)
     return now - started > timeout
@@ -359,8 +357,9 @@ class Scheduler:
             self.ctx.reporter.step(message)
 
     def next_due(self, now: datetime) -> datetime:
-        """When something may next be due (bounded by the poll interval)."""
-        due = [now + timedelta(days=1)]
+        """When something may next be due (bounded by the poll interval, and by a third of
+        the lease time, so a deployment whose heartbeat stopped is recovered soon)."""
+        due = [now + timedelta(seconds=self.settings.lease_ttl / 3)]
         if self._cron is not None:
             due.append(self._cron.next_after(now))
         if self.settings.poll_interval > 0:

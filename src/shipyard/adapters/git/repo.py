@@ -341,6 +341,26 @@ class GitRepo:
                 raise NotFound(f"unknown tag: {name}")
             raise self._error(args, proc.returncode, proc.stderr)
 
+    # -- a remote ----------------------------------------------------------
+
+    def fetch(self, remote: str, branch: str) -> None:
+        """Bring ``branch`` and the tags from ``remote``: the local branch becomes the
+        remote's (its working tree, if checked out, is left alone: Shipyard reads commits,
+        never files of the checkout)."""
+        self._remote_name(remote)
+        ref = f"refs/heads/{_check_ref(branch)}"
+        self.run("fetch", "--quiet", "--tags", "--update-head-ok", remote, f"+{ref}:{ref}")
+
+    def push_tag(self, remote: str, name: str) -> None:
+        """Push tag ``name`` to ``remote``; GitError if the remote has another tag of that name."""
+        self._remote_name(remote)
+        self.run("push", "--quiet", remote, f"refs/tags/{_check_ref(name)}")
+
+    @staticmethod
+    def _remote_name(remote: str) -> None:
+        if not remote or remote.startswith("-"):
+            raise GitError(f"invalid remote name: {remote!r}")
+
     # -- trees and config --------------------------------------------------
 
     def export_tree(self, sha: str, dest: Path) -> None:

@@ -15,6 +15,7 @@ from shipyard.core import states as st
 from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
 from shipyard.services.builds import checks_of, find_build
 from shipyard.services.context import Context
+from shipyard.services.deploy.heartbeat import beating, first_beat
 from shipyard.services.deploy.planning import Plan, plan
 from shipyard.services.deploy.recovery import owner_id, recover
 from shipyard.services.deploy.rollout import roll_out, target_of
@@ -39,6 +40,11 @@ def execute(ctx: Context, p: Plan, *, queue_timeout: float = 600.0) -> Deploymen
         _record_refusal(ctx, p, message)
         raise Refused(message, gates=[g.__dict__ for g in p.gates], unverified=p.unverified)
     dep_id = _enqueue(ctx, p)
+    with beating(ctx, dep_id):
+        return _acquire_and_run(ctx, dep_id, p, queue_timeout)
+
+
+def _acquire_and_run(ctx: Context, dep_id: int, p: Plan, queue_timeout: float) -> Deployment:
     try:
         _acquire(ctx, dep_id, p.environment, queue_timeout)
     except BaseException as exc:
@@ -142,6 +148,8 @@ def _record_refusal(ctx: Context, p: Plan, message: str) -> None:
 
 
 def _enqueue(ctx: Context, p: Plan) -> int:
+    owner = owner_id()
+
     def write(session: Session) -> int:
         env = ctx.environment_row(session, p.environment)
         now = datetime.now(UTC)
@@ -158,12 +166,13 @@ def _enqueue(ctx: Context, p: Plan) -> int:
             requested_by=ctx.actor,
             reason=p.reason,
             previous_deployment_id=env.current_deployment_id,
-            owner=owner_id(),
+            owner=owner,
             created_at=now,
             updated_at=now,
         )
         session.add(d)
         session.flush()
+        session.add(first_beat(ctx, d.id, owner, now))
         audit.append(
             session,
             actor=ctx.actor,

@@ -1,7 +1,9 @@
 """Recovery: who owns a deployment, and finishing or failing those whose command died.
 
-Each deployment records its owner as ``host:pid:start-time``. A queued deployment whose
-owner is gone is cancelled; an active one is finished when the runtime already serves its
+Each deployment records its owner as ``host:pid:start-time``; an owner on another host
+is gone when the deployment's heartbeat has expired (``heartbeat``). The process that
+takes the heartbeat over recovers it, so of several replicas one does. A queued
+deployment whose owner is gone is cancelled; an active one is finished when the runtime already serves its
 commit past the switch, and otherwise failed, its tag removed and the runtime restored.
 """
 
@@ -15,6 +17,7 @@ from shipyard.core import states as st
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import _changes_between, _tickets_of
+from shipyard.services.deploy.heartbeat import alive, taken_over
 from shipyard.services.deploy.transitions import _fail, _finish, _restore_runtime, transition
 from shipyard.services.owners import owner_alive as owner_alive
 from shipyard.services.owners import owner_id as owner_id
@@ -43,9 +46,11 @@ def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -
             or env_name not in ctx.settings.environments
         ):
             continue
-        if owner_alive(d.owner, updated_at=d.updated_at):
+        if alive(ctx, d):
             continue
-        done.append(_recover_one(ctx, d, env_name))
+        with taken_over(ctx, d.id) as ours:
+            if ours and _still_active(ctx, d.id):
+                done.append(_recover_one(ctx, d, env_name))
     return done
 
 
@@ -87,6 +92,13 @@ def _recover_one(ctx: Context, d: Deployment, env_name: str) -> str:
     _restore_runtime(ctx, env_name)
     ctx.reporter.warn(f"{env_name}#{d.id}: the command running it stopped; marked failed")
     return f"{env_name}#{d.id} failed"
+
+
+def _still_active(ctx: Context, dep_id: int) -> bool:
+    """Not finished meanwhile (by its owner, or a replica that recovered it first)."""
+    with ctx.store.read() as s:
+        d = s.get(Deployment, dep_id)
+        return d is not None and d.state in st.ACTIVE_STATES | {st.QUEUED}
 
 
 def _is_release(ctx: Context, ref: str) -> bool:
