@@ -179,7 +179,7 @@ def last_slot(store: Store, app_id: int, job: str) -> datetime | None:
 
 
 def _runner_gone(run: ScheduledRun, now: datetime, timeout: timedelta) -> bool:
-    from shipyard.services.deploy import owner_alive
+    from shipyard.services.owners import owner_alive
 
     if run.runner.split(":", 1)[0] == socket.gethostname():
         return not owner_alive(run.runner)  # host:pid:start-time, checked against /proc
@@ -231,7 +231,7 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
     Holds the app's ingest lock, so a webhook's sync in this process waits for it.
     """
     from shipyard.services.builds import sync
-    from shipyard.services.webhooks import sync_lock
+    from shipyard.services.webhooks.ingest import sync_lock
 
     with sync_lock(ctx.settings):
         result = sync(ctx)
