@@ -25,7 +25,8 @@ import pytest
 
 import shipyard.demo
 from conftest import free_port
-from shipyard.adapters.runtime import InstanceSpec, create_runtime
+from shipyard.adapters.runtime import InstanceSpec
+from shipyard.adapters.runtime.factory import create_runtime
 from shipyard.adapters.runtime.local import LocalRuntime
 from shipyard.errors import ConfigError, DeployFailed
 
@@ -326,7 +327,8 @@ def test_stale_pids_after_a_reboot_are_not_mistaken_for_ours(
 DEPLOY_SCRIPT = """
 import json, sys
 from pathlib import Path
-from shipyard.adapters.runtime import InstanceSpec, create_runtime
+from shipyard.adapters.runtime import InstanceSpec
+from shipyard.adapters.runtime.factory import create_runtime
 from shipyard.adapters.runtime.local import LocalRuntime
 args = json.loads(sys.argv[1])
 spec = InstanceSpec(app=args["app"], env=args["env"], port=args["port"],

@@ -4,7 +4,7 @@ A runtime runs one *instance* of an app per environment behind a stable port
 and swaps instances without dropping traffic: the new instance must answer its
 health path and report the expected commit on ``/__version__`` before it gets
 any request. Services only see the :class:`Runtime` protocol; the composition
-root picks an implementation by name (``local`` today, GitOps later).
+root picks an implementation by name (``factory.create_runtime``).
 
 Example::
 
@@ -25,8 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from shipyard.errors import ConfigError
-
 __all__ = [
     "Health",
     "HealthState",
@@ -35,7 +33,6 @@ __all__ = [
     "InstanceSpec",
     "Progress",
     "Runtime",
-    "create_runtime",
 ]
 
 HealthState = Literal["healthy", "unhealthy", "stopped"]
@@ -156,11 +153,3 @@ class Runtime(Protocol):
         """What the log ``name`` gained after byte ``offset``, and where to read on from."""
         ...
 
-
-def create_runtime(kind: str, *, state_dir: Path) -> Runtime:
-    """The built-in runtime called ``kind`` in the config (only ``local`` so far)."""
-    if kind == "local":
-        from shipyard.adapters.runtime.local import LocalRuntime
-
-        return LocalRuntime(state_dir)
-    raise ConfigError(f"unknown runtime {kind!r}; known: local")
