@@ -320,12 +320,12 @@ def count_rows(store: Store) -> dict[str, int]:
 
 def refresh_waiting(config: Path, store: Store) -> str:
     """Fill the environments' waiting cache the way sync does, when the server has one."""
-    from shipyard.services import views
+    from shipyard.services import status
 
-    refresh = getattr(views, "refresh_waiting", None)
+    refresh = getattr(status, "refresh_waiting", None)
     if refresh is None:
         return (
-            "not available (services.views has no refresh_waiting): status() runs git per request"
+            "not available (services.status has no refresh_waiting): status() runs git per request"
         )
     from shipyard.config import load
     from shipyard.services.context import Context

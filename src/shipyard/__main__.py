@@ -1,3 +1,3 @@
-from shipyard.cli import main
+from shipyard.cli.main import main
 
 main()

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from gitfixtures import ALICE, BOB, MERGER, GitBuilder
-from shipyard.adapters.git import CommitInfo, GitRepo
+from shipyard.adapters.git import GitRepo
+from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from gitfixtures import ALICE, BOB, DEPENDABOT, MERGER, GitBuilder
-from shipyard.adapters.git import CommitInfo, GitRepo
-from shipyard.core.changes import Change, classify, iter_changes
+from shipyard.adapters.git import GitRepo
+from shipyard.core.changes import Change, CommitInfo, classify, iter_changes
 from shipyard.core.tickets import KeySources, ticket_finder
 
 FIND = ticket_finder(("MNTOR",))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shipyard.config import parse
-from shipyard.config.links import links_of
+from shipyard.config.settings import links_of
 from shipyard.core.links import Links, problem
 from shipyard.errors import ConfigError
 

@@ -45,7 +45,7 @@ def test_version_is_printed_without_loading_the_command_line(tmp_path: Path) -> 
     assert _cli(tmp_path, "-V").stdout == f"shipyard {__version__}\n"
     # the fast path: neither Typer nor the database layer is imported for it
     probe = (
-        "import sys; sys.argv = ['shipyard', '--version']; from shipyard.cli import main; main(); "
+        "import sys; sys.argv = ['shipyard', '--version']; from shipyard.cli.main import main; main(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'sqlalchemy')))"
     )
     out = subprocess.run(

@@ -150,7 +150,7 @@ def test_busy_environment_queues_and_says_so(world: World) -> None:
     from shipyard.config import load
     from shipyard.core import states as st
     from shipyard.services.context import open_context
-    from shipyard.services.deploy import owner_id
+    from shipyard.services.owners import owner_id
     from shipyard.store.models import Deployment
 
     p = world.p

@@ -405,7 +405,7 @@ def test_a_long_job_keeps_its_lease(contexts: Callable[[], Context]) -> None:
 def test_polling_waits_for_an_ingest_already_running_in_this_process(
     contexts: Callable[[], Context],
 ) -> None:
-    from shipyard.services.webhooks import sync_lock
+    from shipyard.services.webhooks.ingest import sync_lock
 
     ctx = contexts()  # its repository does not exist: the poll fails once it runs
     s = Scheduler(ctx, ScheduleSettings(prerelease_cron=""), holder="a")

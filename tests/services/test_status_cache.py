@@ -18,11 +18,12 @@ from conftest import Project, make_project
 from shipyard.adapters.tracker import VERIFIED
 from shipyard.config import Settings, load
 from shipyard.errors import GitError
-from shipyard.services import deploy as deploys
 from shipyard.services import health
 from shipyard.services.builds import sync
 from shipyard.services.context import Context
-from shipyard.services.views import EnvStatus, Waiting, status
+from shipyard.services.deploy.execution import execute
+from shipyard.services.deploy.planning import plan
+from shipyard.services.status import EnvStatus, Waiting, status
 from shipyard.store.db import HEAD_REVISION, MIGRATIONS, Store, open_store
 from shipyard.store.models import Environment
 
@@ -141,7 +142,7 @@ def test_a_deploy_moves_what_waits(project: Project) -> None:
         assert before["stage"] is not None and before["stage"].count == 2
         assert before["prod"] == Waiting(0, [], [])
         head = project.head()
-        deploys.execute(ctx, deploys.plan(ctx, "stage", head[:7]))
+        execute(ctx, plan(ctx, "stage", head[:7]))
         # Stored by the deploy itself, before anyone reads the status.
         assert stored(ctx) == {
             "stage": (0, []),

@@ -48,7 +48,7 @@ def apps_on(html: str) -> list[str]:
 def test_overview_pages_and_filters_and_reads_only_the_apps_shown(
     fleet: dict[str, Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shipyard.services import views
+    from shipyard.services import status as views
     from shipyard.web.routes.pages import overview
 
     monkeypatch.setattr(overview, "PER_PAGE", 2)

@@ -22,8 +22,10 @@ from sqlalchemy import select
 from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
-from shipyard.services import webhooks as hooks
-from shipyard.services.webhooks.deliveries import UNAUTHENTICATED
+from shipyard.errors import Unauthorized
+from shipyard.services.webhooks.auth import verify_signature
+from shipyard.services.webhooks.deliveries import MAX_BODY, UNAUTHENTICATED, WebhookSettings
+from shipyard.services.webhooks.ingest import IngestRunner, drain, sync_lock
 from shipyard.store.models import AuditEvent, Build, Check, WebhookDelivery
 from shipyard.web.app import create_app
 
@@ -68,7 +70,7 @@ class Server:
         return self.post("/webhooks/build", json.dumps(data).encode(), h)
 
     def wait(self) -> None:
-        assert hooks.drain(self.settings, WAIT), "ingest did not finish"
+        assert drain(self.settings, WAIT), "ingest did not finish"
 
     def head(self) -> str:
         return self.repo.git("rev-parse", "HEAD").strip()
@@ -175,7 +177,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     )
     app = create_app(settings)
     app.state.webhook_settings = {
-        "monitor": hooks.WebhookSettings.from_settings(
+        "monitor": WebhookSettings.from_settings(
             settings, {"SHIPYARD_GITHUB_SECRET": SECRET, "SHIPYARD_BUILD_TOKEN": TOKEN}
         )
     }
@@ -192,13 +194,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def test_signature_matches_githubs_documented_example() -> None:
     # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
-    hooks.verify_signature(
+    verify_signature(
         SECRET,
         b"Hello, World!",
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
     )
-    with pytest.raises(hooks.Unauthorized):
-        hooks.verify_signature(SECRET, b"Hello, World?", sign(b"Hello, World!"))
+    with pytest.raises(Unauthorized):
+        verify_signature(SECRET, b"Hello, World?", sign(b"Hello, World!"))
 
 
 def unauthenticated(source: str, reason: str) -> int:
@@ -287,10 +289,10 @@ def test_a_push_to_main_records_and_builds_the_commit(server: Server) -> None:
 
 
 def test_ingest_waits_for_a_sync_started_elsewhere_in_the_process(server: Server) -> None:
-    lock = hooks.sync_lock(server.settings)
+    lock = sync_lock(server.settings)
     with lock:  # as POST /api/v1/sync or the poll schedule would hold it
         assert server.github("push", push(server.head())).status_code == 200
-        assert not hooks.drain(server.settings, 0)
+        assert not drain(server.settings, 0)
         assert server.builds() == []
     server.wait()
     assert [b.status for b in server.builds()] == ["passed"]
@@ -563,7 +565,7 @@ def test_a_missing_header(server: Server, header: str) -> None:
 
 
 def test_a_huge_body_is_413(server: Server) -> None:
-    body = b'{"zen": "' + b"x" * (hooks.MAX_BODY + 1) + b'"}'
+    body = b'{"zen": "' + b"x" * (MAX_BODY + 1) + b'"}'
     is_error(server.github("ping", None, raw=body), 413, "too_large")
     server.configure(max_body=4096)
     is_error(server.github("ping", None, raw=b" " * 4097), 413, "too_large")
@@ -659,7 +661,7 @@ def test_build_hook_garbage_body(server: Server) -> None:
 
 
 def test_ingest_runs_one_at_a_time_and_again_after_a_request_meanwhile() -> None:
-    runner = hooks.IngestRunner()
+    runner = IngestRunner()
     started, release = threading.Event(), threading.Event()
     running, overlaps, runs = [0], [0], [0]
     lock = threading.Lock()
@@ -688,7 +690,7 @@ def test_ingest_runs_one_at_a_time_and_again_after_a_request_meanwhile() -> None
 def test_a_failing_ingest_is_logged_and_the_runner_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    runner = hooks.IngestRunner()
+    runner = IngestRunner()
 
     def boom() -> None:
         raise RuntimeError("git exploded")

@@ -21,7 +21,8 @@ from test_webhooks import github_request, payload, sign
 from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
-from shipyard.services import webhooks as hooks
+from shipyard.services.webhooks.deliveries import WebhookSettings
+from shipyard.services.webhooks.ingest import drain, sync_lock
 from shipyard.store.models import App, AuditEvent, Build, Check, WebhookDelivery
 from shipyard.web import metrics
 from shipyard.web.app import create_app
@@ -83,7 +84,7 @@ class Fleet:
 
     def wait(self) -> None:
         for name, settings in self.settings.items():
-            assert hooks.drain(settings, WAIT), f"ingest of {name} did not finish"
+            assert drain(settings, WAIT), f"ingest of {name} did not finish"
 
     def head(self, app: str) -> str:
         return self.repos[app].git("rev-parse", "HEAD").strip()
@@ -344,16 +345,16 @@ def test_check_results_go_to_the_app_of_their_repository(fleet: Fleet) -> None:
 
 
 def test_ingest_of_one_app_does_not_wait_for_anothers_sync_lock(fleet: Fleet) -> None:
-    with hooks.sync_lock(fleet.settings[MONITOR]):  # as monitor's POST /api/v1/sync would
+    with sync_lock(fleet.settings[MONITOR]):  # as monitor's POST /api/v1/sync would
         sha = fleet.head(BILLING)
         assert fleet.github("push", push(sha, REPOS[BILLING]), secret="billing-secret").is_success
-        assert hooks.drain(fleet.settings[BILLING], WAIT)
+        assert drain(fleet.settings[BILLING], WAIT)
         assert fleet.builds(BILLING) == [(sha, "passed")]
         assert fleet.github(
             "push", push(fleet.head(MONITOR), REPOS[MONITOR]), secret="monitor-secret"
         ).is_success
-        assert not hooks.drain(fleet.settings[MONITOR], 0)
-    assert hooks.drain(fleet.settings[MONITOR], WAIT)
+        assert not drain(fleet.settings[MONITOR], 0)
+    assert drain(fleet.settings[MONITOR], WAIT)
     assert [st for _, st in fleet.builds(MONITOR)] == ["passed"]
 
 
@@ -533,7 +534,7 @@ def test_each_apps_body_limit(make_fleet: MakeFleet) -> None:
     data = push(fleet.head(BILLING), REPOS[BILLING])
     # app.state.webhook_settings overrides an app's [webhooks]; the others come from config.
     fleet.app.state.webhook_settings = {
-        BILLING: hooks.WebhookSettings(
+        BILLING: WebhookSettings(
             github_secret="billing-secret",
             repository=REPOS[BILLING],
             max_body=len(json.dumps(data)) + 100,

@@ -55,7 +55,7 @@ def deploy(
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
     from shipyard.cli.output import confirm_plan, print_plan
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
 
     if (server := remote()) is not None:
         body = {
@@ -73,14 +73,14 @@ def deploy(
         d = server.deploy(body)
     else:
         with session() as ctx:
-            p = deploys.plan(
+            p = planning.plan(
                 ctx, environment, ref, allow_unverified=allow_unverified, reason=reason
             )
             if yes or p.refusal is not None:
                 print_plan(p)
             else:
                 confirm_plan(p)
-            d = deploys.execute(ctx, p, queue_timeout=queue_timeout)
+            d = execution.execute(ctx, p, queue_timeout=queue_timeout)
     console().print(
         f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
     )
@@ -100,7 +100,7 @@ def rollback(
     from types import SimpleNamespace
 
     from shipyard.cli.output import confirm_plan, print_plan
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
 
     if (server := remote()) is not None:
         if not (reason or "").strip():
@@ -111,12 +111,12 @@ def rollback(
         p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
     else:
         with session() as ctx:
-            p = deploys.rollback_plan(ctx, environment, reason)
+            p = planning.rollback_plan(ctx, environment, reason)
             if yes or p.refusal is not None:
                 print_plan(p)
             else:
                 confirm_plan(p)
-            d = deploys.execute(ctx, p)
+            d = execution.execute(ctx, p)
     console().print(
         f"[green]✓[/] {environment} rolled back to {p.ref} ({p.short_sha}): deployment #{d.id}; "
         f"pinned until 'shipyard unpin {environment}'"
@@ -125,7 +125,7 @@ def rollback(
 
 def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
     """Let automation move ENV again after a rollback."""
-    from shipyard.services.deploy import unpin as do_unpin
+    from shipyard.services.deploy.follow import unpin as do_unpin
 
     if (server := remote()) is not None:
         changed = server.call("POST", server.at(f"/environments/{environment}/unpin"))["unpinned"]
@@ -152,7 +152,7 @@ def restart(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
     from shipyard.cli.output import print_failures, status_table
-    from shipyard.services.views import status as do_status
+    from shipyard.services.status import status as do_status
 
     if (server := remote()) is not None:
         rows = server.status()

@@ -23,8 +23,10 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
     from shipyard.cli.output import RichReporter
     from shipyard.config import load
     from shipyard.services.context import open_context
-    from shipyard.services.deploy import recover
+    from shipyard.services.deploy.recovery import recover
+    from shipyard.services.status import subscribe
 
+    subscribe()  # a deployment a command finishes updates the environments view
     settings = load()
     ctx = open_context(settings, reporter=RichReporter(quiet=quiet))
     try:

@@ -16,9 +16,10 @@ from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.services.context import Context
-    from shipyard.services.deploy import Plan
+    from shipyard.services.deploy.planning import Plan
     from shipyard.services.releases import ReleaseView
-    from shipyard.services.views import BuildView, Diff, EnvStatus
+    from shipyard.services.status import EnvStatus
+    from shipyard.services.views import BuildView, Diff
     from shipyard.store.models import Deployment, Ticket
 
 STATE_STYLE = {

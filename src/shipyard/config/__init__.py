@@ -14,9 +14,11 @@ The package, from the bottom up::
 
     schema     Invalid and the checks every section uses (types, known keys, ranges)
     gitops     GitOpsConfig, ArgoCDConfig: an environment deployed through a manifests repo
-    sections   AppConfig, EnvironmentConfig, ... and the parser of each section
+    links      LinksConfig and how its URL templates resolve
+    serving    ScheduleConfig, WebhooksConfig, ServerConfig, NotifyConfig: the server's sections
+    sections   AppConfig, EnvironmentConfig, ... and the parser of each section; SECTIONS
     artifacts  ArtifactsConfig: [artifacts], the local store or an OCI registry
-    settings   Settings, parse, load, find_config
+    settings   Settings, parse, load, find_config, links_of
     template   TEMPLATE, render_template (what ``shipyard init`` writes)
 
 Callers import from here, e.g. ``from shipyard.config import load`` then
@@ -33,16 +35,18 @@ from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
     NAME_RE,
     PREFIX_RE,
-    SINK_TYPES,
     AppConfig,
     BuildConfig,
     EnvironmentConfig,
     GroupConfig,
-    NotifyConfig,
     ReleasesConfig,
+    StateConfig,
+)
+from shipyard.config.serving import (
+    SINK_TYPES,
+    NotifyConfig,
     ScheduleConfig,
     ServerConfig,
-    StateConfig,
     WebhooksConfig,
 )
 from shipyard.config.settings import CONFIG_NAME, Settings, find_config, load, parse

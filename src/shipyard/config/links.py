@@ -1,24 +1,28 @@
 """``[links]``: URL templates of commits, PRs, compares and tickets, and their defaults.
 
-``links_of(settings)`` gives the app's ``core.links.Links``: each template from the
-file, else GitHub's when the repository is known (``[webhooks] repository``, or
-``[app] source`` naming a GitHub repository), else Jira's for a ticket when
-``jira`` names the site.
+``resolve_links`` gives the app's ``core.links.Links`` (``settings.links_of`` calls it
+with the settings' repository): each template from the file, else GitHub's when the
+repository is known (``[webhooks] repository``, or ``[app] source`` naming a GitHub
+repository), else Jira's for a ticket when ``jira`` names the site.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shipyard.config.schema import Invalid, _fields
 from shipyard.core.links import GITHUB, JIRA, PLACEHOLDERS, URL_RE, Links, problem, resolve
 
-if TYPE_CHECKING:
-    from shipyard.config.settings import Settings
-
-__all__ = ["URL_RE", "LinksConfig", "check_links", "links_of", "parse_links"]
+__all__ = [
+    "URL_RE",
+    "LinksConfig",
+    "check_templates",
+    "parse_links",
+    "repository_named",
+    "resolve_links",
+]
 
 
 @dataclass(frozen=True)
@@ -45,22 +49,20 @@ def parse_links(data: Any) -> LinksConfig:
     return LinksConfig(**f)
 
 
-def repository_of(settings: Settings) -> str | None:
-    """``owner/name`` on GitHub, from ``[webhooks] repository`` or ``[app] source``."""
+def repository_named(repository: str | None, source: str | None) -> str | None:
+    """``owner/name`` on GitHub: ``[webhooks] repository``, else the one ``[app] source`` names."""
     from shipyard.core.github import repository_name
 
-    if settings.webhooks.repository:
-        return settings.webhooks.repository
-    source = settings.app.source or ""
+    if repository:
+        return repository
+    source = source or ""
     found = repository_name(source)
     if found and ("github.com" in source or not source.startswith(".")):
         return found
     return None
 
 
-def _templates(settings: Settings) -> dict[str, str | None]:
-    cfg: LinksConfig = settings.links
-    repository = repository_of(settings)
+def _templates(cfg: LinksConfig, repository: str | None) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for kind in PLACEHOLDERS:
         given = getattr(cfg, kind)
@@ -72,25 +74,23 @@ def _templates(settings: Settings) -> dict[str, str | None]:
     return out
 
 
-def check_links(settings: Settings) -> None:
+def check_templates(cfg: LinksConfig, repository: str | None) -> None:
     """Refuse a template naming ``{repository}`` or ``{jira}`` the settings do not give."""
-    repository, jira = repository_of(settings), settings.links.jira
-    for kind, template in _templates(settings).items():
+    for kind, template in _templates(cfg, repository).items():
         if template and "{repository}" in template and not repository:
             raise Invalid(
                 ("links", kind),
                 "{repository} needs [webhooks] repository or an [app] source naming owner/name",
             )
-        if template and "{jira}" in template and not jira:
+        if template and "{jira}" in template and not cfg.jira:
             raise Invalid(("links", kind), "{jira} needs [links] jira (the site's name)")
 
 
-def links_of(settings: Settings) -> Links:
+def resolve_links(cfg: LinksConfig, repository: str | None) -> Links:
     """The app's links, every template resolved (see the module's docstring)."""
-    repository, jira = repository_of(settings), settings.links.jira
     return Links(
         **{
-            kind: resolve(t, repository=repository, jira=jira) if t else None
-            for kind, t in _templates(settings).items()
+            kind: resolve(t, repository=repository, jira=cfg.jira) if t else None
+            for kind, t in _templates(cfg, repository).items()
         }
     )

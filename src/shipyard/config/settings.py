@@ -16,20 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
-from shipyard.config.links import LinksConfig, check_links
+from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
     SECTIONS,
     AppConfig,
     BuildConfig,
     EnvironmentConfig,
-    NotifyConfig,
     ReleasesConfig,
+    StateConfig,
+)
+from shipyard.config.serving import (
+    NotifyConfig,
     ScheduleConfig,
     ServerConfig,
-    StateConfig,
     WebhooksConfig,
 )
+from shipyard.core.links import Links
 from shipyard.errors import ConfigError, NotFound
 
 CONFIG_NAME = "shipyard.toml"
@@ -75,7 +78,7 @@ class Settings:
             values["checks"], values["check_env"] = checks.commands, checks.env
         settings = cls(**values, root=root)
         settings._check_graph()
-        check_links(settings)
+        check_templates(settings.links, repository_of(settings))
         return settings
 
     def _check_graph(self) -> None:
@@ -143,6 +146,16 @@ class Settings:
         except KeyError:
             known = ", ".join(self.environments)
             raise NotFound(f"unknown environment {name!r} (known: {known})") from None
+
+
+def repository_of(settings: Settings) -> str | None:
+    """``owner/name`` on GitHub, from ``[webhooks] repository`` or ``[app] source``."""
+    return repository_named(settings.webhooks.repository, settings.app.source)
+
+
+def links_of(settings: Settings) -> Links:
+    """The app's links: commits, PRs, compares and tickets (see ``config.links``)."""
+    return resolve_links(settings.links, repository_of(settings))
 
 
 @functools.lru_cache(maxsize=4096)

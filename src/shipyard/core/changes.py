@@ -25,12 +25,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from shipyard.core.tickets import DEFAULT_SOURCES, Finder, KeySources, change_keys, ticket_finder
 
-if TYPE_CHECKING:
-    from shipyard.adapters.git.repo import CommitInfo
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """One commit as ``git log`` shows it; ``message`` is the full message."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    authored_at: int
+    message: str
+
+    @property
+    def subject(self) -> str:
+        """The first line of the message."""
+        return self.message.split("\n", 1)[0]
+
 
 ChangeKind = Literal["merge", "squash", "direct"]
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard.core.builds import FAILED, PASSED, RUNNING
+
 EVENTS = (
     "ping",
     "push",
@@ -28,7 +30,7 @@ EVENTS = (
     "create",
     "release",
 )
-PASSED, FAILED, RUNNING = "passed", "failed", "running"
+
 SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 ZERO_SHA = "0" * 40
 NAME_LIMIT = 64

@@ -157,10 +157,11 @@ def _context(repo: DemoRepo, actor: str) -> Context:
 
 def run_demo(where: Path | None = None) -> None:
     from shipyard.adapters.tracker.builtin import VERIFIED
-    from shipyard.services import deploy as deploys
     from shipyard.services.builds import sync
+    from shipyard.services.deploy import execution, planning
     from shipyard.services.releases import cut_prerelease
-    from shipyard.services.views import diff, status
+    from shipyard.services.status import status
+    from shipyard.services.views import diff
 
     stop_demo(quiet=True)  # this user's earlier demo from this checkout, if one runs
     started = time.monotonic()
@@ -216,10 +217,10 @@ def run_demo(where: Path | None = None) -> None:
         print_diff(diff(ctx, "prod", "stage"))
 
         _say(f"4. deploy {tag} to prod: refused while a ticket is unverified")
-        p = deploys.plan(ctx, "prod", tag)
+        p = planning.plan(ctx, "prod", tag)
         print_plan(p)
         try:
-            deploys.execute(ctx, p)
+            execution.execute(ctx, p)
         except Refused as exc:
             c.print(f"[red]refused:[/] {escape(exc.message)}")
 
@@ -228,9 +229,9 @@ def run_demo(where: Path | None = None) -> None:
         qa.store.retrying(lambda s: qa.tracker.set_status(s, ["MNTOR-103"], VERIFIED, QA))
         qa.close()
         c.print("[green]✓[/] MNTOR-103 verified by qa@example.com")
-        p = deploys.plan(ctx, "prod", tag)
+        p = planning.plan(ctx, "prod", tag)
         print_plan(p)
-        d = deploys.execute(ctx, p)
+        d = execution.execute(ctx, p)
         c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
         served = json.loads(get(f"http://127.0.0.1:{ports[1]}/__version__"))
         c.print(

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
 from shipyard.errors import Busy, InvalidRef, Refused
-from shipyard.services.builds import find_build
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import current_of
 from shipyard.services.deploy.planning import resolve_ref
+from shipyard.services.hooks import deployment_changed
 from shipyard.store import audit
 from shipyard.store.models import Deployment, Environment
+from shipyard.store.queries import current_of, find_build
 
 ADOPT = "adopt"
 
@@ -123,7 +123,5 @@ def adopt(ctx: Context, a: Adoption, *, reason: str | None = None) -> Deployment
         return d
 
     done = ctx.store.retrying(write)
-    from shipyard.services.views import deployment_changed
-
     deployment_changed(ctx)  # what waits upstream starts here now; never raises
     return done

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +20,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.core.builds import FAILED, PASSED, PENDING, RUNNING, SKIPPED, verdict
 from shipyard.core.environ import clean_env
 from shipyard.errors import GitError, ShipyardError
 from shipyard.private import private_dir
 from shipyard.services.context import Context
 from shipyard.store import audit
 from shipyard.store.models import App, Build, Check
-
-PENDING, RUNNING, PASSED, FAILED = "pending", "running", "passed", "failed"
+from shipyard.store.queries import check_states
 
 
 @dataclass
@@ -226,12 +225,12 @@ def run_build(ctx: Context, build: Build) -> bool:
         if row.status != PENDING:
             return row.status == PASSED
         required = ctx.settings.webhooks.required_checks
-        if required:
-            from shipyard.services.webhooks import verdict
-
-            # An external CI decides: the build waits until its checks are in.
-            if verdict(s, row.id, required) != PASSED or ctx.git.rev_parse(row.sha) is None:
-                return False
+        # An external CI decides: the build waits until its checks are in.
+        if required and (
+            verdict(check_states(s, row.id), required) != PASSED
+            or ctx.git.rev_parse(row.sha) is None
+        ):
+            return False
         row.status = RUNNING
     work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
     ok = True
@@ -241,8 +240,8 @@ def run_build(ctx: Context, build: Build) -> bool:
         for name, command in ctx.settings.checks.items():
             if not ok:
                 with ctx.store.write() as s:
-                    s.add(Check(build_id=build.id, name=name, status="skipped", log=""))
-                ctx.reporter.check(build.short_sha, name, "skipped")
+                    s.add(Check(build_id=build.id, name=name, status=SKIPPED, log=""))
+                ctx.reporter.check(build.short_sha, name, SKIPPED)
                 continue
             ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
         digest = None
@@ -331,10 +330,11 @@ def mark_superseded(ctx: Context, newest: Build) -> None:
 
 def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     """Read main, build what is new, and move automatic environments to the newest green build."""
-    from shipyard.services import deploy as deploys
-    from shipyard.services.views import refresh_waiting
+    from shipyard.services.deploy.follow import follow_main
+    from shipyard.services.deploy.recovery import recover
+    from shipyard.services.status import refresh_waiting
 
-    deploys.recover(ctx)
+    recover(ctx)
     result = SyncResult()
     result.new_builds = record_new_builds(ctx)
     for b in pending_builds(ctx):
@@ -351,35 +351,8 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     else:
         mark_superseded(ctx, green)
         if deploy:
-            followed = deploys.follow_main(ctx, green)
+            followed = follow_main(ctx, green)
             result.deployed, result.deploy_failed = followed.deployed, followed.failed
             result.held = followed.held
     refresh_waiting(ctx, force=True)  # what waits upstream, for status; never raises
     return result
-
-
-def find_build(session: Session, app_id: int, sha_or_prefix: str) -> Build | None:
-    if len(sha_or_prefix) >= 40:
-        return session.execute(
-            select(Build).where(Build.app_id == app_id, Build.sha == sha_or_prefix)
-        ).scalar_one_or_none()
-    rows = (
-        session.execute(
-            select(Build)
-            .where(Build.app_id == app_id, Build.sha.startswith(sha_or_prefix))
-            .limit(2)
-        )
-        .scalars()
-        .all()
-    )
-    if len(rows) > 1:
-        raise ShipyardError(f"{sha_or_prefix} names more than one build; give more characters")
-    return rows[0] if rows else None
-
-
-def checks_of(session: Session, build_id: int) -> Sequence[Check]:
-    return (
-        session.execute(select(Check).where(Check.build_id == build_id).order_by(Check.id))
-        .scalars()
-        .all()
-    )

@@ -146,7 +146,7 @@ class Context:
             if self.outbox_source is not None:
                 self._outbox = self.outbox_source()
             else:
-                from shipyard.services.notify import build_outbox
+                from shipyard.services.outboxes import build_outbox
 
                 self._outbox = build_outbox(self.settings)
         return self._outbox

@@ -19,10 +19,10 @@ from shipyard.core.notes import (
 )
 from shipyard.errors import GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy import current_of, running_where
 from shipyard.services.notify import emit
 from shipyard.store import audit
-from shipyard.store.models import Deployment, Release
+from shipyard.store.models import Release
+from shipyard.store.queries import current_of, running_where
 
 
 @dataclass
@@ -195,14 +195,3 @@ def get_release(ctx: Context, tag: str) -> Release:
     if r is None:
         raise NotFound(f"no release {tag}")
     return r
-
-
-def deployments_of(session: Session, env_id: int, limit: int) -> list[Deployment]:
-    return list(
-        session.execute(
-            select(Deployment)
-            .where(Deployment.environment_id == env_id)
-            .order_by(Deployment.id.desc())
-            .limit(limit)
-        ).scalars()
-    )

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from shipyard.adapters.runtime import InstanceLog
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy import _spec, current_of, recover
+from shipyard.services.deploy.recovery import recover
+from shipyard.services.deploy.transitions import _spec
 from shipyard.store.models import Build
+from shipyard.store.queries import current_of
 
 HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 

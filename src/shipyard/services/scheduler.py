@@ -229,7 +229,7 @@ def run_poll(ctx: Context, _at: datetime) -> Outcome:
     Holds the app's ingest lock, so a webhook's sync in this process waits for it.
     """
     from shipyard.services.builds import sync
-    from shipyard.services.webhooks import sync_lock
+    from shipyard.services.webhooks.ingest import sync_lock
 
     with sync_lock(ctx.settings):
         result = sync(ctx)

@@ -28,8 +28,9 @@ from shipyard.core.gates import unverified
 from shipyard.core.states import ACTIVE_STATES
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy import _changes_between, _tickets_of, latest_failures
-from shipyard.services.deploy.failures import health_with
+from shipyard.services.deploy.changes import changes_between, tickets_of
+from shipyard.services.deploy.failures import health_with, latest_failures
+from shipyard.services.hooks import on_deployment_changed
 from shipyard.store.db import StoreError
 from shipyard.store.models import App, Deployment, Environment, Ticket
 
@@ -220,8 +221,8 @@ def _waiting_between(ctx: Context, base: str | None, head: str) -> tuple[int, li
     """How many changes lead from ``base`` to ``head``, and the tickets they name."""
     if base is not None and not ctx.git.is_ancestor(base, head):
         return 0, []  # not behind ``head`` (ahead of it, or apart): nothing waits
-    changes = _changes_between(ctx, base, head)
-    return len(changes), _tickets_of(changes)
+    changes = changes_between(ctx, base, head)
+    return len(changes), tickets_of(changes)
 
 
 def _compute(
@@ -279,6 +280,16 @@ def deployment_changed(ctx: Context) -> None:
 
     health.forget(ctx.settings.state_dir, ctx.app_name)
     refresh_waiting(ctx)
+
+
+def subscribe() -> None:
+    """Have every finished deployment call :func:`deployment_changed` (idempotent).
+
+    Done when this module loads; the composition roots call it to say so."""
+    on_deployment_changed(deployment_changed)
+
+
+subscribe()
 
 
 Found = dict[str, tuple[int, list[str]] | None]  # environment -> (count, tickets)

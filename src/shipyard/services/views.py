@@ -1,5 +1,6 @@
-"""Read-only views: status (see ``services.status``), diff between environments,
-deployment history, builds."""
+"""Read-only views: diff between environments, deployment history, builds.
+
+The environments view (status) lives in ``services.status``."""
 
 from __future__ import annotations
 
@@ -13,21 +14,15 @@ from sqlalchemy import select
 from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
-from shipyard.services.deploy import (
-    _changes_between,
-    _tickets_of,
-    current_of,
-    failed_where,
-    running_where,
+from shipyard.services.deploy.changes import (
+    changes_between,
+    range_base,
+    ticket_statuses,
+    tickets_of,
 )
-from shipyard.services.deploy.changes import range_base, ticket_statuses
-from shipyard.services.status import EnvStatus as EnvStatus
-from shipyard.services.status import Waiting as Waiting
-from shipyard.services.status import deployment_changed as deployment_changed
-from shipyard.services.status import refresh_waiting as refresh_waiting
-from shipyard.services.status import status as status
-from shipyard.services.status import statuses as statuses
+from shipyard.services.deploy.failures import failed_where
 from shipyard.store.models import Build, Check, Deployment
+from shipyard.store.queries import current_of, deployments_of, find_build, running_where
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +72,14 @@ def _diff(ctx: Context, target: str, source: str, t: str | None, s_: str | None)
     base = range_base(ctx, t, s_)
     if base is not None and not ctx.git.is_ancestor(base, s_):
         return d
-    d.changes = _changes_between(ctx, base, s_)
-    keys = _tickets_of(d.changes)
+    d.changes = changes_between(ctx, base, s_)
+    keys = tickets_of(d.changes)
     with ctx.store.read() as s:
         d.tickets, d.labels = ticket_statuses(ctx, s, keys)
     return d
 
 
 def history(ctx: Context, environment: str, limit: int = 30) -> list[Deployment]:
-    from shipyard.services.releases import deployments_of
-
     with ctx.store.read() as s:
         env = ctx.environment_row(s, environment)
         return deployments_of(s, env.id, limit)
@@ -129,8 +122,6 @@ def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
 
 
 def check_log(ctx: Context, ref: str, name: str) -> Check:
-    from shipyard.services.builds import find_build
-
     with ctx.store.read() as s:
         b = find_build(s, ctx.app_id, ref)
         if b is None:

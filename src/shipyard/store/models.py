@@ -76,7 +76,7 @@ class Environment(Base):
     current_deployment_id: Mapped[int | None] = mapped_column(Integer)
     pinned_by: Mapped[str | None] = mapped_column(Text)
     pinned_reason: Mapped[str | None] = mapped_column(Text)
-    # What waits upstream, computed when it last changed (see services.views.refresh_waiting):
+    # What waits upstream, computed when it last changed (see services.status.refresh_waiting):
     # valid while (waiting_base, waiting_head) still names what runs here and upstream.
     waiting_base: Mapped[str | None] = mapped_column(String(64))
     waiting_head: Mapped[str | None] = mapped_column(String(64))

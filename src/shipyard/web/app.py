@@ -38,9 +38,11 @@ def create_app(
     its schedules, letting a running job finish, waits for the deployments the
     dashboard started, lets webhook ingests end, and delivers what is queued."""
     from shipyard.services.fleet import Fleet, load_fleet
+    from shipyard.services.status import subscribe
     from shipyard.web.background import Rollouts
     from shipyard.web.principals import Principals
 
+    subscribe()  # a deployment any request or schedule finishes updates the environments view
     served = apps if apps is not None else load_fleet(settings)
 
     @asynccontextmanager
@@ -59,7 +61,7 @@ def create_app(
         yield
 
         def stop() -> None:
-            from shipyard.services.webhooks import drain
+            from shipyard.services.webhooks.ingest import drain
 
             if stop_schedule is not None:
                 stop_schedule()

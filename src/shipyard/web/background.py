@@ -141,7 +141,7 @@ def start_scheduler(apps: Settings | list[Settings], store: Store) -> Callable[[
     Stopping lets a running job finish (a rollout is never left half-way) and
     releases this server's leases.
     """
-    from shipyard.services.deploy import owner_id
+    from shipyard.services.owners import owner_id
 
     holder = owner_id()
     served = apps if isinstance(apps, list) else [apps]

@@ -57,7 +57,7 @@ def context_for(request: Request, actor: str, app: str | None = None) -> Context
         # outlives the request, and a server of many apps starts only those it needs.
         box = outboxes.get(settings.app.name)
         if box is None:
-            from shipyard.services.notify import build_outbox
+            from shipyard.services.outboxes import build_outbox
 
             with _OUTBOX_LOCK:
                 box = outboxes.get(settings.app.name)

@@ -1,5 +1,5 @@
-"""Git, driven through the ``git`` binary: history, tags and trees of a repository."""
+from __future__ import annotations
 
-from shipyard.adapters.git.repo import CommitInfo, GitRepo
+from shipyard.adapters.git.repo import GitRepo
 
-__all__ = ["CommitInfo", "GitRepo"]
+__all__ = ["GitRepo"]

@@ -17,9 +17,9 @@ import codecs
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
 
 # One record per commit, fields separated by NUL, records terminated by NUL (-z).
@@ -40,23 +40,6 @@ _CONFIG = (
 # Inherited from a hook or a parent git process, these would point git at
 # another repository than the one we were given.
 _REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX")
-
-
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
-    """One commit as ``git log`` shows it; ``message`` is the full message."""
-
-    sha: str
-    parents: tuple[str, ...]
-    author_name: str
-    author_email: str
-    authored_at: int
-    message: str
-
-    @property
-    def subject(self) -> str:
-        """The first line of the message."""
-        return self.message.split("\n", 1)[0]
 
 
 def _check_ref(ref: str) -> str:

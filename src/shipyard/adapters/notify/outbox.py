@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import shipyard.adapters.notify.spool as spool
 from shipyard.private import private_dir
 
-from . import spool
 from .events import Event, NotifyError, Sink, matches
 
 log = logging.getLogger("shipyard.notify")

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import mrkdwn
+import shipyard.adapters.notify.mrkdwn as mrkdwn
+
 from ._http import check_url, host_of, post_json, raise_for_status
 from .events import Event
 

@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
 from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
-from shipyard.services.builds import checks_of, find_build
 from shipyard.services.context import Context
 from shipyard.services.deploy.heartbeat import beating, first_beat
 from shipyard.services.deploy.planning import Plan, plan
-from shipyard.services.deploy.recovery import owner_id, recover
+from shipyard.services.deploy.recovery import recover
 from shipyard.services.deploy.rollout import roll_out, target_of
 from shipyard.services.deploy.transitions import (
     _audit_data,
@@ -27,8 +26,10 @@ from shipyard.services.deploy.transitions import (
     transition,
 )
 from shipyard.services.notify import emit
+from shipyard.services.owners import owner_id
 from shipyard.store import audit
 from shipyard.store.models import Build, Deployment, Release
+from shipyard.store.queries import checks_of, find_build
 
 POLL = 0.25
 

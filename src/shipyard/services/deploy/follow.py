@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import current_of
 from shipyard.services.deploy.execution import execute
 from shipyard.services.deploy.failures import tried_and_failed
 from shipyard.services.deploy.planning import plan
 from shipyard.store import audit
 from shipyard.store.models import Build
+from shipyard.store.queries import current_of
 
 
 @dataclass

@@ -12,15 +12,10 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.core.gates import DeployFacts, Gate, evaluate, refusal, unverified
 from shipyard.errors import InvalidRef, NotFound, ShipyardError
-from shipyard.services.builds import checks_of, find_build
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import (
-    _changes_between,
-    _tickets_of,
-    current_of,
-    range_base,
-)
+from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
 from shipyard.store.models import Build, Deployment
+from shipyard.store.queries import checks_of, current_of, find_build
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -187,11 +182,11 @@ def _moves(ctx: Context, running: str | None, commit: str) -> _Moves:
     base = range_base(ctx, running, commit)
     removed: list[Any] = []
     if running is not None and not ctx.git.is_ancestor(running, commit):
-        removed = _changes_between(ctx, commit, running)
+        removed = changes_between(ctx, commit, running)
         if ctx.git.is_ancestor(commit, running):
             base = commit  # straight back: nothing comes in
-    changes = _changes_between(ctx, base, commit)
-    keys, gone = _tickets_of(changes), _tickets_of(removed)
+    changes = changes_between(ctx, base, commit)
+    keys, gone = tickets_of(changes), tickets_of(removed)
     with ctx.store.read() as s:
         tickets = ctx.tracker.raw_statuses(s, keys)
         removed_tickets = ctx.tracker.raw_statuses(s, gone)

@@ -16,11 +16,9 @@ from sqlalchemy import select
 from shipyard.core import states as st
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import _changes_between, _tickets_of
+from shipyard.services.deploy.changes import changes_between, tickets_of
 from shipyard.services.deploy.heartbeat import alive, taken_over
 from shipyard.services.deploy.transitions import _fail, _finish, _restore_runtime, transition
-from shipyard.services.owners import owner_alive as owner_alive
-from shipyard.services.owners import owner_id as owner_id
 from shipyard.store.models import Deployment, Environment, Release
 
 log = logging.getLogger("shipyard.services.recovery")
@@ -82,8 +80,8 @@ def _recover_one(ctx: Context, d: Deployment, env_name: str) -> str:
             transition(ctx, d.id, st.VERIFYING, note={"recovered": True})
         with ctx.store.read() as s:
             prev = s.get(Deployment, d.previous_deployment_id) if d.previous_deployment_id else None
-        changes = _changes_between(ctx, prev.commit if prev else None, d.commit)
-        _finish(ctx, d.id, d.ref if _is_release(ctx, d.ref) else None, _tickets_of(changes))
+        changes = changes_between(ctx, prev.commit if prev else None, d.commit)
+        _finish(ctx, d.id, d.ref if _is_release(ctx, d.ref) else None, tickets_of(changes))
         ctx.reporter.warn(
             f"{env_name}#{d.id}: the command running it stopped after the switch; finished it"
         )

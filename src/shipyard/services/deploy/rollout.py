@@ -59,7 +59,7 @@ def roll_out(
 
 def restore(ctx: Context, environment: str) -> None:
     """Put the environment back on the version its current deployment records."""
-    from shipyard.services.deploy.changes import current_of
+    from shipyard.store.queries import current_of
 
     cfg = ctx.settings.environment(environment)
     with ctx.store.read() as s:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.hooks import deployment_changed
 from shipyard.store import audit
 from shipyard.store.models import Build, Deployment, Environment, Release
 
@@ -102,8 +103,6 @@ def _finish(
         return d
 
     finished = ctx.store.retrying(write)
-    from shipyard.services.views import deployment_changed
-
     deployment_changed(ctx)  # what waits upstream moved; never raises
     return finished
 

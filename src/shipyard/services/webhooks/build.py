@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shipyard.core import github
+from shipyard.core.builds import FAILED, PASSED, PENDING
 from shipyard.errors import BadDelivery, NotFound, ShipyardError
-from shipyard.services import builds
 from shipyard.services.context import Context
 from shipyard.services.webhooks.checks import build_for, prepare_build, record_check
 from shipyard.services.webhooks.deliveries import (
@@ -32,6 +32,7 @@ from shipyard.services.webhooks.deliveries import (
     settle,
 )
 from shipyard.services.webhooks.ingest import schedule_ingest
+from shipyard.store.queries import find_build
 
 log = logging.getLogger("shipyard.webhooks")
 
@@ -69,7 +70,7 @@ def parse_build_report(payload: Any) -> BuildReport:
         name, status, text = item.get("name"), item.get("status"), item.get("log", "")
         if not isinstance(name, str) or not 0 < len(name) <= github.NAME_LIMIT:
             raise BadDelivery(f"checks -> {i} -> name: must be 1 to 64 characters")
-        if status not in (builds.PASSED, builds.FAILED):
+        if status not in (PASSED, FAILED):
             raise BadDelivery(f"checks -> {i} -> status: must be 'passed' or 'failed'")
         if not isinstance(text, str):
             raise BadDelivery(f"checks -> {i} -> log: must be a string")
@@ -122,7 +123,7 @@ def _resolve_commit(ctx: Context, commit: str) -> tuple[str | None, bool]:
         log.warning("cannot read %s from the repository: %s", commit, exc.message)
     with ctx.store.read() as s:
         try:
-            build = builds.find_build(s, ctx.app_id, commit)
+            build = find_build(s, ctx.app_id, commit)
         except ShipyardError:
             build = None
     return (build.sha, False) if build is not None else (None, False)
@@ -162,7 +163,7 @@ def handle_build(
                 "commit": build.sha,
                 "checks": {name: status for name, status, _ in report.checks},
                 "artifact": report.artifact,
-                "ingest": bool(ws.required_checks) and build.status == builds.PENDING,
+                "ingest": bool(ws.required_checks) and build.status == PENDING,
             },
         )
 

@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.core.builds import FAILED, PASSED, PENDING, verdict
 from shipyard.errors import ShipyardError
 from shipyard.services import builds
 from shipyard.services.context import Context
 from shipyard.services.webhooks.deliveries import WebhookSettings
 from shipyard.store import audit
 from shipyard.store.models import Build, Check
+from shipyard.store.queries import check_states
 
 log = logging.getLogger("shipyard.webhooks")
 
@@ -58,7 +60,7 @@ def build_for(
         app_id=ctx.app_id,
         sha=sha,
         short_sha=sha[:7],
-        status=builds.PENDING,
+        status=PENDING,
         superseded=False,
         subject=subject,
         author=author,
@@ -102,25 +104,13 @@ def prepare_build(ctx: Context, ws: WebhookSettings, sha: str) -> bool:
     return bool(ws.required_checks)
 
 
-def verdict(session: Session, build_id: int, required: Sequence[str]) -> str:
-    """passed when every required check passed; failed when one failed; else pending."""
-    rows = session.execute(select(Check.name, Check.status).where(Check.build_id == build_id))
-    latest = {name: status for name, status in rows}
-    states = [latest.get(name) for name in required]
-    if any(s == builds.FAILED for s in states):
-        return builds.FAILED
-    if all(s == builds.PASSED for s in states):
-        return builds.PASSED
-    return builds.PENDING
-
-
 def fail_build(ctx: Context, build: Build, reason: str) -> None:
     def write(session: Session) -> None:
         row = session.get(Build, build.id)
         assert row is not None
-        if row.status != builds.PENDING:
+        if row.status != PENDING:
             return
-        row.status = builds.FAILED
+        row.status = FAILED
         row.finished_at = datetime.now(UTC)
         audit.append(
             session,
@@ -138,24 +128,21 @@ def advance(ctx: Context, required: Sequence[str]) -> list[str]:
     """Move builds that wait on external checks: fail, or produce the artifact and pass;
     then the newest green build goes to every automatic environment. Returns short SHAs
     that passed."""
-    from shipyard.services import deploy
+    from shipyard.services.deploy.follow import follow_main
+    from shipyard.services.deploy.recovery import recover
 
-    deploy.recover(ctx)
+    recover(ctx)
     passed = []
     for b in builds.pending_builds(ctx):
         with ctx.store.read() as s:
-            state = verdict(s, b.id, required)
-        if state == builds.FAILED:
+            state = verdict(check_states(s, b.id), required)
+        if state == FAILED:
             fail_build(ctx, b, "a required check failed")
         # The artifact comes from the repository: a commit it does not have yet waits.
-        elif (
-            state == builds.PASSED
-            and ctx.git.rev_parse(b.sha) is not None
-            and builds.run_build(ctx, b)
-        ):
+        elif state == PASSED and ctx.git.rev_parse(b.sha) is not None and builds.run_build(ctx, b):
             passed.append(b.short_sha)
     green = builds.newest_green(ctx)
     if green is not None:
         builds.mark_superseded(ctx, green)
-        deploy.follow_main(ctx, green)
+        follow_main(ctx, green)
     return passed

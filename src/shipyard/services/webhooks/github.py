@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from shipyard.core import github
+from shipyard.core.builds import PENDING
 from shipyard.errors import BadDelivery
-from shipyard.services import builds
 from shipyard.services.context import Context
 from shipyard.services.webhooks.checks import build_for, prepare_build, record_check
 from shipyard.services.webhooks.deliveries import (
@@ -65,7 +65,7 @@ def _apply_check(
             "commit": build.sha,
             "check": report.name,
             "status": report.status,
-            "ingest": bool(ws.required_checks) and build.status == builds.PENDING,
+            "ingest": bool(ws.required_checks) and build.status == PENDING,
         },
     )
 

@@ -25,7 +25,7 @@ log = logging.getLogger("shipyard.webhooks")
 def ingest(ctx: Context, required: Sequence[str]) -> None:
     """What a push to main starts: the usual sync, or its external-checks variant."""
     if required:
-        from shipyard.services.views import refresh_waiting
+        from shipyard.services.status import refresh_waiting
 
         builds.record_new_builds(ctx)
         advance(ctx, required)

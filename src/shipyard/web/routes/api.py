@@ -51,7 +51,7 @@ def apps(request: Request, who: Principal = Depends(require("read"))) -> list[Ap
 @router.get("/apps/{app}/environments", response_model=list[EnvironmentOut])
 def environments(app: str, request: Request, who: Principal = Depends(require("read"))) -> Response:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
-    from shipyard.services.views import status
+    from shipyard.services.status import status
 
     out = []
     for r in status(context_for(request, who.name, app)):
@@ -259,7 +259,7 @@ def audit_verify(request: Request, who: Principal = Depends(require("read"))) ->
 def sync(app: str, request: Request, who: Principal = Depends(require("sync"))) -> dict[str, Any]:
     """Read main, build what is new, move automatic environments."""
     from shipyard.services.builds import sync as do_sync
-    from shipyard.services.webhooks import sync_lock
+    from shipyard.services.webhooks.ingest import sync_lock
 
     ctx = context_for(request, who.name, app)
     with sync_lock(ctx.settings):  # never beside a sync a webhook or the poll started
@@ -312,7 +312,7 @@ def plan(
     app: str, body: DeployIn, request: Request, who: Principal = Depends(require("read"))
 ) -> PlanOut:
     """Every gate of a deploy, with pass or fail and why; changes nothing."""
-    from shipyard.services.deploy import plan as do_plan
+    from shipyard.services.deploy.planning import plan as do_plan
 
     ctx = context_for(request, who.name, app)
     return plan_out(
@@ -331,14 +331,14 @@ def deploy(
     app: str, body: DeployIn, request: Request, who: Principal = Depends(require("deploy"))
 ) -> DeploymentOut | None:
     """The 1-click deploy. A refusal is a 409 whose details list every gate."""
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
 
     ctx = context_for(request, who.name, app)
-    p = deploys.plan(
+    p = planning.plan(
         ctx, body.environment, body.ref, allow_unverified=body.allow_unverified, reason=body.reason
     )
     return deployment_out(
-        deploys.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment
+        execution.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment
     )
 
 
@@ -353,11 +353,11 @@ def rollback(
     who: Principal = Depends(require("rollback")),
 ) -> DeploymentOut | None:
     """Return to the previous successful deployment and pin there; ``reason`` is required."""
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
 
     ctx = context_for(request, who.name, app)
-    p = deploys.rollback_plan(ctx, environment, body.reason if body else None)
-    return deployment_out(deploys.execute(ctx, p), environment)
+    p = planning.rollback_plan(ctx, environment, body.reason if body else None)
+    return deployment_out(execution.execute(ctx, p), environment)
 
 
 @router.post(
@@ -383,7 +383,7 @@ def adopt(
 def unpin(
     app: str, environment: str, request: Request, who: Principal = Depends(require("rollback"))
 ) -> dict[str, bool]:
-    from shipyard.services.deploy import unpin as do_unpin
+    from shipyard.services.deploy.follow import unpin as do_unpin
 
     return {"unpinned": do_unpin(context_for(request, who.name, app), environment)}
 

@@ -19,14 +19,17 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from shipyard.errors import TooLarge, Unauthorized
-from shipyard.services import webhooks as hooks
 from shipyard.services.context import Context
-from shipyard.services.webhooks import Target, WebhookSettings
+from shipyard.services.webhooks.auth import Target, bearer_for
+from shipyard.services.webhooks.deliveries import (
+    Outcome,
+    WebhookSettings,
+    record_rejected,
+)
+from shipyard.services.webhooks.routing import deliver_build, deliver_github, read_limit
 from shipyard.web.deps import Principal, context_for, fleet_of
 
 router = APIRouter(tags=["webhooks"])
-
-DELIVERY_RE = hooks.DELIVERY_RE
 
 
 def webhook_settings(request: Request, app: str | None = None) -> WebhookSettings:
@@ -69,7 +72,7 @@ def _reject(
     reason: str,
     unauthenticated: str | None = None,
 ) -> None:
-    hooks.record_rejected(
+    record_rejected(
         context_for(request, source),
         source,
         delivery,
@@ -86,7 +89,7 @@ async def github_webhook(request: Request) -> JSONResponse:
     event = request.headers.get("x-github-event", "")[:64]
     delivery = request.headers.get("x-github-delivery", "")
     try:
-        body = await read_body(request, hooks.read_limit(targets))
+        body = await read_body(request, read_limit(targets))
     except TooLarge as exc:  # read before its signature is checked: nobody vouched for it
         await run_in_threadpool(
             _reject, request, "github", delivery[:100], event, exc.message, "too_large"
@@ -96,8 +99,8 @@ async def github_webhook(request: Request) -> JSONResponse:
     def context(app: str) -> Context:
         return context_for(request, "github", app)
 
-    def work() -> hooks.Outcome:
-        return hooks.deliver_github(
+    def work() -> Outcome:
+        return deliver_github(
             targets,
             context,
             event=event,
@@ -115,7 +118,7 @@ def ci_principal(request: Request, targets: list[Target]) -> tuple[Principal, li
     """Who reports a build, and the apps whose build token they hold. For now each app's
     one shared ``[webhooks] build_token``; API tokens with a CI role replace this
     function when they exist."""
-    return Principal(name="ci", role="ci"), hooks.bearer_for(
+    return Principal(name="ci", role="ci"), bearer_for(
         targets, request.headers.get("authorization")
     )
 
@@ -134,7 +137,7 @@ async def build_webhook(request: Request) -> JSONResponse:
         )
         raise
     try:
-        body = await read_body(request, hooks.read_limit(holds))
+        body = await read_body(request, read_limit(holds))
     except TooLarge as exc:
         await run_in_threadpool(_reject, request, "build", delivery[:100], "build", exc.message)
         raise
@@ -142,8 +145,8 @@ async def build_webhook(request: Request) -> JSONResponse:
     def context(app: str) -> Context:
         return context_for(request, principal.name, app)
 
-    def work() -> hooks.Outcome:
-        return hooks.deliver_build(targets, holds, context, body=body, delivery_id=delivery or None)
+    def work() -> Outcome:
+        return deliver_build(targets, holds, context, body=body, delivery_id=delivery or None)
 
     outcome = await run_in_threadpool(work)
     return JSONResponse(outcome.body(), status_code=outcome.status)

@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from shipyard.config.links import links_of
+from shipyard.config.settings import links_of
 from shipyard.core import states as st
 from shipyard.core.links import Links
 from shipyard.core.permissions import allowed_roles, may

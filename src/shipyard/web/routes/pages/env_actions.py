@@ -25,16 +25,16 @@ def rollback(
     reason: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
     from shipyard.web.routes.pages.promote import _deploy_in_background
 
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)
     must(request, who, "rollback")
-    p = deploys.rollback_plan(ctx, environment, reason.strip() or None)
+    p = planning.rollback_plan(ctx, environment, reason.strip() or None)
     if p.refusal:
         try:
-            deploys.execute(ctx, p)  # records the refusal and raises it; changes nothing else
+            execution.execute(ctx, p)  # records the refusal and raises it; changes nothing else
         finally:
             if ctx._outbox is not None:  # the server's outbox for this app: stays open
                 ctx._outbox.drain(1.0)
@@ -47,7 +47,7 @@ def rollback(
 @router.post("/apps/{app}/environments/{environment}/unpin")
 @page
 def unpin(request: Request, app: str, environment: str, csrf: str = Form("")) -> Response:
-    from shipyard.services.deploy import unpin as do_unpin
+    from shipyard.services.deploy.follow import unpin as do_unpin
 
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)

@@ -52,6 +52,6 @@ def instance_log(
 
 
 def status_of(ctx: Context) -> list[Any]:
-    from shipyard.services.views import status
+    from shipyard.services.status import status
 
     return status(ctx)

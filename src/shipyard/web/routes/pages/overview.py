@@ -50,7 +50,7 @@ class AppRows:
 @router.get("/apps")
 @page
 def overview(request: Request, q: str = "", number: str = Query("1", alias="page")) -> Response:
-    from shipyard.services.views import statuses
+    from shipyard.services.status import statuses
 
     who, s = sessions.require_login(request)
     fleet = fleet_of(request)
@@ -77,7 +77,7 @@ def overview(request: Request, q: str = "", number: str = Query("1", alias="page
 
 
 def _one(ctx: Context) -> AppRows:
-    from shipyard.services.views import status
+    from shipyard.services.status import status
 
     try:
         return AppRows(ctx.app_name, status(ctx))

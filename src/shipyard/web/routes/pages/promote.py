@@ -60,7 +60,7 @@ def _promote_page(
     suggested: bool = False,
     status: int = 200,
 ) -> Response:
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import planning
     from shipyard.services.history import signoffs
 
     plan, plan_error = None, ""
@@ -69,7 +69,7 @@ def _promote_page(
     signed: dict[str, Any] = {}
     if environment and ref:
         try:
-            plan = deploys.plan(ctx, environment, ref)
+            plan = planning.plan(ctx, environment, ref)
             checks, labels = _plan_details(ctx, plan)
             signed = signoffs(ctx.store, ctx.app_name, list(plan.tickets))
         except ShipyardError as exc:
@@ -96,8 +96,8 @@ def _promote_page(
 
 
 def _plan_details(ctx: Context, plan: Any) -> tuple[list[Any], dict[str, str]]:
-    from shipyard.services.builds import checks_of
     from shipyard.services.deploy.changes import ticket_statuses
+    from shipyard.store.queries import checks_of
 
     with ctx.store.read() as db:
         checks = list(checks_of(db, plan.build_id)) if plan.build_id else []
@@ -132,7 +132,7 @@ def promote(
     allow_unverified: str = Form(""),
     reason: str = Form(""),
 ) -> Response:
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution, planning
 
     who, s, ctx = acting(request, app)
     sessions.check_csrf(s, csrf)
@@ -140,12 +140,12 @@ def promote(
     environment, ref = environment.strip(), ref.strip()
     if not environment or not ref:
         raise ShipyardError("pick an environment and a release to deploy")
-    p = deploys.plan(
+    p = planning.plan(
         ctx, environment, ref, allow_unverified=bool(allow_unverified), reason=reason or None
     )
     if p.refusal:
         try:
-            deploys.execute(ctx, p)  # records the refusal and raises it; changes nothing else
+            execution.execute(ctx, p)  # records the refusal and raises it; changes nothing else
         except Refused as exc:
             return _promote_page(request, who, s, ctx, environment, ref, refused=exc, status=409)
         finally:
@@ -160,7 +160,7 @@ def promote(
 
 def _deploy_in_background(ctx: Context, who: Principal, p: Any, rollouts: Rollouts) -> int | None:
     """Start ``execute`` in a thread; return the deployment's id once it is queued."""
-    from shipyard.services import deploy as deploys
+    from shipyard.services.deploy import execution
 
     before = _last_deployment_id(ctx, p.environment)
     failure: list[ShipyardError] = []
@@ -169,7 +169,7 @@ def _deploy_in_background(ctx: Context, who: Principal, p: Any, rollouts: Rollou
         worker = Context(settings=ctx.settings, store=ctx.store, actor=who.name)
         worker._app_id = ctx.app_id
         try:
-            deploys.execute(worker, p)
+            execution.execute(worker, p)
         except ShipyardError as exc:  # recorded on the deployment; the page shows it
             failure.append(exc)
         except Exception:

@@ -1,0 +1,49 @@
+"""Where notification events go: each ``[[notify]]`` sink, behind the app's outbox.
+
+The composition root (``services.context``) builds the outbox from here; services
+queue events through ``services.notify.emit``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from shipyard.config import NotifyConfig, SecretRef, Settings
+from shipyard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shipyard.adapters.notify import Outbox, Sink
+
+
+def _secret(value: str | SecretRef | None, where: str) -> str:
+    if isinstance(value, SecretRef):
+        resolved = os.environ.get(value.env)
+        if not resolved:
+            raise ConfigError(
+                f"shipyard.toml: {where}: environment variable {value.env} is not set"
+            )
+        return resolved
+    return value or ""
+
+
+def build_sink(spec: NotifyConfig, index: int, settings: Settings) -> Sink:
+    from shipyard.adapters.notify import make_sink
+
+    path = settings.root / spec.path if spec.path else settings.state_dir / "notifications.log"
+    url = _secret(spec.url, f"notify -> {index} -> url") if spec.url is not None else None
+    return make_sink(
+        spec.type,
+        name=f"{spec.type}-{index}",
+        path=path,
+        url=url,
+        headers=dict(spec.headers),
+        events=spec.events,
+    )
+
+
+def build_outbox(settings: Settings) -> Outbox:
+    from shipyard.adapters.notify import Outbox
+
+    sinks = [build_sink(spec, i, settings) for i, spec in enumerate(settings.notify)]
+    return Outbox(settings.state_dir / "outbox", sinks)
