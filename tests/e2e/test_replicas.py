@@ -336,7 +336,9 @@ def test_the_other_replica_fails_a_rollout_whose_replica_was_killed(
     # No polling: stage follows main automatically and would start the slow build too;
     # recovery still runs at every scheduler tick.
     toml = p.path / "shipyard.toml"
-    toml.write_text(toml.read_text().replace('prerelease = ""', 'prerelease = ""\npoll_interval = 0'))
+    toml.write_text(
+        toml.read_text().replace('prerelease = ""', 'prerelease = ""\npoll_interval = 0')
+    )
     p.ok("sync")
     slow = p.repo.squash_pr(2, "Slow start MNTOR-2", {"app.py": _slow_app()}, author=BO)
     p.ok("sync", "--no-deploy")
@@ -357,7 +359,9 @@ def test_the_other_replica_fails_a_rollout_whose_replica_was_killed(
             "SELECT d.id, d.state, d.owner FROM deployments d JOIN environments e"
             " ON e.id = d.environment_id WHERE e.name = 'slow' ORDER BY d.id DESC LIMIT 1"
         )
-        pair.wait_for("rolling out", lambda: [r[1] for r in pair.rows(state)] == ["rolling_out"], 60)
+        pair.wait_for(
+            "rolling out", lambda: [r[1] for r in pair.rows(state)] == ["rolling_out"], 60
+        )
         dep_id, _, owner = pair.rows(state)[0]
         assert owner.startswith("shipyard-a:")
         assert pair.rows("SELECT holder FROM leases WHERE name = :n", n=f"deployment:{dep_id}") == [
