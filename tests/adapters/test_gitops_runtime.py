@@ -247,7 +247,10 @@ def test_a_wrong_token_is_one_line_without_the_token(
     remote: tuple[Path, Path], tmp_path: Path
 ) -> None:
     bare, _ = remote
-    with ArgoDouble("web-prod", "healthy", token="the-real-one") as argo, pytest.raises(DeployFailed) as err:
+    with (
+        ArgoDouble("web-prod", "healthy", token="the-real-one") as argo,
+        pytest.raises(DeployFailed) as err,
+    ):
         _runtime(_env(bare, argocd=_argo(argo)), tmp_path).deploy(_release())
     assert err.value.message.startswith(f"Argo CD at {argo.url} refused the token (HTTP 401)")
     assert TOKEN not in err.value.message

@@ -263,7 +263,6 @@ def test_the_train_through_the_dashboard(project: Project) -> None:
     run(p, body)
 
 
-
 def test_an_unknown_url_is_a_page_for_a_browser_and_json_for_the_api(project: Project) -> None:
     """A browser that follows a stale link reads a page; the API keeps its error shape."""
 

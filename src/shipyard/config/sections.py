@@ -157,6 +157,8 @@ class StateConfig:
 
 
 REMOTE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$")
+
+
 def _app(data: Any) -> AppConfig:
     p: tuple[str | int, ...] = ("app",)
     f = _fields(
