@@ -159,10 +159,11 @@ def test_two_deploys_at_once_run_one_after_the_other(project: Project) -> None:
     p.repo.squash_pr(2, "Add alerts MNTOR-2", p.features("alerts"), author=BO)
     p.ok("sync")
     second = p.head()
-    # first is not on stage any more but it succeeded there before: both may go to dev
+    # first is not on stage any more but it succeeded there before: both may go to dev.
+    # Whichever runs second may be going back, so the older one says why.
     env = {**os.environ, "SHIPYARD_USER": "ana@example.com"}
     a = subprocess.Popen(
-        [SHIPYARD, "deploy", "dev", first[:7], "--yes"],
+        [SHIPYARD, "deploy", "dev", first[:7], "--yes", "--reason", "checking the older build"],
         cwd=p.path,
         env=env,
         stdout=subprocess.PIPE,
