@@ -160,6 +160,26 @@ def test_imports_point_down_the_layers() -> None:
     assert breaches == [], "imports against the layers:\n" + "\n".join(breaches)
 
 
+INTERFACES = ("cli", "web", "demo")
+
+
+def sql_above_services(src: Path, package: str) -> list[str]:
+    """Places in the interfaces (cli/, web/, demo/) that import SQLAlchemy: they build SQL."""
+    found = []
+    for module, path in modules_of(src, package).items():
+        if module.split(".")[1:2] and module.split(".")[1] in INTERFACES:
+            home = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if any(t.split(".")[0] == "sqlalchemy" for t in _targets(node, home)):
+                    found.append(f"{module}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def test_no_sql_above_services() -> None:
+    """The interfaces read through services and ``store.queries``, never with SQL of their own."""
+    assert sql_above_services(SRC, "shipyard") == []
+
+
 # -- the checker itself, on planted packages --------------------------------------------
 
 
@@ -249,3 +269,16 @@ def test_a_planted_import_against_the_layers_is_found(
         files[f"pkg/{layer}/y.py"] = ""
     breaches = layer_breaches(import_graph(plant(tmp_path, files), "pkg"), "pkg")
     assert bool(breaches) is breach, breaches
+
+
+def test_sql_in_an_interface_is_found(tmp_path: Path) -> None:
+    root = plant(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/web/__init__.py": "",
+            "pkg/web/page.py": "def f():\n    from sqlalchemy import select\n    return select\n",
+            "pkg/services/q.py": "from sqlalchemy import select\n",
+        },
+    )
+    assert sql_above_services(root, "pkg") == ["pkg.web.page:2"]

@@ -583,7 +583,7 @@ def test_build_hook_needs_the_token(server: Server) -> None:
     server.configure(build_token=None)
     is_error(server.build_hook(report), 401, "unauthorized")
     assert server.deliveries() == [] and unauthenticated("build", "token") == before + 3
-    from shipyard.web.metrics import render
+    from shipyard.services.metrics import render
 
     metrics = render(server.app.state.store)
     assert (

@@ -21,10 +21,10 @@ from test_webhooks import github_request, payload, sign
 from conftest import asgi_post, free_port
 from shipyard.config import Settings, parse
 from shipyard.demo.repo import DemoRepo
+from shipyard.services import metrics
 from shipyard.services.webhooks.deliveries import WebhookSettings
 from shipyard.services.webhooks.ingest import drain, sync_lock
 from shipyard.store.models import App, AuditEvent, Build, Check, WebhookDelivery
-from shipyard.web import metrics
 from shipyard.web.app import create_app
 
 DEV = ("Bo Dev", "bo@example.com")

@@ -319,16 +319,10 @@ def builds_table(rows: list[BuildView]) -> Table:
 
 
 def audit_table(ctx: Context, limit: int) -> Table:
-    from sqlalchemy import select
-
-    from shipyard.store.models import AuditEvent
+    from shipyard.store.queries import newest_events
 
     with ctx.store.read() as s:
-        rows = (
-            s.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
-            .scalars()
-            .all()
-        )
+        rows = newest_events(s, limit)
     t = _table("#", "When", "Who", "Action", "Subject", "Data")
     for e in rows:
         t.add_row(

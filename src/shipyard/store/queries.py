@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.errors import ShipyardError
-from shipyard.store.models import Build, Check, Deployment, Environment
+from shipyard.store.models import (
+    ApiToken,
+    AuditEvent,
+    Build,
+    Check,
+    Deployment,
+    Environment,
+    User,
+)
 
 
 def find_build(session: Session, app_id: int, sha_or_prefix: str) -> Build | None:
@@ -82,3 +90,38 @@ def deployments_of(session: Session, env_id: int, limit: int) -> list[Deployment
             .limit(limit)
         ).scalars()
     )
+
+
+def last_deployment_id(session: Session, env_id: int, by: str | None = None) -> int | None:
+    """The newest deployment of an environment (asked for by ``by``, when given)."""
+    q = select(func.max(Deployment.id)).where(Deployment.environment_id == env_id)
+    if by is not None:
+        q = q.where(Deployment.requested_by == by)
+    found: int | None = session.execute(q).scalar_one_or_none()
+    return found
+
+
+def events_about(session: Session, subject: str) -> list[AuditEvent]:
+    """The audit records about one subject (``prod#12``), oldest first."""
+    q = select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.id)
+    return list(session.execute(q).scalars())
+
+
+def newest_events(session: Session, limit: int) -> list[AuditEvent]:
+    """The last ``limit`` audit records, newest first."""
+    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    return list(session.execute(q).scalars())
+
+
+def signed_in_user(session: Session, name: str, token_hash: str) -> User | None:
+    """The enabled user ``name`` whose token ``token_hash`` is not revoked."""
+    return session.execute(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            User.name == name,
+            User.disabled.is_(False),
+            ApiToken.token_hash == token_hash,
+            ApiToken.revoked_at.is_(None),
+        )
+    ).scalar_one_or_none()

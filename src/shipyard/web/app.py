@@ -117,7 +117,7 @@ def create_app(
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
         """Deployments, queues, webhook deliveries and scheduled runs, in Prometheus' text format."""
-        from shipyard.web.metrics import render
+        from shipyard.services.metrics import render
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 

@@ -27,10 +27,9 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from shipyard.private import private_dir
-from shipyard.store.models import ApiToken, User
+from shipyard.store.queries import signed_in_user
 from shipyard.web.deps import Principal, settings_of, store_of
 from shipyard.web.principals import Principals
 
@@ -118,16 +117,7 @@ def current(request: Request) -> tuple[Principal, Session] | None:
 
     def load() -> Principal | None:
         with store_of(request).read() as db:
-            row = db.execute(
-                select(User)
-                .join(ApiToken, ApiToken.user_id == User.id)
-                .where(
-                    User.name == s.user,
-                    User.disabled.is_(False),
-                    ApiToken.token_hash == s.token_hash,
-                    ApiToken.revoked_at.is_(None),
-                )
-            ).scalar_one_or_none()
+            row = signed_in_user(db, s.user, s.token_hash)
         return Principal(row.name, row.role) if row is not None else None
 
     principals: Principals = request.app.state.principals

@@ -13,12 +13,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 
 from shipyard.core import states as st
 from shipyard.errors import NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
-from shipyard.store.models import AuditEvent, Deployment, Environment
+from shipyard.store.models import Deployment, Environment
+from shipyard.store.queries import events_about, last_deployment_id
 from shipyard.web import session as sessions
 from shipyard.web.background import Rollouts
 from shipyard.web.deps import Principal
@@ -204,10 +204,7 @@ def _settle_notifications(ctx: Context, timeout: float) -> None:
 def _last_deployment_id(ctx: Context, environment: str, by: str | None = None) -> int | None:
     with ctx.store.read() as db:
         env = ctx.environment_row(db, environment)
-        q = select(func.max(Deployment.id)).where(Deployment.environment_id == env.id)
-        if by is not None:
-            q = q.where(Deployment.requested_by == by)
-        found: int | None = db.execute(q).scalar_one_or_none()
+        found = last_deployment_id(db, env.id, by)
     return found
 
 
@@ -238,13 +235,7 @@ def _deployment_view(ctx: Context, dep_id: str) -> dict[str, Any]:
             raise NotFound(f"{ctx.app_name} has no deployment #{dep_id}")
         env = db.get(Environment, d.environment_id)
         assert env is not None
-        events = list(
-            db.execute(
-                select(AuditEvent)
-                .where(AuditEvent.subject == f"{env.name}#{d.id}")
-                .order_by(AuditEvent.id)
-            ).scalars()
-        )
+        events = events_about(db, f"{env.name}#{d.id}")
     reached = {e.action.removeprefix("deployment."): e.at for e in events}
     steps = [(name, reached.get(name)) for name in STEPS]
     return {"d": d, "env": env.name, "steps": steps, "live": d.state in LIVE_STATES}
