@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.errors import Busy, NotFound
 from shipyard.services.context import Context
-from shipyard.store.queries import current_of
 from shipyard.services.deploy.rollout import target_of
 from shipyard.store import audit
 from shipyard.store.models import Build, Deployment
+from shipyard.store.queries import current_of
 
 
 @dataclass(frozen=True)
