@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from argocd.double import ArgoDouble
-from conftest import free_port
 from gitops.app import version_app
 from gitops.manifests import IMAGE
 
+from conftest import free_port
 from shipyard.adapters.runtime.gitops import GitOpsRuntime
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
 from shipyard.config.schema import SecretRef
