@@ -1,0 +1,107 @@
+"""An app that mixes runtimes: stage and dev on local processes, prod on Kubernetes through
+GitOps (a bare manifests remote, and the app's ``url`` played by a loopback app that
+reports a commit on ``/__version__``), driven through the real CLI.
+
+``up`` and ``down`` leave prod to the cluster with a note, ``logs prod`` says where its
+logs live, and ``status`` reads prod's health from its ``url``: "healthy" when it serves
+the deployed commit, "unhealthy" with the reason otherwise, never "stopped".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.gitops.app import version_app
+from adapters.gitops.manifests import kustomize_files, make_remote, remote_file
+from conftest import Project, make_project, stop_all
+
+pytestmark = pytest.mark.slow
+
+BO = ("Bo Dev", "bo@example.com")
+NOTE = "prod is run by Kubernetes from k8s/prod"
+
+GITOPS = """
+[environments.prod.gitops]
+repo = "{remote}"
+path = "k8s/prod"
+image = "127.0.0.1:5000/acme/web"
+rollout_timeout = 5
+"""
+
+
+def on_gitops(p: Project, remote: Path, url: str) -> None:
+    """Move prod from its local port to GitOps, checked by ``url``."""
+    toml = p.path / "shipyard.toml"
+    text = toml.read_text().replace(
+        f"[environments.prod]\nport = {p.ports['prod']}\n",
+        f'[environments.prod]\nruntime = "gitops"\nurl = "{url}"\n',
+    )
+    assert 'runtime = "gitops"' in text
+    p.repo.commit(
+        "Run prod through GitOps", {"shipyard.toml": text + GITOPS.format(remote=remote)}, author=BO
+    )
+
+
+def row(status_out: str, env: str) -> str:
+    return next(line for line in status_out.splitlines() if line.split()[:1] == [env])
+
+
+def test_a_gitops_environment_is_left_to_the_cluster_and_checked_through_its_url(
+    tmp_path: Path,
+) -> None:
+    remote, _ = make_remote(tmp_path, kustomize_files())
+    p = make_project(tmp_path / "monitor")
+    try:
+        with version_app("0" * 40) as app:
+            on_gitops(p, remote, app.url)
+            p.repo.merge_pr(
+                11,
+                "MNTOR-1-alerts",
+                "Add breach alerts (MNTOR-1)",
+                [p.features("alerts")],
+                author=BO,
+            )
+            head = p.head()
+            p.ok("sync")
+            p.ok("prerelease", "--date", "2024-09-01")
+            p.ok("qa", "verify", "MNTOR-1", user="qa@example.com")
+            app.commit = head  # the cluster rolls the new image out
+            r = p.ok("deploy", "prod", "2024.09.01", "--yes")
+            assert "prod-2024.09.01" in r.out
+            assert 'newTag: "prod-2024.09.01"' in remote_file(remote, "k8s/prod/kustomization.yaml")
+
+            prod = row(p.ok("status").out, "prod")
+            assert "healthy" in prod and "unhealthy" not in prod and "stopped" not in prod
+
+            app.commit = "f" * 40  # something else took over the cluster
+            prod = row(p.ok("status").out, "prod")
+            assert "unhealthy" in prod
+            assert f'{app.url}/__version__ reports "ffffff' in prod and head[:7] in prod
+
+            app.commit, app.health_status = head, 503
+            prod = row(p.ok("status").out, "prod")
+            assert f"unhealthy {app.url}/__heartbeat__ answers HTTP 503" in prod
+
+            r = p.ok("up")
+            assert f"{NOTE}; nothing to start" in r.out.splitlines()
+            assert any(
+                line.startswith("stage: ") and "on http://127.0.0.1:" in line
+                for line in r.out.splitlines()
+            )
+
+            r = p.run("logs", "prod")
+            assert r.code == 1 and "Traceback" not in r.err
+            assert f"{NOTE}: its instances log in the cluster, not here" in r.err
+            assert r.out == ""
+            assert p.ok("logs", "stage").err.startswith(f"--- stage: the instance of {head[:12]}")
+        url = app.url
+        prod = row(p.ok("status").out, "prod")  # the app is gone
+        assert f"unhealthy {url}/__version__ did not answer (ConnectError)" in prod
+
+        r = p.ok("down")
+        assert f"{NOTE}; nothing to stop" in r.out.splitlines()
+        assert "stage: stopped" in r.out.splitlines()
+    finally:
+        stop_all(p)
