@@ -1,20 +1,26 @@
 """An app that mixes runtimes: stage and dev on local processes, prod on Kubernetes through
 GitOps (a bare manifests remote, and the app's ``url`` played by a loopback app that
-reports a commit on ``/__version__``), driven through the real CLI.
+reports a commit on ``/__version__``), driven through the real CLI; ``kubectl kustomize``
+(installed by scripts/services) renders the overlay.
 
 ``up`` and ``down`` leave prod to the cluster with a note, ``logs prod`` says where its
 logs live, and ``status`` reads prod's health from its ``url``: "healthy" when it serves
-the deployed commit, "unhealthy" with the reason otherwise, never "stopped".
+the deployed commit, "unhealthy" with the reason otherwise, never "stopped"; ``restart
+prod`` bumps the pod template's annotation by a commit to the overlay.
 """
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from adapters.gitops.app import version_app
-from adapters.gitops.manifests import kustomize_files, make_remote, remote_file
+from adapters.gitops.manifests import git, kustomize_files, make_remote, remote_file
 from conftest import Project, make_project, stop_all
 
 pytestmark = pytest.mark.slow
@@ -42,6 +48,20 @@ def on_gitops(p: Project, remote: Path, url: str) -> None:
     p.repo.commit(
         "Run prod through GitOps", {"shipyard.toml": text + GITOPS.format(remote=remote)}, author=BO
     )
+
+
+def rendered_deployment(remote: Path, tmp: Path) -> Any:
+    """The Deployment as ``kubectl kustomize`` renders prod's overlay on the remote."""
+    checkout = tmp / f"render-{time.monotonic_ns()}"
+    git(tmp, "clone", "--quiet", str(remote), str(checkout))
+    done = subprocess.run(
+        ["kubectl", "kustomize", str(checkout / "k8s" / "prod")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment")
 
 
 def row(status_out: str, env: str) -> str:
@@ -74,6 +94,17 @@ def test_a_gitops_environment_is_left_to_the_cluster_and_checked_through_its_url
 
             prod = row(p.ok("status").out, "prod")
             assert "healthy" in prod and "unhealthy" not in prod and "stopped" not in prod
+
+            # restart: the overlay's pod template gets a new annotation, by a commit
+            before = git(remote, "rev-parse", "main")
+            r = p.ok("restart", "prod")
+            assert f"prod restarted: 2024.09.01 ({head[:7]})" in r.out
+            assert git(remote, "rev-parse", "main~1") == before
+            message = git(remote, "log", "-1", "--format=%B")
+            assert message.startswith("prod: restart by ana@example.com")
+            template = rendered_deployment(remote, tmp_path)["spec"]["template"]
+            stamp = template["metadata"]["annotations"]["shipyard.dev/restartedAt"]
+            assert f"restarted-at: {stamp}" in message
 
             app.commit = "f" * 40  # something else took over the cluster
             prod = row(p.ok("status").out, "prod")
