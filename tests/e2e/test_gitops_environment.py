@@ -11,17 +11,19 @@ prod`` bumps the pod template's annotation by a commit to the overlay.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from adapters.gitops.app import version_app
 from adapters.gitops.manifests import git, kustomize_files, make_remote, remote_file
-from conftest import Project, make_project, stop_all
+from conftest import SHIPYARD, Project, make_project, running_server, stop_all
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +129,32 @@ def test_a_gitops_environment_is_left_to_the_cluster_and_checked_through_its_url
             assert f"{NOTE}: its instances log in the cluster, not here" in r.err
             assert r.out == ""
             assert p.ok("logs", "stage").err.startswith(f"--- stage: the instance of {head[:12]}")
+
+            # the same through a server: its API, its dashboard's data, the remote CLI
+            app.health_status = 200
+            with running_server(p.path) as srv:
+                assert srv.token is not None
+                auth = {"Authorization": f"Bearer {srv.token}"}
+                api = f"{srv.url}/api/v1/apps/monitor/environments"
+                envs = {e["name"]: e for e in httpx.get(api, headers=auth, timeout=30).json()}
+                assert (envs["prod"]["health"], envs["prod"]["port"]) == ("healthy", 0)
+                assert envs["prod"]["health_detail"] == f"{app.url} serves {head[:7]}"
+                r = httpx.get(f"{api}/prod/log", headers=auth, timeout=30)
+                assert r.status_code == 404
+                assert r.json()["error"]["message"].startswith(f"{NOTE}: its instances log")
+                remote = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+                remote.update(SHIPYARD_URL=srv.url, SHIPYARD_TOKEN=srv.token)
+                done = subprocess.run(
+                    [SHIPYARD, "logs", "prod"],
+                    cwd=tmp_path,
+                    env=remote,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert done.returncode == 1 and "Traceback" not in done.stderr
+                assert f"{NOTE}: its instances log in the cluster" in done.stderr
         url = app.url
         prod = row(p.ok("status").out, "prod")  # the app is gone
         assert f"unhealthy {url}/__version__ did not answer (ConnectError)" in prod
