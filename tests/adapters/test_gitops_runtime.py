@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argocd.double import ArgoDouble
+from gitops.app import VersionApp, version_app
 from gitops.manifests import (
     DIGEST,
     IMAGE,
@@ -68,40 +66,10 @@ def _argo(double: ArgoDouble) -> ArgoCDConfig:
     return ArgoCDConfig(server=double.url, application="web-prod", token=SecretRef("ARGOCD_TOKEN"))
 
 
-class VersionApp:
-    """An app on loopback serving ``/__version__`` and ``/__heartbeat__``."""
-
-    def __init__(self, commit: str) -> None:
-        self.commit = commit
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                body = json.dumps({"commit": app.commit, "version": "2024.09.01"}).encode()
-                status = 200 if self.path in ("/__version__", "/__heartbeat__") else 404
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def app() -> Iterator[VersionApp]:
-    served = VersionApp(SHA)
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with version_app(SHA) as served:
         yield served
-    finally:
-        served.server.shutdown()
-        served.server.server_close()
-        thread.join(timeout=10)
 
 
 # -- the manifests repository ------------------------------------------------------

@@ -145,6 +145,14 @@ class NomadEnvironment:
     def restore(self, target, *, timeout):
         return None
 
+    def health(self, commit):
+        from shipyard.adapters.runtime import Health
+
+        return Health("unknown", "ask Nomad")
+
+    def elsewhere(self):
+        return f"run by Nomad as {self.job}"
+
 
 def create(settings, environment):
     return NomadEnvironment(settings, environment)

@@ -5,8 +5,10 @@ and skopeo pushes ``:<sha7>`` to a real docker-registry; stage's overlay gets a 
 and the Argo CD double (validated against Argo CD's published swagger.json, see
 tests/adapters/argocd/double.py) goes Healthy; a pre-release is cut and QA verifies;
 ``deploy prod`` retags ``prod-<date>`` in the registry (same digest, by HEAD) and commits
-prod's overlay (``kubectl kustomize`` renders the digest); a rollback writes the previous
-image.
+prod's overlay (``kubectl kustomize`` renders the digest), and prod's ``url`` (a loopback
+app) must report the commit on ``/__version__``; a rollback writes the previous image. A
+prod deploy whose app keeps reporting the old commit fails, and a revert commit restores
+prod's overlay (``on_failure = "revert"``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import yaml
 
 from adapters.argocd.double import ArgoDouble
+from adapters.gitops.app import VersionApp, version_app
 from adapters.gitops.manifests import DEPLOYMENT, IMAGE, git, make_remote, remote_file
 from adapters.oci_registry import OCI_INDEX, OCI_MANIFEST, Registry, build_image, need_tools
 from conftest import Project, make_project, running_server
@@ -64,6 +67,8 @@ token = {{ env = "ARGOCD_TOKEN" }}
 
 [environments.prod]
 runtime = "gitops"
+url = "{prod_url}"
+on_failure = "revert"
 accepts = '^\\d{{4}}\\.\\d{{2}}\\.\\d{{2}}(\\.\\d+)?$'
 tag = "prod-{{ref}}"
 after = "stage"
@@ -74,6 +79,7 @@ artifact_wait = 10
 repo = "{remote}"
 path = "k8s/prod"
 image = "{image}"
+rollout_timeout = 6
 """
 
 
@@ -154,7 +160,7 @@ def ci_reports(url: str, commit: str) -> None:
     assert r.status_code in (200, 202), r.text
 
 
-def setup(tmp: Path, reg: Registry, argo: ArgoDouble) -> tuple[Project, Path]:
+def setup(tmp: Path, reg: Registry, argo: ArgoDouble, prod: VersionApp) -> tuple[Project, Path]:
     files = {
         "base/deployment.yaml": DEPLOYMENT,
         "base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
@@ -164,7 +170,12 @@ def setup(tmp: Path, reg: Registry, argo: ArgoDouble) -> tuple[Project, Path]:
     remote, _ = make_remote(tmp, files)
     p = make_project(tmp / "monitor")
     text = CONFIG.format(
-        registry=reg.host, repository=REPOSITORY, remote=remote, image=IMAGE, argo=argo.url
+        registry=reg.host,
+        repository=REPOSITORY,
+        remote=remote,
+        image=IMAGE,
+        argo=argo.url,
+        prod_url=prod.url,
     )
     p.repo.commit("Deploy through GitOps", {"shipyard.toml": text}, author=BO)
     return p, remote
@@ -174,9 +185,13 @@ def test_production_path(tmp_path: Path) -> None:
     need_tools()
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed (scripts/services installs kubernetes-client)")
-    with Registry(tmp_path) as reg, ArgoDouble("monitor-stage") as argo:
+    with (
+        Registry(tmp_path) as reg,
+        ArgoDouble("monitor-stage") as argo,
+        version_app("0" * 40) as prod_app,
+    ):
         env = {"SHIPYARD_BUILD_TOKEN": TOKEN, "ARGOCD_TOKEN": argo.token}
-        p, remote = setup(tmp_path, reg, argo)
+        p, remote = setup(tmp_path, reg, argo, prod_app)
         p.ok("sync", env=env)  # the baseline: main's head, waiting for CI
         # 1. a merge happens
         p.repo.merge_pr(
@@ -201,7 +216,9 @@ def test_production_path(tmp_path: Path) -> None:
         # 4. a pre-release is cut, QA verifies
         p.ok("prerelease", "--date", "2024-09-01", env=env)
         p.ok("qa", "verify", "MNTOR-1", user="qa@example.com", env=env)
-        # 5. deploy prod: a retag in the registry, a commit to prod's overlay
+        # 5. deploy prod: a retag in the registry, a commit to prod's overlay; prod's url
+        #    reports the commit once the cluster has rolled it out
+        prod_app.commit = first
         r = p.ok("deploy", "prod", "2024.09.01", "--yes", env=env)
         assert "prod-2024.09.01" in r.out
         assert registry_digest(reg, "prod-2024.09.01") == image.digest
@@ -221,6 +238,23 @@ def test_production_path(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "stage's second deployment never finished"
                 time.sleep(0.2)
         assert image2.digest in rendered_image(remote, tmp_path, "stage")
+
+        # a prod deploy whose rollout never reports its commit fails, and is reverted
+        p.ok("prerelease", "--date", "2024-09-02", env=env)
+        before = git(remote, "rev-parse", "main")
+        r = p.run("deploy", "prod", "2024.09.02", "--yes", env=env)  # prod_app still says first
+        assert r.code == 4, r.text
+        assert "Traceback" not in r.err and f"not {second[:7]}" in r.text
+        assert git(remote, "rev-parse", "main~2") == before  # the deploy, then its revert
+        pushed = git(remote, "rev-parse", "main~1")
+        log = git(remote, "log", "-1", "--format=%B")
+        assert (
+            log.startswith("prod: revert deployment #") and f"This reverts commit {pushed}" in log
+        )
+        assert git(remote, "diff", before, "main") == ""  # the overlay is as it was
+        assert image.digest in rendered_image(remote, tmp_path, "prod")
+        assert "failed" in p.run("history", "prod", env=env).out
+
         r = p.ok("rollback", "stage", "--reason", "the footer breaks", "--yes", env=env)
         assert image.digest in rendered_image(remote, tmp_path, "stage")
         log = git(remote, "log", "-1", "--format=%B")

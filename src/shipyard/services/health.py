@@ -2,7 +2,8 @@
 
 The environments view is read far more often than an instance's health
 changes; probing its health path on every request would make each view one
-HTTP round trip per environment. Results are kept for ``TTL`` seconds under
+HTTP round trip per environment (or, for a GitOps environment, a look at Argo CD
+and at its ``url``). Results are kept for ``TTL`` seconds under
 (state dir, app, environment); while one thread probes an expired entry, others
 answer with the previous result instead of probing too. A deploy calls
 ``forget`` so the view shows the new instance at once.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,14 +42,19 @@ _entries: dict[Key, _Entry] = {}
 _lock = threading.Lock()
 
 
-def instance_health(ctx: Context, envs: Iterable[str]) -> dict[str, Health]:
+def instance_health(
+    ctx: Context, envs: Iterable[str], commits: Mapping[str, str | None] | None = None
+) -> dict[str, Health]:
     """The runtime's health of each of ``envs``, asked at most once per ``TTL`` seconds
-    per process. An environment without a running instance needs no network I/O."""
+    per process; ``commits`` names what each should serve (a GitOps environment's
+    ``/__version__`` must report it). A local environment without a running instance
+    needs no network I/O."""
     root = str(ctx.settings.state_dir)  # resolves a path: once, not per environment
-    return {env: _health(ctx, (root, ctx.app_name, env)) for env in envs}
+    commits = commits or {}
+    return {env: _health(ctx, (root, ctx.app_name, env), commits.get(env)) for env in envs}
 
 
-def _health(ctx: Context, key: Key) -> Health:
+def _health(ctx: Context, key: Key, commit: str | None) -> Health:
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
@@ -57,7 +63,7 @@ def _health(ctx: Context, key: Key) -> Health:
         if entry is not None:
             entry.probing = True
     try:
-        health = ctx.runtime.health(ctx.app_name, key[2], ctx.settings.app.health)
+        health = ctx.runtime_for(key[2]).health(commit)
     except BaseException:
         with _lock:
             if entry is not None:

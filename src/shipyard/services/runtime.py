@@ -1,5 +1,9 @@
 """Starting and stopping every environment at its recorded version, and reading what
-its instances print."""
+its instances print.
+
+Only environments served by local processes are started, stopped or read here; one
+that runs elsewhere (``runtime = "gitops"``: Kubernetes, through Argo CD) gets a note
+saying so, and ``logs`` says where its logs live."""
 
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ def bring_up(ctx: Context) -> list[str]:
     recover(ctx)
     lines = []
     for name, cfg in ctx.settings.environments.items():
+        elsewhere = ctx.runtime_for(name).elsewhere()
+        if elsewhere is not None:
+            lines.append(f"{name} is {elsewhere}; nothing to start")
+            continue
         with ctx.store.read() as s:
             d = current_of(s, ctx.environment_row(s, name))
             build = (
@@ -43,6 +51,10 @@ def bring_up(ctx: Context) -> list[str]:
 def bring_down(ctx: Context) -> list[str]:
     lines = []
     for name in ctx.settings.environments:
+        elsewhere = ctx.runtime_for(name).elsewhere()
+        if elsewhere is not None:
+            lines.append(f"{name} is {elsewhere}; nothing to stop")
+            continue
         ctx.runtime.down(ctx.app_name, name)
         lines.append(f"{name}: stopped")
     return lines
@@ -53,7 +65,7 @@ def instance_log(
 ) -> InstanceLog:
     """The end of the output of ``environment``'s serving instance, or of its newest
     instance of ``commit`` (the one a failed deployment started, say)."""
-    ctx.settings.environment(environment)  # NotFound names the known ones
+    _here(ctx, environment)
     if commit is not None and not HEX.match(commit):
         raise ShipyardError(f"--commit must be 4 to 40 hex digits, not {commit[:50]!r}")
     found = ctx.runtime.log(ctx.app_name, environment, commit=commit, lines=lines)
@@ -68,5 +80,16 @@ def instance_log(
 
 def read_instance_log(ctx: Context, environment: str, name: str, offset: int) -> tuple[str, int]:
     """What the instance log ``name`` of ``environment`` gained after byte ``offset``."""
-    ctx.settings.environment(environment)
+    _here(ctx, environment)
     return ctx.runtime.read_log(ctx.app_name, environment, name, offset)
+
+
+def _here(ctx: Context, environment: str) -> None:
+    """Refuse to read instance logs of an environment whose instances run elsewhere."""
+    ctx.settings.environment(environment)  # NotFound names the known ones
+    elsewhere = ctx.runtime_for(environment).elsewhere()
+    if elsewhere is not None:
+        raise NotFound(
+            f"{environment} is {elsewhere}: its instances log in the cluster, not here "
+            "(kubectl logs, or the application in Argo CD)"
+        )

@@ -326,9 +326,9 @@ def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
     for c in ctxs:
         snap, mine, statuses_ = snaps[c.app_id], found[c.app_name], raw.get(c.app_id, {})
         _fill_stale(c, snap, mine, statuses_)
-        out[c.app_name] = _rows(
-            c, snap, mine, statuses_, instance_health(c, c.settings.environments), failures
-        )
+        envs = c.settings.environments
+        healths = instance_health(c, envs, {n: snap.commit(n) for n in envs})
+        out[c.app_name] = _rows(c, snap, mine, statuses_, healths, failures)
     return out
 
 

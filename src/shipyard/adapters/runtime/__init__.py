@@ -36,7 +36,7 @@ __all__ = [
     "Runtime",
 ]
 
-HealthState = Literal["healthy", "unhealthy", "stopped"]
+HealthState = Literal["healthy", "unhealthy", "stopped", "unknown"]
 Progress = Callable[[str], None]
 
 

@@ -7,6 +7,8 @@ registry (factory ``(settings, environment)``); services only call this Protocol
     runtime = ctx.runtime_for("prod")
     url = runtime.deploy(target, timeout=30.0, on_progress=print)   # DeployFailed
     runtime.restart(target)                                          # same artifact, new pods
+    runtime.health(commit)          # Health("healthy" | "unhealthy" | "stopped" | "unknown")
+    runtime.elsewhere()             # "run by Argo CD from k8s/prod", None for local processes
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from shipyard.adapters.runtime import Progress
+from shipyard.adapters.runtime import Health, Progress
 
 
 @dataclass(frozen=True)
@@ -54,4 +56,15 @@ class EnvironmentRuntime(Protocol):
     def restore(self, target: Target | None, *, timeout: float) -> None:
         """After an interrupted or failed deploy, serve ``target`` (the recorded version,
         None when there is none) again; a no-op where the runtime already restored it."""
+        ...
+
+    def health(self, commit: str | None) -> Health:
+        """How the environment does now, for views: one quick look of a few seconds at
+        most, never a wait; ``commit`` is what it should serve (None: nothing recorded)."""
+        ...
+
+    def elsewhere(self) -> str | None:
+        """Where the environment runs when none of its processes runs on this host (one
+        phrase: "run by Argo CD from k8s/prod"), so ``up``, ``down`` and ``logs`` leave it
+        alone; None for an environment served by local processes."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shipyard.adapters.runtime import InstanceSpec, Progress
+from shipyard.adapters.runtime import Health, InstanceSpec, Progress
 from shipyard.adapters.runtime.environment import Target
 from shipyard.adapters.runtime.local import LocalRuntime
 
@@ -51,6 +51,12 @@ class LocalEnvironment:
             self.supervisor.recover(self.settings.app.name, self.name)
         else:
             self.supervisor.up(self.spec(target), timeout=timeout)
+
+    def health(self, commit: str | None) -> Health:
+        return self.supervisor.health(self.settings.app.name, self.name, self.settings.app.health)
+
+    def elsewhere(self) -> str | None:
+        return None
 
 
 def create(settings: Settings, environment: str) -> LocalEnvironment:

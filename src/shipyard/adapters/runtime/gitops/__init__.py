@@ -17,7 +17,8 @@ The package, from the bottom up::
     repo       ManifestsRepo: the checkout in the state dir; push, fetch, rebase, retry
     argocd     ArgoCD: refresh, sync and read one application (Argo CD's REST API)
     wait       following Argo CD and /__version__ until the rollout is done or failed
-    runtime    GitOpsRuntime: deploy, restart, current
+    health     one quick look at Argo CD and the url, for views (never "stopped")
+    runtime    GitOpsRuntime: deploy, restart, current, health
 
 Wiring (one runtime per environment whose ``runtime = "gitops"``)::
 
@@ -28,6 +29,7 @@ Wiring (one runtime per environment whose ``runtime = "gitops"``)::
                    on_progress=ctx.reporter.step)        # raises DeployFailed
     runtime.restart(actor=ctx.actor, commit=current_commit)
     runtime.current()   # Image(tag, digest) the overlay names, or None
+    runtime.health(current_commit)   # Health("healthy" | "unhealthy" | "unknown", why)
 
 Every failure comes out as ``DeployFailed`` with one line; the Argo CD token
 (read from the environment variable its ``{ env = ... }`` names) is sent only in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shipyard.adapters.runtime import Progress
+from shipyard.adapters.runtime import Health, Progress
 from shipyard.adapters.runtime.environment import Target
 from shipyard.adapters.runtime.gitops.runtime import GitOpsRuntime, Release
 
@@ -42,6 +42,14 @@ class GitOpsEnvironment:
         # A failed rollout already reverted its overlay commit (on_failure = "revert"),
         # or was asked to leave it; nothing runs here to put back.
         return None
+
+    def health(self, commit: str | None) -> Health:
+        return self.runtime.health(commit)
+
+    def elsewhere(self) -> str | None:
+        cfg = self.runtime.cfg
+        by = "Argo CD" if self.runtime.env.argocd is not None else "Kubernetes"
+        return f"run by {by} from {cfg.path}"
 
 
 def create(settings: Settings, environment: str) -> GitOpsEnvironment:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from shipyard.adapters.runtime import Health
 from shipyard.adapters.runtime.gitops.argocd import ArgoCD
+from shipyard.adapters.runtime.gitops.health import look
 from shipyard.adapters.runtime.gitops.overlay import (
     Image,
     overlay_file,
@@ -135,6 +137,17 @@ class GitOpsRuntime:
         self._follow(revision, commit, None, say)
         return Rollout(revision)
 
+    def health(self, commit: str | None, *, timeout: float = 2.0) -> Health:
+        """One quick look at Argo CD's application and at ``url`` (see ``health.look``)."""
+        argocd = self.env.argocd
+        return look(
+            argocd=(lambda: self._argocd(argocd, timeout=timeout)) if argocd else None,
+            url=self.env.url,
+            health_path=self.health_path,
+            commit=commit,
+            timeout=timeout,
+        )
+
     # -- the steps -----------------------------------------------------------------
 
     def _message(self, r: Release) -> str:
@@ -203,7 +216,7 @@ class GitOpsRuntime:
                 client.close()
         return reverted or revision
 
-    def _argocd(self, cfg: ArgoCDConfig) -> ArgoCD:
+    def _argocd(self, cfg: ArgoCDConfig, *, timeout: float = 10.0) -> ArgoCD:
         token = None
         if cfg.token is not None:
             source = self._secrets if self._secrets is not None else os.environ
@@ -212,4 +225,6 @@ class GitOpsRuntime:
                 raise DeployFailed(
                     f"environments -> {self.name} -> argocd -> token: ${cfg.token.env} is not set"
                 )
-        return ArgoCD(cfg.server, cfg.application, token, transport=self._transport)
+        return ArgoCD(
+            cfg.server, cfg.application, token, timeout=timeout, transport=self._transport
+        )

@@ -73,7 +73,7 @@ def wait_version(
     last = ""
     with httpx.Client(timeout=5.0, headers={"User-Agent": "shipyard"}) as client:
         while True:
-            last = _check(client, base, health_path, commit)
+            last = check_served(client, base, health_path, commit)
             if not last:
                 return
             if time.monotonic() >= deadline:
@@ -82,8 +82,8 @@ def wait_version(
             time.sleep(poll)
 
 
-def _check(client: httpx.Client, base: str, health_path: str, commit: str) -> str:
-    """What is still wrong ('' when nothing is)."""
+def check_served(client: httpx.Client, base: str, health_path: str, commit: str) -> str:
+    """What is still wrong with ``base`` serving ``commit`` ('' when nothing is)."""
     try:
         r = client.get(f"{base}/__version__")
         served = r.json().get("commit") if r.status_code == 200 else None
