@@ -59,7 +59,7 @@ def settings(
 def test_the_built_in_adapters_are_registered_by_kind() -> None:
     assert registry.names("artifacts") == ("local", "oci")
     assert registry.names("runtime") == ("gitops", "local")
-    assert registry.names("tracker") == ("builtin",)
+    assert registry.names("tracker") == ("builtin", "jira")
     assert registry.names("notifier") == ("log", "slack", "webhook")
     assert registry.names("verifier") == ("http",)
 
@@ -86,8 +86,8 @@ ENVS = {"stage": {"port": 8101}}
     ("text", "message"),
     [
         (
-            {"app": {"name": "web", "run": "x", "tracker": "jira"}, "environments": ENVS},
-            "app -> tracker: unknown tracker adapter 'jira'; known: builtin",
+            {"app": {"name": "web", "run": "x", "tracker": "trello"}, "environments": ENVS},
+            "app -> tracker: unknown tracker adapter 'trello'; known: builtin, jira",
         ),
         (
             {

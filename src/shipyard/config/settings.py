@@ -32,12 +32,13 @@ from shipyard.config.serving import (
     ServerConfig,
     WebhooksConfig,
 )
+from shipyard.config.tracker import TrackerConfig, parse_tracker
 from shipyard.core.links import Links
 from shipyard.errors import ConfigError, NotFound
 
 CONFIG_NAME = "shipyard.toml"
 # Sections kept in modules of their own (they import ``sections``, so are added here).
-ALL_SECTIONS = {**SECTIONS, "artifacts": parse_artifacts}
+ALL_SECTIONS = {**SECTIONS, "artifacts": parse_artifacts, "tracker": parse_tracker}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Settings:
     permissions: dict[str, frozenset[str]] = field(default_factory=dict)
     links: LinksConfig = field(default_factory=LinksConfig)
     artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
@@ -105,6 +107,8 @@ class Settings:
         for i, name in enumerate(self.check_env):
             if name in self.secret_env_names:
                 raise Invalid(("checks", "env", i), f"{name!r} holds a secret of Shipyard's")
+        if self.tracker.kind != "builtin" and self.app.tracker != "builtin":
+            raise Invalid(("app", "tracker"), "choose the tracker in one place: [tracker] kind")
         src = self.releases.source
         if src is not None and src not in envs:
             raise Invalid(("releases", "source"), f"no environment named {src!r}")
@@ -128,7 +132,14 @@ class Settings:
         """The environment variables this config's secret references name."""
         refs = [self.webhooks.github_secret, self.webhooks.build_token]
         refs += [n.url for n in self.notify if isinstance(n.url, SecretRef)]
+        if self.tracker.token is not None:
+            refs.append(self.tracker.token)
         return frozenset(r.env for r in refs if isinstance(r, SecretRef))
+
+    @property
+    def tracker_kind(self) -> str:
+        """The tracker's adapter name: ``[tracker] kind``, else ``[app] tracker``."""
+        return self.tracker.kind if self.tracker.kind != "builtin" else self.app.tracker
 
     @property
     def release_source(self) -> str:

@@ -168,14 +168,13 @@ class Context:
 
     @property
     def tracker(self) -> Tracker:
-        """The tracker ``[app] tracker`` names (default ``builtin``)."""
+        """The tracker ``[tracker] kind`` (or ``[app] tracker``) names (default ``builtin``)."""
         if self._tracker is None:
             from shipyard.adapters import registry
 
-            name = self.settings.app.tracker
-            self._tracker = registry.build(
-                "tracker", name, "app -> tracker", self.settings, self.app_id
-            )
+            name = self.settings.tracker_kind
+            field = "tracker -> kind" if self.settings.tracker.kind == name else "app -> tracker"
+            self._tracker = registry.build("tracker", name, field, self.settings, self.app_id)
         return self._tracker
 
     def environment_row(self, session: Session, name: str) -> Environment:
