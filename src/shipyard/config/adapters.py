@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from shipyard.config.schema import Invalid
 
 GROUP = "shipyard.adapters"
-KINDS = ("artifacts", "runtime", "tracker", "notifier", "verifier")
+KINDS = ("artifacts", "runtime", "tracker", "notifier", "verifier", "forge")
 
 
 @cache

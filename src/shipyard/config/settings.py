@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
+from shipyard.config.forge import ForgeConfig, parse_forge
 from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
@@ -38,7 +39,12 @@ from shipyard.errors import ConfigError, NotFound
 
 CONFIG_NAME = "shipyard.toml"
 # Sections kept in modules of their own (they import ``sections``, so are added here).
-ALL_SECTIONS = {**SECTIONS, "artifacts": parse_artifacts, "tracker": parse_tracker}
+ALL_SECTIONS = {
+    **SECTIONS,
+    "artifacts": parse_artifacts,
+    "tracker": parse_tracker,
+    "forge": parse_forge,
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class Settings:
     links: LinksConfig = field(default_factory=LinksConfig)
     artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
@@ -134,6 +141,8 @@ class Settings:
         refs += [n.url for n in self.notify if isinstance(n.url, SecretRef)]
         if self.tracker.token is not None:
             refs.append(self.tracker.token)
+        if self.forge.token is not None:
+            refs.append(self.forge.token)
         return frozenset(r.env for r in refs if isinstance(r, SecretRef))
 
     @property

@@ -1,0 +1,208 @@
+"""The GitHub forge (``[forge] kind = "github"``) on plain httpx.
+
+PR metadata for a batch of numbers costs a handful of requests: the repository's closed
+PRs are listed newest first, 100 a page, until the oldest number asked for is passed
+(at most ``LIST_PAGES`` pages); a PR not found that way is read alone, with
+``If-None-Match`` when an older copy is cached (a 304 does not count against the rate
+limit). What was read is cached (``pr_cache.py``): the same notes again send nothing.
+
+    forge = GitHubForge(client, "acme/web", cache)
+    forge.pull_requests([12, 15])
+    forge.publish_prerelease("2024.09.01", notes, sha)   # prerelease, not latest
+    forge.mark_latest("2024.09.01")                      # after the prod deploy
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from shipyard.adapters.forge import (
+    CommitState,
+    DeploymentState,
+    ForgeError,
+    PullRequest,
+    Release,
+)
+from shipyard.adapters.forge.github_http import GitHubClient
+from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.errors import NotFound
+
+if TYPE_CHECKING:
+    from shipyard.config.settings import Settings
+
+PER_PAGE = 100
+LIST_PAGES = 5  # beyond this the PRs are old: reading them one by one costs less
+BODY_LIMIT = 125_000  # GitHub refuses a longer release body
+DESCRIPTION_LIMIT = 140  # deployment and commit statuses
+
+
+class GitHubForge:
+    """One repository on GitHub (or GitHub Enterprise)."""
+
+    def __init__(self, client: GitHubClient, repository: str, cache: PrCache) -> None:
+        self.client = client
+        self.repo = f"/repos/{repository}"
+        self.cache = cache
+
+    # -- pull requests ---------------------------------------------------------------
+
+    def pull_requests(self, numbers: Iterable[int]) -> dict[int, PullRequest]:
+        wanted = sorted(set(numbers))
+        found = self.cache.fresh(wanted)
+        missing = [n for n in wanted if n not in found]
+        if len(missing) > 2:
+            found.update(self._listed(missing))
+        for n in [n for n in missing if n not in found]:
+            pr = self._one(n)
+            if pr is not None:
+                found[n] = pr
+        self.cache.save()
+        return {n: _pull(pr) for n, pr in found.items()}
+
+    def _listed(self, missing: list[int]) -> dict[int, dict[str, Any]]:
+        want, oldest, out = set(missing), missing[0], {}
+        for page in range(1, LIST_PAGES + 1):
+            params = {"state": "closed", "sort": "created", "direction": "desc"}
+            resp = self.client.request(
+                "GET", f"{self.repo}/pulls", params={**params, "per_page": PER_PAGE, "page": page}
+            )
+            items = _json_list(resp.json())
+            for item in items:
+                if item.get("number") in want:
+                    fields = _fields(item)
+                    out[item["number"]] = fields
+                    self.cache.put(item["number"], fields)
+            numbers = [i.get("number", 0) for i in items]
+            if len(items) < PER_PAGE or min(numbers, default=0) <= oldest or want <= set(out):
+                break
+        return out
+
+    def _one(self, number: int) -> dict[str, Any] | None:
+        kept = self.cache.stale(number)
+        headers = {"If-None-Match": kept[1]} if kept else None
+        try:
+            resp = self.client.request("GET", f"{self.repo}/pulls/{number}", headers=headers)
+        except NotFound:
+            return None  # an issue number, or a PR gone: the commit message stays the source
+        if resp.status_code == 304 and kept:
+            self.cache.put(number, kept[0], kept[1])
+            return kept[0]
+        fields = _fields(resp.json())
+        self.cache.put(number, fields, resp.headers.get("etag"))
+        return fields
+
+    # -- releases ----------------------------------------------------------------------
+
+    def publish_prerelease(self, tag: str, notes: str, commit: str) -> Release:
+        body = {
+            "tag_name": tag,
+            "target_commitish": commit,
+            "name": tag,
+            "body": notes[:BODY_LIMIT],
+            "prerelease": True,
+            "make_latest": "false",
+        }
+        try:
+            resp = self.client.request("POST", f"{self.repo}/releases", json=body)
+        except ForgeError as exc:
+            if exc.details.get("github_status") != 422:
+                raise
+            return self._release(tag)  # published before (a retried outbox entry)
+        return _release(resp.json())
+
+    def mark_latest(self, tag: str) -> Release:
+        release = self._release(tag)
+        body = {"prerelease": False, "make_latest": "true"}
+        resp = self.client.request("PATCH", f"{self.repo}/releases/{release.id}", json=body)
+        return _release(resp.json())
+
+    def _release(self, tag: str) -> Release:
+        return _release(self.client.request("GET", f"{self.repo}/releases/tags/{tag}").json())
+
+    # -- deployments -------------------------------------------------------------------
+
+    def create_deployment(
+        self, commit: str, environment: str, *, description: str, production: bool
+    ) -> int:
+        body = {
+            "ref": commit,
+            "environment": environment,
+            "description": description[:DESCRIPTION_LIMIT],
+            "auto_merge": False,
+            "required_contexts": [],  # Shipyard's own gates decided already
+            "production_environment": production,
+            "transient_environment": False,
+        }
+        resp = self.client.request("POST", f"{self.repo}/deployments", json=body)
+        data = resp.json()
+        if resp.status_code != 201 or not isinstance(data.get("id"), int):
+            raise ForgeError(f"GitHub: no deployment of {commit[:7]} was created")
+        return int(data["id"])
+
+    def deployment_status(
+        self,
+        deployment: int,
+        state: DeploymentState,
+        environment: str,
+        *,
+        url: str | None = None,
+        description: str = "",
+    ) -> None:
+        body: dict[str, Any] = {
+            "state": state,
+            "environment": environment,
+            "description": description[:DESCRIPTION_LIMIT],
+            "auto_inactive": True,  # the environment's earlier deployments become inactive
+        }
+        if url:
+            body["environment_url"] = url
+        self.client.request("POST", f"{self.repo}/deployments/{deployment}/statuses", json=body)
+
+    def commit_status(
+        self, commit: str, state: CommitState, context: str, *, description: str = ""
+    ) -> None:
+        body = {"state": state, "context": context, "description": description[:140]}
+        self.client.request("POST", f"{self.repo}/statuses/{commit}", json=body)
+
+
+def _json_list(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise ForgeError("GitHub: the PR list is not a list")
+    return [d for d in data if isinstance(d, dict)]
+
+
+def _fields(pr: Any) -> dict[str, Any]:
+    """The fields Shipyard keeps of a PR (``pull-request`` or ``pull-request-simple``)."""
+    try:
+        return {
+            "number": int(pr["number"]),
+            "title": str(pr["title"]),
+            "author": str((pr.get("user") or {}).get("login") or "ghost"),
+            "labels": [str(label["name"]) for label in pr.get("labels") or []],
+            "url": str(pr["html_url"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        raise ForgeError("GitHub: a pull request without number, title or URL") from None
+
+
+def _pull(f: dict[str, Any]) -> PullRequest:
+    return PullRequest(f["number"], f["title"], f["author"], tuple(f["labels"]), f["url"])
+
+
+def _release(data: Any) -> Release:
+    try:
+        return Release(
+            int(data["id"]), str(data["tag_name"]), str(data["html_url"]), bool(data["prerelease"])
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ForgeError("GitHub: a release without id, tag or URL") from None
+
+
+def create(settings: Settings) -> GitHubForge:
+    """The ``forge.github`` factory, from ``[forge]``; the token is read at first use."""
+    cfg = settings.forge
+    assert cfg.repository is not None  # checked by the config
+    client = GitHubClient(cfg.api, token=cfg.token_value)
+    cache = PrCache(settings.state_dir / "forge-github.json", cfg.repository)
+    return GitHubForge(client, cfg.repository, cache)

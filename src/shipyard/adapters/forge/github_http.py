@@ -1,0 +1,175 @@
+"""GitHub's REST API over httpx: authentication, rate limits, retries, error translation.
+
+    client = GitHubClient("https://api.github.com", token=lambda: os.environ["GITHUB_TOKEN"])
+    resp = client.request("GET", "/repos/acme/web/pulls/12")
+
+Limits as GitHub documents them ("Rate limits for the REST API"): a 403 or 429 with
+``retry-after`` waits that many seconds (secondary limits); one with
+``x-ratelimit-remaining: 0`` waits until ``x-ratelimit-reset``; other 429s back off
+exponentially. Connection errors, timeouts and 5xx back off too. Every wait is bounded
+(``max_wait`` per wait, ``attempts`` in all); past it a ``ForgeError`` with ``retryable``
+says when to try again. A 401 reads the token again once (a rotated token) before it
+becomes ``Unauthorized``. The token never appears in an error or a log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from shipyard.adapters.forge import ForgeError
+from shipyard.errors import NotFound, Unauthorized
+
+API_VERSION = "2022-11-28"
+ATTEMPTS = 6
+BASE_DELAY = 0.5
+MAX_DELAY = 8.0
+MAX_WAIT = 60.0  # longer waits (an hour-long primary limit) are left to the outbox
+
+
+class GitHubClient:
+    """One API root and one token source; ``request`` returns the final response."""
+
+    def __init__(
+        self,
+        api: str,
+        token: Callable[[], str],
+        *,
+        attempts: int = ATTEMPTS,
+        max_wait: float = MAX_WAIT,
+        timeout: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api.rstrip("/")
+        self._token = token
+        self._current: str | None = None
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.requests = 0  # sent, for the notes' request budget
+        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        if self._current is None:
+            self._current = self._token()
+        return {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "shipyard",
+            "Authorization": f"Bearer {self._current}",
+            **(extra or {}),
+        }
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        self.requests += 1
+        try:
+            return self._http.request(method, self.api + path, **kw)
+        except httpx.TimeoutException:
+            raise ForgeError(f"GitHub: {method} {path} timed out", retryable=True) from None
+        except httpx.HTTPError as exc:
+            reason = type(exc).__name__
+            raise ForgeError(f"GitHub: {method} {path} failed: {reason}", retryable=True) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send until a final answer: 2xx, 304, or a 4xx other than limits; that response."""
+        refreshed = False
+        last: ForgeError | None = None
+        for attempt in range(self.attempts):
+            try:
+                resp = self._send(
+                    method, path, json=json, params=params, headers=self._headers(headers)
+                )
+            except ForgeError as exc:
+                last = exc
+                self._wait(self._backoff(attempt), method, path)
+                continue
+            if resp.status_code == 401 and not refreshed:
+                refreshed = True
+                if self._refresh():
+                    continue
+            wait = self._limited(resp, attempt)
+            if wait is None and resp.status_code < 500:
+                return _final(resp, method, path)
+            last = ForgeError(
+                f"GitHub: {method} {path} answered {resp.status_code}", retryable=True
+            )
+            self._wait(wait if wait is not None else self._backoff(attempt), method, path)
+        assert last is not None
+        raise ForgeError(f"{last.message} ({self.attempts} attempts)", retryable=True)
+
+    def _refresh(self) -> bool:
+        """Read the token again; True when it changed (worth one more try)."""
+        old, self._current = self._current, self._token()
+        return self._current != old
+
+    def _limited(self, resp: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait when ``resp`` is a rate limit, else None."""
+        if resp.status_code not in (403, 429):
+            return None
+        h = resp.headers
+        if "retry-after" in h:
+            return _seconds(h["retry-after"], self._backoff(attempt))
+        if h.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in h:
+            reset = _seconds(h["x-ratelimit-reset"], self.clock())
+            return max(0.0, reset - self.clock()) + 1.0
+        if resp.status_code == 429 or b"rate limit" in resp.content.lower():
+            return self._backoff(attempt)
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(MAX_DELAY, BASE_DELAY * 2**attempt))
+
+    def _wait(self, seconds: float, method: str, path: str) -> None:
+        if seconds > self.max_wait:
+            raise ForgeError(
+                f"GitHub: rate limited for {seconds:.0f} s on {method} {path}",
+                retryable=True,
+                retry_after=seconds,
+            )
+        self.sleep(seconds)
+
+
+def _seconds(value: str, default: float) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return default
+
+
+def _final(resp: httpx.Response, method: str, path: str) -> httpx.Response:
+    """``resp`` when it is a success or 304; else its error, translated."""
+    status = resp.status_code
+    if status < 300 or status == 304:
+        return resp
+    said = _message(resp)
+    where = f"GitHub: {method} {path}"
+    if status == 401:
+        raise Unauthorized(f"{where}: the token was refused (401){said}")
+    if status == 404:
+        raise NotFound(f"{where}: not found, or the token may not see it{said}")
+    raise ForgeError(f"{where} answered {status}{said}", github_status=status)
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return f": {str(message)[:200]}" if message else ""
