@@ -323,7 +323,11 @@ def newest_green(ctx: Context) -> Build | None:
     with ctx.store.read() as s:
         return s.execute(
             select(Build)
-            .where(Build.app_id == ctx.app_id, Build.status == PASSED)
+            .where(
+                Build.app_id == ctx.app_id,
+                Build.status == PASSED,
+                Build.artifact_digest.is_not(None),  # green needs both facts (core.builds)
+            )
             .order_by(Build.id.desc())
             .limit(1)
         ).scalar_one_or_none()

@@ -57,7 +57,11 @@ def waiting_for_image(ctx: Context) -> list[Build]:
     with ctx.store.read() as s:
         newest = s.execute(
             select(Build.id)
-            .where(Build.app_id == ctx.app_id, Build.status == PASSED)
+            .where(
+                Build.app_id == ctx.app_id,
+                Build.status == PASSED,
+                Build.artifact_digest.is_not(None),
+            )
             .order_by(Build.id.desc())
             .limit(1)
         ).scalar_one_or_none()
