@@ -41,6 +41,7 @@ def facts(**kw: object) -> DeployFacts:
         on_main=True,
         main_branch="main",
         build_status="passed",
+        artifact="sha256:" + "ab" * 32,
         upstream="stage",
         upstream_ok=True,
         require_qa=True,
@@ -96,3 +97,18 @@ def test_going_back_names_what_it_takes_out_and_needs_a_reason() -> None:
     going_back = next(g for g in gates if g.name == "going back")
     assert going_back.ok and going_back.detail.endswith("(MNTOR-2, MNTOR-3): exports broken")
     assert refusal("prod", gates) is None
+
+
+def test_passed_checks_without_an_image_are_not_green_and_the_deploy_waits() -> None:
+    for status in ("passed", "waiting_image"):
+        gates = evaluate(facts(build_status=status, artifact=None, image="acme/web:abc1234"))
+        checks = next(g for g in gates if g.name == "checks")
+        assert checks.detail == (
+            "checks of abc1234 passed, image acme/web:abc1234 is not there yet: the deploy will wait"
+        )
+    # The fact never recorded reads the same: never "every check passed".
+    gates = evaluate(facts(artifact=None))
+    assert next(g for g in gates if g.name == "checks").detail == (
+        "checks of abc1234 passed, its artifact is not there yet: the deploy will wait"
+    )
+    assert next(g for g in evaluate(facts()) if g.name == "checks").detail == "every check passed"

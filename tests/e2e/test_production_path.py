@@ -49,6 +49,9 @@ insecure = true
 [webhooks]
 required_checks = ["ci"]
 
+[schedule]
+poll_interval = 1  # CI pushes after it reports: the next poll finds the image
+
 [environments.stage]
 runtime = "gitops"
 auto = true
@@ -199,9 +202,9 @@ def test_production_path(tmp_path: Path) -> None:
         )
         first = p.head()
         with running_server(p.path, env=env) as srv:
-            # 2. CI reports its checks, and pushes the image
-            ci_reports(srv.url, first)
+            # 2. CI reports its checks, then pushes the image (the build waits for it)
             image = build_image(tmp_path / "layout-1", "first")
+            ci_reports(srv.url, first)
             reg.push(image.layout, REPOSITORY, first[:7])
             # 3. stage's overlay gets a commit; the Argo CD double goes Healthy
             wait_for_overlay(remote, "stage", f'newTag: "{first[:7]}"')

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shipyard.core.builds import shown as status_text
 from shipyard.core.tickets import NOT_SEEN
 from shipyard.errors import ShipyardError
 
@@ -31,6 +32,7 @@ STATE_STYLE = {
     "passed": "green",
     "running": "cyan",
     "pending": "dim",
+    "waiting": "yellow",
     "skipped": "dim",
     "verified": "green",
     "rejected": "red",
@@ -302,7 +304,8 @@ def builds_table(rows: list[BuildView]) -> Table:
     for v in rows:
         b = v.build
         checks = " ".join(f"{styled(c.status)}:{escape(c.name)}" for c in v.checks) or "-"
-        state = b.status + (" (overtaken)" if b.superseded and not v.running_on else "")
+        state = status_text(b.status, getattr(v, "image", None))
+        state += " (overtaken)" if b.superseded and not v.running_on else ""
         failed_on = getattr(v, "failed_on", [])
         shown = styled(state) + (
             f"\n[red]deploy failed on {escape(', '.join(failed_on))}[/]" if failed_on else ""

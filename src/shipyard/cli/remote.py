@@ -207,10 +207,12 @@ class Remote:
                     status=b["status"],
                     superseded=b["overtaken"],
                     sha=b["commit"],
+                    artifact_digest=b.get("digest"),
                 ),
                 checks=[ns(**c) for c in b["checks"]],
                 running_on=b["running_on"],
                 failed_on=b.get("failed_on", []),
+                image=b.get("waiting_for_image"),
             )
             for b in self.call("GET", self.at("/builds"), params={"limit": limit})
         ]

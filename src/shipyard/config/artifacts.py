@@ -69,6 +69,13 @@ class ArtifactsConfig:
         """The tag CI pushes for commit ``sha``: ``build_tag`` with ``{sha7}``/``{sha}`` filled."""
         return self.build_tag.format(sha7=sha[:7], sha=sha)
 
+    def image_of(self, sha: str) -> str | None:
+        """The image a build of ``sha`` waits for, ``acme/web:abc1234``; None for a local
+        store (its artifact is made by the build itself)."""
+        if self.kind != "oci" or self.repository is None:
+            return None
+        return f"{self.repository}:{self.build_tag_for(sha)}"
+
 
 def parse_artifacts(data: Any) -> ArtifactsConfig:
     p: tuple[str | int, ...] = ("artifacts",)

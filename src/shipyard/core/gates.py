@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE, is_green
+
 SIGNED_OFF = frozenset({"verified", "promoted"})
 NOT_SEEN = "not seen by QA yet"
 """How a ticket the tracker never saw (raw status "unknown") reads: unverified."""
@@ -33,6 +35,8 @@ class DeployFacts:
     on_main: bool
     main_branch: str
     build_status: str | None  # None: no build recorded for the commit
+    artifact: str | None = None  # the build's artifact digest; None: not there (yet)
+    image: str | None = None  # what the artifact is awaited as, e.g. "acme/web:abc1234"
     failed_checks: Sequence[str] = ()
     upstream: str | None = None
     upstream_ok: bool = True
@@ -59,21 +63,7 @@ def evaluate(f: DeployFacts) -> list[Gate]:
             else f"{f.short_sha} is not on {f.main_branch}",
         )
     ]
-    if f.build_status == "failed":
-        names = ", ".join(f.failed_checks) or "a check"
-        gates.append(Gate("checks", False, f"the build of {f.short_sha} failed ({names})"))
-    elif f.build_status == "passed":
-        gates.append(Gate("checks", True, "every check passed"))
-    elif f.build_status is None:
-        gates.append(
-            Gate("checks", True, f"no build of {f.short_sha} yet: the deploy will wait for it")
-        )
-    else:
-        gates.append(
-            Gate(
-                "checks", True, f"build of {f.short_sha} is {f.build_status}: the deploy will wait"
-            )
-        )
+    gates.append(_checks(f))
     if f.upstream is not None:
         gates.append(
             Gate(
@@ -109,6 +99,26 @@ def evaluate(f: DeployFacts) -> list[Gate]:
     if f.removed_changes:
         gates.append(_going_back(f))
     return gates
+
+
+def _checks(f: DeployFacts) -> Gate:
+    """The build's verdict. Green needs the artifact too: checks that passed without a
+    recorded artifact are not green (the deploy waits for it, bounded, and fails if it
+    never comes)."""
+    sha = f.short_sha
+    if f.build_status == FAILED:
+        names = ", ".join(f.failed_checks) or "a check"
+        return Gate("checks", False, f"the build of {sha} failed ({names})")
+    if is_green(f.build_status, f.artifact):
+        return Gate("checks", True, "every check passed")
+    if f.build_status in (PASSED, WAITING_IMAGE):
+        what = f"image {f.image}" if f.image else "its artifact"
+        return Gate(
+            "checks", True, f"checks of {sha} passed, {what} is not there yet: the deploy will wait"
+        )
+    if f.build_status is None:
+        return Gate("checks", True, f"no build of {sha} yet: the deploy will wait for it")
+    return Gate("checks", True, f"build of {sha} is {f.build_status}: the deploy will wait")
 
 
 def _going_back(f: DeployFacts) -> Gate:

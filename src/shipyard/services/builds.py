@@ -20,11 +20,21 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.core.builds import FAILED, PASSED, PENDING, RUNNING, SKIPPED, verdict
+from shipyard.core.builds import (
+    FAILED,
+    PASSED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    WAITING_IMAGE,
+    settle,
+    verdict,
+)
 from shipyard.core.environ import clean_env
 from shipyard.errors import GitError, ShipyardError
 from shipyard.private import private_dir
 from shipyard.services.context import Context
+from shipyard.services.images import image_of, recheck_images
 from shipyard.store import audit
 from shipyard.store.models import App, Build, Check
 from shipyard.store.queries import check_states
@@ -265,25 +275,32 @@ def run_build(ctx: Context, build: Build) -> bool:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    # Green needs the artifact too: checks that passed before CI pushed the image wait
+    # for it (services.images looks again on every sync, poll and webhook).
+    status = settle(PASSED if ok else FAILED, digest)
+
     def finish(session: Session) -> None:
         row = session.get(Build, build.id)
         assert row is not None
-        row.status = PASSED if ok else FAILED
+        row.status = status
         row.artifact_digest = digest
         row.finished_at = datetime.now(UTC)
+        data = {"commit": build.sha, "artifact": digest}
+        if status == WAITING_IMAGE:
+            data["image"] = image_of(ctx, build.sha)
         audit.append(
             session,
             actor=ctx.actor,
             app=ctx.app_name,
             action=f"build.{row.status}",
             subject=build.short_sha,
-            data={"commit": build.sha, "artifact": digest},
+            data=data,
         )
 
     ctx.store.retrying(finish)
-    build.status = PASSED if ok else FAILED
+    build.status = status
     build.artifact_digest = digest
-    return ok
+    return status == PASSED
 
 
 def _work_dir(ctx: Context) -> Path:
@@ -306,7 +323,11 @@ def newest_green(ctx: Context) -> Build | None:
     with ctx.store.read() as s:
         return s.execute(
             select(Build)
-            .where(Build.app_id == ctx.app_id, Build.status == PASSED)
+            .where(
+                Build.app_id == ctx.app_id,
+                Build.status == PASSED,
+                Build.artifact_digest.is_not(None),  # green needs both facts (core.builds)
+            )
             .order_by(Build.id.desc())
             .limit(1)
         ).scalar_one_or_none()
@@ -343,8 +364,11 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
             result.passed.append(b.short_sha)
         elif b.status == FAILED:
             result.failed.append(b.short_sha)
+        elif b.status == WAITING_IMAGE:
+            ctx.reporter.step(f"build {b.short_sha} waits for image {image_of(ctx, b.sha)}")
         else:
             ctx.reporter.step(f"build {b.short_sha} waits for its required checks")
+    result.passed += recheck_images(ctx)
     green = newest_green(ctx)
     if green is None:
         result.message = "no green build yet"

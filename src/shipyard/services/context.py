@@ -187,6 +187,10 @@ class Context:
     def close(self) -> None:
         if self._outbox is not None:
             self._outbox.drain(3.0)
+        # A registry client holds connections; a local store has nothing to close.
+        close = getattr(self._artifacts, "close", None)
+        if callable(close):
+            close()
         self.store.close()
 
 

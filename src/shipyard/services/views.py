@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from shipyard.core.builds import WAITING_IMAGE, shown
 from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
@@ -91,6 +92,12 @@ class BuildView:
     checks: list[Check]
     running_on: list[str]
     failed_on: list[str] = field(default_factory=list)  # its latest deployment there failed
+    image: str | None = None  # the image it waits for: checks passed, not pushed yet
+
+    @property
+    def status_text(self) -> str:
+        """``passed``, or ``waiting for image acme/web:abc1234`` ..."""
+        return shown(self.build.status, self.image)
 
 
 def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
@@ -115,7 +122,11 @@ def builds(ctx: Context, limit: int = 20) -> list[BuildView]:
         failed = failed_where(s, ctx.app_id)
     return [
         BuildView(
-            b, checks.get(b.id, []), sorted(running.get(b.sha, [])), sorted(failed.get(b.sha, []))
+            b,
+            checks.get(b.id, []),
+            sorted(running.get(b.sha, [])),
+            sorted(failed.get(b.sha, [])),
+            ctx.settings.artifacts.image_of(b.sha) if b.status == WAITING_IMAGE else None,
         )
         for b in rows
     ]

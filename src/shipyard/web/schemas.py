@@ -163,6 +163,8 @@ class BuildOut(BaseModel):
     checks: list[dict[str, Any]]
     running_on: list[str]
     failed_on: list[str] = []  # environments whose latest deployment, of this build, failed
+    digest: str | None = None  # the artifact's digest; None until it exists
+    waiting_for_image: str | None = None  # status "waiting_image": the image not pushed yet
 
 
 # -- conversions ----------------------------------------------------------------------------------

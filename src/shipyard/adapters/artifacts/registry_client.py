@@ -248,7 +248,8 @@ class RegistryClient:
                 self.stats.saw(None, not last)
                 if last:
                     raise RegistryError(
-                        f"cannot reach the registry {self.registry}: {type(exc).__name__}"
+                        f"cannot reach the registry {self.registry}"
+                        f" ({type(exc).__name__}, {self.retry.attempts} tries)"
                     ) from None
                 self._sleep(self._backoff(attempt))
                 continue

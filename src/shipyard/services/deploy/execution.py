@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
+from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE
 from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.heartbeat import beating, first_beat
@@ -25,6 +26,7 @@ from shipyard.services.deploy.transitions import (
     _restore_runtime,
     transition,
 )
+from shipyard.services.images import image_of, record_artifact
 from shipyard.services.notify import emit
 from shipyard.services.owners import owner_id
 from shipyard.store import audit
@@ -242,18 +244,14 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
     while True:
         with ctx.store.read() as s:
             build = find_build(s, ctx.app_id, p.commit)
-            failed = (
-                [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
-            )
-        if build is not None and build.status == "failed":
+            failed = [c.name for c in checks_of(s, build.id) if c.status == FAILED] if build else []
+        if build is not None and build.status == FAILED:
             raise Refused(f"the build of {p.short_sha} failed ({', '.join(failed) or 'a check'})")
-        if build is not None and build.status == "passed" and _artifact_ready(ctx, build):
+        checked = build is not None and build.status in (PASSED, WAITING_IMAGE)
+        if checked and build is not None and _artifact_ready(ctx, build):
             return build
         if time.monotonic() >= deadline:
-            raise ArtifactMissing(
-                f"the artifact of {p.short_sha} did not appear within {cfg.artifact_wait:g}s"
-                + ("" if build else "; it has no build: run 'shipyard sync'")
-            )
+            raise ArtifactMissing(_missing(ctx, p, build, cfg.artifact_wait))
         if not said:
             ctx.reporter.step(
                 f"waiting up to {cfg.artifact_wait:g}s for the artifact of {p.short_sha}"
@@ -262,20 +260,24 @@ def _wait_for_artifact(ctx: Context, dep_id: int, p: Plan) -> Build:
         time.sleep(POLL)
 
 
+def _missing(ctx: Context, p: Plan, build: Build | None, wait: float) -> str:
+    """Why the deploy gave up waiting, naming the image when the checks passed."""
+    image = image_of(ctx, p.commit)
+    if build is not None and build.status in (PASSED, WAITING_IMAGE) and image:
+        return f"image {image} was not pushed within {wait:g}s (the checks of {p.short_sha} passed)"
+    return f"the artifact of {p.short_sha} did not appear within {wait:g}s" + (
+        "" if build else "; it has no build: run 'shipyard sync'"
+    )
+
+
 def _artifact_ready(ctx: Context, build: Build) -> bool:
     """Whether the build's artifact exists; an image CI pushed after the checks passed is
-    found by its build tag here, and its digest recorded on the build."""
+    found by its build tag here, and the build recorded green (services.images)."""
     if build.artifact_digest:
         return ctx.artifacts.exists(ctx.app_name, build.artifact_digest)
     digest = ctx.artifacts.locate(ctx.app_name, build.sha)
     if digest is None:
         return False
-
-    def record(session: Session) -> None:
-        row = session.get(Build, build.id)
-        assert row is not None
-        row.artifact_digest = digest
-
-    ctx.store.retrying(record)
+    build.status = record_artifact(ctx, build.id, digest)
     build.artifact_digest = digest
     return True

@@ -118,6 +118,8 @@ def plan(
         on_main=head is not None and ctx.git.is_ancestor(commit, head),
         main_branch=main,
         build_status=build.status if build else None,
+        artifact=build.artifact_digest if build else None,
+        image=ctx.settings.artifacts.image_of(commit),
         failed_checks=failed,
         upstream=cfg.after,
         upstream_ok=upstream_ok,

@@ -134,7 +134,10 @@ def _untag_if_unused(ctx: Context, d: Deployment) -> None:
             .limit(1)
         ).first()
     if other is None:
-        ctx.artifacts.untag(ctx.app_name, d.tag)
+        try:
+            ctx.artifacts.untag(ctx.app_name, d.tag)
+        except ShipyardError as exc:  # a registry down: the failure is still recorded
+            ctx.reporter.warn(f"could not take back the tag {d.tag}: {exc.message}")
 
 
 def _spec(ctx: Context, environment: str, build: Build) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shipyard.core import github
-from shipyard.core.builds import FAILED, PASSED, PENDING
+from shipyard.core.builds import FAILED, PASSED, PENDING, WAITING_IMAGE
 from shipyard.errors import BadDelivery, NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.webhooks.checks import build_for, prepare_build, record_check
@@ -163,7 +163,8 @@ def handle_build(
                 "commit": build.sha,
                 "checks": {name: status for name, status, _ in report.checks},
                 "artifact": report.artifact,
-                "ingest": bool(ws.required_checks) and build.status == PENDING,
+                # a build waiting for its image looks again: CI may report after its push
+                "ingest": bool(ws.required_checks) and build.status in (PENDING, WAITING_IMAGE),
             },
         )
 

@@ -20,6 +20,7 @@ from shipyard.core.builds import FAILED, PASSED, PENDING, verdict
 from shipyard.errors import ShipyardError
 from shipyard.services import builds
 from shipyard.services.context import Context
+from shipyard.services.images import recheck_images
 from shipyard.services.webhooks.deliveries import WebhookSettings
 from shipyard.store import audit
 from shipyard.store.models import Build, Check
@@ -141,6 +142,7 @@ def advance(ctx: Context, required: Sequence[str]) -> list[str]:
         # The artifact comes from the repository: a commit it does not have yet waits.
         elif state == PASSED and ctx.git.rev_parse(b.sha) is not None and builds.run_build(ctx, b):
             passed.append(b.short_sha)
+    passed += recheck_images(ctx)  # an image pushed after its checks were reported
     green = builds.newest_green(ctx)
     if green is not None:
         builds.mark_superseded(ctx, green)

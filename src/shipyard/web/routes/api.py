@@ -148,6 +148,8 @@ def builds(
             ],
             running_on=v.running_on,
             failed_on=v.failed_on,
+            digest=v.build.artifact_digest,
+            waiting_for_image=v.image,
         )
         for v in do_builds(context_for(request, who.name, app), min(max(limit, 1), 500))
     ]
