@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from shipyard.config.settings import links_of
 from shipyard.core import states as st
+from shipyard.core.builds import shown as build_shown
 from shipyard.core.links import Links
 from shipyard.core.permissions import allowed_roles, may
 from shipyard.errors import ShipyardError
@@ -75,6 +76,7 @@ def _jinja() -> jinja2.Environment:
         clock=lambda at: at.strftime("%H:%M:%S") if at else "",
         without_qa=lambda text: (text or "").split("\n## QA\n", 1)[0],
         state=lambda s: STATE_LABELS.get(s, (s or "").replace("_", " ")),
+        build_status=build_shown,
         markdown=lambda text: Markup(md.render(text or "")),  # raw HTML in notes is off
     )
     return env
