@@ -62,7 +62,9 @@ def test_a_build_waiting_for_its_image_says_so_on_the_builds_page_and_in_the_api
         page = await c["vic"].get("/apps/monitor/builds")
         assert page.status_code == 200
         assert '<span class="pill wait">waiting for its image</span>' in page.text
-        sha = (await c["vic"].get("/api/v1/apps/monitor/builds", headers=auth)).json()[0]["short_sha"]
+        sha = (await c["vic"].get("/api/v1/apps/monitor/builds", headers=auth)).json()[0][
+            "short_sha"
+        ]
         promote = await c["vic"].get(
             "/apps/monitor/promote", params={"environment": "dev", "ref": sha}
         )
