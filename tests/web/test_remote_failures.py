@@ -17,8 +17,11 @@ def test_remote_rollback_and_sync_that_fail_exit_4(project: Project, tmp_path: P
     p.repo.squash_pr(7, "Add alerts MNTOR-7", p.features("alerts"), author=BO)
     p.ok("sync")
     second = p.head()
-    # Every instance this server starts exits at once (the sample app's crash switch).
-    with running_server(p.path, env={"SAMPLE_APP_CRASH": "1"}) as srv:
+    # Every stage instance started from now on exits at once (the sample app's crash
+    # switch, passed the way a user passes variables to an environment's instances).
+    toml = p.path / "shipyard.toml"
+    toml.write_text(toml.read_text() + '\n[environments.stage.env]\nSAMPLE_APP_CRASH = "1"\n')
+    with running_server(p.path) as srv:
         assert srv.token is not None
 
         def cli(*args: str) -> tuple[int, str, str]:
@@ -26,7 +29,7 @@ def test_remote_rollback_and_sync_that_fail_exit_4(project: Project, tmp_path: P
             assert "Traceback" not in r.text, r.text
             return r.code, r.out, r.err.strip().splitlines()[-1] if r.err.strip() else ""
 
-        code, _, last = cli("rollback", "stage", "--yes")
+        code, _, last = cli("rollback", "stage", "--yes", "--reason", "stage broke")
         assert code == 4 and last.startswith("error: ") and "exited with code 1" in last
 
         p.repo.squash_pr(8, "Add filters MNTOR-8", p.features("filters"), author=BO)
