@@ -24,6 +24,7 @@ bench:
 	@.venv/bin/python bench/webhook_latency.py
 	@scripts/services
 	@.venv/bin/python bench/retag_bench.py
+	@.venv/bin/python bench/ci_to_overlay.py
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 \
 		|| echo "wrk could not be installed: bench/env_load.py loads with its Python client"
 	@.venv/bin/python bench/env_load.py

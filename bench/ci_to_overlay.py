@@ -30,6 +30,7 @@ from test_production_path import (  # noqa: E402
 )
 
 from adapters.argocd.double import ArgoDouble  # noqa: E402
+from adapters.gitops.app import version_app  # noqa: E402
 from adapters.gitops.manifests import git  # noqa: E402
 from adapters.oci_registry import Registry, build_image  # noqa: E402
 from conftest import running_server  # noqa: E402
@@ -50,9 +51,13 @@ def bare_push(remote: Path, tmp: Path) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        with Registry(tmp) as reg, ArgoDouble("monitor-stage") as argo:
+        with (
+            Registry(tmp) as reg,
+            ArgoDouble("monitor-stage") as argo,
+            version_app("0" * 40) as prod_app,  # prod's URL; this run never deploys prod
+        ):
             env = {"SHIPYARD_BUILD_TOKEN": TOKEN, "ARGOCD_TOKEN": argo.token}
-            p, remote = setup(tmp, reg, argo)
+            p, remote = setup(tmp, reg, argo, prod_app)
             p.ok("sync", env=env)
             p.repo.squash_pr(11, "Add breach alerts", p.features("alerts"), author=BO)
             head = p.head()
