@@ -50,6 +50,7 @@ insecure = true
 required_checks = ["ci"]
 
 [schedule]
+prerelease = ""     # the test cuts its pre-release itself
 poll_interval = 1  # CI pushes after it reports: the next poll finds the image
 
 [environments.stage]
@@ -201,7 +202,8 @@ def test_production_path(tmp_path: Path) -> None:
             11, "MNTOR-1-alerts", "Add breach alerts (MNTOR-1)", [p.features("alerts")], author=BO
         )
         first = p.head()
-        with running_server(p.path, env=env) as srv:
+        # Schedules on: nothing but the poll notices an image pushed after CI's report.
+        with running_server(p.path, env=env, schedule=True) as srv:
             # 2. CI reports its checks, then pushes the image (the build waits for it)
             image = build_image(tmp_path / "layout-1", "first")
             ci_reports(srv.url, first)
