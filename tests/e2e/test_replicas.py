@@ -380,7 +380,14 @@ def test_the_other_replica_fails_a_rollout_whose_replica_was_killed(
         )
         took = time.monotonic() - killed
         assert pair.rows(state)[0][1] == "failed"
-        assert pair.rows("SELECT count(*) FROM leases WHERE name LIKE 'deployment:%'") == [(0,)]
+        # The recovering replica gives the heartbeat up just after it commits "failed".
+        pair.wait_for(
+            "the heartbeat given up",
+            lambda: (
+                pair.rows("SELECT count(*) FROM leases WHERE name LIKE 'deployment:%'") == [(0,)]
+            ),
+            10,
+        )
         assert f"slow#{dep_id} failed" in b.log.read_text()
         print(
             f"killed replica's rollout failed by the other after {took:.2f}s (lease {LEASE_TTL:g}s)"
