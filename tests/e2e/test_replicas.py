@@ -247,16 +247,33 @@ def _deploy(pair: Pair, replica: Replica, ref: str, **extra: Any) -> Callable[[]
 
 def test_one_deployment_runs_per_environment_across_replicas(app: tuple[Project, str]) -> None:
     p, url = app
+    # A build that takes a few seconds to start, so that a deployment of it is surely
+    # still running when the other replica is asked for dev (a fast one can finish first).
+    toml = p.path / "shipyard.toml"
+    toml.write_text(toml.read_text().replace("health_timeout = 5", "health_timeout = 60"))
+    p.repo.squash_pr(2, "Slower start MNTOR-2", {"app.py": _slow_app(3)}, author=BO)
     p.ok("sync")
     sha7 = p.head()[:7]
+    state = (
+        "SELECT d.state FROM deployments d JOIN environments e"
+        " ON e.id = d.environment_id WHERE e.name = 'dev' ORDER BY d.id DESC LIMIT 1"
+    )
     with two_replicas(p, url, schedule=False) as pair:
         a, b = pair.replicas
         # Without waiting in line: one runs, the other is refused with who holds dev.
-        answers = _at_once(
-            [_deploy(pair, a, sha7, queue_timeout=0), _deploy(pair, b, sha7, queue_timeout=0)]
+        first: list[httpx.Response] = []
+        runner = threading.Thread(
+            target=lambda: first.append(_deploy(pair, a, sha7, queue_timeout=0)())
         )
-        assert sorted(r.status_code for r in answers) == [201, 409]
-        busy = next(r for r in answers if r.status_code == 409).json()["error"]
+        runner.start()
+        pair.wait_for(
+            "dev's deployment running", lambda: [r[0] for r in pair.rows(state)] == ["rolling_out"]
+        )
+        refused = _deploy(pair, b, sha7, queue_timeout=0)()
+        runner.join(timeout=300)
+        answers = [first[0], refused]
+        assert [r.status_code for r in answers] == [201, 409], [r.text for r in answers]
+        busy = refused.json()["error"]
         assert busy["code"] == "busy"
         assert re.match(
             r"dev is busy: (deployment #\d+ .* is |1 deployment queued before it)", busy["message"]
@@ -324,9 +341,10 @@ def test_a_cron_slot_runs_once_across_replicas(tmp_path: Path, pg_url: str) -> N
 # -- a replica killed mid-rollout -----------------------------------------------------------------
 
 
-def _slow_app() -> str:
+def _slow_app(seconds: int = 600) -> str:
     marker = "HERE = Path(__file__)"
-    return SAMPLE_APP.read_text().replace(marker, "import time\n\ntime.sleep(600)\n" + marker, 1)
+    sleep = f"import time\n\ntime.sleep({seconds})\n"
+    return SAMPLE_APP.read_text().replace(marker, sleep + marker, 1)
 
 
 def test_the_other_replica_fails_a_rollout_whose_replica_was_killed(
