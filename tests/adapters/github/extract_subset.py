@@ -21,9 +21,12 @@ OPERATIONS = {
     "/repos/{owner}/{repo}/releases": ["post"],
     "/repos/{owner}/{repo}/releases/tags/{tag}": ["get"],
     "/repos/{owner}/{repo}/releases/{release_id}": ["patch"],
-    "/repos/{owner}/{repo}/deployments": ["post"],
-    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ["post"],
+    "/repos/{owner}/{repo}/deployments": ["get", "post"],
+    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ["get", "post"],
     "/repos/{owner}/{repo}/statuses/{sha}": ["post"],
+    # GitHub App authentication: find the installation, exchange the JWT for its token
+    "/repos/{owner}/{repo}/installation": ["get"],
+    "/app/installations/{installation_id}/access_tokens": ["post"],
 }
 
 
