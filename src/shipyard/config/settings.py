@@ -143,7 +143,9 @@ class Settings:
             refs.append(self.tracker.token)
         if self.forge.token is not None:
             refs.append(self.forge.token)
-        return frozenset(r.env for r in refs if isinstance(r, SecretRef))
+        names = {r.env for r in refs if isinstance(r, SecretRef)}
+        key = self.forge.private_key
+        return frozenset(names | ({key.env} if key is not None and key.env else set()))
 
     @property
     def tracker_kind(self) -> str:

@@ -1,4 +1,5 @@
-"""Where notification events go: each ``[[notify]]`` sink, behind the app's outbox.
+"""Where notification events go: each ``[[notify]]`` sink and the forge's reporter
+(``[forge] kind = "github"``), behind the app's outbox.
 
 The composition root (``services.context``) builds the outbox from here; services
 queue events through ``services.notify.emit``.
@@ -42,8 +43,27 @@ def build_sink(spec: NotifyConfig, index: int, settings: Settings) -> Sink:
     )
 
 
+def build_reporter(settings: Settings) -> Sink | None:
+    """What reports releases and deployments to ``[forge]`` (none for ``kind = "git"``)."""
+    kind = settings.forge.kind
+    if kind == "git":
+        return None
+    from shipyard.adapters import registry
+    from shipyard.adapters.forge.reporter import EnvironmentInfo, ForgeReporter
+
+    forge = registry.build("forge", kind, "forge -> kind", settings)
+    environments = {
+        name: EnvironmentInfo(url=env.url, production=env.marks_latest)
+        for name, env in settings.environments.items()
+    }
+    return ForgeReporter(forge, environments, name=f"forge-{kind}")
+
+
 def build_outbox(settings: Settings) -> Outbox:
     from shipyard.adapters.notify import Outbox
 
     sinks = [build_sink(spec, i, settings) for i, spec in enumerate(settings.notify)]
+    reporter = build_reporter(settings)
+    if reporter is not None:
+        sinks.append(reporter)
     return Outbox(settings.state_dir / "outbox", sinks)

@@ -1,7 +1,7 @@
 """The secret values of a configuration, and the scrubber built from them.
 
 Every value a setting names by reference (``{ env = "NAME" }``: webhook
-secrets, the build token, notification URLs), a notification URL or header
+secrets, the build token, notification URLs, the forge's token or App key), a notification URL or header
 written in the file, and the password of the database URL.
 """
 
@@ -36,7 +36,11 @@ def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) 
         _resolved(settings.webhooks.github_secret, env),
         _resolved(settings.webhooks.build_token, env),
         _password(settings.database_url),
+        _resolved(settings.forge.token, env),
     }
+    key = settings.forge.private_key
+    if key is not None and key.env:
+        found.add(env.get(key.env))
     for sink in settings.notify:
         found.add(_resolved(sink.url, env))
         found.update(sink.headers.values())

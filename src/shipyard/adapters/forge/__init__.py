@@ -22,7 +22,9 @@ from shipyard.errors import ShipyardError
 if TYPE_CHECKING:
     from shipyard.config.settings import Settings
 
-DeploymentState = Literal["in_progress", "success", "failure", "error", "inactive", "queued"]
+DeploymentState = Literal[
+    "in_progress", "success", "failure", "error", "inactive", "queued", "pending"
+]
 CommitState = Literal["pending", "success", "failure", "error"]
 
 
@@ -75,9 +77,28 @@ class Forge(Protocol):
         ...
 
     def create_deployment(
-        self, commit: str, environment: str, *, description: str, production: bool
+        self,
+        commit: str,
+        environment: str,
+        *,
+        description: str,
+        production: bool,
+        shipyard_id: int | None = None,
     ) -> int | None:
-        """A new deployment of ``commit`` to ``environment``; its id (None without a forge)."""
+        """A new deployment of ``commit`` to ``environment``, carrying Shipyard's deployment
+        id ``shipyard_id``; its id (None without a forge)."""
+        ...
+
+    def find_deployment(self, commit: str, environment: str, shipyard_id: int) -> int | None:
+        """The deployment created for Shipyard's ``shipyard_id``, if there is one."""
+        ...
+
+    def deployments(self, environment: str, limit: int = 10) -> list[int]:
+        """The newest deployments to ``environment``, newest first."""
+        ...
+
+    def deployment_state(self, deployment: int) -> DeploymentState | None:
+        """The state last reported for ``deployment``; None before the first."""
         ...
 
     def deployment_status(
@@ -112,8 +133,23 @@ class NoForge:
         return None
 
     def create_deployment(
-        self, commit: str, environment: str, *, description: str, production: bool
+        self,
+        commit: str,
+        environment: str,
+        *,
+        description: str,
+        production: bool,
+        shipyard_id: int | None = None,
     ) -> int | None:
+        return None
+
+    def find_deployment(self, commit: str, environment: str, shipyard_id: int) -> int | None:
+        return None
+
+    def deployments(self, environment: str, limit: int = 10) -> list[int]:
+        return []
+
+    def deployment_state(self, deployment: int) -> DeploymentState | None:
         return None
 
     def deployment_status(

@@ -24,17 +24,21 @@ from shipyard.adapters.forge import (
     PullRequest,
     Release,
 )
-from shipyard.adapters.forge.github_http import GitHubClient
+from shipyard.adapters.forge.github_app import AppJwt, InstallationToken
+from shipyard.adapters.forge.github_http import GitHubClient, StaticToken, TokenSource
 from shipyard.adapters.forge.pr_cache import PrCache
 from shipyard.errors import NotFound
 
 if TYPE_CHECKING:
+    from shipyard.config.forge import ForgeConfig
     from shipyard.config.settings import Settings
 
 PER_PAGE = 100
 LIST_PAGES = 5  # beyond this the PRs are old: reading them one by one costs less
 BODY_LIMIT = 125_000  # GitHub refuses a longer release body
 DESCRIPTION_LIMIT = 140  # deployment and commit statuses
+PAYLOAD_KEY = "shipyard_deployment"  # a deployment's payload: Shipyard's deployment id
+STATES = frozenset(("in_progress", "success", "failure", "error", "inactive", "queued", "pending"))
 
 
 class GitHubForge:
@@ -123,7 +127,13 @@ class GitHubForge:
     # -- deployments -------------------------------------------------------------------
 
     def create_deployment(
-        self, commit: str, environment: str, *, description: str, production: bool
+        self,
+        commit: str,
+        environment: str,
+        *,
+        description: str,
+        production: bool,
+        shipyard_id: int | None = None,
     ) -> int:
         body = {
             "ref": commit,
@@ -133,12 +143,48 @@ class GitHubForge:
             "required_contexts": [],  # Shipyard's own gates decided already
             "production_environment": production,
             "transient_environment": False,
+            "payload": {PAYLOAD_KEY: shipyard_id} if shipyard_id is not None else {},
         }
         resp = self.client.request("POST", f"{self.repo}/deployments", json=body)
         data = resp.json()
         if resp.status_code != 201 or not isinstance(data.get("id"), int):
             raise ForgeError(f"GitHub: no deployment of {commit[:7]} was created")
         return int(data["id"])
+
+    def find_deployment(self, commit: str, environment: str, shipyard_id: int) -> int | None:
+        """The deployment created for Shipyard's deployment ``shipyard_id`` (its payload)."""
+        for page in range(1, LIST_PAGES + 1):
+            params: dict[str, str | int] = {"sha": commit, "environment": environment}
+            items = _json_list(
+                self.client.request(
+                    "GET",
+                    f"{self.repo}/deployments",
+                    params={**params, "per_page": PER_PAGE, "page": page},
+                ).json()
+            )
+            for item in items:
+                payload = item.get("payload")
+                if isinstance(payload, dict) and payload.get(PAYLOAD_KEY) == shipyard_id:
+                    return int(item["id"])
+            if len(items) < PER_PAGE:
+                break
+        return None
+
+    def deployments(self, environment: str, limit: int = 10) -> list[int]:
+        """The ids of the newest ``limit`` (at most 100) deployments to ``environment``."""
+        params: dict[str, str | int] = {
+            "environment": environment,
+            "per_page": max(1, min(limit, PER_PAGE)),
+        }
+        items = self.client.request("GET", f"{self.repo}/deployments", params=params).json()
+        return [int(i["id"]) for i in _json_list(items) if isinstance(i.get("id"), int)]
+
+    def deployment_state(self, deployment: int) -> DeploymentState | None:
+        """The state of ``deployment``'s newest status; None before its first."""
+        path = f"{self.repo}/deployments/{deployment}/statuses"
+        items = _json_list(self.client.request("GET", path, params={"per_page": 1}).json())
+        state = items[0].get("state") if items else None
+        return state if state in STATES else None
 
     def deployment_status(
         self,
@@ -153,7 +199,9 @@ class GitHubForge:
             "state": state,
             "environment": environment,
             "description": description[:DESCRIPTION_LIMIT],
-            "auto_inactive": True,  # the environment's earlier deployments become inactive
+            # the environment's earlier successful deployments become inactive (GitHub does
+            # so for non-production environments; the reporter does it for production)
+            "auto_inactive": True,
         }
         if url:
             body["environment_url"] = url
@@ -168,7 +216,7 @@ class GitHubForge:
 
 def _json_list(data: Any) -> list[dict[str, Any]]:
     if not isinstance(data, list):
-        raise ForgeError("GitHub: the PR list is not a list")
+        raise ForgeError("GitHub: a list answered something else")
     return [d for d in data if isinstance(d, dict)]
 
 
@@ -200,9 +248,18 @@ def _release(data: Any) -> Release:
 
 
 def create(settings: Settings) -> GitHubForge:
-    """The ``forge.github`` factory, from ``[forge]``; the token is read at first use."""
+    """The ``forge.github`` factory, from ``[forge]``; the token (or the App's key) is read
+    at first use."""
     cfg = settings.forge
     assert cfg.repository is not None  # checked by the config
-    client = GitHubClient(cfg.api, token=cfg.token_value)
     cache = PrCache(settings.state_dir / "forge-github.json", cfg.repository)
-    return GitHubForge(client, cfg.repository, cache)
+    return GitHubForge(GitHubClient(cfg.api, token=auth(cfg)), cfg.repository, cache)
+
+
+def auth(cfg: ForgeConfig) -> TokenSource:
+    """The token of ``[forge]``: its ``token`` variable, or its GitHub App's installation."""
+    if cfg.app_id is None or cfg.private_key is None:
+        return StaticToken(cfg.token_value)
+    assert cfg.repository is not None
+    app = GitHubClient(cfg.api, AppJwt(cfg.app_id, cfg.private_key.read))
+    return InstallationToken(app, cfg.app_id, cfg.repository, cfg.installation_id)

@@ -8,7 +8,8 @@ Limits as GitHub documents them ("Rate limits for the REST API"): a 403 or 429 w
 ``x-ratelimit-remaining: 0`` waits until ``x-ratelimit-reset``; other 429s back off
 exponentially. Connection errors, timeouts and 5xx back off too. Every wait is bounded
 (``max_wait`` per wait, ``attempts`` in all); past it a ``ForgeError`` with ``retryable``
-says when to try again. A 401 reads the token again once (a rotated token) before it
+says when to try again. A 401 refreshes the token once (an environment variable is read
+again: a rotated token; a GitHub App's installation token is exchanged anew) before it
 becomes ``Unauthorized``. The token never appears in an error or a log.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -30,13 +31,43 @@ MAX_DELAY = 8.0
 MAX_WAIT = 60.0  # longer waits (an hour-long primary limit) are left to the outbox
 
 
+@runtime_checkable
+class TokenSource(Protocol):
+    """Where the bearer token comes from: a variable, or a GitHub App (``github_app.py``)."""
+
+    def token(self) -> str:
+        """The token to send now."""
+        ...
+
+    def refresh(self) -> bool:
+        """After a 401: get the token anew; True when another try is worth it."""
+        ...
+
+
+class StaticToken:
+    """A token read once (from an environment variable), and read again after a 401."""
+
+    def __init__(self, read: Callable[[], str]) -> None:
+        self._read = read
+        self._value: str | None = None
+
+    def token(self) -> str:
+        if self._value is None:
+            self._value = self._read()
+        return self._value
+
+    def refresh(self) -> bool:
+        old, self._value = self._value, self._read()
+        return self._value != old
+
+
 class GitHubClient:
     """One API root and one token source; ``request`` returns the final response."""
 
     def __init__(
         self,
         api: str,
-        token: Callable[[], str],
+        token: Callable[[], str] | TokenSource,
         *,
         attempts: int = ATTEMPTS,
         max_wait: float = MAX_WAIT,
@@ -45,8 +76,7 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.api = api.rstrip("/")
-        self._token = token
-        self._current: str | None = None
+        self.auth = token if isinstance(token, TokenSource) else StaticToken(token)
         self.attempts = attempts
         self.max_wait = max_wait
         self.sleep = sleep
@@ -58,13 +88,11 @@ class GitHubClient:
         self._http.close()
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        if self._current is None:
-            self._current = self._token()
         return {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "shipyard",
-            "Authorization": f"Bearer {self._current}",
+            "Authorization": f"Bearer {self.auth.token()}",
             **(extra or {}),
         }
 
@@ -101,7 +129,7 @@ class GitHubClient:
                 continue
             if resp.status_code == 401 and not refreshed:
                 refreshed = True
-                if self._refresh():
+                if self.auth.refresh():
                     continue
             wait = self._limited(resp, attempt)
             if wait is None and resp.status_code < 500:
@@ -112,11 +140,6 @@ class GitHubClient:
             self._wait(wait if wait is not None else self._backoff(attempt), method, path)
         assert last is not None
         raise ForgeError(f"{last.message} ({self.attempts} attempts)", retryable=True)
-
-    def _refresh(self) -> bool:
-        """Read the token again; True when it changed (worth one more try)."""
-        old, self._current = self._current, self._token()
-        return self._current != old
 
     def _limited(self, resp: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait when ``resp`` is a rate limit, else None."""

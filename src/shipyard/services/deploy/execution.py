@@ -61,6 +61,7 @@ def _acquire_and_run(ctx: Context, dep_id: int, p: Plan, queue_timeout: float) -
         ref=p.ref,
         tag=p.tag,
         commit=p.commit,
+        details={"deployment": dep_id},
     )
     try:
         return _run(ctx, dep_id, p)
@@ -74,7 +75,7 @@ def _acquire_and_run(ctx: Context, dep_id: int, p: Plan, queue_timeout: float) -
             ref=p.ref,
             tag=p.tag,
             commit=p.commit,
-            details={"error": exc.message, **exc.details},
+            details={"error": exc.message, **exc.details, "deployment": dep_id},
         )
         raise
     except BaseException:
@@ -113,6 +114,10 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
         tag=fresh.tag,
         commit=fresh.commit,
         notes_markdown=_release_notes(ctx, fresh.release_tag),
+        details={
+            "deployment": dep_id,
+            **({"release": fresh.release_tag} if fresh.release_tag else {}),
+        },
     )
     return d
 
