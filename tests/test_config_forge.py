@@ -12,7 +12,7 @@ from shipyard.adapters import registry
 from shipyard.adapters.forge import NoForge
 from shipyard.adapters.forge.github import GitHubForge
 from shipyard.config import SecretRef, parse
-from shipyard.config.forge import ForgeConfig
+from shipyard.config.forge import ForgeConfig, KeyRef
 from shipyard.errors import ConfigError
 
 BASE: dict[str, Any] = {
@@ -23,6 +23,13 @@ GITHUB: dict[str, Any] = {
     "kind": "github",
     "repository": "mozilla/blurts-server",
     "token": {"env": "GITHUB_TOKEN"},
+}
+
+APP: dict[str, Any] = {
+    "kind": "github",
+    "repository": "mozilla/blurts-server",
+    "app_id": 12345,
+    "private_key": {"file": "/run/secrets/gh-app.pem"},
 }
 
 
@@ -67,7 +74,26 @@ def test_github_with_a_token_reference(tmp_path: Path) -> None:
         ({k: v for k, v in GITHUB.items() if k != "token"}, r"forge -> token: is required"),
         ({**GITHUB, "api": "http://github.example.com"}, r"forge -> api: must use https"),
         ({**GITHUB, "api": "api.github.com"}, r"forge -> api: must be an http\(s\) URL"),
-        ({**GITHUB, "app_id": 12345}, r"forge -> app_id: GitHub App authentication is not"),
+        ({**GITHUB, "app_id": 12345}, r"forge -> app_id: use either token or a GitHub App"),
+        (
+            {**APP, "private_key": "-----BEGIN RSA PRIVATE KEY-----"},
+            r"forge -> private_key: the key is a reference",
+        ),
+        (
+            {**APP, "private_key": {"file": "gh.pem"}},
+            r"forge -> private_key -> file: must be an absolute",
+        ),
+        (
+            {**APP, "private_key": {"path": "/k.pem"}},
+            r"forge -> private_key: the key is a reference",
+        ),
+        (
+            {k: v for k, v in APP.items() if k != "private_key"},
+            r"forge -> private_key: is required for a GitHub App",
+        ),
+        ({**APP, "app_id": "12345"}, r"forge -> app_id: "),
+        ({**APP, "app_id": 0}, r"forge -> app_id: must be a positive integer"),
+        ({**GITHUB, "installation_id": 7}, r"forge -> installation_id: only a GitHub App"),
         ({"repository": "acme/web"}, r'forge -> repository: only a "github" forge'),
     ],
 )
@@ -75,3 +101,43 @@ def test_errors_name_the_field(section: dict[str, Any], where: str) -> None:
     with pytest.raises(ConfigError, match=where) as caught:
         forge(section)
     assert "ghp_literal" not in caught.value.message
+
+
+def test_a_github_app_key_from_a_file_or_a_variable(tmp_path: Path) -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n"
+    (tmp_path / "gh-app.pem").write_text(pem)
+    cfg = forge(
+        {**APP, "private_key": {"file": str(tmp_path / "gh-app.pem")}, "installation_id": 7}
+    )
+    assert (cfg.app_id, cfg.installation_id, cfg.token) == (12345, 7, None)
+    assert cfg.private_key is not None and cfg.private_key.read() == pem
+    by_env = forge({**APP, "private_key": {"env": "GH_APP_KEY"}}).private_key
+    assert by_env == KeyRef(env="GH_APP_KEY") and by_env.read({"GH_APP_KEY": pem}) == pem
+    with pytest.raises(ConfigError, match=r"forge -> private_key: environment variable GH_APP_KEY"):
+        by_env.read({})
+    missing = forge(APP).private_key
+    assert missing is not None
+    with pytest.raises(
+        ConfigError, match=r"^shipyard.toml: forge -> private_key: cannot read /run"
+    ):
+        missing.read()
+    settings = parse(
+        {**BASE, "forge": {**APP, "private_key": {"env": "GH_APP_KEY"}}}, root=tmp_path
+    )
+    assert "GH_APP_KEY" in settings.secret_env_names
+
+
+def test_a_key_that_is_not_an_rsa_pem_is_one_line_without_the_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from shipyard.adapters.forge.github_app import load_key
+
+    with pytest.raises(ConfigError, match=r"forge -> private_key: not a PEM private key") as bad:
+        load_key("-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n")
+    assert "MIIEsecret" not in bad.value.message and "\n" not in bad.value.message
+    ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(ConfigError, match=r"not an RSA key"):
+        load_key(ec_pem.decode())

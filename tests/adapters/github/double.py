@@ -11,6 +11,8 @@ name or of the wrong type, or a body that does not validate is a violation: reco
 description's own examples with the fields a test needs changed, and are checked against
 the operation's response schema too. Rate limits follow GitHub's documentation ("Rate
 limits for the REST API": 403/429 with ``retry-after`` or ``x-ratelimit-remaining: 0``).
+With ``use_app`` it plays a GitHub App too (``app_auth.py``): ``/app`` requests need the
+App's JWT, everything else an installation token it issued.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jsonschema
+from github.app_auth import AppAuth
 
 SPEC_PATH = Path(__file__).with_name("openapi-subset.json")
 Reply = tuple[int, dict[str, str], Any]
@@ -134,7 +138,9 @@ class GitHubDouble:
     """One repository (``owner/name``) on ``url``; ``requests`` and ``violations`` recorded.
 
     ``script(status, headers, body, times)`` answers the next requests so (limits, 5xx);
-    ``expire_token()`` makes the token in use answer 401 from then on.
+    ``stall(seconds, times)`` holds the next answers back (timeouts); ``expire_token()``
+    makes the tokens in use answer 401 from then on; ``stop()`` and ``start()`` take the
+    server down and bring it back on the same port.
     """
 
     def __init__(self, repository: str = "acme/web", token: str = "ghp_s3cret") -> None:
@@ -148,10 +154,13 @@ class GitHubDouble:
         self.deployments: list[dict[str, Any]] = []
         self.statuses: list[tuple[int, dict[str, Any]]] = []
         self.commit_statuses: list[tuple[str, dict[str, Any]]] = []
+        self.app: AppAuth | None = None
         self._script: list[Reply] = []
+        self._stalls: list[float] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> GitHubDouble:
@@ -159,9 +168,23 @@ class GitHubDouble:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Down: connections to the port are refused until ``start``."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+    def start(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def use_app(self, app: AppAuth) -> None:
+        """Authenticate as GitHub does for ``app``: JWTs on ``/app``, its tokens elsewhere."""
+        self.app = app
+        self.tokens = set()
 
     # -- what the repository holds ---------------------------------------------------
 
@@ -180,8 +203,19 @@ class GitHubDouble:
         with self._lock:
             self._script.extend([(status, headers, body)] * times)
 
+    def stall(self, seconds: float, times: int = 1) -> None:
+        with self._lock:
+            self._stalls.extend([seconds] * times)
+
     def expire_token(self) -> None:
         self.tokens = set()
+        if self.app is not None:
+            self.app.revoke()
+
+    def state_of(self, deployment_id: int) -> str | None:
+        """The newest status of a deployment, as GitHub shows it."""
+        states = [b["state"] for d, b in self.statuses if d == deployment_id]
+        return states[-1] if states else None
 
     def sent(self, method: str | None = None) -> list[tuple[str, str, Any]]:
         return [r for r in self.requests if method is None or r[0] == method]
@@ -195,9 +229,11 @@ class GitHubDouble:
             self.requests.append((method, target, body))
             self.violations += problems
             scripted = self._script.pop(0) if self._script else None
+            stall = self._stalls.pop(0) if self._stalls else 0.0
+        time.sleep(min(stall, 5.0))
         if problems:
             return 422, {}, {"message": "Validation Failed", "errors": problems}
-        if headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
+        if not self._authorized(urlsplit(target).path, headers):
             return 401, {}, {"message": "Bad credentials", "status": "401"}
         if scripted is not None:
             return scripted
@@ -210,6 +246,14 @@ class GitHubDouble:
                 self.violations += self.description.check_response(method, target, status, data)
         return status, out_headers, data
 
+    def _authorized(self, path: str, headers: dict[str, str]) -> bool:
+        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+        if self.app is None:
+            return bearer in self.tokens
+        if path.startswith("/app/") or path == f"/repos/{self.repository}/installation":
+            return self.app.jwt_ok(bearer)
+        return self.app.token_ok(bearer)
+
     def _route(
         self,
         method: str,
@@ -218,9 +262,21 @@ class GitHubDouble:
         body: Any,
         headers: dict[str, str],
     ) -> Reply:
+        if method == "POST" and (
+            m := re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        ):
+            return self._access_token(int(m[1]), body)
         rest = path.removeprefix(f"/repos/{self.repository}")
         if rest == path:
             return 404, {}, {"message": "Not Found"}
+        if method == "GET" and rest == "/installation" and self.app is not None:
+            installation = self.description.example("installation")
+            installation.update(id=self.app.installation_id, app_id=self.app.app_id)
+            return 200, {}, installation
+        if method == "GET" and rest == "/deployments":
+            return self._deployments(query)
+        if method == "GET" and (m := re.fullmatch(r"/deployments/(\d+)/statuses", rest)):
+            return self._deployment_statuses(int(m[1]), query)
         if method == "GET" and rest == "/pulls":
             return self._list(query)
         if method == "GET" and (m := re.fullmatch(r"/pulls/(\d+)", rest)):
@@ -309,13 +365,54 @@ class GitHubDouble:
             environment=body.get("environment", "production"),
             description=body.get("description"),
             production_environment=body.get("production_environment", False),
+            payload=body.get("payload", {}),
         )
         self.deployments.append(deployment)
         return 201, {}, deployment
 
+    def _deployments(self, query: dict[str, list[str]]) -> Reply:
+        wanted = {k: query[k][0] for k in ("sha", "environment", "ref") if k in query}
+        found = [d for d in reversed(self.deployments) if all(d[k] == v for k, v in wanted.items())]
+        return 200, {}, _page(found, query)
+
+    def _deployment_statuses(self, deployment_id: int, query: dict[str, list[str]]) -> Reply:
+        if not 0 < deployment_id <= len(self.deployments):
+            return 404, {}, {"message": "Not Found"}
+        mine = [(i, b) for i, (d, b) in enumerate(self.statuses, 1) if d == deployment_id]
+        items = []
+        for number, body in reversed(mine):
+            status = self.description.example("deployment-status")
+            env = body.get("environment") or self.deployments[deployment_id - 1]["environment"]
+            status.update(id=number, state=body["state"], environment=env)
+            status.update(description=body.get("description", ""))
+            items.append(status)
+        return 200, {}, _page(items, query)
+
+    def _access_token(self, installation_id: int, body: Any) -> Reply:
+        if self.app is None or installation_id != self.app.installation_id:
+            return 404, {}, {"message": "Not Found"}
+        name = self.repository.split("/")[1]
+        if body and body.get("repositories") not in (None, [name]):
+            return 422, {}, {"message": "There is at least one repository that does not exist"}
+        token, expires_at = self.app.issue()
+        answer = self.description.example("installation-token")
+        answer.update(token=token, expires_at=expires_at)
+        return 201, {}, answer
+
     def _deployment_status(self, deployment_id: int, body: dict[str, Any]) -> Reply:
         if not 0 < deployment_id <= len(self.deployments):
             return 404, {}, {"message": "Not Found"}
+        deployment = self.deployments[deployment_id - 1]
+        if body["state"] == "success" and body.get("auto_inactive", True):
+            # GitHub: earlier successful deployments to the same environment become inactive,
+            # except in production (and transient) environments.
+            for earlier in self.deployments[: deployment_id - 1]:
+                same = earlier["environment"] == deployment["environment"]
+                kept = (
+                    earlier["production_environment"] or self.state_of(earlier["id"]) != "success"
+                )
+                if same and not kept:
+                    self.statuses.append((earlier["id"], {"state": "inactive"}))
         self.statuses.append((deployment_id, body))
         status = self.description.example("deployment-status")
         status.update(id=len(self.statuses), state=body["state"])
@@ -349,6 +446,12 @@ class GitHubDouble:
                 pass
 
         return Handler
+
+
+def _page(items: list[Any], query: dict[str, list[str]]) -> list[Any]:
+    per_page = int(query.get("per_page", ["30"])[0])
+    page = int(query.get("page", ["1"])[0])
+    return items[(page - 1) * per_page : page * per_page]
 
 
 def _public(release: dict[str, Any]) -> dict[str, Any]:
