@@ -141,3 +141,12 @@ def test_a_key_that_is_not_an_rsa_pem_is_one_line_without_the_key() -> None:
     )
     with pytest.raises(ConfigError, match=r"not an RSA key"):
         load_key(ec_pem.decode())
+
+
+def test_the_forge_token_and_an_app_key_in_a_variable_are_scrubbed(tmp_path: Path) -> None:
+    from shipyard.services.secrets import secret_values
+
+    with_token = parse({**BASE, "forge": GITHUB}, root=tmp_path)
+    assert "ghp_t0k" in secret_values(with_token, {"GITHUB_TOKEN": "ghp_t0k"})
+    app = parse({**BASE, "forge": {**APP, "private_key": {"env": "K"}}}, root=tmp_path)
+    assert "PEM-TEXT" in secret_values(app, {"K": "PEM-TEXT"})
