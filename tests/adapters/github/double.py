@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import jsonschema
 from github.app_auth import AppAuth
+from github.deployments import Deployments
 
 SPEC_PATH = Path(__file__).with_name("openapi-subset.json")
 Reply = tuple[int, dict[str, str], Any]
@@ -134,7 +135,7 @@ def _typed(value: str, schema: dict[str, Any]) -> Any:
     return value
 
 
-class GitHubDouble:
+class GitHubDouble(Deployments):
     """One repository (``owner/name``) on ``url``; ``requests`` and ``violations`` recorded.
 
     ``script(status, headers, body, times)`` answers the next requests so (limits, 5xx);
@@ -211,11 +212,6 @@ class GitHubDouble:
         self.tokens = set()
         if self.app is not None:
             self.app.revoke()
-
-    def state_of(self, deployment_id: int) -> str | None:
-        """The newest status of a deployment, as GitHub shows it."""
-        states = [b["state"] for d, b in self.statuses if d == deployment_id]
-        return states[-1] if states else None
 
     def sent(self, method: str | None = None) -> list[tuple[str, str, Any]]:
         return [r for r in self.requests if method is None or r[0] == method]
@@ -356,38 +352,6 @@ class GitHubDouble:
             found["make_latest"] = "true"
         return 200, {}, _public(found)
 
-    def _deploy(self, body: dict[str, Any]) -> Reply:
-        deployment = self.description.example("deployment-simple-example")
-        deployment.update(
-            id=len(self.deployments) + 1,
-            sha=body["ref"],
-            ref=body["ref"],
-            environment=body.get("environment", "production"),
-            description=body.get("description"),
-            production_environment=body.get("production_environment", False),
-            payload=body.get("payload", {}),
-        )
-        self.deployments.append(deployment)
-        return 201, {}, deployment
-
-    def _deployments(self, query: dict[str, list[str]]) -> Reply:
-        wanted = {k: query[k][0] for k in ("sha", "environment", "ref") if k in query}
-        found = [d for d in reversed(self.deployments) if all(d[k] == v for k, v in wanted.items())]
-        return 200, {}, _page(found, query)
-
-    def _deployment_statuses(self, deployment_id: int, query: dict[str, list[str]]) -> Reply:
-        if not 0 < deployment_id <= len(self.deployments):
-            return 404, {}, {"message": "Not Found"}
-        mine = [(i, b) for i, (d, b) in enumerate(self.statuses, 1) if d == deployment_id]
-        items = []
-        for number, body in reversed(mine):
-            status = self.description.example("deployment-status")
-            env = body.get("environment") or self.deployments[deployment_id - 1]["environment"]
-            status.update(id=number, state=body["state"], environment=env)
-            status.update(description=body.get("description", ""))
-            items.append(status)
-        return 200, {}, _page(items, query)
-
     def _access_token(self, installation_id: int, body: Any) -> Reply:
         if self.app is None or installation_id != self.app.installation_id:
             return 404, {}, {"message": "Not Found"}
@@ -398,26 +362,6 @@ class GitHubDouble:
         answer = self.description.example("installation-token")
         answer.update(token=token, expires_at=expires_at)
         return 201, {}, answer
-
-    def _deployment_status(self, deployment_id: int, body: dict[str, Any]) -> Reply:
-        if not 0 < deployment_id <= len(self.deployments):
-            return 404, {}, {"message": "Not Found"}
-        deployment = self.deployments[deployment_id - 1]
-        if body["state"] == "success" and body.get("auto_inactive", True):
-            # GitHub: earlier successful deployments to the same environment become inactive,
-            # except in production (and transient) environments.
-            for earlier in self.deployments[: deployment_id - 1]:
-                same = earlier["environment"] == deployment["environment"]
-                kept = (
-                    earlier["production_environment"] or self.state_of(earlier["id"]) != "success"
-                )
-                if same and not kept:
-                    self.statuses.append((earlier["id"], {"state": "inactive"}))
-        self.statuses.append((deployment_id, body))
-        status = self.description.example("deployment-status")
-        status.update(id=len(self.statuses), state=body["state"])
-        status["environment"] = body.get("environment", "production")
-        return 201, {}, status
 
     def latest(self) -> str | None:
         return next((t for t, r in self.releases.items() if r["make_latest"] == "true"), None)
@@ -446,12 +390,6 @@ class GitHubDouble:
                 pass
 
         return Handler
-
-
-def _page(items: list[Any], query: dict[str, list[str]]) -> list[Any]:
-    per_page = int(query.get("per_page", ["30"])[0])
-    page = int(query.get("page", ["1"])[0])
-    return items[(page - 1) * per_page : page * per_page]
 
 
 def _public(release: dict[str, Any]) -> dict[str, Any]:
