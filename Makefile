@@ -22,6 +22,7 @@ bench:
 	@scripts/bootstrap
 	@.venv/bin/python bench/notes_bench.py
 	@.venv/bin/python bench/webhook_latency.py
+	@.venv/bin/python bench/promote_jira.py
 	@scripts/services
 	@.venv/bin/python bench/retag_bench.py
 	@.venv/bin/python bench/ci_to_overlay.py

@@ -67,12 +67,25 @@ def test_the_token_is_read_from_the_environment_only() -> None:
         ),
         ({"colour": "red"}, r"tracker -> colour: is not a known setting"),
         ({"cache_seconds": -1}, r"tracker -> cache_seconds: must be at least 0"),
+        ({"webhook_secret": "literal"}, r"tracker -> webhook_secret: a secret is a reference"),
     ],
 )
 def test_bad_settings_name_the_field(change: dict[str, Any], message: str) -> None:
     section = {k: v for k, v in {**JIRA, **change}.items() if v is not None}
     with pytest.raises(ConfigError, match=message):
         tracker(section)
+
+
+def test_the_webhook_secret_is_a_reference_read_from_the_environment_and_scrubbed() -> None:
+    section = {**JIRA, "webhook_secret": {"env": "JIRA_WEBHOOK_SECRET"}}
+    cfg = tracker(section)
+    assert cfg.webhook_secret == SecretRef("JIRA_WEBHOOK_SECRET")
+    assert cfg.webhook_secret_value({"JIRA_WEBHOOK_SECRET": "s"}) == "s"
+    assert cfg.webhook_secret_value({}) is None and tracker(JIRA).webhook_secret_value({}) is None
+    settings = parse({**BASE, "tracker": section}, root=Path("."))
+    assert "JIRA_WEBHOOK_SECRET" in settings.secret_env_names
+    with pytest.raises(ConfigError, match='tracker -> webhook_secret: only a "jira" tracker'):
+        tracker({"webhook_secret": {"env": "X"}})
 
 
 def test_jira_settings_on_the_builtin_board_are_refused() -> None:

@@ -34,6 +34,7 @@ class LinksConfig:
     pr: str | None = None
     compare: str | None = None
     ticket: str | None = None
+    release: str | None = None
     jira: str | None = None  # an Atlassian site: "acme" or "jira.acme.com"
 
 

@@ -139,8 +139,7 @@ class Settings:
         """The environment variables this config's secret references name."""
         refs = [self.webhooks.github_secret, self.webhooks.build_token]
         refs += [n.url for n in self.notify if isinstance(n.url, SecretRef)]
-        if self.tracker.token is not None:
-            refs.append(self.tracker.token)
+        refs += [r for r in (self.tracker.token, self.tracker.webhook_secret) if r is not None]
         if self.forge.token is not None:
             refs.append(self.forge.token)
         names = {r.env for r in refs if isinstance(r, SecretRef)}

@@ -13,6 +13,7 @@ gate reads each ticket's status from Jira::
     on_merge = "Ready for QA"           # transition names, optional
     on_promote = "Released"
     cache_seconds = 30                  # how long a status read from Jira is reused
+    webhook_secret = { env = "JIRA_WEBHOOK_SECRET" }  # POST /webhooks/jira's HMAC secret
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ from shipyard.config.schema import (
 )
 from shipyard.errors import ConfigError
 
-_JIRA_ONLY = ("url", "user", "token", "verified", "rejected", "on_merge", "on_promote")
+_JIRA_ONLY = (
+    "url",
+    "user",
+    "token",
+    "verified",
+    "rejected",
+    "on_merge",
+    "on_promote",
+    "webhook_secret",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,14 @@ class TrackerConfig:
     on_merge: str | None = None
     on_promote: str | None = None
     cache_seconds: float = 30.0
+    webhook_secret: SecretRef | None = None  # signs POST /webhooks/jira (X-Hub-Signature)
+
+    def webhook_secret_value(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The webhook secret, or None when none is configured or its variable is unset."""
+        env = os.environ if environ is None else environ
+        if self.webhook_secret is None:
+            return None
+        return env.get(self.webhook_secret.env) or None
 
     def token_value(self, environ: Mapping[str, str] | None = None) -> str:
         """The token the reference names; a ConfigError naming the field when it is unset."""
@@ -69,7 +87,7 @@ def parse_tracker(data: Any) -> TrackerConfig:
     p: tuple[str | int, ...] = ("tracker",)
     table = _table(data, p)
     f = _fields(
-        {k: v for k, v in table.items() if k != "token"},
+        {k: v for k, v in table.items() if k not in ("token", "webhook_secret")},
         p,
         {
             "kind": (str, "builtin"),
@@ -82,7 +100,8 @@ def parse_tracker(data: Any) -> TrackerConfig:
             "cache_seconds": (float, 30.0),
         },
     )
-    f["token"] = _secret_ref(table["token"], (*p, "token")) if "token" in table else None
+    for key in ("token", "webhook_secret"):
+        f[key] = _secret_ref(table[key], (*p, key)) if key in table else None
     check_name("tracker", f["kind"], (*p, "kind"))
     f["verified"] = _str_list(f["verified"], (*p, "verified"))
     f["rejected"] = _str_list(f["rejected"], (*p, "rejected"))

@@ -23,6 +23,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "pr": ("number",),
     "compare": ("base", "head"),
     "ticket": ("key",),
+    "release": ("tag",),
 }
 SHARED = ("repository", "jira")
 URL_RE = re.compile(r"^https?://[^\s/?#<>\"]+[^\s<>\"]*$", re.ASCII)
@@ -30,6 +31,7 @@ GITHUB = {
     "commit": "https://github.com/{repository}/commit/{sha}",
     "pr": "https://github.com/{repository}/pull/{number}",
     "compare": "https://github.com/{repository}/compare/{base}...{head}",
+    "release": "https://github.com/{repository}/releases/tag/{tag}",
 }
 JIRA = "https://{jira}/browse/{key}"
 PR_RE = re.compile(r"\(#(\d{1,9})\)")
@@ -84,6 +86,7 @@ class Links:
     pr: str | None = None
     compare: str | None = None
     ticket: str | None = None
+    release: str | None = None  # a release's page: the dashboard's, or the forge's
 
     def commit_url(self, sha: str | None) -> str | None:
         return _fill(self.commit, sha=sha) if sha else None
@@ -96,6 +99,9 @@ class Links:
 
     def ticket_url(self, key: str | None) -> str | None:
         return _fill(self.ticket, key=key) if key else None
+
+    def release_url(self, tag: str | None) -> str | None:
+        return _fill(self.release, tag=tag) if tag else None
 
     def in_markdown(self, text: str, prefixes: list[str]) -> str:
         """Release notes with their PRs (``(#12)``) and ticket keys as Markdown links."""

@@ -35,6 +35,7 @@ from shipyard.errors import GitError, ShipyardError
 from shipyard.private import private_dir
 from shipyard.services.context import Context
 from shipyard.services.images import image_of, recheck_images
+from shipyard.services.notify import emit
 from shipyard.store import audit
 from shipyard.store.models import App, Build, Check
 from shipyard.store.queries import check_states
@@ -115,7 +116,10 @@ def record_new_builds(ctx: Context) -> list[Build]:
     changes = {c.sha: c for c in found if c.sha in wanted}
     earlier = [c for c in found if c.sha not in wanted]
 
+    merged: dict[str, str] = {}  # ticket -> the commit that first named it, when committed
+
     def write(session: Session) -> list[Build]:
+        merged.clear()  # a retried transaction starts again
         app = session.get(App, ctx.app_id, with_for_update=True)
         assert app is not None
         known = set(
@@ -152,7 +156,8 @@ def record_new_builds(ctx: Context) -> list[Build]:
                 data={"commit": sha, "pr": ch.pr if ch else None},
             )
             if ch and ch.tickets:
-                ctx.tracker.record_merged(session, ch.tickets, sha, ctx.actor)
+                for key in ctx.tracker.record_merged(session, ch.tickets, sha, ctx.actor):
+                    merged[key] = sha
             made.append(b)
         if app.baseline_sha is None:
             app.baseline_sha = head
@@ -160,10 +165,27 @@ def record_new_builds(ctx: Context) -> list[Build]:
         return made
 
     made = ctx.store.retrying(write)
+    if merged:
+        _tell_merged(ctx, merged)
     if earlier:
         n = len(earlier)
         ctx.reporter.step(f"recorded the tickets of {n} earlier change{'s' * (n != 1)} on {main}")
     return made
+
+
+def _tell_merged(ctx: Context, merged: dict[str, str]) -> None:
+    """The ``tickets.merged`` event: the tracker's ``on_merge`` goes out through the outbox."""
+    keys = list(merged)
+    last = list(merged.values())[-1]
+    n = len(keys)
+    emit(
+        ctx,
+        "tickets.merged",
+        f"{n} ticket{'s' * (n != 1)} merged to {ctx.settings.app.main}: {', '.join(keys[:10])}"
+        + (f" and {n - 10} more" if n > 10 else ""),
+        commit=last,
+        details={"tickets": keys},
+    )
 
 
 def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Path) -> Check:

@@ -60,10 +60,19 @@ def build_reporter(settings: Settings) -> Sink | None:
 
 
 def build_outbox(settings: Settings) -> Outbox:
+    """Every ``[[notify]]`` sink, the forge's reporter (``build_reporter``), and Jira's
+    when ``[tracker]`` has transitions to apply after a merge or a promotion
+    (``adapters.tracker.jira_sink``)."""
     from shipyard.adapters.notify import Outbox
 
     sinks = [build_sink(spec, i, settings) for i, spec in enumerate(settings.notify)]
     reporter = build_reporter(settings)
     if reporter is not None:
         sinks.append(reporter)
+    if settings.tracker_kind == "jira":
+        from shipyard.adapters.tracker.jira_sink import create_sink
+
+        jira = create_sink(settings)
+        if jira is not None:
+            sinks.append(jira)
     return Outbox(settings.state_dir / "outbox", sinks)

@@ -149,6 +149,9 @@ class Ticket(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The status name the tracker's webhook last reported (Jira), and when it arrived.
+    tracker_status: Mapped[str | None] = mapped_column(String(255))
+    tracker_status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

@@ -14,6 +14,7 @@ import base64
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ class FakeJira:
         self.comments: dict[str, list[Any]] = {}
         self.violations: list[str] = []
         self.faults: list[tuple[int, dict[str, str]]] = []  # answered first, in order
+        # (path suffix, status, headers): the next request whose path ends so gets it
+        self.path_faults: list[tuple[str, int, dict[str, str]]] = []
+        self.delay = 0.0  # seconds every answer waits (a client's timeout)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -85,11 +89,17 @@ class FakeJira:
     def answer(
         self, method: str, path: str, headers: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             self.requests.append((method, path, body))
             if self.faults:
                 status, extra = self.faults.pop(0)
                 return status, extra, {"errorMessages": ["scripted"], "errors": {}}
+            for i, (suffix, status, extra) in enumerate(self.path_faults):
+                if path.endswith(suffix):
+                    del self.path_faults[i]
+                    return status, extra, {"errorMessages": ["scripted"], "errors": {}}
         if headers.get("authorization") != self.auth:
             return 401, {}, {"errorMessages": ["unauthorized"], "errors": {}}
         for pattern, ops in ROUTES:

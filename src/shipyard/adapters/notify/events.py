@@ -1,7 +1,9 @@
 """What Shipyard tells the outside world, and the contract of a sink that hears it.
 
 An :class:`Event` is a plain record of one thing that happened (a deployment
-started, succeeded, failed or was refused; a pre-release was cut). A
+started, succeeded, failed or was refused; a pre-release was cut; a scheduled job
+failed; commits naming tickets reached main: ``tickets.merged``, its ``details``
+``{"tickets": [...]}``). A
 :class:`Sink` delivers one event somewhere and reports failure with
 :class:`NotifyError`, saying whether trying again could help.
 """
@@ -24,6 +26,7 @@ EventKind = Literal[
     "deployment.refused",
     "prerelease.cut",
     "schedule.failed",
+    "tickets.merged",
 ]
 KINDS: tuple[EventKind, ...] = (
     "deployment.started",
@@ -32,6 +35,7 @@ KINDS: tuple[EventKind, ...] = (
     "deployment.refused",
     "prerelease.cut",
     "schedule.failed",
+    "tickets.merged",
 )
 
 

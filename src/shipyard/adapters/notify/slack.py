@@ -30,7 +30,7 @@ from typing import Any
 import shipyard.adapters.notify.mrkdwn as mrkdwn
 
 from ._http import check_url, host_of, post_json, raise_for_status
-from .events import Event
+from .events import KINDS, Event
 
 # Block Kit limits (docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -40,8 +40,12 @@ FIELD_CHARS = 2000
 # Beyond the per-block limits Slack also rejects messages whose blocks hold
 # too much text in total (`msg_blocks_too_long`, reported from about 13,000
 # characters; slackapi/bolt-js#2509). Notes are cut to stay below that.
-NOTES_BUDGET = 11_000
+# The budget is for all the message's text; the notes get what the rest leaves.
+TEXT_BUDGET = 11_500
 FALLBACK_CHARS = 3000
+# Tickets merged to main is the tracker's business (Jira's sink): a Slack sink
+# posts them only when its ``events`` name them.
+DEFAULT_EVENTS = frozenset(KINDS) - {"tickets.merged"}
 
 _TITLES = {
     "deployment.started": (":rocket:", "deploying {what} to {env}"),
@@ -49,6 +53,8 @@ _TITLES = {
     "deployment.failed": (":x:", "deploy of {what} to {env} failed"),
     "deployment.refused": (":no_entry:", "deploy of {what} to {env} refused"),
     "prerelease.cut": (":label:", "pre-release {what} cut"),
+    "schedule.failed": (":warning:", "a scheduled job failed"),
+    "tickets.merged": (":ticket:", "{count} merged to main"),
 }
 
 _HINTS = {
@@ -89,7 +95,7 @@ class SlackSink:
         self._url = check_url(url, f"notify sink {name!r}")
         self.timeout = timeout
         self.name = name
-        self.events = events
+        self.events = events or DEFAULT_EVENTS
 
     def __repr__(self) -> str:
         # The webhook URL is the credential: show the host only.
@@ -113,9 +119,10 @@ def build_message(event: Event) -> dict[str, Any]:
     if event.details:
         blocks.append(_section(_details(event.details)))
     if event.notes_markdown and event.notes_markdown.strip():
-        notes, omitted = mrkdwn.cut_lines(mrkdwn.from_markdown(event.notes_markdown), NOTES_BUDGET)
+        budget = max(0, TEXT_BUDGET - _text_size(blocks) - 400)  # 400: the footer, the cut note
+        notes, omitted = mrkdwn.cut_lines(mrkdwn.from_markdown(event.notes_markdown), budget)
         room = MAX_BLOCKS - len(blocks) - 3  # divider, the "more lines" note, the footer
-        pieces = mrkdwn.split(notes, SECTION_CHARS)[:room]
+        pieces = mrkdwn.split(notes, SECTION_CHARS)[:room] if notes.strip() else []
         blocks.append({"type": "divider"})
         blocks.extend(_section(piece) for piece in pieces)
         if omitted:
@@ -125,11 +132,16 @@ def build_message(event: Event) -> dict[str, Any]:
 
 
 def _header(event: Event) -> dict[str, Any]:
-    emoji, template = _TITLES[event.kind]
+    emoji, template = _TITLES.get(event.kind, (":information_source:", event.kind))
     what = event.ref or event.tag or (event.commit or "")[:7] or "a build"
     if event.kind == "prerelease.cut":
         what = event.tag or event.ref or "?"
-    title = f"{emoji} {event.app}: " + template.format(what=what, env=event.environment or "?")
+    tickets = event.details.get("tickets")
+    n = len(tickets) if isinstance(tickets, list | tuple) else 0
+    count = f"{n} ticket{'s' * (n != 1)}"
+    title = f"{emoji} {event.app}: " + template.format(
+        what=what, env=event.environment or "?", count=count
+    )
     text = mrkdwn.clip(title, HEADER_CHARS)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
@@ -176,6 +188,15 @@ def _footer(event: Event) -> str:
     except ValueError:
         when = mrkdwn.escape(event.at)
     return f"{when} · `{event.kind}` · {mrkdwn.escape(event.id)}"
+
+
+def _text_size(blocks: list[dict[str, Any]]) -> int:
+    """The characters of text in ``blocks`` (what Slack's overall limit counts)."""
+    size = 0
+    for block in blocks:
+        texts = [block.get("text"), *(block.get("fields") or block.get("elements") or [])]
+        size += sum(len(t.get("text", "")) for t in texts if isinstance(t, dict))
+    return size
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -2,28 +2,35 @@
 
 Statuses are read from Jira in batches of 100 keys (``jira_client``) and kept for
 ``cache_seconds`` in a cache shared by every tracker of the same site and app in the
-process, so the Promote page does not wait on Jira at every view; ``remember`` (a
-webhook) updates it at once. A status in ``verified`` is "verified", one in
-``rejected`` "rejected"; any other is reported as "unknown status: NAME" and never
-counts as signed off, and a ticket Jira does not have (deleted, moved, hidden) is
-"not found in Jira". QA's verify and reject apply the transition found by name;
-merges and promotions apply ``on_merge``/``on_promote`` and comment, and a Jira
-failure there is logged, never failing a sync or a deploy. Shipyard's own board still
-records what it saw and the audit records (``BuiltinTracker``).
+process, so the Promote page does not wait on Jira at every view. Jira's webhook
+(``POST /webhooks/jira``) and Shipyard's own verify/reject also record the status on the
+ticket's row (``tickets.tracker_status``), which every server replica reads: a status
+pushed there within ``cache_seconds`` wins over an older one in a process's cache, so
+a sign-off made in Jira shows at once on every replica. A status in ``verified`` is
+"verified", one in ``rejected`` "rejected"; any other is reported as "unknown status:
+NAME" and never counts as signed off, and a ticket Jira does not have (deleted, moved,
+hidden) is "not found in Jira". QA's verify and reject apply the transition found by
+name. Transitions and comments after a merge or a promotion are not applied here but
+by ``jira_sink`` through the outbox, retried, never failing a sync or a deploy.
+Shipyard's own board still records what it saw and the audit records
+(``BuiltinTracker``).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from shipyard.adapters.tracker import REJECTED, VERIFIED
 from shipyard.adapters.tracker.builtin import BuiltinTracker
-from shipyard.adapters.tracker.jira_client import JiraClient, JiraError
+from shipyard.adapters.tracker.jira_client import JiraClient
 from shipyard.errors import NotFound, ShipyardError
+from shipyard.store.models import Ticket
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,35 +38,36 @@ if TYPE_CHECKING:
     from shipyard.config import Settings
     from shipyard.config.tracker import TrackerConfig
 
-log = logging.getLogger(__name__)
 GONE = "not found in Jira"
 UNKNOWN_STATUS = "unknown status"
 
 
 class StatusCache:
-    """Jira status names by key, each kept ``ttl`` seconds; thread-safe."""
+    """Jira status names by key, each kept ``ttl`` seconds with the wall-clock time it was
+    read (comparable with the time a webhook's status was recorded); thread-safe."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.time) -> None:
         self.ttl, self._clock = ttl, clock
         self._items: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, keys: Iterable[str]) -> tuple[dict[str, str | None], list[str]]:
-        """(fresh names, keys to read again); None is a key Jira does not have."""
-        now, hit, miss = self._clock(), {}, []
+    def fresh(self, keys: Iterable[str]) -> dict[str, tuple[str | None, float]]:
+        """The entries younger than ``ttl``: key -> (name, read at); None: Jira lacks it."""
+        now, out = self._clock(), {}
         with self._lock:
             for key in keys:
                 item = self._items.get(key)
                 if item is not None and now - item[1] < self.ttl:
-                    hit[key] = item[0]
-                else:
-                    miss.append(key)
-        return hit, miss
+                    out[key] = item
+        return out
 
-    def put(self, names: dict[str, str | None]) -> None:
-        now = self._clock()
+    def put(self, names: dict[str, str | None], at: float | None = None) -> None:
+        when = self._clock() if at is None else at
         with self._lock:
-            self._items.update({k: (v, now) for k, v in names.items()})
+            for key, name in names.items():
+                held = self._items.get(key)
+                if held is None or held[1] <= when:
+                    self._items[key] = (name, when)
 
 
 _CACHES: dict[tuple[str, str], StatusCache] = {}
@@ -82,20 +90,55 @@ class JiraTracker(BuiltinTracker):
 
     # -- reads -------------------------------------------------------------------------------
 
-    def names(self, keys: Iterable[str]) -> dict[str, str | None]:
-        """Jira's status name of each key (None: Jira does not have it), cached."""
+    def names(self, keys: Iterable[str], session: Session | None = None) -> dict[str, str | None]:
+        """Jira's status name of each key (None: Jira does not have it): the newest of the
+        process's cache and, with a ``session``, what a webhook recorded; Jira for the rest."""
         keys = list(dict.fromkeys(keys))
-        hit, miss = self.cache.get(keys)
+        known = self.cache.fresh(keys)
+        if session is not None:
+            for key, (name, at) in self._pushed(session, keys).items():
+                if key not in known or known[key][1] < at:
+                    known[key] = (name, at)
+        miss = [k for k in keys if k not in known]
         if miss:
             got = self.client.statuses(miss)
             fresh: dict[str, str | None] = {k: got.get(k.upper()) for k in miss}
             self.cache.put(fresh)
-            hit.update(fresh)
-        return {k: hit[k] for k in keys}
+            known.update({k: (v, 0.0) for k, v in fresh.items()})
+        return {k: known[k][0] for k in keys}
 
-    def remember(self, key: str, status: str | None) -> None:
-        """What a webhook says ``key``'s status now is."""
-        self.cache.put({key.upper(): status})
+    def _pushed(self, session: Session, keys: list[str]) -> dict[str, tuple[str, float]]:
+        """Statuses recorded on the tickets' rows less than ``cache_seconds`` ago."""
+        if not keys:
+            return {}
+        since = datetime.now(UTC) - timedelta(seconds=self.config.cache_seconds)
+        rows = session.execute(
+            select(Ticket.key, Ticket.tracker_status, Ticket.tracker_status_at).where(
+                Ticket.app_id == self.app_id,
+                Ticket.key.in_(keys),
+                Ticket.tracker_status_at.is_not(None),
+            )
+        )
+        out = {}
+        for key, name, at in rows:
+            if name is None or at is None:
+                continue
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone
+            if at > since:
+                out[key] = (name, at.timestamp())
+        return out
+
+    def remember(self, session: Session, key: str, status: str) -> bool:
+        """What a webhook says ``key``'s status now is: kept on the ticket's row for every
+        replica and in this process's cache. False when the board has no such ticket."""
+        now = datetime.now(UTC)
+        found = self._get(session, [key])
+        if key not in found:
+            return False
+        row = found[key]
+        row.tracker_status, row.tracker_status_at = status, now
+        self.cache.put({key: status}, now.timestamp())
+        return True
 
     def classify(self, name: str | None) -> str:
         if name is None:
@@ -108,26 +151,17 @@ class JiraTracker(BuiltinTracker):
         return f"{UNKNOWN_STATUS}: {name}" if name else UNKNOWN_STATUS
 
     def raw_statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
-        return {k: self.classify(v) for k, v in self.names(keys).items()}
+        return {k: self.classify(v) for k, v in self.names(keys, session).items()}
 
     def statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
         """Labels: "verified (QA Verified)", "rejected (QA Failed)", "unknown status: X"..."""
         out = {}
-        for key, name in self.names(keys).items():
+        for key, name in self.names(keys, session).items():
             raw = self.classify(name)
             out[key] = f"{raw} ({name})" if raw in (VERIFIED, REJECTED) else raw
         return out
 
     # -- writes ------------------------------------------------------------------------------
-
-    def record_merged(
-        self, session: Session, keys: Sequence[str], sha: str, actor: str
-    ) -> list[str]:
-        new = super().record_merged(session, keys, sha, actor)
-        if self.config.on_merge:
-            for key in new:
-                self._quietly(key, self.config.on_merge, None)
-        return new
 
     def set_status(
         self,
@@ -143,7 +177,7 @@ class JiraTracker(BuiltinTracker):
         targets = self.config.verified if status == VERIFIED else self.config.rejected
         if not targets:
             raise ShipyardError(f"[tracker] names no {status} status for Jira")
-        now = self.names(keys)
+        now = self.names(keys, session)
         gone = [k for k, v in now.items() if v is None]
         if gone:
             raise NotFound(f"{', '.join(gone)}: {GONE}")
@@ -152,23 +186,11 @@ class JiraTracker(BuiltinTracker):
                 self.client.transition(key, targets)
         got = self.client.statuses(list(keys))
         self.cache.put({k: got.get(k.upper()) for k in keys})
-        return super().set_status(session, keys, status, actor, reason=reason)
-
-    def promote(self, session: Session, keys: Iterable[str], env: str, actor: str) -> list[str]:
-        keys = list(keys)
-        for key in keys:
-            self._quietly(key, self.config.on_promote, f"Deployed to {env} by Shipyard ({actor}).")
-        return super().promote(session, keys, env, actor)
-
-    def _quietly(self, key: str, transition: str | None, comment: str | None) -> None:
-        """Apply ``transition`` and add ``comment``; Jira failing is logged, never raised."""
-        try:
-            if transition:
-                self.client.transition(key, [transition])
-            if comment:
-                self.client.comment(key, comment)
-        except (JiraError, NotFound) as exc:
-            log.warning("Jira: %s", exc.message)
+        moved = super().set_status(session, keys, status, actor, reason=reason)
+        at = datetime.now(UTC)
+        for ticket in moved:  # every replica sees Shipyard's own move at once
+            ticket.tracker_status, ticket.tracker_status_at = got.get(ticket.key.upper()), at
+        return moved
 
 
 def create(settings: Settings, app_id: int) -> JiraTracker:

@@ -32,10 +32,17 @@ _GONE = re.compile(r"An issue with key '([^']+)' does not exist", re.IGNORECASE)
 
 
 class JiraError(ShipyardError):
-    """Jira could not be reached or answered with an error."""
+    """Jira could not be reached or answered with an error. ``retryable``: the same call
+    may succeed later (no answer, 429, 5xx); ``retry_after``: the wait a 429 asked for."""
 
     status = 502
     code = "tracker"
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable, self.retry_after = retryable, retry_after
 
 
 @dataclass(frozen=True)
@@ -170,10 +177,18 @@ class JiraClient:
             f"{key}: no Jira transition named {' or '.join(map(repr, names))} (open: {open_})"
         )
 
-    def comment(self, key: str, text: str) -> None:
-        body: Any = text
+    def comment(self, key: str, text: str, *, link: str | None = None) -> None:
+        """Add a comment; ``link`` follows the text (a link mark in Cloud's ADF)."""
+        body: Any = f"{text} {link}" if link else text
         if self.cloud:  # REST v3 takes Atlassian Document Format
-            paragraph = {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+            content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+            if link:
+                mark = {"type": "link", "attrs": {"href": link}}
+                content += [
+                    {"type": "text", "text": " "},
+                    {"type": "text", "text": link, "marks": [mark]},
+                ]
+            paragraph = {"type": "paragraph", "content": content}
             body = {"type": "doc", "version": 1, "content": [paragraph]}
         resp = self._request("POST", f"/issue/{key}/comment", json={"body": body})
         if resp.status_code == 404:
@@ -195,9 +210,15 @@ class JiraClient:
     def _expect(self, resp: httpx.Response, ok: tuple[int, ...], what: str) -> None:
         if resp.status_code in ok:
             return
-        if resp.status_code in (401, 403):
-            raise JiraError(f"Jira refused the credentials ({resp.status_code}): {what}")
-        raise JiraError(f"Jira answered {resp.status_code}: {what}")
+        code = resp.status_code
+        if code in (401, 403):
+            raise JiraError(f"Jira refused the credentials ({code}): {what}", retryable=True)
+        retry_after = self._wait(resp, 0) if code == 429 and "Retry-After" in resp.headers else None
+        raise JiraError(
+            f"Jira answered {code}: {what}",
+            retryable=code in (408, 429) or code >= 500,
+            retry_after=retry_after,
+        )
 
     def _request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
         for attempt in range(self.retry.attempts):
@@ -208,7 +229,7 @@ class JiraClient:
             except httpx.HTTPError as exc:
                 if last:
                     raise JiraError(
-                        f"cannot reach Jira at {self.url}: {type(exc).__name__}"
+                        f"cannot reach Jira at {self.url}: {type(exc).__name__}", retryable=True
                     ) from None
                 self._sleep(min(self.retry.cap, self.retry.base * 2.0**attempt))
                 continue

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shipyard.config.settings import links_of
 from shipyard.core import states as st
 from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE
 from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
@@ -114,12 +116,23 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
         tag=fresh.tag,
         commit=fresh.commit,
         notes_markdown=_release_notes(ctx, fresh.release_tag),
-        details={
-            "deployment": dep_id,
-            **({"release": fresh.release_tag} if fresh.release_tag else {}),
-        },
+        details={"deployment": dep_id, **_release_details(ctx, fresh)},
     )
     return d
+
+
+def _release_details(ctx: Context, p: Plan) -> dict[str, Any]:
+    """The release and its page (``[links] release``), and the tickets an environment that
+    promotes them promoted: the tracker's ``on_promote`` and comment (``jira_sink``)."""
+    out: dict[str, Any] = {}
+    if p.release_tag is not None:
+        out["release"] = p.release_tag
+        url = links_of(ctx.settings).release_url(p.release_tag)
+        if url:
+            out["url"] = url
+    if ctx.settings.environment(p.environment).promotes_tickets and p.tickets:
+        out["promoted"] = list(p.tickets)
+    return out
 
 
 def _release_notes(ctx: Context, tag: str | None) -> str | None:

@@ -4,6 +4,9 @@
                             goes to the app(s) whose repository the payload names
     POST /webhooks/build    Authorization: Bearer <that app's build token>;
                             {app?, commit, checks, artifact?} (``app`` required when several)
+    POST /webhooks/jira     signed with X-Hub-Signature (``[tracker] webhook_secret``);
+                            a ticket's status from Jira, for the apps that have the ticket
+                            (200 accepted or ignored; see ``services.webhooks.jira``)
 
 200 accepted (or a duplicate: ``{"duplicate": true}``), 202 ignored (another
 repository or branch, a repository no served app follows, or an event Shipyard does
@@ -22,10 +25,12 @@ from shipyard.errors import TooLarge, Unauthorized
 from shipyard.services.context import Context
 from shipyard.services.webhooks.auth import Target, bearer_for
 from shipyard.services.webhooks.deliveries import (
+    MAX_BODY,
     Outcome,
     WebhookSettings,
     record_rejected,
 )
+from shipyard.services.webhooks.jira import JiraTarget, deliver_jira
 from shipyard.services.webhooks.routing import deliver_build, deliver_github, read_limit
 from shipyard.web.deps import Principal, context_for, fleet_of
 
@@ -150,3 +155,33 @@ async def build_webhook(request: Request) -> JSONResponse:
 
     outcome = await run_in_threadpool(work)
     return JSONResponse(outcome.body(), status_code=outcome.status)
+
+
+def jira_targets(request: Request) -> list[JiraTarget]:
+    """The served apps whose tracker is Jira, each with its webhook secret."""
+    fleet = fleet_of(request)
+    out = []
+    for name in fleet.names:
+        settings = fleet.settings(name)
+        if settings.tracker_kind == "jira":
+            out.append(JiraTarget(name, settings.tracker.webhook_secret_value()))
+    return out
+
+
+@router.post("/webhooks/jira")
+async def jira_webhook(request: Request) -> JSONResponse:
+    """A delivery of a Jira admin webhook registered with a secret (``jira:issue_updated``)."""
+    targets = jira_targets(request)
+    limit = max((webhook_settings(request, t.name).max_body for t in targets), default=MAX_BODY)
+    body = await read_body(request, limit)
+
+    def context(app: str) -> Context:
+        return context_for(request, "jira", app)
+
+    def work() -> Outcome:
+        return deliver_jira(
+            targets, context, body=body, signature=request.headers.get("x-hub-signature")
+        )
+
+    outcome = await run_in_threadpool(work)
+    return JSONResponse(outcome.body(), status_code=200)
