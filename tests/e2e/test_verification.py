@@ -100,7 +100,7 @@ def _deployments(p: Project, env: str) -> list[dict[str, Any]]:
     db = sqlite3.connect(p.path / ".shipyard" / "shipyard.db")
     try:
         rows = db.execute(
-            "SELECT d.id, d.\"commit\", d.state, d.verification FROM deployments d"
+            'SELECT d.id, d."commit", d.state, d.verification FROM deployments d'
             " JOIN environments e ON e.id = d.environment_id WHERE e.name = ? ORDER BY d.id",
             (env,),
         ).fetchall()
