@@ -10,6 +10,7 @@ error answer); a query that answers with no sample, or NaN, is ``None`` (no data
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -24,12 +25,21 @@ class ProbeError(Exception):
         self.message = message
 
 
+def shown(url: str) -> str:
+    """``url`` without a user or password, for messages."""
+    try:
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    except ValueError:
+        return "(an unreadable URL)"
+
+
 def status_of(url: str, *, timeout: float = TIMEOUT) -> int:
     """The status a GET of ``url`` answers."""
     try:
         return httpx.get(url, timeout=timeout).status_code
     except httpx.HTTPError as exc:
-        raise ProbeError(f"GET {url} did not answer: {type(exc).__name__}") from None
+        raise ProbeError(f"GET {shown(url)} did not answer: {type(exc).__name__}") from None
 
 
 def prometheus_value(url: str, query: str, *, at: float, timeout: float = TIMEOUT) -> float | None:
@@ -39,9 +49,11 @@ def prometheus_value(url: str, query: str, *, at: float, timeout: float = TIMEOU
         r = httpx.get(endpoint, params={"query": query, "time": f"{at:.3f}"}, timeout=timeout)
         body = r.json()
     except httpx.HTTPError as exc:
-        raise ProbeError(f"Prometheus at {url} did not answer: {type(exc).__name__}") from None
+        raise ProbeError(
+            f"Prometheus at {shown(url)} did not answer: {type(exc).__name__}"
+        ) from None
     except ValueError:
-        raise ProbeError(f"Prometheus at {url} answered {r.status_code}, not JSON") from None
+        raise ProbeError(f"Prometheus at {shown(url)} answered {r.status_code}, not JSON") from None
     if not isinstance(body, dict) or body.get("status") != "success":
         error = body.get("error") if isinstance(body, dict) else None
         raise ProbeError(f"Prometheus refused the query: {str(error or r.status_code)[:200]}")

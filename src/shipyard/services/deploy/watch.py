@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from shipyard.adapters.verify.probes import ProbeError, prometheus_value, status_of
+from shipyard.adapters.verify.probes import ProbeError, prometheus_value, shown, status_of
 from shipyard.config.verification import Check, PrometheusCheck, SmokeCheck
 from shipyard.core.verdicts import FAIL, INCONCLUSIVE, PASS, Reading, judge, verdict
 from shipyard.services.context import Context
@@ -123,6 +123,6 @@ def _smoke(check: SmokeCheck, base: str | None) -> Reading:
             return Reading(check.name, FAIL, exc.message)
         if status not in check.status:
             expected = "/".join(str(s) for s in check.status)
-            return Reading(check.name, FAIL, f"GET {path} answered {status}, not {expected}")
-        answers.append(f"{path} {status}")
+            return Reading(check.name, FAIL, f"GET {shown(path)} answered {status}, not {expected}")
+        answers.append(f"{shown(path)} {status}")
     return Reading(check.name, PASS, ", ".join(answers))
