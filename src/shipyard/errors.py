@@ -119,6 +119,13 @@ class DeployFailed(ShipyardError):
         return cls(f"{n} deployment{'s' if n > 1 else ''} failed: {said}", failures=dict(failures))
 
 
+class VerificationFailed(DeployFailed):
+    """The checks after the switch failed and the environment was rolled back; the
+    deployment is already recorded as rolled back and notified."""
+
+    code = "verification_failed"
+
+
 class AuditError(ShipyardError):
     status = 500
     code = "audit"

@@ -36,6 +36,7 @@ from shipyard.config.serving import (
     _server,
     _webhooks,
 )
+from shipyard.config.verification import VERIFICATION_SPEC, Check, verification_fields
 from shipyard.core.tickets import BodyRule, KeySources
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -103,6 +104,11 @@ class EnvironmentConfig:
         "revert"  # gitops: "revert" the overlay commit of a failed rollout, or "leave"
     )
     verifier: str = "http"  # what confirms a rollout (adapters/verify)
+    # Watching after the switch (config.verification): how long, what, and what a verdict does.
+    verify_for: float = 0.0
+    checks: list[Check] = field(default_factory=list)
+    on_fail: str = "notify"  # "rollback" | "notify"; the parser's default follows mark_latest
+    on_inconclusive: str = "pass"  # "pass" | "fail"
 
     @property
     def link(self) -> str:
@@ -239,9 +245,13 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "argocd": (dict, None),
             "on_failure": (str, "revert"),
             "verifier": (str, "http"),
+            **VERIFICATION_SPEC,
         },
     )
     check_runtime(f, p)
+    marks = f["require_qa"] if f["mark_latest"] is None else f["mark_latest"]
+    promotes = f["require_qa"] if f["promote_tickets"] is None else f["promote_tickets"]
+    verification_fields(f, p, rollback_default=bool(marks or promotes))
     if f["runtime"] == "local" or f["port"]:
         _between(f["port"], 1, 65535, (*p, "port"))
     if f["url"] is not None and not URL_RE.match(f["url"]):

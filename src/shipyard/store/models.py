@@ -118,6 +118,8 @@ class Deployment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # JSON: the verdict of the checks after the switch and their readings (services.deploy.watch)
+    verification: Mapped[str | None] = mapped_column(Text)
 
 
 class Release(Base):

@@ -6,6 +6,7 @@ FastAPI turns these into the schemas of ``/openapi.json``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -59,6 +60,8 @@ class DeploymentOut(BaseModel):
     created_at: Timestamp
     finished_at: Timestamp | None
     digest: str | None = None  # the artifact's digest (an image's, with an OCI registry)
+    # the verdict of the checks after the switch, with their readings (verify_for)
+    verification: dict[str, Any] | None = None
 
 
 class EnvironmentOut(BaseModel):
@@ -187,7 +190,17 @@ def deployment_out(d: Any, env: str | None = None) -> DeploymentOut | None:
         created_at=d.created_at,
         finished_at=d.finished_at,
         digest=getattr(d, "digest", None),
+        verification=verification_of(d),
     )
+
+
+def verification_of(d: Any) -> dict[str, Any] | None:
+    """A deployment's recorded verification, or None."""
+    raw = getattr(d, "verification", None)
+    if not raw:
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
 
 
 def change_out(c: Any) -> ChangeOut:

@@ -6,11 +6,13 @@ Run it from an artifact directory, next to its ``version.json``::
 
 Routes: ``/`` (a page showing the app, version and commit), ``/__heartbeat__``
 and ``/__lbheartbeat__`` (``{"status": "ok"}``), ``/__version__`` (the contents
-of ``version.json``).
+of ``version.json``), ``/metrics`` (Prometheus text format: ``http_requests_total``
+by ``status`` and the ``http_request_duration_seconds`` histogram).
 
 To play a bad release: a ``CRASH`` file next to this script (or
 ``SAMPLE_APP_CRASH=1``) makes it exit 1 at start; an ``UNHEALTHY`` file makes
-``/__heartbeat__`` answer 500 for as long as it exists.
+``/__heartbeat__`` answer 500 for as long as it exists; an ``ERROR_RATE`` file holding a
+fraction (``0.3``) makes that share of the requests to ``/`` answer 500.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -63,11 +66,72 @@ def read_version() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Requests by status and their durations, in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_status: dict[int, int] = {}
+        self.buckets = [0] * len(BUCKETS)
+        self.count, self.total = 0, 0.0
+        self.pages = 0  # requests to "/", for ERROR_RATE
+
+    def record(self, status: int, seconds: float) -> None:
+        with self.lock:
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+            for i, le in enumerate(BUCKETS):
+                if seconds <= le:
+                    self.buckets[i] += 1
+            self.count += 1
+            self.total += seconds
+
+    def next_page_fails(self, rate: float) -> bool:
+        """Whether this request to "/" answers 500: every so often, ``rate`` of them."""
+        with self.lock:
+            self.pages += 1
+            return int(self.pages * rate) != int((self.pages - 1) * rate)
+
+    def text(self) -> str:
+        with self.lock:
+            lines = ["# TYPE http_requests_total counter"]
+            lines += [f'http_requests_total{{status="{s}"}} {n}' for s, n in self.by_status.items()]
+            lines.append("# TYPE http_request_duration_seconds histogram")
+            for le, n in zip(BUCKETS, self.buckets, strict=True):
+                lines.append(f'http_request_duration_seconds_bucket{{le="{le}"}} {n}')
+            lines.append(f'http_request_duration_seconds_bucket{{le="+Inf"}} {self.count}')
+            lines.append(f"http_request_duration_seconds_sum {self.total}")
+            lines.append(f"http_request_duration_seconds_count {self.count}")
+        return "\n".join(lines) + "\n"
+
+
+METRICS = Metrics()
+
+
+def error_rate() -> float:
+    try:
+        return min(1.0, max(0.0, float((HERE / "ERROR_RATE").read_text().strip())))
+    except (OSError, ValueError):
+        return 0.0
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "sample-app"
+    status = 0
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            body = METRICS.text().encode()
+            self.send_body(200, "text/plain; version=0.0.4", body)
+            return
+        started = time.perf_counter()
+        self.route(path)
+        METRICS.record(self.status, time.perf_counter() - started)
+
+    def route(self, path: str) -> None:
         if path in ("/__heartbeat__", "/__lbheartbeat__"):
             if path == "/__heartbeat__" and (HERE / "UNHEALTHY").exists():
                 self.send_json(500, {"status": "error", "reason": "UNHEALTHY file present"})
@@ -80,7 +144,11 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.send_json(200, version)
         elif path == "/":
-            self.send_page()
+            rate = error_rate()
+            if rate and METRICS.next_page_fails(rate):
+                self.send_json(500, {"error": "failing on purpose (ERROR_RATE)"})
+            else:
+                self.send_page()
         else:
             self.send_json(404, {"error": f"no route {path}"})
 
@@ -98,6 +166,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_body(status, "application/json", json.dumps(payload).encode())
 
     def send_body(self, status: int, content_type: str, body: bytes) -> None:
+        self.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -105,7 +174,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log(f"{self.address_string()} {format % args}")
+        if self.path != "/metrics":
+            log(f"{self.address_string()} {format % args}")
 
 
 def main() -> int:

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from shipyard.config.settings import links_of
 from shipyard.core import states as st
 from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE
-from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError
+from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError, VerificationFailed
 from shipyard.services.context import Context
 from shipyard.services.deploy.heartbeat import beating, first_beat
 from shipyard.services.deploy.planning import Plan, plan
 from shipyard.services.deploy.recovery import recover
 from shipyard.services.deploy.rollout import roll_out, target_of
+from shipyard.services.deploy.settle import settle
 from shipyard.services.deploy.transitions import (
     _audit_data,
     _fail,
@@ -67,6 +68,8 @@ def _acquire_and_run(ctx: Context, dep_id: int, p: Plan, queue_timeout: float) -
     )
     try:
         return _run(ctx, dep_id, p)
+    except VerificationFailed:
+        raise  # rolled back, recorded and notified already
     except ShipyardError as exc:
         _fail(ctx, dep_id, exc.message)
         emit(
@@ -105,18 +108,27 @@ def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
     target = target_of(
         ctx, build, None, ref=fresh.ref, tag=fresh.tag, deployment=dep_id, kind=fresh.kind
     )
-    roll_out(ctx, p.environment, target, verifying=lambda: transition(ctx, dep_id, st.VERIFYING))
+    v = roll_out(
+        ctx, p.environment, target, verifying=lambda: transition(ctx, dep_id, st.VERIFYING)
+    )
+    if v is not None:
+        settle(ctx, dep_id, v)  # a failure that rolls back raises
     d = _finish(ctx, dep_id, fresh.release_tag, list(fresh.tickets), list(fresh.removed_tickets))
     emit(
         ctx,
         "deployment.succeeded",
-        f"{p.environment}: {p.ref} deployed ({fresh.short_sha}) by {ctx.actor}",
+        f"{p.environment}: {p.ref} deployed ({fresh.short_sha}) by {ctx.actor}"
+        + (f"; {v.summary}" if v else ""),
         environment=p.environment,
         ref=p.ref,
         tag=fresh.tag,
         commit=fresh.commit,
         notes_markdown=_release_notes(ctx, fresh.release_tag),
-        details={"deployment": dep_id, **_release_details(ctx, fresh)},
+        details={
+            "deployment": dep_id,
+            **_release_details(ctx, fresh),
+            **({"verification": ctx.scrubber.data(v.as_dict())} if v else {}),
+        },
     )
     return d
 

@@ -7,6 +7,7 @@ Protocols (``EnvironmentRuntime``, ``Verifier``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from shipyard.adapters.runtime.environment import Target
 from shipyard.errors import DeployFailed
 from shipyard.services.context import Context
+from shipyard.services.deploy.watch import Verification, watch
 from shipyard.store.models import Build, Deployment
 
 
@@ -42,19 +44,21 @@ def target_of(ctx: Context, build: Build, d: Deployment | None, **fields: object
 
 def roll_out(
     ctx: Context, environment: str, target: Target, *, verifying: Callable[[], object]
-) -> None:
+) -> Verification | None:
     """Deploy ``target`` with the environment's runtime, call ``verifying`` (the state
-    moves on), then ask the environment's verifier."""
+    moves on), ask the environment's verifier, then watch it for ``verify_for`` with its
+    checks: their verdict, or None when it has none."""
     cfg = ctx.settings.environment(environment)
     runtime = ctx.runtime_for(environment)
+    began = time.time()  # the Prometheus checks' baseline: before the switch
     url = runtime.deploy(target, timeout=cfg.health_timeout, on_progress=ctx.reporter.step)
     verifying()
-    if url is None:
-        return  # the runtime confirmed the rollout itself (Argo CD) or nothing can be asked
-    problem = ctx.verifier_for(environment).verify(url, target.commit)
+    # None: the runtime confirmed the rollout itself (Argo CD) or nothing can be asked
+    problem = None if url is None else ctx.verifier_for(environment).verify(url, target.commit)
     if problem is not None:
         restore(ctx, environment)
         raise DeployFailed(f"{environment}: {problem} after the switch")
+    return watch(ctx, environment, url, began=began)
 
 
 def restore(ctx: Context, environment: str) -> None:

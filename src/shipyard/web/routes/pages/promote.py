@@ -23,6 +23,7 @@ from shipyard.web import session as sessions
 from shipyard.web.background import Rollouts
 from shipyard.web.deps import Principal
 from shipyard.web.routes.pages.common import acting, must, page, reading, render
+from shipyard.web.schemas import verification_of
 
 log = logging.getLogger("shipyard.web.pages")
 router = APIRouter(include_in_schema=False)
@@ -238,4 +239,10 @@ def _deployment_view(ctx: Context, dep_id: str) -> dict[str, Any]:
         events = events_about(db, f"{env.name}#{d.id}")
     reached = {e.action.removeprefix("deployment."): e.at for e in events}
     steps = [(name, reached.get(name)) for name in STEPS]
-    return {"d": d, "env": env.name, "steps": steps, "live": d.state in LIVE_STATES}
+    return {
+        "d": d,
+        "env": env.name,
+        "steps": steps,
+        "live": d.state in LIVE_STATES,
+        "verification": verification_of(d),
+    }
