@@ -4,7 +4,8 @@ PR metadata for a batch of numbers costs a handful of requests: the repository's
 PRs are listed newest first, 100 a page, until the oldest number asked for is passed
 (at most ``LIST_PAGES`` pages); a PR not found that way is read alone, with
 ``If-None-Match`` when an older copy is cached (a 304 does not count against the rate
-limit). What was read is cached (``pr_cache.py``): the same notes again send nothing.
+limit). What was read is cached (``pr_cache.py``; Shipyard's is in the database), a
+number that is no PR too: the same notes again send nothing.
 
     forge = GitHubForge(client, "acme/web", cache)
     forge.pull_requests([12, 15])
@@ -25,7 +26,7 @@ from shipyard.adapters.forge import (
     Release,
 )
 from shipyard.adapters.forge.github_http import GitHubClient
-from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.adapters.forge.pr_cache import MemoryPrCache, PrCache, PrFields
 from shipyard.errors import NotFound
 
 if TYPE_CHECKING:
@@ -51,17 +52,21 @@ class GitHubForge:
         wanted = sorted(set(numbers))
         found = self.cache.fresh(wanted)
         missing = [n for n in wanted if n not in found]
-        if len(missing) > 2:
-            found.update(self._listed(missing))
-        for n in [n for n in missing if n not in found]:
-            pr = self._one(n)
-            if pr is not None:
-                found[n] = pr
-        self.cache.save()
-        return {n: _pull(pr) for n, pr in found.items()}
+        try:
+            if len(missing) > 2:
+                found.update(self._listed(missing))
+            for n in [n for n in missing if n not in found]:
+                found[n] = self._one(n)
+        finally:
+            self.cache.save()  # what was read before a failure is kept
+        return {n: _pull(pr) for n, pr in found.items() if pr is not None}
 
-    def _listed(self, missing: list[int]) -> dict[int, dict[str, Any]]:
-        want, oldest, out = set(missing), missing[0], {}
+    def _listed(self, missing: list[int]) -> dict[int, PrFields | None]:
+        """The PRs of ``missing`` found by listing closed PRs newest first. A number
+        inside the listed span that the list lacks is no merged PR (an issue): None."""
+        want, oldest = set(missing), missing[0]
+        out: dict[int, PrFields | None] = {}
+        listed: list[int] = []
         for page in range(1, LIST_PAGES + 1):
             params = {"state": "closed", "sort": "created", "direction": "desc"}
             resp = self.client.request(
@@ -71,20 +76,29 @@ class GitHubForge:
             for item in items:
                 if item.get("number") in want:
                     fields = _fields(item)
-                    out[item["number"]] = fields
-                    self.cache.put(item["number"], fields)
-            numbers = [i.get("number", 0) for i in items]
-            if len(items) < PER_PAGE or min(numbers, default=0) <= oldest or want <= set(out):
+                    out[fields["number"]] = fields
+                    self.cache.put(fields["number"], fields)
+            listed += [n for i in items if isinstance(n := i.get("number"), int)]
+            if want <= set(out):
+                return out
+            if len(items) < PER_PAGE or min(listed, default=0) <= oldest:
+                low = 0 if len(items) < PER_PAGE else min(listed)
+                for n in want - set(out):
+                    if low <= n <= max(listed, default=0):
+                        out[n] = None
+                        self.cache.put(n, None)
                 break
         return out
 
-    def _one(self, number: int) -> dict[str, Any] | None:
+    def _one(self, number: int) -> PrFields | None:
         kept = self.cache.stale(number)
         headers = {"If-None-Match": kept[1]} if kept else None
         try:
             resp = self.client.request("GET", f"{self.repo}/pulls/{number}", headers=headers)
         except NotFound:
-            return None  # an issue number, or a PR gone: the commit message stays the source
+            # An issue number, or a PR gone: the commit message stays the source.
+            self.cache.put(number, None)
+            return None
         if resp.status_code == 304 and kept:
             self.cache.put(number, kept[0], kept[1])
             return kept[0]
@@ -172,7 +186,7 @@ def _json_list(data: Any) -> list[dict[str, Any]]:
     return [d for d in data if isinstance(d, dict)]
 
 
-def _fields(pr: Any) -> dict[str, Any]:
+def _fields(pr: Any) -> PrFields:
     """The fields Shipyard keeps of a PR (``pull-request`` or ``pull-request-simple``)."""
     try:
         return {
@@ -186,7 +200,7 @@ def _fields(pr: Any) -> dict[str, Any]:
         raise ForgeError("GitHub: a pull request without number, title or URL") from None
 
 
-def _pull(f: dict[str, Any]) -> PullRequest:
+def _pull(f: PrFields) -> PullRequest:
     return PullRequest(f["number"], f["title"], f["author"], tuple(f["labels"]), f["url"])
 
 
@@ -199,10 +213,10 @@ def _release(data: Any) -> Release:
         raise ForgeError("GitHub: a release without id, tag or URL") from None
 
 
-def create(settings: Settings) -> GitHubForge:
-    """The ``forge.github`` factory, from ``[forge]``; the token is read at first use."""
+def create(settings: Settings, cache: PrCache | None = None) -> GitHubForge:
+    """The ``forge.github`` factory, from ``[forge]``; the token is read at first use.
+    ``cache`` keeps PR metadata between runs (the database's, from the context)."""
     cfg = settings.forge
     assert cfg.repository is not None  # checked by the config
     client = GitHubClient(cfg.api, token=cfg.token_value)
-    cache = PrCache(settings.state_dir / "forge-github.json", cfg.repository)
-    return GitHubForge(client, cfg.repository, cache)
+    return GitHubForge(client, cfg.repository, cache or MemoryPrCache())
