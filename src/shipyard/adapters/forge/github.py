@@ -46,6 +46,10 @@ class GitHubForge:
         self.repo = f"/repos/{repository}"
         self.cache = cache
 
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
     # -- pull requests ---------------------------------------------------------------
 
     def pull_requests(self, numbers: Iterable[int]) -> dict[int, PullRequest]:
