@@ -174,3 +174,17 @@ def test_numbers_the_pr_list_lacks_are_no_prs_and_not_asked_again(
     assert len(gh.requests) == 1  # one page: 12 and 14 are inside the listed span
     assert sorted(forge.pull_requests([10, 12, 14, 15])) == [10, 15]
     assert len(gh.requests) == 1
+
+
+def test_a_long_release_is_listed_page_by_page_and_old_prs_read_alone(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for n in range(1, 801):
+        gh.add_pull(n, f"Change {n}", "octocat", [])
+    forge, _ = make(gh, tmp_path)
+    assert len(forge.pull_requests(range(101, 801))) == 700
+    assert len(gh.requests) == 7  # past LIST_PAGES while pages hold PRs asked for
+    old, _ = make(gh, tmp_path)
+    assert sorted(old.pull_requests([1, 2, 3])) == [1, 2, 3]
+    # Five pages without one of them end the listing; each is then read alone.
+    assert len(gh.requests) == 7 + 5 + 3

@@ -2,9 +2,10 @@
 
 PR metadata for a batch of numbers costs a handful of requests: the repository's closed
 PRs are listed newest first, 100 a page, until the oldest number asked for is passed
-(at most ``LIST_PAGES`` pages); a PR not found that way is read alone, with
-``If-None-Match`` when an older copy is cached (a 304 does not count against the rate
-limit). What was read is cached (``pr_cache.py``; Shipyard's is in the database), a
+(past ``LIST_PAGES`` pages only while pages hold PRs asked for, at most ``MAX_PAGES``);
+a number inside the listed span that the list lacks is no PR; a PR not found that way
+is read alone, with ``If-None-Match`` when an older copy is cached (a 304 does not count
+against the rate limit). What was read is cached (``pr_cache.py``; Shipyard's is in the database), a
 number that is no PR too: the same notes again send nothing.
 
     forge = GitHubForge(client, "acme/web", cache)
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from shipyard.config.settings import Settings
 
 PER_PAGE = 100
-LIST_PAGES = 5  # beyond this the PRs are old: reading them one by one costs less
+LIST_PAGES = 5  # past this, pages without a PR asked for end the listing (old PRs:
+MAX_PAGES = 50  # reading them one by one costs less); a long release lists on, to this
 BODY_LIMIT = 125_000  # GitHub refuses a longer release body
 DESCRIPTION_LIMIT = 140  # deployment and commit statuses
 
@@ -71,26 +73,27 @@ class GitHubForge:
         want, oldest = set(missing), missing[0]
         out: dict[int, PrFields | None] = {}
         listed: list[int] = []
-        for page in range(1, LIST_PAGES + 1):
+        for page in range(1, MAX_PAGES + 1):
             params = {"state": "closed", "sort": "created", "direction": "desc"}
             resp = self.client.request(
                 "GET", f"{self.repo}/pulls", params={**params, "per_page": PER_PAGE, "page": page}
             )
             items = _json_list(resp.json())
-            for item in items:
-                if item.get("number") in want:
-                    fields = _fields(item)
-                    out[fields["number"]] = fields
-                    self.cache.put(fields["number"], fields)
+            hits = [_fields(i) for i in items if i.get("number") in want]
+            for fields in hits:
+                out[fields["number"]] = fields
+                self.cache.put(fields["number"], fields)
             listed += [n for i in items if isinstance(n := i.get("number"), int)]
             if want <= set(out):
-                return out
+                break
             if len(items) < PER_PAGE or min(listed, default=0) <= oldest:
                 low = 0 if len(items) < PER_PAGE else min(listed)
                 for n in want - set(out):
                     if low <= n <= max(listed, default=0):
                         out[n] = None
                         self.cache.put(n, None)
+                break
+            if page >= LIST_PAGES and not hits:
                 break
         return out
 
