@@ -250,3 +250,38 @@ def test_without_a_forge_nothing_is_asked(
     ctx.close()
     assert f"- Make login faster (#12) by {BOB[0]}\n" in text
     assert gh.requests == []
+
+
+def test_the_notes_command_asks_the_forge_and_warns_once_when_it_cannot(
+    gh: GitHubDouble, small: GitBuilder, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    gh.add_pull(12, "Login: 2x faster", "octocat", ["type: feature"])
+    (small.path / "shipyard.toml").write_text(
+        '[app]\nname = "web"\nrun = "true"\n\n[environments.stage]\nport = 8302\n\n'
+        f'[forge]\nkind = "github"\nrepository = "{REPO}"\napi = "{gh.url}"\n'
+        'token = { env = "GITHUB_TOKEN" }\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(GITHUB_TOKEN=TOKEN, SHIPYARD_STATE_DIR=str(tmp_path / "cli-state"))
+    shipyard = [str(Path(sys.executable).with_name("shipyard")), "notes", "2024.09.01..main"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            shipyard, cwd=small.path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    gh.script(429, {"retry-after": "3600"}, {"message": "rate limited"})
+    limited = run()
+    assert limited.returncode == 0, limited.stderr
+    assert f"- Make login faster (#12) by {BOB[0]}" in limited.stdout
+    (warning,) = limited.stderr.strip().splitlines()
+    assert warning.startswith("! the forge did not describe the PRs (GitHub: rate limited")
+    assert TOKEN not in limited.stderr + limited.stdout and "Traceback" not in limited.stderr
+
+    ok = run()  # the limit has passed
+    assert ok.returncode == 0 and ok.stderr == ""
+    assert f"- Login: 2x faster ([#12](https://github.com/{REPO}/pull/12)) by @octocat" in ok.stdout
