@@ -12,7 +12,7 @@ from github.double import GitHubDouble
 from shipyard.adapters.forge import ForgeError, PullRequest
 from shipyard.adapters.forge.github import GitHubForge
 from shipyard.adapters.forge.github_http import GitHubClient
-from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.adapters.forge.pr_cache import MemoryPrCache
 from shipyard.errors import Unauthorized
 
 TOKEN = "ghp_s3cret"
@@ -37,25 +37,25 @@ class Env:
 
 
 def make(
-    gh: GitHubDouble, tmp_path: Path, token: Env | None = None
+    gh: GitHubDouble, tmp_path: Path, token: Env | None = None, cache: MemoryPrCache | None = None
 ) -> tuple[GitHubForge, list[float]]:
     waits: list[float] = []
     client = GitHubClient(gh.url, token or Env(TOKEN), sleep=waits.append)
-    cache = PrCache(tmp_path / "forge-github.json", "acme/web")
-    return GitHubForge(client, "acme/web", cache), waits
+    return GitHubForge(client, "acme/web", cache or MemoryPrCache()), waits
 
 
 def test_pull_requests_batched_then_cached(gh: GitHubDouble, tmp_path: Path) -> None:
     for n in range(1, 301):
         gh.add_pull(n, f"Change {n}", "octocat", ["feature"] if n % 2 else ["bug"])
-    forge, _ = make(gh, tmp_path)
+    cache = MemoryPrCache()
+    forge, _ = make(gh, tmp_path, cache=cache)
     prs = forge.pull_requests(range(1, 301))
     assert len(prs) == 300
     assert prs[7] == PullRequest(
         7, "Change 7", "octocat", ("feature",), "https://github.com/acme/web/pull/7"
     )
     assert len(gh.requests) == 3  # three pages of 100
-    again, _ = make(gh, tmp_path)  # a new process: the cache file answers
+    again, _ = make(gh, tmp_path, cache=cache)  # a new forge: the cache answers
     assert again.pull_requests(range(1, 301)) == prs
     assert len(gh.requests) == 3
 
@@ -149,7 +149,7 @@ def test_unreachable_forge_is_a_retryable_forge_error(tmp_path: Path) -> None:
         url = gh.url
     waits: list[float] = []
     client = GitHubClient(url, Env(TOKEN), sleep=waits.append, attempts=2)
-    forge = GitHubForge(client, "acme/web", PrCache(tmp_path / "c.json", "acme/web"))
+    forge = GitHubForge(client, "acme/web", MemoryPrCache())
     with pytest.raises(ForgeError) as caught:
         forge.commit_status(SHA, "success", "deployed to stage")
     assert caught.value.retryable and TOKEN not in str(caught.value.to_dict())
@@ -162,3 +162,29 @@ def test_the_double_refuses_what_the_description_does_not_allow(gh: GitHubDouble
     assert problems and "make_latest" in problems[0]
     assert gh.description.check_request("POST", "/repos/acme/web/pulls/1/merge", b"")
     assert gh.description.check_request("GET", "/repos/acme/web/pulls?state=merged", b"")
+
+
+def test_numbers_the_pr_list_lacks_are_no_prs_and_not_asked_again(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for n in (10, 11, 13, 15):  # 12 and 14 are issues
+        gh.add_pull(n, f"Change {n}", "octocat", [])
+    forge, _ = make(gh, tmp_path)
+    assert sorted(forge.pull_requests([10, 12, 14, 15])) == [10, 15]
+    assert len(gh.requests) == 1  # one page: 12 and 14 are inside the listed span
+    assert sorted(forge.pull_requests([10, 12, 14, 15])) == [10, 15]
+    assert len(gh.requests) == 1
+
+
+def test_a_long_release_is_listed_page_by_page_and_old_prs_read_alone(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for n in range(1, 801):
+        gh.add_pull(n, f"Change {n}", "octocat", [])
+    forge, _ = make(gh, tmp_path)
+    assert len(forge.pull_requests(range(101, 801))) == 700
+    assert len(gh.requests) == 7  # past LIST_PAGES while pages hold PRs asked for
+    old, _ = make(gh, tmp_path)
+    assert sorted(old.pull_requests([1, 2, 3])) == [1, 2, 3]
+    # Five pages without one of them end the listing; each is then read alone.
+    assert len(gh.requests) == 7 + 5 + 3

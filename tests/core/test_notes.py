@@ -11,6 +11,7 @@ from shipyard.core.notes import (
     GroupRule,
     Notes,
     build_notes,
+    label_rules,
     render_json,
     render_markdown,
 )
@@ -26,6 +27,8 @@ def change(
     is_revert: bool = False,
     is_rerevert: bool = False,
     sha: str = "",
+    labels: tuple[str, ...] = (),
+    url: str | None = None,
 ) -> Change:
     return Change(
         sha=sha or f"{abs(hash(title)):040x}"[:40],
@@ -39,6 +42,8 @@ def change(
         is_revert=is_revert,
         is_rerevert=is_rerevert,
         authored_at=1_725_000_000,
+        labels=labels,
+        url=url,
     )
 
 
@@ -217,6 +222,8 @@ def test_render_json_shape() -> None:
                     "is_revert": False,
                     "is_rerevert": False,
                     "authored_at": 1_725_000_000,
+                    "labels": [],
+                    "url": None,
                 }
             ],
         }
@@ -231,3 +238,48 @@ def test_render_json_is_stable_and_unicode() -> None:
     one = render_json(notes, title="T", range_label="r")
     assert one == render_json(notes, title="T", range_label="r")
     assert "Ajout ✓ des accents é" in one
+
+
+def test_label_rules_come_first_and_the_first_matching_label_wins() -> None:
+    rules = label_rules({"type: bug": "Fixes", "Type: Feature": "Features", "deps": "Dependencies"})
+    notes = build_notes(
+        [
+            change("KAFKA-1: consumer lag", labels=("type: feature", "TYPE: BUG")),
+            change("KAFKA-2: new metric", labels=("type: feature",)),
+            change("Bump netty", labels=("deps",)),
+            change("Fix flaky test"),  # no label: the title rules still apply
+            change("KAFKA-3: tidy", labels=("docs",)),  # no label rule: falls through
+        ],
+        groups=[*rules, *DEFAULT_GROUPS],
+    )
+    assert [(s.key, s.title) for s in notes.sections] == [
+        ("fixes", "Fixes"),
+        ("features", "Features"),
+        ("dependencies", "Dependencies"),
+        ("other", "Other changes"),
+    ]
+    assert keys(notes) == {
+        "fixes": ["KAFKA-1: consumer lag", "Fix flaky test"],
+        "features": ["KAFKA-2: new metric"],
+        "dependencies": ["Bump netty"],
+        "other": ["KAFKA-3: tidy"],
+    }
+
+
+def test_a_rule_with_labels_only_is_no_catch_all() -> None:
+    rule = GroupRule("deps", "Dependencies", labels=("dependencies",))
+    assert not rule.catch_all
+    assert not rule.matches(change("Bump x"))
+    assert rule.matches(change("Bump x", labels=("Dependencies",)))
+    both = GroupRule("fixes", "Fixes", pattern=r"^fix\b", labels=("bug",))
+    assert both.matches(change("Fix x")) and both.matches(change("Crash", labels=("bug",)))
+
+
+def test_markdown_links_a_pr_the_forge_described() -> None:
+    url = "https://github.com/acme/web/pull/12"
+    c = change("Add login", pr=12, author="octocat", labels=("feature",), url=url)
+    text = render_markdown(build_notes([c]), title="T", range_label="A..B")
+    assert f"- Add login ([#12]({url})) by @octocat\n" in text
+    doc = json.loads(render_json(build_notes([c]), title="T", range_label="A..B"))
+    assert doc["sections"][0]["changes"][0]["labels"] == ["feature"]
+    assert doc["sections"][0]["changes"][0]["url"] == url

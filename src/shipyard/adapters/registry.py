@@ -12,7 +12,7 @@ Protocol:
     tracker    (settings, app_id)                        adapters.tracker.Tracker
     notifier   (*, name, path, url, headers, events, timeout)   adapters.notify.Sink
     verifier   (settings, environment)                   adapters.verify.Verifier
-    forge      (settings)                                adapters.forge.Forge
+    forge      (settings, cache)                         adapters.forge.Forge
 
 A third party ships an adapter as a package that declares, in its ``pyproject.toml``::
 

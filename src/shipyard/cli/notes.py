@@ -3,7 +3,8 @@
 The notes of a range need the config (prefixes, excluded authors, groups), git,
 and, when the app has a database, the QA status of each ticket. A SQLite
 database is read with the standard library's driver; other databases go
-through the store.
+through the store. With ``[forge] kind = "github"`` the store is opened too: the
+forge describes the PRs and keeps what it read in the database.
 """
 
 from __future__ import annotations
@@ -43,5 +44,17 @@ def print_notes(rng: str, fmt: Format) -> None:
 
     settings = load()
     statuses = ticket_labels(settings.database_url, settings.app.name)
-    text = render_configured(settings, rng, statuses=statuses, fmt=fmt)
+    if settings.forge.kind == "git":  # no forge: no database opened, nothing sent
+        text = render_configured(settings, rng, statuses=statuses, fmt=fmt)
+    else:
+        from shipyard.cli.output import RichReporter
+        from shipyard.services.context import open_context
+        from shipyard.services.notes import render_for
+
+        # The forge keeps what it read in the database; its warnings go to stderr.
+        ctx = open_context(settings, reporter=RichReporter(quiet=True))
+        try:
+            text = render_for(ctx, rng, statuses=statuses, fmt=fmt)
+        finally:
+            ctx.close()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -15,6 +15,7 @@ The package, from the bottom up::
     schema     Invalid and the checks every section uses (types, known keys, ranges)
     gitops     GitOpsConfig, ArgoCDConfig: an environment deployed through a manifests repo
     links      LinksConfig and how its URL templates resolve
+    notes      NotesConfig: [notes], headings of the release notes by PR label
     serving    ScheduleConfig, WebhooksConfig, ServerConfig, NotifyConfig: the server's sections
     sections   AppConfig, EnvironmentConfig, ... and the parser of each section; SECTIONS
     artifacts  ArtifactsConfig: [artifacts], the local store or an OCI registry

@@ -18,6 +18,7 @@ from typing import Any
 from shipyard.config.adapters import check_name
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
+from shipyard.config.notes import label_name
 from shipyard.config.schema import (
     _MISSING,
     Invalid,
@@ -136,6 +137,7 @@ class GroupConfig:
     title: str
     match: str | None = None
     reverts: bool = False
+    labels: tuple[str, ...] = ()  # PR labels it takes (from the forge)
 
 
 @dataclass(frozen=True)
@@ -287,11 +289,16 @@ def _releases(data: Any) -> ReleasesConfig:
                 "title": (str, _MISSING),
                 "match": (str, None),
                 "reverts": (bool, False),
+                "labels": (list, list),
             },
         )
         if not re.match(r"^[a-z0-9_-]+$", gf["key"]):
             raise Invalid((*gp, "key"), "lower-case letters, digits, - and _ only")
         _regex(gf["match"], (*gp, "match"))
+        gf["labels"] = tuple(
+            label_name(_check_type(v, str, (*gp, "labels", j)), (*gp, "labels", j))
+            for j, v in enumerate(gf["labels"])
+        )
         groups.append(GroupConfig(**gf))
     return ReleasesConfig(source=f["source"], groups=groups)
 

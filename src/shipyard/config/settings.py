@@ -18,6 +18,7 @@ from typing import Any
 from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
 from shipyard.config.forge import ForgeConfig, parse_forge
 from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
+from shipyard.config.notes import NotesConfig, parse_notes
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.sections import (
     SECTIONS,
@@ -44,6 +45,7 @@ ALL_SECTIONS = {
     "artifacts": parse_artifacts,
     "tracker": parse_tracker,
     "forge": parse_forge,
+    "notes": parse_notes,
 }
 
 
@@ -69,6 +71,7 @@ class Settings:
     artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     forge: ForgeConfig = field(default_factory=ForgeConfig)
+    notes: NotesConfig = field(default_factory=NotesConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 

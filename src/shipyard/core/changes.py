@@ -62,7 +62,8 @@ class Change:
 
     ``sha`` is the commit on the first-parent chain; ``author`` is who wrote the
     change (the PR's author for a merge), ``reverts`` the SHA named by
-    ``This reverts commit <sha>.`` if any.
+    ``This reverts commit <sha>.`` if any. ``labels`` and ``url`` come from the
+    forge (``services/forge_notes.py``); from git alone they are empty.
     """
 
     sha: str
@@ -76,6 +77,10 @@ class Change:
     is_revert: bool
     is_rerevert: bool
     authored_at: int
+    labels: tuple[str, ...] = ()
+    """The PR's labels, when a forge told them."""
+    url: str | None = None
+    """The PR's page, when a forge told it."""
 
     @property
     def ref(self) -> str:

@@ -28,14 +28,17 @@ class GroupRule:
     """A section of the notes and which changes it takes.
 
     ``pattern`` is a regular expression searched case-insensitively in the
-    change's title; ``reverts`` takes reverts and re-reverts. A rule with
-    neither takes every change (a catch-all, put it last).
+    change's title; ``reverts`` takes reverts and re-reverts; ``labels`` takes
+    a change with any of these PR labels (compared case-insensitively, as
+    GitHub does). A rule with none of them takes every change (a catch-all,
+    put it last).
     """
 
     key: str
     title: str
     pattern: str | None = None
     reverts: bool = False
+    labels: tuple[str, ...] = ()
     search: Callable[[str], re.Match[str] | None] | None = field(
         init=False, repr=False, compare=False
     )
@@ -47,18 +50,32 @@ class GroupRule:
         except re.error as exc:
             raise ValueError(f"group {self.key!r}: bad pattern {self.pattern!r}: {exc}") from None
         object.__setattr__(self, "search", regex.search if regex else None)
+        object.__setattr__(self, "labels", tuple(label.casefold() for label in self.labels))
 
     @property
     def catch_all(self) -> bool:
-        return self.pattern is None and not self.reverts
+        return self.pattern is None and not self.reverts and not self.labels
 
     def matches(self, change: Change) -> bool:
         """Whether this rule takes ``change`` (if no earlier rule did)."""
         if self.reverts and (change.is_revert or change.is_rerevert):
             return True
+        if self.labels and any(label.casefold() in self.labels for label in change.labels):
+            return True
         if self.search is not None:
             return self.search(change.title) is not None
-        return not self.reverts
+        return self.catch_all
+
+
+def label_rules(groups: Mapping[str, str]) -> list[GroupRule]:
+    """One rule per ``label -> heading`` of ``[notes] groups``, in order: the first
+    entry naming one of a change's labels takes it. Rules with one heading end up in
+    one section (:func:`build_notes` joins sections by title)."""
+    return [GroupRule(_key(title), title, labels=(label,)) for label, title in groups.items()]
+
+
+def _key(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-") or "group"
 
 
 DEFAULT_GROUPS: tuple[GroupRule, ...] = (
@@ -168,11 +185,7 @@ def build_notes(
         for ticket in change.tickets:
             by_ticket.setdefault(ticket, []).append(change)
 
-    sections = tuple(
-        Section(rule.key, rule.title, tuple(bucket))
-        for rule, bucket in zip(rules, buckets, strict=True)
-        if bucket
-    )
+    sections = _sections(pairs)
     known = statuses or {}
     tickets = tuple(
         TicketLine(key, known.get(key, NOT_SEEN), tuple(by_ticket[key]))
@@ -181,11 +194,23 @@ def build_notes(
     return Notes(sections, tickets, excluded)
 
 
+def _sections(pairs: Sequence[tuple[GroupRule, list[Change]]]) -> tuple[Section, ...]:
+    """Non-empty sections in the order of their rules; rules with one title (a label
+    rule "Fixes" and the title rule "Fixes") make one section where the first stands."""
+    by_title: dict[str, tuple[str, list[Change]]] = {}
+    for rule, bucket in pairs:
+        if bucket:
+            by_title.setdefault(rule.title, (rule.key, []))[1].extend(bucket)
+    return tuple(Section(key, title, tuple(cs)) for title, (key, cs) in by_title.items())
+
+
 def render_markdown(notes: Notes, *, title: str, range_label: str) -> str:
-    """Notes as Markdown, without links, so they paste anywhere.
+    """Notes as Markdown, so they paste anywhere.
 
     One ``## Section`` per group with ``- Title (#12) by Bob · MNTOR-1, MNTOR-2``
-    lines, then a ``## QA`` table ``| Ticket | Status | Changes |``.
+    lines, then a ``## QA`` table ``| Ticket | Status | Changes |``. A change the
+    forge described links its PR and names its author's login:
+    ``- Title ([#12](https://github.com/acme/web/pull/12)) by @octocat``.
     """
     out = [f"# {title}", "", f"{range_label}: {_summary(notes)}", ""]
     for section in notes.sections:
@@ -213,7 +238,10 @@ def _summary(notes: Notes) -> str:
 
 
 def _change_line(c: Change) -> str:
-    line = f"- {c.title} ({c.ref}) by {c.author}"
+    if c.url is not None:
+        line = f"- {c.title} ([{c.ref}]({c.url})) by @{c.author}"
+    else:
+        line = f"- {c.title} ({c.ref}) by {c.author}"
     if c.tickets:
         line += " · " + ", ".join(c.tickets)
     return line
@@ -232,7 +260,9 @@ def render_json(notes: Notes, *, title: str, range_label: str) -> str:
 
     where CHANGE is ``{"sha", "title", "author", "author_email", "pr" (int or
     null), "kind" ("merge" | "squash" | "direct"), "tickets" [str], "reverts"
-    (sha or null), "is_revert", "is_rerevert", "authored_at" (epoch seconds)}``.
+    (sha or null), "is_revert", "is_rerevert", "authored_at" (epoch seconds),
+    "labels" [str], "url" (the PR's page or null)}``; ``labels`` and ``url`` come
+    from the forge, ``author`` is then the PR author's login.
     """
     import json  # only the JSON format needs it
 
@@ -268,4 +298,6 @@ def change_dict(c: Change) -> dict[str, Any]:
         "is_revert": c.is_revert,
         "is_rerevert": c.is_rerevert,
         "authored_at": c.authored_at,
+        "labels": list(c.labels),
+        "url": c.url,
     }

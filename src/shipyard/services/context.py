@@ -21,6 +21,7 @@ from shipyard.store.models import App, Environment
 
 if TYPE_CHECKING:
     from shipyard.adapters.artifacts import ArtifactStore
+    from shipyard.adapters.forge import Forge
     from shipyard.adapters.git import GitRepo
     from shipyard.adapters.notify import Outbox
     from shipyard.adapters.runtime import Runtime
@@ -85,6 +86,7 @@ class Context:
     _app_id: int | None = None
     _scrubber: Scrubber | None = None
     _tracker: Tracker | None = None
+    _forge: Forge | None = None
     _runtimes: dict[str, EnvironmentRuntime] = field(default_factory=dict)
     # Where a shared outbox comes from (a server's, per app), made only when one is needed.
     outbox_source: Callable[[], Outbox] | None = None
@@ -177,6 +179,22 @@ class Context:
             self._tracker = registry.build("tracker", name, field, self.settings, self.app_id)
         return self._tracker
 
+    @property
+    def forge(self) -> Forge:
+        """The forge ``[forge] kind`` names (default ``git``: none); a real one keeps what
+        it reads of PRs in the database."""
+        if self._forge is None:
+            from shipyard.adapters import registry
+
+            cfg = self.settings.forge
+            cache = None
+            if cfg.kind != "git":
+                from shipyard.store.forge_cache import DbPrCache
+
+                cache = DbPrCache(self.store, self.app_id, cfg.repository or "")
+            self._forge = registry.build("forge", cfg.kind, "forge -> kind", self.settings, cache)
+        return self._forge
+
     def environment_row(self, session: Session, name: str) -> Environment:
         self.settings.environment(name)  # NotFound for an unknown name
         row = session.execute(
@@ -191,7 +209,15 @@ class Context:
         close = getattr(self._artifacts, "close", None)
         if callable(close):
             close()
+        self.close_forge()
         self.store.close()
+
+    def close_forge(self) -> None:
+        """Close the forge's connections, if one was made (the next use makes another)."""
+        close = getattr(self._forge, "close", None)
+        self._forge = None
+        if callable(close):
+            close()
 
 
 def ensure_app(ctx: Context) -> int:

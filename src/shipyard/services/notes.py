@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
 
@@ -21,7 +22,9 @@ from shipyard.core.tickets import DEFAULT_SOURCES, KeySources
 from shipyard.errors import GitError
 
 if TYPE_CHECKING:
+    from shipyard.adapters.forge import Forge
     from shipyard.config import Settings
+    from shipyard.services.context import Context
 
 NotesFormat = Literal["markdown", "json"]
 
@@ -65,6 +68,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _to_stderr(message: str) -> None:
+    sys.stderr.write(f"! {message}\n")
+
+
 def render_range(
     repo_path: str | os.PathLike[str],
     rng: str,
@@ -76,13 +83,17 @@ def render_range(
     statuses: Mapping[str, str] | None = None,
     fmt: NotesFormat = "markdown",
     title: str | None = None,
+    forge: Forge | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
     """Release notes for ``rng`` in the repository at ``repo_path``.
 
     ``rng`` is ``A..B`` (changes on B's first-parent chain since A) or ``B``
     alone, meaning since the newest release tag (``YYYY.MM.DD[.N]``) before B,
     or B's whole history if there is none. Raises NotFound("unknown revision:
-    foo") for a bad ref and GitError for anything git refuses.
+    foo") for a bad ref and GitError for anything git refuses. With ``forge``
+    the changes get their PRs' titles, authors, labels and URLs; a forge that
+    fails is one ``warn`` and the commit messages' metadata.
     """
     if fmt not in ("markdown", "json"):
         raise ValueError(f"unknown notes format: {fmt!r}")
@@ -97,6 +108,10 @@ def render_range(
     render = render_json if fmt == "json" else render_markdown
     with _gc_paused():
         changes = iter_changes(repo, since, until, prefixes, sources)
+        if forge is not None:
+            from shipyard.services.forge_notes import described
+
+            changes = iter(described(list(changes), forge, warn or _to_stderr))
         notes = build_notes(
             changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
         )
@@ -113,21 +128,47 @@ def render_configured(
     *,
     statuses: Mapping[str, str] | None,
     fmt: NotesFormat = "markdown",
+    forge: Forge | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
-    """``render_range`` with the app's ticket rules, excluded authors and groups from its settings."""
-    groups: Sequence[GroupRule] = DEFAULT_GROUPS
-    if settings.releases.groups:
-        groups = [
-            GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
-            for g in settings.releases.groups
-        ]
+    """``render_range`` with the app's ticket rules, excluded authors and groups from its
+    settings; ``forge`` (the app's, when ``[forge]`` names one) describes the PRs."""
+    from shipyard.services.forge_notes import configured_groups  # small: core only
+
     return render_range(
         settings.repo_path,
         rng,
         prefixes=settings.app.ticket_prefixes,
         sources=settings.app.key_sources,
         exclude_authors=settings.app.exclude_authors,
-        groups=groups,
+        groups=configured_groups(settings),
         statuses=statuses,
         fmt=fmt,
+        forge=forge,
+        warn=warn,
     )
+
+
+def render_for(
+    ctx: Context,
+    rng: str,
+    *,
+    statuses: Mapping[str, str] | None,
+    fmt: NotesFormat = "markdown",
+) -> str:
+    """``render_configured`` for ``ctx``'s app: its forge when ``[forge]`` names one (its
+    connections closed after), a forge's failure one warning to ``ctx.reporter``."""
+    from shipyard.services.forge_notes import uses_forge
+
+    if not uses_forge(ctx.settings):
+        return render_configured(ctx.settings, rng, statuses=statuses, fmt=fmt)
+
+    def warn(message: str) -> None:
+        ctx.reporter.warn(ctx.scrubber.text(message))
+
+    try:
+        return render_configured(
+            ctx.settings, rng, statuses=statuses, fmt=fmt, forge=ctx.forge, warn=warn
+        )
+    finally:
+        ctx.close_forge()

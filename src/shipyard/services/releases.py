@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.core.notes import (
-    DEFAULT_GROUPS,
     GroupRule,
     Notes,
     build_notes,
@@ -19,6 +18,7 @@ from shipyard.core.notes import (
 )
 from shipyard.errors import GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.forge_notes import configured_groups, described, uses_forge
 from shipyard.services.notify import emit
 from shipyard.store import audit
 from shipyard.store.models import Release
@@ -32,12 +32,7 @@ class PrereleaseResult:
 
 
 def group_rules(ctx: Context) -> list[GroupRule]:
-    if not ctx.settings.releases.groups:
-        return list(DEFAULT_GROUPS)
-    return [
-        GroupRule(key=g.key, title=g.title, pattern=g.match, reverts=g.reverts)
-        for g in ctx.settings.releases.groups
-    ]
+    return configured_groups(ctx.settings)
 
 
 def today(ctx: Context) -> date:
@@ -56,6 +51,11 @@ def notes_for(ctx: Context, since: str | None, until: str) -> Notes:
 
     app = ctx.settings.app
     changes = list(iter_changes(ctx.git, since, until, app.ticket_prefixes, app.key_sources))
+    if uses_forge(ctx.settings):
+        try:
+            changes = described(changes, ctx.forge, ctx.reporter.warn, ctx.scrubber.text)
+        finally:
+            ctx.close_forge()
     keys = list(dict.fromkeys(k for c in changes for k in c.tickets))
     with ctx.store.read() as s:
         statuses = ctx.tracker.statuses(s, keys)

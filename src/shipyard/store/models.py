@@ -241,3 +241,25 @@ class ScheduledRun(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     runner: Mapped[str] = mapped_column(Text)
+
+
+class ForgePullRequest(Base):
+    """What the forge said of one PR of one app's repository (``store/forge_cache.py``).
+    ``title`` None: the forge has no PR of that number."""
+
+    __tablename__ = "forge_pull_requests"
+    __table_args__ = (
+        UniqueConstraint(
+            "app_id", "repository", "number", name="uq_forge_pull_requests_app_repo_number"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    repository: Mapped[str] = mapped_column(String(140))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(100))
+    labels: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of names
+    url: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(String(200))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,12 +1,13 @@
 """The forge: where pull requests live and where releases and deployments are reported.
 
-Chosen by ``[forge] kind`` through the adapter registry (factory ``(settings)``):
+Chosen by ``[forge] kind`` through the adapter registry (factory ``(settings, cache)``,
+``cache`` a ``pr_cache.PrCache`` keeping PR metadata between runs, or None):
 ``git`` (the default: no forge, PRs come from commit messages, nothing is sent) or
 ``github`` (``adapters/forge/github.py``). Every method of a forge may raise
 ``ForgeError`` (``retryable`` when trying later may help: rate limits, 5xx, timeouts),
 ``shipyard.errors.Unauthorized`` or ``NotFound``; no library's exception escapes.
 
-    forge = registry.build("forge", settings.forge.kind, "forge -> kind", settings)
+    forge = registry.build("forge", settings.forge.kind, "forge -> kind", settings, cache)
     prs = forge.pull_requests([12, 15])          # {12: PullRequest(...), 15: ...}
     forge.publish_prerelease("2024.09.01", notes, commit)
 """
@@ -169,6 +170,6 @@ class NoForge:
         return None
 
 
-def create_git(settings: Settings) -> NoForge:
+def create_git(settings: Settings, cache: object = None) -> NoForge:
     """The ``forge.git`` factory."""
     return NoForge()

@@ -2,9 +2,11 @@
 
 PR metadata for a batch of numbers costs a handful of requests: the repository's closed
 PRs are listed newest first, 100 a page, until the oldest number asked for is passed
-(at most ``LIST_PAGES`` pages); a PR not found that way is read alone, with
-``If-None-Match`` when an older copy is cached (a 304 does not count against the rate
-limit). What was read is cached (``pr_cache.py``): the same notes again send nothing.
+(past ``LIST_PAGES`` pages only while pages hold PRs asked for, at most ``MAX_PAGES``);
+a number inside the listed span that the list lacks is no PR; a PR not found that way
+is read alone, with ``If-None-Match`` when an older copy is cached (a 304 does not count
+against the rate limit). What was read is cached (``pr_cache.py``; Shipyard's is in the database), a
+number that is no PR too: the same notes again send nothing.
 
     forge = GitHubForge(client, "acme/web", cache)
     forge.pull_requests([12, 15])
@@ -26,7 +28,7 @@ from shipyard.adapters.forge import (
 )
 from shipyard.adapters.forge.github_app import AppJwt, InstallationToken
 from shipyard.adapters.forge.github_http import GitHubClient, StaticToken, TokenSource
-from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.adapters.forge.pr_cache import MemoryPrCache, PrCache, PrFields
 from shipyard.errors import NotFound
 
 if TYPE_CHECKING:
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
     from shipyard.config.settings import Settings
 
 PER_PAGE = 100
-LIST_PAGES = 5  # beyond this the PRs are old: reading them one by one costs less
+LIST_PAGES = 5  # past this, pages without a PR asked for end the listing (old PRs:
+MAX_PAGES = 50  # reading them one by one costs less); a long release lists on, to this
 BODY_LIMIT = 125_000  # GitHub refuses a longer release body
 DESCRIPTION_LIMIT = 140  # deployment and commit statuses
 PAYLOAD_KEY = "shipyard_deployment"  # a deployment's payload: Shipyard's deployment id
@@ -49,46 +52,64 @@ class GitHubForge:
         self.repo = f"/repos/{repository}"
         self.cache = cache
 
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
     # -- pull requests ---------------------------------------------------------------
 
     def pull_requests(self, numbers: Iterable[int]) -> dict[int, PullRequest]:
         wanted = sorted(set(numbers))
         found = self.cache.fresh(wanted)
         missing = [n for n in wanted if n not in found]
-        if len(missing) > 2:
-            found.update(self._listed(missing))
-        for n in [n for n in missing if n not in found]:
-            pr = self._one(n)
-            if pr is not None:
-                found[n] = pr
-        self.cache.save()
-        return {n: _pull(pr) for n, pr in found.items()}
+        try:
+            if len(missing) > 2:
+                found.update(self._listed(missing))
+            for n in [n for n in missing if n not in found]:
+                found[n] = self._one(n)
+        finally:
+            self.cache.save()  # what was read before a failure is kept
+        return {n: _pull(pr) for n, pr in found.items() if pr is not None}
 
-    def _listed(self, missing: list[int]) -> dict[int, dict[str, Any]]:
-        want, oldest, out = set(missing), missing[0], {}
-        for page in range(1, LIST_PAGES + 1):
+    def _listed(self, missing: list[int]) -> dict[int, PrFields | None]:
+        """The PRs of ``missing`` found by listing closed PRs newest first. A number
+        inside the listed span that the list lacks is no merged PR (an issue): None."""
+        want, oldest = set(missing), missing[0]
+        out: dict[int, PrFields | None] = {}
+        listed: list[int] = []
+        for page in range(1, MAX_PAGES + 1):
             params = {"state": "closed", "sort": "created", "direction": "desc"}
             resp = self.client.request(
                 "GET", f"{self.repo}/pulls", params={**params, "per_page": PER_PAGE, "page": page}
             )
             items = _json_list(resp.json())
-            for item in items:
-                if item.get("number") in want:
-                    fields = _fields(item)
-                    out[item["number"]] = fields
-                    self.cache.put(item["number"], fields)
-            numbers = [i.get("number", 0) for i in items]
-            if len(items) < PER_PAGE or min(numbers, default=0) <= oldest or want <= set(out):
+            hits = [_fields(i) for i in items if i.get("number") in want]
+            for fields in hits:
+                out[fields["number"]] = fields
+                self.cache.put(fields["number"], fields)
+            listed += [n for i in items if isinstance(n := i.get("number"), int)]
+            if want <= set(out):
+                break
+            if len(items) < PER_PAGE or min(listed, default=0) <= oldest:
+                low = 0 if len(items) < PER_PAGE else min(listed)
+                for n in want - set(out):
+                    if low <= n <= max(listed, default=0):
+                        out[n] = None
+                        self.cache.put(n, None)
+                break
+            if page >= LIST_PAGES and not hits:
                 break
         return out
 
-    def _one(self, number: int) -> dict[str, Any] | None:
+    def _one(self, number: int) -> PrFields | None:
         kept = self.cache.stale(number)
         headers = {"If-None-Match": kept[1]} if kept else None
         try:
             resp = self.client.request("GET", f"{self.repo}/pulls/{number}", headers=headers)
         except NotFound:
-            return None  # an issue number, or a PR gone: the commit message stays the source
+            # An issue number, or a PR gone: the commit message stays the source.
+            self.cache.put(number, None)
+            return None
         if resp.status_code == 304 and kept:
             self.cache.put(number, kept[0], kept[1])
             return kept[0]
@@ -220,7 +241,7 @@ def _json_list(data: Any) -> list[dict[str, Any]]:
     return [d for d in data if isinstance(d, dict)]
 
 
-def _fields(pr: Any) -> dict[str, Any]:
+def _fields(pr: Any) -> PrFields:
     """The fields Shipyard keeps of a PR (``pull-request`` or ``pull-request-simple``)."""
     try:
         return {
@@ -234,7 +255,7 @@ def _fields(pr: Any) -> dict[str, Any]:
         raise ForgeError("GitHub: a pull request without number, title or URL") from None
 
 
-def _pull(f: dict[str, Any]) -> PullRequest:
+def _pull(f: PrFields) -> PullRequest:
     return PullRequest(f["number"], f["title"], f["author"], tuple(f["labels"]), f["url"])
 
 
@@ -247,13 +268,14 @@ def _release(data: Any) -> Release:
         raise ForgeError("GitHub: a release without id, tag or URL") from None
 
 
-def create(settings: Settings) -> GitHubForge:
+def create(settings: Settings, cache: PrCache | None = None) -> GitHubForge:
     """The ``forge.github`` factory, from ``[forge]``; the token (or the App's key) is read
-    at first use."""
+    at first use. ``cache`` keeps PR metadata between runs (the database's, from the
+    context)."""
     cfg = settings.forge
     assert cfg.repository is not None  # checked by the config
-    cache = PrCache(settings.state_dir / "forge-github.json", cfg.repository)
-    return GitHubForge(GitHubClient(cfg.api, token=auth(cfg)), cfg.repository, cache)
+    client = GitHubClient(cfg.api, token=auth(cfg))
+    return GitHubForge(client, cfg.repository, cache or MemoryPrCache())
 
 
 def auth(cfg: ForgeConfig) -> TokenSource:

@@ -1,77 +1,74 @@
-"""PR metadata kept between runs in one private JSON file, so the same notes cost no
+"""Where the GitHub forge keeps the PR metadata it read, so the same notes cost no
 request the second time.
 
-    cache = PrCache(state_dir / "forge-github.json", "acme/web")
-    cache.put(12, {"title": ...}, etag='"abc"')
-    cache.fresh([12, 13])      # {12: {...}}: entries younger than max_age
+The forge takes any ``PrCache``; Shipyard passes the database-backed one
+(``store/forge_cache.py``, table ``forge_pull_requests``). ``MemoryPrCache`` keeps
+entries for the life of the object (a forge built without a database, tests).
+
+    cache.put(12, {"number": 12, "title": ...}, etag='"abc"')
+    cache.put(13, None)        # the forge has no PR 13 (an issue number): not asked again
+    cache.fresh([12, 13, 14])  # {12: {...}, 13: None}: entries younger than max_age
+    cache.save()               # what was put since the last save, kept
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any
-
-from shipyard.private import open_private, private_dir
+from typing import Any, Protocol
 
 MAX_AGE = 24 * 3600.0  # after a day an entry is revalidated with If-None-Match
 
+PrFields = dict[str, Any]
+"""``number``, ``title``, ``author`` (login), ``labels`` (list of names), ``url``."""
 
-class PrCache:
+
+class PrCache(Protocol):
     """PR fields by number for one repository, each with its ETag and when it was read."""
 
-    def __init__(
-        self,
-        path: Path,
-        repository: str,
-        *,
-        max_age: float = MAX_AGE,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.path = path
-        self.repository = repository
-        self.max_age = max_age
-        self.clock = clock
-        self._all = self._read()
-        self._entries: dict[str, Any] = self._all.setdefault(repository, {})
+    def fresh(self, numbers: Iterable[int]) -> dict[int, PrFields | None]:
+        """The entries of ``numbers`` younger than the cache's maximum age; None for a
+        number the forge said it has no PR for."""
+        ...
 
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}  # no cache yet, or a damaged one: start again
-        return data if isinstance(data, dict) else {}
-
-    def fresh(self, numbers: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """The entries of ``numbers`` younger than ``max_age``."""
-        now = self.clock()
-        out = {}
-        for n in numbers:
-            entry = self._entries.get(str(n))
-            if entry and now - entry.get("at", 0) < self.max_age:
-                out[n] = entry["pr"]
-        return out
-
-    def stale(self, number: int) -> tuple[dict[str, Any], str] | None:
+    def stale(self, number: int) -> tuple[PrFields, str] | None:
         """A kept entry and its ETag, to revalidate; None when there is none."""
-        entry = self._entries.get(str(number))
-        if entry and entry.get("etag"):
-            return entry["pr"], entry["etag"]
-        return None
+        ...
 
-    def put(self, number: int, pr: dict[str, Any], etag: str | None = None) -> None:
-        self._entries[str(number)] = {"pr": pr, "etag": etag, "at": self.clock()}
+    def put(self, number: int, pr: PrFields | None, etag: str | None = None) -> None:
+        """Remember ``pr`` (None: no such PR) as read now."""
+        ...
 
     def save(self) -> None:
-        """Write the file (0600) atomically; a cache that cannot be written is skipped."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        with contextlib.suppress(OSError):
-            private_dir(self.path.parent)
-            fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._all, f)
-            os.replace(tmp, self.path)
+        """Keep what was put; a cache that cannot be written is skipped, never an error."""
+        ...
+
+
+class MemoryPrCache:
+    """A ``PrCache`` in this object only."""
+
+    def __init__(self, *, max_age: float = MAX_AGE, clock: Callable[[], float] = time.time) -> None:
+        self.max_age = max_age
+        self.clock = clock
+        self._entries: dict[int, tuple[PrFields | None, str | None, float]] = {}
+
+    def fresh(self, numbers: Iterable[int]) -> dict[int, PrFields | None]:
+        now = self.clock()
+        out: dict[int, PrFields | None] = {}
+        for n in numbers:
+            entry = self._entries.get(n)
+            if entry is not None and now - entry[2] < self.max_age:
+                out[n] = entry[0]
+        return out
+
+    def stale(self, number: int) -> tuple[PrFields, str] | None:
+        entry = self._entries.get(number)
+        if entry is not None and entry[0] is not None and entry[1]:
+            return entry[0], entry[1]
+        return None
+
+    def put(self, number: int, pr: PrFields | None, etag: str | None = None) -> None:
+        self._entries[number] = (pr, etag, self.clock())
+
+    def save(self) -> None:
+        return None

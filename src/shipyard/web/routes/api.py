@@ -218,13 +218,13 @@ def notes(
     import json
 
     from shipyard.adapters.tracker import status_label
-    from shipyard.services.notes import render_configured
+    from shipyard.services.notes import render_for
 
     ctx = context_for(request, who.name, app)
     with ctx.store.read() as s:
         statuses = {t.key: status_label(t.status, t.promoted_to) for t in ctx.tracker.list(s)}
     try:
-        text = render_configured(ctx.settings, _range(range), statuses=statuses, fmt=format)
+        text = render_for(ctx, _range(range), statuses=statuses, fmt=format)
     except NotFound as exc:  # a revision the query names: the client's mistake, not a path's
         raise ShipyardError(exc.message) from None
     if format == "markdown":
