@@ -3,7 +3,6 @@ key, and only the installation tokens the double issued are accepted."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from github.double import GitHubDouble
 from shipyard.adapters.forge.github import GitHubForge, auth
 from shipyard.adapters.forge.github_app import AppJwt, InstallationToken
 from shipyard.adapters.forge.github_http import GitHubClient
-from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.adapters.forge.pr_cache import MemoryPrCache
 from shipyard.config.forge import ForgeConfig, KeyRef
 from shipyard.errors import NotFound, Unauthorized
 
@@ -62,7 +61,7 @@ def make(
     )
     tokens = InstallationToken(jwt_client, APP_ID, "acme/web", installation, clock=clock)
     client = GitHubClient(gh.url, tokens, sleep=lambda s: None, clock=clock)
-    cache = PrCache(Path(os.devnull), "acme/web")
+    cache = MemoryPrCache()
     return GitHubForge(client, "acme/web", cache), tokens
 
 

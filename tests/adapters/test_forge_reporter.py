@@ -12,7 +12,7 @@ from github.double import GitHubDouble
 
 from shipyard.adapters.forge.github import GitHubForge
 from shipyard.adapters.forge.github_http import GitHubClient
-from shipyard.adapters.forge.pr_cache import PrCache
+from shipyard.adapters.forge.pr_cache import MemoryPrCache
 from shipyard.adapters.forge.reporter import EnvironmentInfo, ForgeReporter
 from shipyard.adapters.notify import Event, NotifyError, Outbox
 
@@ -33,7 +33,7 @@ def gh() -> Iterator[GitHubDouble]:
 
 def reporter(gh: GitHubDouble, tmp_path: Path, **client: Any) -> ForgeReporter:
     http = GitHubClient(gh.url, lambda: TOKEN, sleep=lambda s: None, **client)
-    forge = GitHubForge(http, "acme/web", PrCache(tmp_path / "prs.json", "acme/web"))
+    forge = GitHubForge(http, "acme/web", MemoryPrCache())
     return ForgeReporter(forge, ENVS, name="forge-github")
 
 
