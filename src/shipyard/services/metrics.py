@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from shipyard.core.states import TERMINAL_STATES
 from shipyard.store.db import Store
@@ -36,107 +37,139 @@ def _family(
     return lines
 
 
+Sample = tuple[str, dict[str, str], float]
+
+
 def render(store: Store) -> str:
     out: list[str] = []
     with store.read() as s:
-        env_name = {e.id: (e.name, e.app_id) for e in s.execute(select(Environment)).scalars()}
-        app_name = dict(s.execute(select(App.id, App.name)).all())
+        names = _Names(s)
+        out += _deployments(s, names)
+        out += _durations(s, names)
+        out += _builds(s, names)
+        out += _deliveries(s)
+        out += _scheduler(s, names)
+    out += _unauthenticated()
+    return "\n".join(out) + "\n"
 
-        def where(env_id: int) -> dict[str, str]:
-            name, app_id = env_name.get(env_id, ("?", 0))
-            return {"app": app_name.get(app_id, "?"), "environment": name}
 
-        rows = s.execute(
-            select(Deployment.environment_id, Deployment.state, func.count()).group_by(
-                Deployment.environment_id, Deployment.state
-            )
-        ).all()
-        out += _family(
-            "shipyard_deployments_total",
-            "counter",
-            "Finished deployments by result.",
-            [("", {**where(e), "result": st}, n) for e, st, n in rows if st in TERMINAL_STATES],
+class _Names:
+    """The app and environment labels of ids."""
+
+    def __init__(self, s: Session) -> None:
+        self.envs = {e.id: (e.name, e.app_id) for e in s.execute(select(Environment)).scalars()}
+        self.apps: dict[int, str] = {i: n for i, n in s.execute(select(App.id, App.name)).all()}
+
+    def app(self, app_id: int) -> str:
+        return self.apps.get(app_id, "?")
+
+    def where(self, env_id: int) -> dict[str, str]:
+        name, app_id = self.envs.get(env_id, ("?", 0))
+        return {"app": self.app(app_id), "environment": name}
+
+
+def _deployments(s: Session, names: _Names) -> list[str]:
+    rows = s.execute(
+        select(Deployment.environment_id, Deployment.state, func.count()).group_by(
+            Deployment.environment_id, Deployment.state
         )
-        out += _family(
+    ).all()
+    where = names.where
+    finished = [("", {**where(e), "result": st}, n) for e, st, n in rows if st in TERMINAL_STATES]
+    queued = [("", where(e), n) for e, st, n in rows if st == "queued"]
+    held = [("", where(e), n) for e, st, n in rows if st not in TERMINAL_STATES and st != "queued"]
+    return [
+        *_family(
+            "shipyard_deployments_total", "counter", "Finished deployments by result.", finished
+        ),
+        *_family(
             "shipyard_deployment_queue_length",
             "gauge",
             "Deployments waiting for their environment.",
-            [("", where(e), n) for e, st, n in rows if st == "queued"],
-        )
-        out += _family(
+            queued,
+        ),
+        *_family(
             "shipyard_deployments_in_flight",
             "gauge",
             "Deployments holding their environment.",
-            [
-                ("", where(e), n)
-                for e, st, n in rows
-                if st not in TERMINAL_STATES and st != "queued"
-            ],
+            held,
+        ),
+    ]
+
+
+def _durations(s: Session, names: _Names) -> list[str]:
+    done = s.execute(
+        select(Deployment.environment_id, Deployment.created_at, Deployment.finished_at).where(
+            Deployment.state == "succeeded", Deployment.finished_at.is_not(None)
         )
-        done = s.execute(
-            select(Deployment.environment_id, Deployment.created_at, Deployment.finished_at).where(
-                Deployment.state == "succeeded", Deployment.finished_at.is_not(None)
-            )
-        ).all()
-        hist: dict[int, list[float]] = {}
-        for e, start, end in done:
-            if end is not None:
-                hist.setdefault(e, []).append(max((end - start).total_seconds(), 0.0))
-        samples: list[tuple[str, dict[str, str], float]] = []
-        for e, values in hist.items():
-            for b in BUCKETS:
-                samples.append(
-                    ("_bucket", {**where(e), "le": f"{b:g}"}, sum(1 for v in values if v <= b))
-                )
-            samples.append(("_bucket", {**where(e), "le": "+Inf"}, len(values)))
-            samples.append(("_sum", where(e), round(sum(values), 3)))
-            samples.append(("_count", where(e), len(values)))
-        out += _family(
-            "shipyard_deployment_duration_seconds",
-            "histogram",
-            "Time from request to success of deployments.",
-            samples,
+    ).all()
+    hist: dict[int, list[float]] = {}
+    for e, start, end in done:
+        if end is not None:
+            hist.setdefault(e, []).append(max((end - start).total_seconds(), 0.0))
+    samples: list[Sample] = []
+    for e, values in hist.items():
+        where = names.where(e)
+        for b in BUCKETS:
+            samples.append(("_bucket", {**where, "le": f"{b:g}"}, sum(1 for v in values if v <= b)))
+        samples.append(("_bucket", {**where, "le": "+Inf"}, len(values)))
+        samples.append(("_sum", where, round(sum(values), 3)))
+        samples.append(("_count", where, len(values)))
+    return _family(
+        "shipyard_deployment_duration_seconds",
+        "histogram",
+        "Time from request to success of deployments.",
+        samples,
+    )
+
+
+def _builds(s: Session, names: _Names) -> list[str]:
+    builds = s.execute(
+        select(Build.app_id, Build.status, func.count()).group_by(Build.app_id, Build.status)
+    )
+    return _family(
+        "shipyard_builds_total",
+        "counter",
+        "Builds of main by status.",
+        [("", {"app": names.app(a), "status": st}, n) for a, st, n in builds],
+    )
+
+
+def _deliveries(s: Session) -> list[str]:
+    hooks = s.execute(
+        select(
+            WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome, func.count()
+        ).group_by(WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome)
+    )
+    return _family(
+        "shipyard_webhook_deliveries_total",
+        "counter",
+        "Webhook deliveries by app (when they are for one) and result.",
+        [
+            ("", {**({"app": a} if a else {}), "source": src, "result": oc}, n)
+            for a, src, oc, n in hooks
+        ],
+    )
+
+
+def _scheduler(s: Session, names: _Names) -> list[str]:
+    runs = s.execute(
+        select(ScheduledRun.app_id, ScheduledRun.job, ScheduledRun.outcome, func.count()).group_by(
+            ScheduledRun.app_id, ScheduledRun.job, ScheduledRun.outcome
         )
-        builds = s.execute(
-            select(Build.app_id, Build.status, func.count()).group_by(Build.app_id, Build.status)
-        )
-        out += _family(
-            "shipyard_builds_total",
-            "counter",
-            "Builds of main by status.",
-            [("", {"app": app_name.get(a, "?"), "status": st}, n) for a, st, n in builds],
-        )
-        hooks = s.execute(
-            select(
-                WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome, func.count()
-            ).group_by(WebhookDelivery.app, WebhookDelivery.source, WebhookDelivery.outcome)
-        )
-        out += _family(
-            "shipyard_webhook_deliveries_total",
-            "counter",
-            "Webhook deliveries by app (when they are for one) and result.",
-            [
-                ("", {**({"app": a} if a else {}), "source": src, "result": oc}, n)
-                for a, src, oc, n in hooks
-            ],
-        )
-        runs = s.execute(
-            select(
-                ScheduledRun.app_id, ScheduledRun.job, ScheduledRun.outcome, func.count()
-            ).group_by(ScheduledRun.app_id, ScheduledRun.job, ScheduledRun.outcome)
-        )
-        out += _family(
-            "shipyard_scheduler_runs_total",
-            "counter",
-            "Scheduled runs by job and outcome.",
-            [
-                ("", {"app": app_name.get(a, "?"), "job": j, "result": oc}, n)
-                for a, j, oc, n in runs
-            ],
-        )
+    )
+    return _family(
+        "shipyard_scheduler_runs_total",
+        "counter",
+        "Scheduled runs by job and outcome.",
+        [("", {"app": names.app(a), "job": j, "result": oc}, n) for a, j, oc, n in runs],
+    )
+
+
+def _unauthenticated() -> list[str]:
     from shipyard.services.webhooks.deliveries import UNAUTHENTICATED
 
-    out += _family(
+    return _family(
         "shipyard_webhook_unauthenticated_total",
         "counter",
         "Webhook deliveries refused before anyone authenticated them, by this process.",
@@ -145,4 +178,3 @@ def render(store: Store) -> str:
             for (src, kind), n in sorted(UNAUTHENTICATED.counts().items())
         ],
     )
-    return "\n".join(out) + "\n"
