@@ -21,11 +21,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.config import Settings
 from shipyard.core.permissions import allowed_roles
 from shipyard.core.sealing import Keyring, SealError
 from shipyard.errors import ConfigError, Forbidden, SecretsError
 from shipyard.services.context import Context
-from shipyard.store.models import ConfigEntry, ConfigVersion, Environment, User
+from shipyard.store.db import Store
+from shipyard.store.models import App, ConfigEntry, ConfigVersion, Environment, User
 
 MASK = "********"
 MAX_REF_FILE = 64_000
@@ -182,3 +184,37 @@ def stale_versions(s: Session, env: Environment) -> tuple[int, int | None] | Non
     if env.config_version is None or env.current_deployment_id is None:
         return None
     return (number, env.config_version) if env.config_version < number else None
+
+
+def opened_secrets(store: Store, apps: list[Settings]) -> set[str]:
+    """Every active secret value of ``apps``, for the server's scrubber; a ConfigError
+    (the server refuses to start) when an app stores secrets its key cannot open, or
+    configures a key that cannot be read."""
+    values: set[str] = set()
+    for settings in apps:
+        name = settings.app.name
+        with store.read() as s:
+            rows = s.execute(
+                select(ConfigEntry, ConfigVersion.version, Environment.name)
+                .join(ConfigVersion, ConfigVersion.id == ConfigEntry.version_id)
+                .join(Environment, Environment.id == ConfigVersion.environment_id)
+                .join(App, App.id == Environment.app_id)
+                .where(
+                    App.name == name,
+                    ConfigEntry.kind == "secret",
+                    ConfigVersion.state == "active",
+                )
+            ).all()
+        if not settings.secrets.configured and not rows:
+            continue
+        if not settings.secrets.configured:
+            raise ConfigError(
+                f"{name}: {len(rows)} secret(s) are stored but [secrets] key is not set; "
+                "the server cannot start without the key that sealed them (docs/secrets.md)",
+                field="secrets -> key",
+            )
+        ring = settings.secrets.keyring()
+        for entry, version, environment in rows:
+            where = seal_context(name, environment, entry.name)
+            values.add(open_secret(ring, entry, where, version))
+    return values
