@@ -9,6 +9,7 @@ body with ``status``. Anything else that escapes is a bug.
     ├── ConfigError               400  1  missing or invalid shipyard.toml; names the field
     ├── BadDelivery               400  1  a webhook body that cannot be read (bad JSON, wrong fields)
     ├── Unauthorized              401  1  no or bad signature, token or credentials
+    ├── Forbidden                 403  1  the user's role may not do it (or no such user)
     ├── TooLarge                  413  1  a request body over its limit
     ├── NotFound                  404  1  unknown app, environment, ticket, release, build
     ├── InvalidRef                422  1  a ref that does not match the environment's pattern
@@ -18,7 +19,8 @@ body with ``status``. Anything else that escapes is a bug.
     ├── GitError                  500  1  the git binary failed or the path is not a repository
     ├── DeployFailed              502  4  a deployment failed (the new instance never became
     │                                     healthy, its port is taken...); the old one serves
-    └── AuditError                500  1  an audit record could not be written or verified
+    ├── AuditError                500  1  an audit record could not be written or verified
+    └── SecretsError              500  1  a sealed secret does not open (names key id, version)
 
 A command that starts deployments as a side effect (``sync``, ``adopt``) collects
 their failures and ends with ``DeployFailed.of(failures)``, so it exits 4 as well.
@@ -63,6 +65,11 @@ class BadDelivery(ShipyardError):
 class Unauthorized(ShipyardError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(ShipyardError):
+    status = 403
+    code = "forbidden"
 
 
 class TooLarge(ShipyardError):
@@ -129,3 +136,11 @@ class VerificationFailed(DeployFailed):
 class AuditError(ShipyardError):
     status = 500
     code = "audit"
+
+
+class SecretsError(ShipyardError):
+    """A sealed secret that does not open: its key is missing or the ciphertext was
+    altered. Nothing that needs it is served or started."""
+
+    status = 500
+    code = "secrets"

@@ -5,7 +5,9 @@ pages, notifications, the server's log and the audit log. None may appear."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -14,7 +16,8 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from adapters.fake_http import LoopbackServer
-from conftest import Project, make_project, running_server, stop_all
+from conftest import SHIPYARD, Project, make_project, running_server, stop_all
+from shipyard.core.sealing import generate_key_line
 
 BO = ("Bo Dev", "bo@example.com")
 NOTIFY = """
@@ -58,6 +61,31 @@ def _with_leaky_check(p: Project, planted: dict[str, str], dump: Path) -> None:
     p.repo.squash_pr(
         3, f"Rotate the hook secret {planted['github secret']}", p.features("x"), author=BO
     )
+
+
+def _plant_config(p: Project, planted: dict[str, str], env: dict[str, str]) -> str:
+    """A secret variable in every environment, approved where a second person must; an
+    admin's token (the users exist, so the server creates none)."""
+    users = (("ana@example.com", "engineer"), ("bob@example.com", "releaser"), ("root", "admin"))
+    for user, role in users:
+        p.ok("user", "add", user, "--role", role, env=env)
+    for name in ("stage", "dev", "prod"):
+        planted[f"{name} config secret"] = value = f"cfg-{name}-{uuid.uuid4().hex}"
+        done = subprocess.run(
+            [SHIPYARD, "config", "set", name, "APP_SECRET", "--secret"],
+            cwd=p.path,
+            input=value,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env, "SHIPYARD_USER": "ana@example.com"},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    p.ok("config", "approve", "prod", "1", user="bob@example.com", env=env)
+    token = re.search(r"(shp_\S+)", p.ok("token", "create", "--user", "root", env=env).out)
+    assert token
+    return token.group(1)
 
 
 def _login(c: httpx.Client, token: str) -> None:
@@ -134,15 +162,24 @@ def test_no_secret_reaches_checks_logs_api_pages_notifications_or_audit(
 ) -> None:
     with LoopbackServer() as hook:
         planted, env = _secrets(pg_url, hook)
-        p = make_project(tmp_path / "monitor", NOTIFY)
+        key = tmp_path / "secrets.key"
+        key.write_text(generate_key_line() + "\n")
+        p = make_project(
+            tmp_path / "monitor", NOTIFY + f'\n[secrets]\nkey = {{ file = "{key}" }}\n'
+        )
         dump = tmp_path / "check-env.txt"
         _with_leaky_check(p, planted, dump)
         try:
+            token = _plant_config(p, planted, env)
             p.ok("sync", env=env)
+            seen = {
+                "config listings": "".join(
+                    p.ok("config", name, env=env).out for name in ("stage", "dev", "prod")
+                )
+            }
             sha = p.head()
-            with running_server(p.path, env=env) as srv:
-                assert srv.token is not None
-                seen = _drive_server(srv.url, srv.token, planted, sha)
+            with running_server(p.path, env=env, first_start=False) as srv:
+                seen |= _drive_server(srv.url, token, planted, sha)
             seen |= _kept(p, env["SHIPYARD_DATABASE_URL"])
             seen["server log"] = srv.log.read_text()
             seen["notifications received"] = "\n".join(r.body.decode() for r in hook.received)
@@ -184,6 +221,7 @@ def _kept(p: Project, database_url: str) -> dict[str, str]:
                 "audit log (database)": "SELECT actor, action, subject, data FROM audit_events",
                 # A reason is kept as its author typed it; it is scrubbed wherever it is shown.
                 "deployment errors (database)": "SELECT error, ref FROM deployments",
+                "config entries (database)": "SELECT name, value FROM config_entries",
             }
             out = {
                 where: "\n".join(" ".join(str(v) for v in row) for row in conn.execute(text(q)))

@@ -21,6 +21,7 @@ import typer
 from shipyard.cli import (
     commands_admin,
     commands_adopt,
+    commands_config,
     commands_db,
     commands_deploy,
     commands_train,
@@ -40,6 +41,13 @@ user_app = typer.Typer(help="Users of the server and their roles.", no_args_is_h
 token_app = typer.Typer(help="API tokens (shown once, stored as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema (migrations).", no_args_is_help=True)
+config_app = typer.Typer(
+    cls=commands_config.ShowByDefault,
+    help="An environment's variables and secrets: 'shipyard config ENV' lists them.",
+    no_args_is_help=True,
+)
+grant_app = typer.Typer(help="Time-bound access to secret values.", no_args_is_help=True)
+secrets_app = typer.Typer(help="The key that seals secrets.", no_args_is_help=True)
 
 
 def _print_version(wanted: bool) -> None:
@@ -73,6 +81,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(grant_app, name="grant")
+app.add_typer(secrets_app, name="secrets")
 
 # -- set-up
 app.command()(commands_admin.init)
@@ -107,6 +118,19 @@ user_app.command("disable")(commands_admin.user_disable)
 token_app.command("create")(commands_admin.token_create)
 token_app.command("revoke")(commands_admin.token_revoke)
 app.command()(commands_admin.demo)
+# -- variables and secrets
+config_app.command("show")(commands_config.show)
+config_app.command("set")(commands_config.set_)
+config_app.command("unset")(commands_config.unset)
+config_app.command("diff")(commands_config.diff)
+config_app.command("approve")(commands_config.approve)
+config_app.command("reject")(commands_config.reject)
+config_app.command("get")(commands_config.get)
+grant_app.command("request")(commands_config.grant_request)
+grant_app.command("approve")(commands_config.grant_approve)
+grant_app.command("reject")(commands_config.grant_reject)
+grant_app.command("list")(commands_config.grant_list)
+secrets_app.command("rotate-key")(commands_config.rotate_key)
 
 
 def run() -> None:

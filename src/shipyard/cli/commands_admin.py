@@ -149,6 +149,7 @@ def serve(
     import uvicorn
 
     from shipyard.config import load
+    from shipyard.services.envconfig import opened_secrets
     from shipyard.services.fleet import load_fleet
     from shipyard.services.users import bootstrap_admin
     from shipyard.store.db import open_store
@@ -157,6 +158,7 @@ def serve(
     settings = load()
     apps = load_fleet(settings)
     store = open_store(settings.database_url)
+    stored = opened_secrets(store, apps)  # no key, no server: it could not start instances
     first = bootstrap_admin(store) if first_admin else None
     if first is not None:
         console().print(
@@ -168,7 +170,7 @@ def serve(
     from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import configure
 
-    configure(scrubber=scrubber_for(apps))
+    configure(scrubber=scrubber_for(apps, extra=stored))
     # The schedules start and stop with the app's lifespan: uvicorn re-raises the
     # stopping signal once it returns, so anything left for afterwards would be cut short.
     app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)

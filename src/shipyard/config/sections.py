@@ -110,6 +110,10 @@ class EnvironmentConfig:
     checks: list[Check] = field(default_factory=list)
     on_fail: str = "notify"  # "rollback" | "notify"; the parser's default follows mark_latest
     on_inconclusive: str = "pass"  # "pass" | "fail"
+    # Approvals by another person a config change needs before it is active (the
+    # parser's default: 1 where require_qa is set), and whether instances restart then.
+    config_approvals: int = 0
+    restart_on_change: bool = False
 
     @property
     def link(self) -> str:
@@ -247,6 +251,8 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "argocd": (dict, None),
             "on_failure": (str, "revert"),
             "verifier": (str, "http"),
+            "config_approvals": (int, 1 if _table(data, p).get("require_qa") is True else 0),
+            "restart_on_change": (bool, False),
             **VERIFICATION_SPEC,
         },
     )
@@ -258,6 +264,7 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
         _between(f["port"], 1, 65535, (*p, "port"))
     if f["url"] is not None and not URL_RE.match(f["url"]):
         raise Invalid((*p, "url"), "must be an http:// or https:// URL")
+    _between(f["config_approvals"], 0, 1, (*p, "config_approvals"))
     _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
     _between(f["health_timeout"], 0, 3600, (*p, "health_timeout"), open_low=True)
     _regex(f["accepts"], (*p, "accepts"))

@@ -20,6 +20,7 @@ from shipyard.config.forge import ForgeConfig, parse_forge
 from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
 from shipyard.config.notes import NotesConfig, parse_notes
 from shipyard.config.schema import Invalid, SecretRef
+from shipyard.config.secrets import SecretsConfig, parse_secrets
 from shipyard.config.sections import (
     SECTIONS,
     AppConfig,
@@ -46,6 +47,7 @@ ALL_SECTIONS = {
     "tracker": parse_tracker,
     "forge": parse_forge,
     "notes": parse_notes,
+    "secrets": parse_secrets,
 }
 
 
@@ -72,6 +74,7 @@ class Settings:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     forge: ForgeConfig = field(default_factory=ForgeConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 

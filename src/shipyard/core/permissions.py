@@ -21,6 +21,9 @@ DEFAULT_ACTIONS: dict[str, frozenset[str]] = {
     "rollback": frozenset({"releaser", "admin"}),
     "tokens": frozenset(ROLES),  # one's own tokens
     "admin": frozenset({"admin"}),
+    # An environment's variables: propose a change or ask for a grant; approve another's.
+    "config": frozenset({"engineer", "releaser", "admin"}),
+    "config_approve": frozenset({"releaser", "admin"}),
 }
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.errors import Busy, NotFound
 from shipyard.services.context import Context
-from shipyard.services.deploy.rollout import target_of
+from shipyard.services.deploy.rollout import target_of, with_config
+from shipyard.services.envconfig import record_started
 from shipyard.store import audit
 from shipyard.store.models import Build, Deployment
 from shipyard.store.queries import current_of
@@ -27,6 +28,7 @@ class Restarted:
     environment: str
     ref: str
     commit: str
+    config_version: int = 0
 
 
 def restart(ctx: Context, environment: str) -> Restarted:
@@ -46,10 +48,12 @@ def restart(ctx: Context, environment: str) -> Restarted:
         if current is None or build is None or build.artifact_digest is None:
             raise NotFound(f"nothing was deployed to {environment} yet: nothing to restart")
         target = target_of(ctx, build, current, kind="restart")
+    target = with_config(ctx, environment, target)
     ctx.reporter.step(f"{environment}: restarting {current.ref} ({build.short_sha})")
     ctx.runtime_for(environment).restart(
         target, timeout=cfg.health_timeout, on_progress=ctx.reporter.step
     )
+    record_started(ctx, environment, target.config_version or 0)
 
     def write(session: Session) -> None:
         audit.append(
@@ -58,8 +62,13 @@ def restart(ctx: Context, environment: str) -> Restarted:
             app=ctx.app_name,
             action="environment.restarted",
             subject=environment,
-            data={"ref": target.ref, "commit": target.commit, "deployment": target.deployment},
+            data={
+                "ref": target.ref,
+                "commit": target.commit,
+                "deployment": target.deployment,
+                "config_version": target.config_version,
+            },
         )
 
     ctx.store.retrying(write)
-    return Restarted(environment, target.ref, target.commit)
+    return Restarted(environment, target.ref, target.commit, target.config_version or 0)

@@ -16,6 +16,7 @@ from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.recovery import recover
 from shipyard.services.deploy.transitions import _spec
+from shipyard.services.envconfig import record_started
 from shipyard.store.models import Build
 from shipyard.store.queries import current_of
 
@@ -41,7 +42,9 @@ def bring_up(ctx: Context) -> list[str]:
             lines.append(f"{name}: nothing deployed yet")
             continue
         try:
-            info = ctx.runtime.up(_spec(ctx, name, build), timeout=cfg.health_timeout)
+            spec = _spec(ctx, name, build)
+            info = ctx.runtime.up(spec, timeout=cfg.health_timeout)
+            record_started(ctx, name, int(spec.config_version))
             lines.append(f"{name}: {d.ref} ({info.commit[:7]}) on http://127.0.0.1:{cfg.port}/")
         except ShipyardError as exc:
             lines.append(f"{name}: could not start {d.ref}: {exc.message}")

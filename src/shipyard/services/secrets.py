@@ -47,9 +47,15 @@ def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) 
     return {v for v in found if v}
 
 
-def scrubber_for(apps: Iterable[Settings], environ: Mapping[str, str] | None = None) -> Scrubber:
-    """One scrubber for the secrets of every app in ``apps``."""
-    values: set[str] = set()
+def scrubber_for(
+    apps: Iterable[Settings],
+    environ: Mapping[str, str] | None = None,
+    *,
+    extra: Iterable[str] = (),
+) -> Scrubber:
+    """One scrubber for the secrets of every app in ``apps`` (and ``extra`` values: the
+    environments' stored secrets)."""
+    values: set[str] = set(extra)
     for settings in apps:
         values |= secret_values(settings, environ)
     return Scrubber(values)

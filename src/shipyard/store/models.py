@@ -82,6 +82,8 @@ class Environment(Base):
     waiting_head: Mapped[str | None] = mapped_column(String(64))
     waiting_changes: Mapped[int | None] = mapped_column(Integer)
     waiting_tickets: Mapped[str | None] = mapped_column(Text)  # JSON list of ticket keys
+    # The config version the running instances started with (None: none recorded).
+    config_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class Deployment(Base):
@@ -263,3 +265,56 @@ class ForgePullRequest(Base):
     url: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(String(200))
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConfigVersion(Base):
+    """One version of an environment's variables: a full snapshot (``config_entries``).
+    pending (a change request) -> active -> superseded, or pending -> rejected."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        UniqueConstraint("environment_id", "version", name="uq_config_versions_env_version"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    base_version: Mapped[int] = mapped_column(Integer)  # the active version it was made from
+    state: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ConfigEntry(Base):
+    """One variable of one version: a plain value, a sealed secret or a reference
+    (JSON ``{"env": NAME}`` or ``{"file": PATH}``), and when its value last changed."""
+
+    __tablename__ = "config_entries"
+    __table_args__ = (UniqueConstraint("version_id", "name", name="uq_config_entries_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("config_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # plain | secret | ref
+    value: Mapped[str] = mapped_column(Text)
+    changed_in: Mapped[int] = mapped_column(Integer)
+    changed_by: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccessGrant(Base):
+    """Time-bound access to an environment's secret values: pending -> active | rejected;
+    an active grant ends at ``expires_at`` by itself."""
+
+    __tablename__ = "access_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"), index=True)
+    user: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    seconds: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

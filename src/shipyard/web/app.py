@@ -93,10 +93,12 @@ def create_app(
     from shipyard.web.routes.pages.common import error_page
 
     errors.install(app, html=error_page)
+    from shipyard.services.envconfig import opened_secrets
     from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import AccessLog, ScrubSecrets
 
-    scrubber = scrubber_for(served)
+    # The environments' stored secrets too; without their key the server does not start.
+    scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
     app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
     app.add_middleware(errors.StrictJson)
     app.add_middleware(ScrubSecrets, scrubber=scrubber)

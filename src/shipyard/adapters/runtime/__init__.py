@@ -56,7 +56,7 @@ class InstanceSpec:
     commit: str
     run: str
     health_path: str = "/__heartbeat__"
-    env_vars: Mapping[str, str] = field(default_factory=dict)
+    env_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
     config_version: str | None = None
 
 

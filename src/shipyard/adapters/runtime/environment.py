@@ -13,8 +13,8 @@ registry (factory ``(settings, environment)``); services only call this Protocol
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +38,10 @@ class Target:
     artifact_dir: Callable[[], Path]
     deployment: int | None = None
     kind: str = "deploy"  # deploy | auto | rollback | restart
+    # The environment's variables (the active config over [environments.NAME.env]) and
+    # their version; secret values among them, so never in a repr.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    config_version: int | None = None
 
 
 class EnvironmentRuntime(Protocol):

@@ -30,8 +30,10 @@ class LocalEnvironment:
             commit=target.commit,
             run=self.settings.app.run,
             health_path=self.settings.app.health,
+            config_version=None if target.config_version is None else str(target.config_version),
             env_vars={
                 **self.cfg.env,
+                **target.env,
                 "SHIPYARD_ENV": self.name,
                 "SHIPYARD_APP": self.settings.app.name,
             },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from shipyard.adapters.runtime.environment import Target
 from shipyard.errors import DeployFailed
 from shipyard.services.context import Context
 from shipyard.services.deploy.watch import Verification, watch
+from shipyard.services.envconfig import record_started, runtime_env
 from shipyard.store.models import Build, Deployment
 
 
@@ -50,8 +52,10 @@ def roll_out(
     checks: their verdict, or None when it has none."""
     cfg = ctx.settings.environment(environment)
     runtime = ctx.runtime_for(environment)
+    target = with_config(ctx, environment, target)
     began = time.time()  # the Prometheus checks' baseline: before the switch
     url = runtime.deploy(target, timeout=cfg.health_timeout, on_progress=ctx.reporter.step)
+    record_started(ctx, environment, target.config_version or 0)
     verifying()
     # None: the runtime confirmed the rollout itself (Argo CD) or nothing can be asked
     problem = None if url is None else ctx.verifier_for(environment).verify(url, target.commit)
@@ -69,7 +73,18 @@ def restore(ctx: Context, environment: str) -> None:
     with ctx.store.read() as s:
         current = current_of(s, ctx.environment_row(s, environment))
         target = _recorded(ctx, s, current)
+    if target is not None:
+        target = with_config(ctx, environment, target)
     ctx.runtime_for(environment).restore(target, timeout=cfg.health_timeout)
+    if target is not None:
+        record_started(ctx, environment, target.config_version or 0)
+
+
+def with_config(ctx: Context, environment: str, target: Target) -> Target:
+    """``target`` with the environment's active variables (every secret opened, or a
+    SecretsError before anything starts)."""
+    version, env = runtime_env(ctx, environment)
+    return replace(target, env=env, config_version=version)
 
 
 def _recorded(ctx: Context, s: Session, current: Deployment | None) -> Target | None:

@@ -141,10 +141,13 @@ def _untag_if_unused(ctx: Context, d: Deployment) -> None:
 
 
 def _spec(ctx: Context, environment: str, build: Build) -> Any:
+    """The instance ``build`` runs as on ``environment``, with its active variables."""
     from shipyard.adapters.runtime import InstanceSpec
+    from shipyard.services.envconfig import runtime_env
 
     cfg = ctx.settings.environment(environment)
     assert build.artifact_digest is not None
+    version, env = runtime_env(ctx, environment)
     return InstanceSpec(
         app=ctx.app_name,
         env=environment,
@@ -153,7 +156,8 @@ def _spec(ctx: Context, environment: str, build: Build) -> Any:
         commit=build.sha,
         run=ctx.settings.app.run,
         health_path=ctx.settings.app.health,
-        env_vars={**cfg.env, "SHIPYARD_ENV": environment, "SHIPYARD_APP": ctx.app_name},
+        env_vars={**env, "SHIPYARD_ENV": environment, "SHIPYARD_APP": ctx.app_name},
+        config_version=str(version),
     )
 
 
