@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.config.adapters import check_name
+from shipyard.config.approvals import APPROVAL_SPEC, approval_fields
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
 from shipyard.config.notes import label_name
@@ -110,6 +111,12 @@ class EnvironmentConfig:
     checks: list[Check] = field(default_factory=list)
     on_fail: str = "notify"  # "rollback" | "notify"; the parser's default follows mark_latest
     on_inconclusive: str = "pass"  # "pass" | "fail"
+    # Approvals and soak (config.approvals): who must approve a deploy, how long it counts.
+    approvals: int = 0
+    approvers: tuple[str, ...] = ("releaser", "admin")
+    approval_ttl: float = 4 * 3600.0
+    approval_timeout: float = 24 * 3600.0
+    soak: float = 0.0
 
     @property
     def link(self) -> str:
@@ -248,9 +255,11 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "on_failure": (str, "revert"),
             "verifier": (str, "http"),
             **VERIFICATION_SPEC,
+            **APPROVAL_SPEC,
         },
     )
     check_runtime(f, p)
+    approval_fields(f, p)
     marks = f["require_qa"] if f["mark_latest"] is None else f["mark_latest"]
     promotes = f["require_qa"] if f["promote_tickets"] is None else f["promote_tickets"]
     verification_fields(f, p, rollback_default=bool(marks or promotes))
