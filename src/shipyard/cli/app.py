@@ -21,6 +21,7 @@ import typer
 from shipyard.cli import (
     commands_admin,
     commands_adopt,
+    commands_approve,
     commands_config,
     commands_db,
     commands_deploy,
@@ -100,6 +101,9 @@ app.command()(commands_train.tickets)
 # -- deploys
 app.command()(commands_deploy.diff)
 app.command()(commands_deploy.deploy)
+app.command()(commands_approve.approve)
+app.command()(commands_approve.cancel)
+app.command()(commands_approve.deployments)
 app.command()(commands_deploy.rollback)
 app.command()(commands_deploy.unpin)
 app.command()(commands_deploy.restart)

@@ -52,11 +52,29 @@ def deploy(
             help="Seconds to wait while the environment is busy (0: do not wait).",
         ),
     ] = 600.0,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="ENV needs approvals: return at once, saying how to approve."
+        ),
+    ] = False,
+    approval_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="ENV needs approvals: how long to wait for them here (then they run it).",
+        ),
+    ] = 600.0,
 ) -> None:
-    """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
+    """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify.
+
+    Where ENV needs approvals, the deploy waits for them (or returns with --no-wait);
+    the last approval runs it."""
+    from shipyard.cli.commands_approve import follow_remote, how_to_approve
     from shipyard.cli.output import confirm_plan, print_plan
     from shipyard.services.deploy import execution, planning
 
+    wait = 0.0 if no_wait else max(approval_timeout, 0.0)
     if (server := remote()) is not None:
         body = {
             "environment": environment,
@@ -71,6 +89,8 @@ def deploy(
         else:
             confirm_plan(p)
         d = server.deploy(body)
+        if d.state == "awaiting_approval" and wait:
+            d = follow_remote(server, d, environment, wait)
     else:
         with session() as ctx:
             p = planning.plan(
@@ -80,7 +100,10 @@ def deploy(
                 print_plan(p)
             else:
                 confirm_plan(p)
-            d = execution.execute(ctx, p, queue_timeout=queue_timeout)
+            d = execution.execute(ctx, p, queue_timeout=queue_timeout, approval_wait=wait)
+    if d.state == "awaiting_approval":
+        console().print(how_to_approve(d, environment), highlight=False, markup=False)
+        return
     console().print(
         f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
     )

@@ -25,6 +25,7 @@ from shipyard.errors import (
 
 ERRORS: dict[str, type[ShipyardError]] = {
     "refused": Refused,
+    "forbidden": Refused,
     "busy": Busy,
     "not_found": NotFound,
     "invalid_ref": InvalidRef,

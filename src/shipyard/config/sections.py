@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.config.adapters import check_name
+from shipyard.config.approvals import APPROVAL_SPEC, approval_fields
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
 from shipyard.config.notes import label_name
@@ -114,6 +115,12 @@ class EnvironmentConfig:
     # parser's default: 1 where require_qa is set), and whether instances restart then.
     config_approvals: int = 0
     restart_on_change: bool = False
+    # Approvals and soak (config.approvals): who must approve a deploy, how long it counts.
+    approvals: int = 0
+    approvers: tuple[str, ...] = ("releaser", "admin")
+    approval_ttl: float = 4 * 3600.0
+    approval_timeout: float = 24 * 3600.0
+    soak: float = 0.0
 
     @property
     def link(self) -> str:
@@ -254,9 +261,11 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "config_approvals": (int, 1 if _table(data, p).get("require_qa") is True else 0),
             "restart_on_change": (bool, False),
             **VERIFICATION_SPEC,
+            **APPROVAL_SPEC,
         },
     )
     check_runtime(f, p)
+    approval_fields(f, p)
     marks = f["require_qa"] if f["mark_latest"] is None else f["mark_latest"]
     promotes = f["require_qa"] if f["promote_tickets"] is None else f["promote_tickets"]
     verification_fields(f, p, rollback_default=bool(marks or promotes))

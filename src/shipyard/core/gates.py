@@ -6,9 +6,11 @@ them at once, and a refusal names every reason, not just the first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from shipyard.core.approvals import span
 from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE, is_green
 
 SIGNED_OFF = frozenset({"verified", "promoted"})
@@ -40,6 +42,8 @@ class DeployFacts:
     failed_checks: Sequence[str] = ()
     upstream: str | None = None
     upstream_ok: bool = True
+    soak: float = 0.0  # seconds the commit must have run on ``upstream``
+    soaked: float | None = None  # seconds since it first succeeded there; None: never
     require_qa: bool = False
     tickets: Mapping[str, str] = field(default_factory=dict)  # key -> raw status
     allow_unverified: bool = False
@@ -74,6 +78,8 @@ def evaluate(f: DeployFacts) -> list[Gate]:
                 else f"{f.short_sha} was never deployed successfully to {f.upstream}",
             )
         )
+    if f.soak and f.upstream is not None and not f.skip_qa:
+        gates.append(_soak(f))
     if f.require_qa and not f.skip_qa:
         missing = unverified(f.tickets)
         if not missing:
@@ -119,6 +125,22 @@ def _checks(f: DeployFacts) -> Gate:
     if f.build_status is None:
         return Gate("checks", True, f"no build of {sha} yet: the deploy will wait for it")
     return Gate("checks", True, f"build of {sha} is {f.build_status}: the deploy will wait")
+
+
+def _soak(f: DeployFacts) -> Gate:
+    """How long the commit has run upstream, counted from its first successful deployment
+    there (whether or not it still runs there), against ``soak``."""
+    name, need = f"soaked on {f.upstream}", span(f.soak)
+    if f.soaked is None:
+        return Gate(name, False, f"{f.short_sha} has not run on {f.upstream} yet (soak {need})")
+    if f.soaked >= f.soak:
+        return Gate(name, True, f"{f.short_sha} has run on {f.upstream} for {span(f.soaked)}")
+    left = span(math.ceil(f.soak - f.soaked))
+    return Gate(
+        name,
+        False,
+        f"{f.short_sha} has run on {f.upstream} for {span(f.soaked)} of {need}: {left} to go",
+    )
 
 
 def _going_back(f: DeployFacts) -> Gate:

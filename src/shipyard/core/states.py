@@ -4,6 +4,13 @@
        │              │                │              │              ├──> rolled_back
        └> cancelled   └────────────────┴──────────────┴──────────────┴──> failed
 
+    awaiting_approval ──> queued (the last approval)
+            └──────────> cancelled (cancelled by someone, or waited too long)
+
+A deploy to an environment with ``approvals`` starts in ``awaiting_approval``: it holds
+neither the environment nor a place in its queue (other deployments pass it) until the
+last approval moves it to ``queued``, or it is cancelled.
+
 Only the states in ``ACTIVE_STATES`` hold an environment; the database allows one
 such deployment per environment at a time. Every change of state goes through
 ``check_transition``.
@@ -11,6 +18,7 @@ such deployment per environment at a time. Every change of state goes through
 
 from __future__ import annotations
 
+AWAITING_APPROVAL = "awaiting_approval"
 QUEUED = "queued"
 WAITING_ARTIFACT = "waiting_artifact"
 TAGGING = "tagging"
@@ -22,6 +30,7 @@ ROLLED_BACK = "rolled_back"
 CANCELLED = "cancelled"
 
 TRANSITIONS: dict[str, frozenset[str]] = {
+    AWAITING_APPROVAL: frozenset({QUEUED, CANCELLED}),
     QUEUED: frozenset({WAITING_ARTIFACT, CANCELLED, FAILED}),
     WAITING_ARTIFACT: frozenset({TAGGING, FAILED}),
     TAGGING: frozenset({ROLLING_OUT, FAILED}),

@@ -122,6 +122,21 @@ class Deployment(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # JSON: the verdict of the checks after the switch and their readings (services.deploy.watch)
     verification: Mapped[str | None] = mapped_column(Text)
+    # Asked with --allow-unverified: the run after the last approval plans with it again.
+    allow_unverified: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Approval(Base):
+    """One user's approval of a deployment awaiting approval (services.deploy.approval)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("deployment_id", "user", name="uq_approvals_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    user: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Release(Base):

@@ -243,3 +243,42 @@ def ticket_out(t: Any) -> TicketOut:
         updated_at=t.updated_at,
         reason=t.reason,
     )
+
+
+class ApproveIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ApprovalOut(BaseModel):
+    user: str
+    role: str
+    at: Timestamp
+    reason: str | None
+
+
+class WaitingOut(BaseModel):
+    """A deployment with the approvals that count now, and how many it needs."""
+
+    deployment: DeploymentOut
+    needed: int
+    missing: int
+    approvers: list[str]
+    approvals: list[ApprovalOut]
+    lapses_at: Timestamp
+    released: bool = False  # this approval was the last one: the deploy runs
+
+
+def waiting_out(w: Any, released: bool = False) -> WaitingOut:
+    d = deployment_out(w.deployment, w.environment)
+    assert d is not None
+    return WaitingOut(
+        deployment=d,
+        needed=w.needed,
+        missing=w.missing,
+        approvers=list(w.approvers),
+        approvals=[
+            ApprovalOut(user=v.user, role=v.role, at=v.at, reason=v.reason) for v in w.approvals
+        ],
+        lapses_at=w.lapses_at,
+        released=released,
+    )

@@ -17,6 +17,7 @@ from shipyard.core import states as st
 from shipyard.core.builds import FAILED, PASSED, WAITING_IMAGE
 from shipyard.errors import ArtifactMissing, Busy, Refused, ShipyardError, VerificationFailed
 from shipyard.services.context import Context
+from shipyard.services.deploy import approval
 from shipyard.services.deploy.heartbeat import beating, first_beat
 from shipyard.services.deploy.planning import Plan, plan
 from shipyard.services.deploy.recovery import recover
@@ -39,14 +40,53 @@ from shipyard.store.queries import checks_of, find_build
 POLL = 0.25
 
 
-def execute(ctx: Context, p: Plan, *, queue_timeout: float = 600.0) -> Deployment:
-    """Run a planned deployment to the end; raise with the reason if it is refused or fails."""
+def execute(
+    ctx: Context, p: Plan, *, queue_timeout: float = 600.0, approval_wait: float = 0.0
+) -> Deployment:
+    """Run a planned deployment to the end; raise with the reason if it is refused or fails.
+
+    A deploy that needs approvals waits for them up to ``approval_wait`` seconds (0: not
+    at all) and returns the deployment still awaiting approval when they did not come:
+    whoever approves last runs it then (``approval``)."""
     message = p.refusal
     if message:
         _record_refusal(ctx, p, message)
         raise Refused(message, gates=[g.__dict__ for g in p.gates], unverified=p.unverified)
+    if approval.needed(ctx, p):
+        return _after_approval(ctx, p, queue_timeout, approval_wait)
     dep_id = _enqueue(ctx, p)
     with beating(ctx, dep_id):
+        return _acquire_and_run(ctx, dep_id, p, queue_timeout)
+
+
+def _after_approval(ctx: Context, p: Plan, queue_timeout: float, wait: float) -> Deployment:
+    dep_id = approval.request(ctx, p, waiting=wait > 0)
+    if wait > 0:
+        with beating(ctx, dep_id):
+            if approval.wait(ctx, dep_id, wait):
+                return _acquire_and_run(ctx, dep_id, p, queue_timeout)
+    return approval.status(ctx, dep_id).deployment
+
+
+def run_approved(ctx: Context, dep_id: int, *, queue_timeout: float = 600.0) -> Deployment:
+    """Run a deployment the last approval queued for this process (``Approved.run_here``)."""
+    with beating(ctx, dep_id):
+        w = approval.status(ctx, dep_id)
+        d, env = w.deployment, w.environment
+        try:
+            p = plan(
+                ctx,
+                env,
+                d.ref,
+                kind=d.kind,
+                allow_unverified=bool(d.allow_unverified),
+                reason=d.reason,
+            )
+            if p.commit != d.commit:
+                raise Refused(f"{d.ref} moved from {d.commit[:7]} to {p.short_sha} while approved")
+        except ShipyardError as exc:
+            _fail(ctx, dep_id, exc.message)
+            raise
         return _acquire_and_run(ctx, dep_id, p, queue_timeout)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
@@ -109,7 +110,7 @@ def plan(
     with ctx.store.read() as s:
         build = find_build(s, ctx.app_id, commit)
         failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
-        upstream_ok = _upstream_ok(ctx, s, cfg.after, build)
+        soaked = _soaked(ctx, s, cfg.after, build)
         current = current_of(s, ctx.environment_row(s, environment))
     moves = _moves(ctx, current.commit if current else None, commit)
     facts = DeployFacts(
@@ -122,7 +123,9 @@ def plan(
         image=ctx.settings.artifacts.image_of(commit),
         failed_checks=failed,
         upstream=cfg.after,
-        upstream_ok=upstream_ok,
+        upstream_ok=cfg.after is None or soaked is not None,
+        soak=cfg.soak,
+        soaked=soaked,
         require_qa=cfg.require_qa,
         tickets=moves.tickets,
         allow_unverified=allow_unverified,
@@ -152,23 +155,23 @@ def plan(
     )
 
 
-def _upstream_ok(ctx: Context, s: Session, after: str | None, build: Build | None) -> bool:
-    """Whether ``build`` succeeded on the upstream environment ``after`` (if any)."""
-    if after is None:
-        return True
-    if build is None:
-        return False
+def _soaked(ctx: Context, s: Session, after: str | None, build: Build | None) -> float | None:
+    """Seconds since ``build`` first succeeded on the upstream environment ``after``; None
+    when it never did (or there is no upstream). Whether it still runs there does not
+    matter: what runs there later contains it."""
+    if after is None or build is None:
+        return None
     up = ctx.environment_row(s, after)
-    found = s.execute(
-        select(Deployment.id)
-        .where(
+    first = s.execute(
+        select(func.min(Deployment.finished_at)).where(
             Deployment.environment_id == up.id,
             Deployment.build_id == build.id,
             Deployment.state == st.SUCCEEDED,
         )
-        .limit(1)
-    ).first()
-    return found is not None
+    ).scalar_one_or_none()
+    if first is None:
+        return None
+    return (datetime.now(UTC) - first.replace(tzinfo=first.tzinfo or UTC)).total_seconds()
 
 
 @dataclass

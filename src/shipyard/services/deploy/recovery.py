@@ -5,6 +5,8 @@ is gone when the deployment's heartbeat has expired (``heartbeat``). The process
 takes the heartbeat over recovers it, so of several replicas one does. A queued
 deployment whose owner is gone is cancelled; an active one is finished when the runtime already serves its
 commit past the switch, and otherwise failed, its tag removed and the runtime restored.
+A deployment awaiting approval needs no owner (whoever approves last runs it); the
+server's recovery cancels it once it has waited longer than ``approval_timeout``.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def recover(ctx: Context, *, only: str | None = None, skip: int | None = None) -
 
 def recover_dead(ctx: Context) -> list[str]:
     """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
+    from shipyard.services.deploy.approval import lapse
+
     try:
-        done = recover(ctx)
+        done = recover(ctx) + lapse(ctx)
     except ShipyardError as exc:
         log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
         return []

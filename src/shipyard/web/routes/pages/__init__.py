@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from shipyard.web.routes.pages import (
+    approvals,
     auth,
     builds,
     env_actions,
@@ -34,6 +35,7 @@ for part in (
     environments,
     env_actions,
     promote,
+    approvals,
     releases,
     builds,
     history,

@@ -245,4 +245,14 @@ def _deployment_view(ctx: Context, dep_id: str) -> dict[str, Any]:
         "steps": steps,
         "live": d.state in LIVE_STATES,
         "verification": verification_of(d),
+        "waiting": _waiting(ctx, d),
     }
+
+
+def _waiting(ctx: Context, d: Deployment) -> Any:
+    """A deployment awaiting approval, with the approvals that count; else None."""
+    if d.state != st.AWAITING_APPROVAL:
+        return None
+    from shipyard.services.deploy.approval import status
+
+    return status(ctx, d.id)
