@@ -62,6 +62,11 @@ class StatusCache:
                     out[key] = item
         return out
 
+    def clear(self) -> None:
+        """Forget every status (the next read asks Jira)."""
+        with self._lock:
+            self._items.clear()
+
     def put(self, names: dict[str, str | None], at: float | None = None) -> None:
         when = self._clock() if at is None else at
         with self._lock:
