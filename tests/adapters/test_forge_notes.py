@@ -189,13 +189,14 @@ def test_a_cut_links_prs_names_logins_and_groups_by_label(
     assert isinstance(ctx.reporter, QuietReporter) and ctx.reporter.lines == []
     assert TOKEN not in md and TOKEN not in result.release.notes_json
     # One page of the PR list; 15, newer than any closed PR, read alone (404) once.
-    assert [r[1].split("?")[0] for r in gh.requests] == [
+    # (The outbox's reporter also publishes the pre-release: a POST, not counted here.)
+    assert [r[1].split("?")[0] for r in gh.sent("GET")] == [
         f"/repos/{REPO}/pulls", f"/repos/{REPO}/pulls/15"
     ]  # fmt: skip
     again = context(settings)
     assert "@octocat" in render_for(again, "2024.09.01..main", statuses={})
     again.close()
-    assert len(gh.requests) == 2  # all of it, 15 too, from the database
+    assert len(gh.sent("GET")) == 2  # all of it, 15 too, from the database
 
 
 def test_a_forge_rate_limited_past_the_wait_still_cuts_with_commit_metadata(
@@ -216,7 +217,7 @@ def test_a_forge_rate_limited_past_the_wait_still_cuts_with_commit_metadata(
     warnings = [line for line in reporter.lines if line.startswith("! ")]
     assert len(warnings) == 1 and "rate limited for 3600 s" in warnings[0]
     assert "the notes use the commit messages" in warnings[0]
-    assert len(gh.requests) == 1  # the wait is longer than allowed: no retry
+    assert len(gh.sent("GET")) == 1  # the wait is longer than allowed: no retry
 
 
 def test_a_forge_that_is_down_still_cuts_with_commit_metadata(
@@ -237,8 +238,28 @@ def test_a_forge_that_is_down_still_cuts_with_commit_metadata(
     assert result.release is not None
     assert f"- Make login faster (#12) by {BOB[0]}\n" in result.release.notes_markdown
     (warning,) = [line for line in reporter.lines if line.startswith("! ")]
-    assert "ConnectError (6 attempts)" in warning and TOKEN not in warning
-    assert len(waits) == 6 and sum(waits) < 30
+    # Someone waits for the cut: the notes' small budget, two tries and one short wait.
+    assert "ConnectError (2 attempts)" in warning and TOKEN not in warning
+    assert waits == [0.5]
+
+
+def test_the_reporter_keeps_the_larger_budget_the_notes_do_not(
+    small: GitBuilder, tmp_path: Path
+) -> None:
+    from conftest import free_port
+    from shipyard.adapters.forge.reporter import ForgeReporter
+    from shipyard.services.outboxes import build_reporter
+
+    settings = settings_for(tmp_path, small, f"http://127.0.0.1:{free_port()}")
+    ctx = context(settings)
+    notes = ctx.forge
+    assert isinstance(notes, GitHubForge)
+    attempts = (notes.client.attempts, notes.client.max_wait)
+    ctx.close()
+    reporter = build_reporter(settings)
+    assert isinstance(reporter, ForgeReporter) and isinstance(reporter.forge, GitHubForge)
+    assert attempts == (2, 2.0)
+    assert (reporter.forge.client.attempts, reporter.forge.client.max_wait) == (6, 60.0)
 
 
 def test_without_a_forge_nothing_is_asked(

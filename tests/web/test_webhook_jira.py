@@ -12,6 +12,7 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from conftest import asgi_post, free_port
 from shipyard.adapters.tracker.jira import JiraTracker, StatusCache
 from shipyard.config import Settings, parse
 from shipyard.services.context import Context, open_context
-from shipyard.store.models import AuditEvent
+from shipyard.store.models import AuditEvent, WebhookDelivery
 from shipyard.web.app import create_app
 
 PAYLOAD = json.loads((Path(__file__).parent / "payloads" / "jira_issue_updated.json").read_text())
@@ -47,9 +48,14 @@ class Site:
         response: httpx.Response = asgi_post(self.app, "/webhooks/jira", body, h)
         return response
 
-    def deliver(self, data: Any, secret: str = SECRET) -> httpx.Response:
+    def deliver(
+        self, data: Any, secret: str = SECRET, delivery: str | None = None
+    ) -> httpx.Response:
         body = json.dumps(data).encode()
-        return self.post(body, {"x-hub-signature": sign(body, secret)})
+        headers = {"x-hub-signature": sign(body, secret)}
+        if delivery is not None:
+            headers["x-atlassian-webhook-identifier"] = delivery
+        return self.post(body, headers)
 
     def raw(self, tracker: JiraTracker, *keys: str) -> dict[str, str]:
         with self.ctx.store.read() as s:
@@ -60,8 +66,10 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def update(key: str, status: str, field: str = "status") -> dict[str, Any]:
+def update(key: str, status: str, field: str = "status", ago: float = 0.0) -> dict[str, Any]:
+    """The delivery of an event ``ago`` seconds old."""
     data = copy.deepcopy(PAYLOAD)
+    data["timestamp"] = int((time.time() - ago) * 1000)
     data["issue"]["key"] = key
     data["issue"]["fields"]["status"]["name"] = status
     data["changelog"]["items"][0]["field"] = field
@@ -200,3 +208,78 @@ def test_an_unknown_key_or_another_event_is_200_ignored(site: Site) -> None:
     r = site.deliver({**update("MNTOR-1", "QA Verified"), "webhookEvent": "comment_created"})
     assert r.status_code == 200 and r.json()["outcome"] == "ignored"
     assert site.raw(tracker_of(site.ctx), "MNTOR-1") == {"MNTOR-1": "unknown status: In QA"}
+
+
+def deliveries(site: Site) -> list[tuple[str, str]]:
+    with site.ctx.store.read() as s:
+        rows = s.execute(
+            select(WebhookDelivery.delivery_id, WebhookDelivery.outcome)
+            .where(WebhookDelivery.source == "jira")
+            .order_by(WebhookDelivery.id)
+        )
+        return [(d.split("#")[0], o) for d, o in rows]
+
+
+def test_a_delivery_id_seen_before_is_a_duplicate_and_changes_nothing(site: Site) -> None:
+    first = site.deliver(update("MNTOR-1", "QA Verified"), delivery="d-7f3a")
+    assert first.json()["outcome"] == "accepted"
+    # The same delivery again, even one whose body now says otherwise (a replay).
+    again = site.deliver(update("MNTOR-1", "QA Failed"), delivery="d-7f3a")
+    assert again.status_code == 200, again.text
+    assert again.json() == {
+        "outcome": "duplicate",
+        "detail": "delivery d-7f3a was already received",
+        "duplicate": True,
+    }
+    assert site.raw(tracker_of(site.ctx), "MNTOR-1") == {"MNTOR-1": "verified"}
+    assert deliveries(site) == [("d-7f3a", "accepted"), ("d-7f3a", "duplicate")]
+    with site.ctx.store.read() as s:
+        moves = s.execute(
+            select(AuditEvent.data).where(AuditEvent.action == "ticket.tracker_status")
+        )
+        assert [json.loads(d)["status"] for d in moves.scalars()] == ["QA Verified"]
+
+
+def test_an_event_older_than_the_status_recorded_is_ignored(site: Site) -> None:
+    assert site.deliver(update("MNTOR-2", "QA Verified"), delivery="d-2").json()["outcome"] == (
+        "accepted"
+    )
+    late = site.deliver(update("MNTOR-2", "QA Failed", ago=30), delivery="d-1")
+    assert late.status_code == 200
+    assert late.json() == {
+        "outcome": "ignored",
+        "detail": "MNTOR-2: an older event than the status recorded",
+    }
+    assert site.raw(tracker_of(site.ctx), "MNTOR-2") == {"MNTOR-2": "verified"}
+    newer = site.deliver(update("MNTOR-2", "QA Failed"), delivery="d-3")
+    assert newer.json()["outcome"] == "accepted"
+    assert site.raw(tracker_of(site.ctx), "MNTOR-2") == {"MNTOR-2": "rejected"}
+    assert deliveries(site) == [("d-2", "accepted"), ("d-1", "ignored"), ("d-3", "accepted")]
+
+
+def test_an_event_older_than_shipyards_own_move_is_ignored(site: Site) -> None:
+    here = tracker_of(site.ctx)
+    with site.ctx.store.write() as s:
+        here.set_status(s, ["MNTOR-1"], "verified", "qa@example.com")
+    late = site.deliver(update("MNTOR-1", "In QA", ago=60), delivery="d-old")
+    assert late.json()["outcome"] == "ignored"
+    assert site.raw(here, "MNTOR-1") == {"MNTOR-1": "verified"}
+
+
+@pytest.mark.parametrize(
+    ("change", "delivery", "message"),
+    [
+        ({"timestamp": "yesterday"}, None, "timestamp: not a time in milliseconds"),
+        ({"timestamp": -1}, None, "timestamp: not a time in milliseconds"),
+        ({}, "d 1; drop", "X-Atlassian-Webhook-Identifier: not a delivery id"),
+        ({}, "x" * 101, "X-Atlassian-Webhook-Identifier: not a delivery id"),
+    ],
+)
+def test_a_bad_timestamp_or_delivery_id_is_400_and_records_nothing(
+    site: Site, change: dict[str, Any], delivery: str | None, message: str
+) -> None:
+    r = site.deliver({**update("MNTOR-1", "QA Verified"), **change}, delivery=delivery)
+    assert message in error(r, 400)
+    assert deliveries(site) == []
+    with site.ctx.store.read() as s:
+        assert tracker_of(site.ctx)._pushed(s, ["MNTOR-1"]) == {}

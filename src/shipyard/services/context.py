@@ -181,8 +181,8 @@ class Context:
 
     @property
     def forge(self) -> Forge:
-        """The forge ``[forge] kind`` names (default ``git``: none); a real one keeps what
-        it reads of PRs in the database."""
+        """The forge ``[forge] kind`` names (default ``git``: none) for release notes; a
+        real one keeps what it reads of PRs in the database and fails over fast."""
         if self._forge is None:
             from shipyard.adapters import registry
 
@@ -192,7 +192,11 @@ class Context:
                 from shipyard.store.forge_cache import DbPrCache
 
                 cache = DbPrCache(self.store, self.app_id, cfg.repository or "")
-            self._forge = registry.build("forge", cfg.kind, "forge -> kind", self.settings, cache)
+            forge = registry.build("forge", cfg.kind, "forge -> kind", self.settings, cache)
+            # Someone waits for the notes this forge describes: a forge with a small
+            # retry budget uses it (the outbox's reporter keeps its patient one).
+            quick = getattr(forge, "quick", None)
+            self._forge = quick() if callable(quick) else forge
         return self._forge
 
     def environment_row(self, session: Session, name: str) -> Environment:

@@ -29,8 +29,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jsonschema
-from github.app_auth import AppAuth
-from github.deployments import Deployments
+
+from .app_auth import AppAuth
+from .deployments import Deployments
 
 SPEC_PATH = Path(__file__).with_name("openapi-subset.json")
 Reply = tuple[int, dict[str, str], Any]

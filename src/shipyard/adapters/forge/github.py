@@ -56,6 +56,12 @@ class GitHubForge:
         """Close the client's connections."""
         self.client.close()
 
+    def quick(self) -> GitHubForge:
+        """This forge with the small retry budget of a person waiting for notes
+        (``GitHubClient.quick``): unreachable, it fails in about a second."""
+        self.client.quick()
+        return self
+
     # -- pull requests ---------------------------------------------------------------
 
     def pull_requests(self, numbers: Iterable[int]) -> dict[int, PullRequest]:

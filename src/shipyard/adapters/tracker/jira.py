@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 GONE = "not found in Jira"
 UNKNOWN_STATUS = "unknown status"
+RECORDED, NO_TICKET, STALE = "recorded", "no ticket", "stale"  # what ``remember`` did
 
 
 class StatusCache:
@@ -60,6 +61,11 @@ class StatusCache:
                 if item is not None and now - item[1] < self.ttl:
                     out[key] = item
         return out
+
+    def clear(self) -> None:
+        """Forget every status (the next read asks Jira)."""
+        with self._lock:
+            self._items.clear()
 
     def put(self, names: dict[str, str | None], at: float | None = None) -> None:
         when = self._clock() if at is None else at
@@ -128,17 +134,23 @@ class JiraTracker(BuiltinTracker):
                 out[key] = (name, at.timestamp())
         return out
 
-    def remember(self, session: Session, key: str, status: str) -> bool:
-        """What a webhook says ``key``'s status now is: kept on the ticket's row for every
-        replica and in this process's cache. False when the board has no such ticket."""
+    def remember(self, session: Session, key: str, status: str, at: datetime | None = None) -> str:
+        """What a webhook says ``key``'s status was at ``at`` (the event's time; default
+        and at most now): kept on the ticket's row for every replica and in this process's
+        cache. ``RECORDED``; ``NO_TICKET`` when the board has no such ticket; ``STALE``
+        when the row holds a status of a later moment (an event delivered late or again)."""
         now = datetime.now(UTC)
+        when = now if at is None else min(at, now)
         found = self._get(session, [key])
         if key not in found:
-            return False
+            return NO_TICKET
         row = found[key]
-        row.tracker_status, row.tracker_status_at = status, now
-        self.cache.put({key: status}, now.timestamp())
-        return True
+        held = row.tracker_status_at
+        if held is not None and when < (held if held.tzinfo else held.replace(tzinfo=UTC)):
+            return STALE
+        row.tracker_status, row.tracker_status_at = status, when
+        self.cache.put({key: status}, when.timestamp())
+        return RECORDED
 
     def classify(self, name: str | None) -> str:
         if name is None:

@@ -76,7 +76,12 @@ class JiraClient:
         headers = {"Accept": "application/json"}
         if user is None:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(auth=auth, headers=headers, timeout=timeout, transport=transport)
+        # Made at the first request: a client costs tens of ms (its TLS context), and a page
+        # whose statuses are all cached never sends one.
+        self._made: httpx.Client | None = None
+        self._make: Callable[[], httpx.Client] = lambda: httpx.Client(
+            auth=auth, headers=headers, timeout=timeout, transport=transport
+        )
         self.retry = retry or Retry()
         self._sleep = sleep
         self.requests = 0  # for tests and benchmarks
@@ -84,8 +89,16 @@ class JiraClient:
     def __repr__(self) -> str:  # never the token
         return f"JiraClient({self.url!r})"
 
+    @property
+    def _http(self) -> httpx.Client:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
     def close(self) -> None:
-        self._http.close()
+        if self._made is not None:
+            self._made.close()
+            self._made = None
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -207,12 +207,14 @@ def settle(
     *,
     app: str | None = None,
     own: bool = True,
+    audited: bool = True,
 ) -> Outcome:
     """Run ``apply`` and record the delivery in one transaction, unless it was seen.
 
     The delivery is recorded for ``app`` (default: ``ctx``'s app; "" for none).
     ``own`` says it is the server's own app, whose deliveries recorded before
-    deliveries named their app (app "") count as its own."""
+    deliveries named their app (app "") count as its own. ``audited=False``: an
+    accepted delivery gets no audit record here (``apply`` writes its own, or none)."""
     app = ctx.app_name if app is None else app
     apps = (app, "") if own and app else (app,)
 
@@ -223,7 +225,7 @@ def settle(
             return Outcome(DUPLICATE, f"delivery {delivery_id} was already received")
         outcome = apply(session)
         session.add(_row(source, app, delivery_id, event, outcome.outcome, outcome.detail))
-        if outcome.outcome == ACCEPTED:
+        if outcome.outcome == ACCEPTED and audited:
             audit.append(
                 session,
                 actor=ctx.actor,

@@ -180,7 +180,11 @@ async def jira_webhook(request: Request) -> JSONResponse:
 
     def work() -> Outcome:
         return deliver_jira(
-            targets, context, body=body, signature=request.headers.get("x-hub-signature")
+            targets,
+            context,
+            body=body,
+            signature=request.headers.get("x-hub-signature"),
+            delivery_id=request.headers.get("x-atlassian-webhook-identifier"),
         )
 
     outcome = await run_in_threadpool(work)
