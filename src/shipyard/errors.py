@@ -129,3 +129,10 @@ class VerificationFailed(DeployFailed):
 class AuditError(ShipyardError):
     status = 500
     code = "audit"
+
+
+class Conflict(ShipyardError):
+    """The request contradicts what is recorded (already reverted, nothing owed)."""
+
+    status = 409
+    code = "conflict"
