@@ -79,5 +79,7 @@ def cut_hotfix(ctx: Context, ref: str, *, on: date | None = None) -> HotfixResul
     js = json.dumps({**json.loads(js), "hotfix": True})
     data = {"commit": commit, "previous": prev, "hotfix": True}
     release = record_release(ctx, tag, commit, prev, md, js, "release.hotfix", data)
-    emit(ctx, "hotfix.cut", f"hotfix {tag} cut on {commit[:7]}", ref=tag, commit=commit)
+    # Sinks hear it as a release cut: its notes say it is a hotfix.
+    summary = f"hotfix {tag} cut on {commit[:7]}"
+    emit(ctx, "prerelease.cut", summary, ref=tag, commit=commit, notes_markdown=md)
     return HotfixResult(release, f"hotfix {tag} cut on {commit[:7]}")

@@ -23,7 +23,6 @@ from shipyard.core.changes import Change, classify
 from shipyard.core.tickets import ticket_finder
 from shipyard.errors import Conflict, GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.notify import emit
 from shipyard.services.rereverts import open_owed, revert_on_main
 from shipyard.store import audit
 from shipyard.store.models import OwedRerevert
@@ -131,7 +130,6 @@ def revert(ctx: Context, targets: Sequence[str], reason: str) -> Prepared:
     except BaseException:
         _take_back(ctx, prepared)
         raise
-    emit(ctx, "revert.made", f"{titles} reverted on {branch}: {reason}", branch=branch)
     return prepared
 
 
