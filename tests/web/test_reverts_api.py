@@ -56,3 +56,28 @@ def test_reverts_and_hotfixes_through_the_api(project: Project) -> None:
         assert "## Re-reverts owed" in r.json()["notes_markdown"]
 
     run(p, body)
+
+
+def test_the_dashboard_shows_owed_rereverts(project: Project) -> None:
+    from web.test_pages import Clients, log_in
+    from web.test_pages import run as run_pages
+
+    p = project
+    p.ok("sync")
+    p.repo.squash_pr(1, "Add <b>alerts</b> MNTOR-1", {"alerts.txt": "on\n"}, author=BO)
+    p.ok("sync")
+
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        vic = c["vic"]
+        await log_in(vic, t["vic"])
+        for page in ("/apps/monitor", "/apps/monitor/promote"):
+            assert "Re-reverts owed" not in (await vic.get(page)).text
+        p.ok("revert", "1", "--reason", "breaks login & signup")
+        for page in ("/apps/monitor", "/apps/monitor/promote"):
+            html = (await vic.get(page)).text
+            assert 'id="rereverts-owed"' in html and "Re-reverts owed (1)" in html, page
+            assert "#1 Add &lt;b&gt;alerts&lt;/b&gt; MNTOR-1" in html
+            assert "breaks login &amp; signup" in html and "ana@example.com" in html
+            assert "<code>revert/1-add-b-alerts-b-mntor-1</code>" in html
+
+    run_pages(p, body)
