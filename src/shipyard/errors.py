@@ -144,3 +144,10 @@ class SecretsError(ShipyardError):
 
     status = 500
     code = "secrets"
+
+
+class Conflict(ShipyardError):
+    """The request contradicts what is recorded (already reverted, nothing owed)."""
+
+    status = 409
+    code = "conflict"

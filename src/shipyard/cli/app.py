@@ -25,6 +25,7 @@ from shipyard.cli import (
     commands_config,
     commands_db,
     commands_deploy,
+    commands_reverts,
     commands_train,
 )
 from shipyard.errors import ShipyardError
@@ -108,6 +109,10 @@ app.command()(commands_deploy.rollback)
 app.command()(commands_deploy.unpin)
 app.command()(commands_deploy.restart)
 app.command()(commands_adopt.adopt)
+# -- when things go wrong
+app.command()(commands_reverts.revert)
+app.command()(commands_reverts.rerevert)
+app.command()(commands_reverts.hotfix)
 app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)

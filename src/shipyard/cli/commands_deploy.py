@@ -174,16 +174,22 @@ def restart(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
+    from shipyard.cli.commands_reverts import print_owed
     from shipyard.cli.output import print_failures, status_table
     from shipyard.services.status import status as do_status
 
     if (server := remote()) is not None:
         rows = server.status()
+        owed = server.call("GET", server.at("/rereverts"))
     else:
+        from shipyard.services.rereverts import owed_json, owed_rereverts
+
         with session() as ctx:
             rows = do_status(ctx)
+            owed = owed_json(owed_rereverts(ctx))
     console().print(status_table(rows))
     print_failures(rows)
+    print_owed(owed)
 
 
 def history(

@@ -72,6 +72,19 @@ def next_release_tag(d: date, existing: Iterable[str]) -> str:
     return base if highest < 0 else f"{base}.{highest + 1}"
 
 
+def next_hotfix_tag(d: date, existing: Iterable[str]) -> str:
+    """The tag of a hotfix cut on day ``d``: always with a suffix (``2024.09.01.1``, ``.2``…),
+    so it never takes the name the daily pre-release would.
+
+    >>> next_hotfix_tag(date(2024, 9, 1), [])
+    '2024.09.01.1'
+    >>> next_hotfix_tag(date(2024, 9, 1), ["2024.09.01", "2024.09.01.1"])
+    '2024.09.01.2'
+    """
+    tag = next_release_tag(d, existing)
+    return f"{tag}.1" if tag == date_tag(d) else tag
+
+
 def format_env_tag(template: str, ref: str) -> str:
     """Fill an environment tag template such as ``prod-{ref}``.
 

@@ -400,5 +400,16 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
             followed = follow_main(ctx, green)
             result.deployed, result.deploy_failed = followed.deployed, followed.failed
             result.held = followed.held
+    settle_owed(ctx)
     refresh_waiting(ctx, force=True)  # what waits upstream, for status; never raises
     return result
+
+
+def settle_owed(ctx: Context) -> None:
+    """Clear the re-reverts owed that came back on main; a failure only warns."""
+    from shipyard.services.rereverts import settle
+
+    try:
+        settle(ctx)
+    except ShipyardError as exc:
+        ctx.reporter.warn(f"re-reverts owed not checked: {exc.message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -92,8 +93,55 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
     tag = next_release_tag(day, ctx.git.tags())
     title = f"{ctx.app_name} {tag}"
     label = f"{prev}..{tag}" if prev else f"up to {tag}"
-    md = render_markdown(notes, title=title, range_label=label)
-    js = render_json(notes, title=title, range_label=label)
+    md, js = with_owed(ctx, *rendered(notes, title, label))
+    data = {"commit": commit, "previous": prev, "changes": notes.count + notes.excluded}
+    release = record_release(ctx, tag, commit, prev, md, js, "release.prerelease", data)
+    emit(
+        ctx,
+        "prerelease.cut",
+        f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
+        ref=tag,
+        commit=commit,
+        notes_markdown=md,
+    )
+    return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
+
+
+def rendered(notes: Notes, title: str, label: str) -> tuple[str, str]:
+    """The notes as Markdown and as JSON."""
+    return (
+        render_markdown(notes, title=title, range_label=label),
+        render_json(notes, title=title, range_label=label),
+    )
+
+
+def with_owed(ctx: Context, md: str, js: str) -> tuple[str, str]:
+    """Notes with the re-reverts still owed: a ``Re-reverts owed`` section, a JSON list."""
+    import json
+
+    from shipyard.services.rereverts import owed_json, owed_markdown, owed_rereverts
+
+    owed = owed_rereverts(ctx)
+    if not owed:
+        return md, js
+    data = json.loads(js)
+    data["rereverts_owed"] = owed_json(owed)
+    return md.rstrip("\n") + "\n\n" + owed_markdown(owed), json.dumps(data)
+
+
+def record_release(
+    ctx: Context,
+    tag: str,
+    commit: str,
+    prev: str | None,
+    md: str,
+    js: str,
+    action: str,
+    data: Mapping[str, object],
+) -> Release:
+    """Record the release ``tag`` on ``commit`` (audited as ``action``) and create its git
+    tag (pushed to ``[app] remote``); all or nothing."""
+    remote = ctx.settings.app.remote
 
     def write(session: Session) -> Release:
         r = Release(
@@ -110,12 +158,7 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         session.add(r)
         session.flush()
         audit.append(
-            session,
-            actor=ctx.actor,
-            app=ctx.app_name,
-            action="release.prerelease",
-            subject=tag,
-            data={"commit": commit, "previous": prev, "changes": notes.count + notes.excluded},
+            session, actor=ctx.actor, app=ctx.app_name, action=action, subject=tag, data=data
         )
         # The tag goes last: if it fails, the transaction rolls back and nothing is left.
         ctx.git.create_tag(
@@ -126,7 +169,7 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         return r
 
     try:
-        release = ctx.store.retrying(write)
+        return ctx.store.retrying(write)
     except GitError as exc:
         raise ShipyardError(f"could not tag {tag}: {exc.message}") from None
     except BaseException:
@@ -134,15 +177,6 @@ def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
         if ctx.git.tag_target(tag) == commit and not _release_exists(ctx, tag):
             ctx.git.delete_tag(tag)
         raise
-    emit(
-        ctx,
-        "prerelease.cut",
-        f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
-        ref=tag,
-        commit=commit,
-        notes_markdown=md,
-    )
-    return PrereleaseResult(release, f"pre-release {tag} cut on {commit[:7]}")
 
 
 def _push_tag(ctx: Context, remote: str, tag: str) -> None:

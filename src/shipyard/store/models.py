@@ -333,3 +333,28 @@ class AccessGrant(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OwedRerevert(Base):
+    """A change reverted on purpose that must come back: owed until its re-revert lands on
+    main (``services/reverts.py``). ``sha`` is the reverted commit on main; ``revert_sha``
+    the revert commit made (on ``branch``, or in the forge's PR ``revert_pr``)."""
+
+    __tablename__ = "owed_rereverts"
+    __table_args__ = (Index("ix_owed_rereverts_app_open", "app_id", "cleared_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    sha: Mapped[str] = mapped_column(String(64))
+    pr: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    tickets: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of keys
+    reason: Mapped[str] = mapped_column(Text)
+    reverted_by: Mapped[str] = mapped_column(Text)
+    reverted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    branch: Mapped[str] = mapped_column(String(255))
+    revert_sha: Mapped[str | None] = mapped_column(String(64))
+    revert_pr: Mapped[int | None] = mapped_column(Integer)
+    revert_url: Mapped[str | None] = mapped_column(Text)
+    # Set when the re-revert lands on main: the commit that brought the change back.
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cleared_by_sha: Mapped[str | None] = mapped_column(String(64))

@@ -276,6 +276,8 @@ class GitHubDouble(Deployments):
             return self._deployment_statuses(int(m[1]), query)
         if method == "GET" and rest == "/pulls":
             return self._list(query)
+        if method == "POST" and rest == "/pulls":
+            return self._open_pull(body)
         if method == "GET" and (m := re.fullmatch(r"/pulls/(\d+)", rest)):
             return self._pull(int(m[1]), headers.get("if-none-match"))
         if method == "POST" and rest == "/releases":
@@ -295,6 +297,14 @@ class GitHubDouble(Deployments):
             status.update(state=body["state"], context=body.get("context", "default"))
             return 201, {}, status
         return 404, {}, {"message": "Not Found"}
+
+    def _open_pull(self, body: dict[str, Any]) -> Reply:
+        number = max(self.pulls, default=0) + 1
+        self.add_pull(number, body["title"], "shipyard-bot", [])
+        pr = self.pulls[number]
+        pr.update(state="open", body=body.get("body"), merged=False, merged_at=None)
+        pr["head"]["ref"], pr["base"]["ref"] = body["head"], body["base"]
+        return 201, {"location": pr["url"]}, pr
 
     def _list(self, query: dict[str, list[str]]) -> Reply:
         per_page = int(query.get("per_page", ["30"])[0])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 OPERATIONS = {
-    "/repos/{owner}/{repo}/pulls": ["get"],
+    "/repos/{owner}/{repo}/pulls": ["get", "post"],
     "/repos/{owner}/{repo}/pulls/{pull_number}": ["get"],
     "/repos/{owner}/{repo}/releases": ["post"],
     "/repos/{owner}/{repo}/releases/tags/{tag}": ["get"],

@@ -68,6 +68,12 @@ class Forge(Protocol):
         """The metadata of the PRs ``numbers`` that the forge knows, by number."""
         ...
 
+    def open_pull_request(
+        self, *, head: str, base: str, title: str, body: str
+    ) -> PullRequest | None:
+        """Open a PR of branch ``head`` (already pushed) into ``base``; None without a forge."""
+        ...
+
     def publish_prerelease(self, tag: str, notes: str, commit: str) -> Release | None:
         """The pre-release of ``tag`` at ``commit`` with ``notes`` as its body (the one
         already there when it exists); None without a forge."""
@@ -126,6 +132,11 @@ class NoForge:
 
     def pull_requests(self, numbers: Iterable[int]) -> dict[int, PullRequest]:
         return {}
+
+    def open_pull_request(
+        self, *, head: str, base: str, title: str, body: str
+    ) -> PullRequest | None:
+        return None
 
     def publish_prerelease(self, tag: str, notes: str, commit: str) -> Release | None:
         return None

@@ -123,6 +123,12 @@ class GitHubForge:
         self.cache.put(number, fields, resp.headers.get("etag"))
         return fields
 
+    def open_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        """Open the PR of the pushed branch ``head`` into ``base``."""
+        data = {"title": title[:256], "head": head, "base": base, "body": body[:BODY_LIMIT]}
+        resp = self.client.request("POST", f"{self.repo}/pulls", json=data)
+        return _pull(_fields(resp.json()))
+
     # -- releases ----------------------------------------------------------------------
 
     def publish_prerelease(self, tag: str, notes: str, commit: str) -> Release:

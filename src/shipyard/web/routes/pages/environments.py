@@ -19,7 +19,15 @@ LOG_LINES = 500  # the page shows a bounded tail; 'shipyard logs ENV -f' follows
 @page
 def environments(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
-    return render(request, "environments.html", who, s.csrf, app=app, rows=status_of(ctx))
+    return render(
+        request,
+        "environments.html",
+        who,
+        s.csrf,
+        app=app,
+        rows=status_of(ctx),
+        owed=owed_of(ctx),
+    )
 
 
 @router.get("/apps/{app}/live")
@@ -55,3 +63,10 @@ def status_of(ctx: Context) -> list[Any]:
     from shipyard.services.status import status
 
     return status(ctx)
+
+
+def owed_of(ctx: Context) -> list[dict[str, object]]:
+    """The re-reverts still owed, for the page."""
+    from shipyard.services.rereverts import owed_json, owed_rereverts
+
+    return owed_json(owed_rereverts(ctx))

@@ -23,6 +23,7 @@ from shipyard.web import session as sessions
 from shipyard.web.background import Rollouts
 from shipyard.web.deps import Principal
 from shipyard.web.routes.pages.common import acting, must, page, reading, render
+from shipyard.web.routes.pages.environments import owed_of
 from shipyard.web.schemas import verification_of
 
 log = logging.getLogger("shipyard.web.pages")
@@ -93,6 +94,7 @@ def _promote_page(
         signed=signed,
         refused=refused,
         suggested=suggested,
+        owed=owed_of(ctx),
     )
 
 
