@@ -23,6 +23,7 @@ from shipyard.cli import (
     commands_adopt,
     commands_db,
     commands_deploy,
+    commands_plan,
     commands_train,
 )
 from shipyard.errors import ShipyardError
@@ -90,6 +91,7 @@ app.command()(commands_train.tickets)
 app.command()(commands_deploy.diff)
 app.command()(commands_deploy.deploy)
 app.command()(commands_deploy.rollback)
+app.command()(commands_plan.plan)
 app.command()(commands_deploy.unpin)
 app.command()(commands_deploy.restart)
 app.command()(commands_adopt.adopt)
