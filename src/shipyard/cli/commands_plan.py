@@ -62,7 +62,12 @@ def plan(
 def _local(
     ctx: Any, env: str, release: bool, revert: bool, deploying: tuple[bool, bool, bool], on: Any
 ) -> Any:
-    from shipyard.services.deploy.fix_actions import release_earlier, revert_unverified
+    from shipyard.services.deploy.fix_actions import (
+        release_dict,
+        release_earlier,
+        revert_dict,
+        revert_unverified,
+    )
     from shipyard.services.deploy.fixes import as_dict, plan_fixes
 
     if release:
@@ -98,35 +103,6 @@ def _remote(server: Any, env: str, release: bool, revert: bool, deploy: bool, on
     if revert:
         return server.call("POST", at + "/revert", json={}, timeout=300)
     return server.call("GET", at)
-
-
-def release_dict(r: Any) -> dict[str, Any]:
-    from shipyard.services.deploy.fixes import change_dict
-
-    e = r.plan.earlier
-    statuses = r.plan.statuses
-    return {
-        "environment": r.plan.environment,
-        "tag": r.tag,
-        "commit": r.commit,
-        "cut": r.cut,
-        "leaves": [change_dict(c, statuses) for c in e.leaves],
-        "deploy_command": r.deploy_command,
-        "deployment": None,
-    }
-
-
-def revert_dict(p: Any, b: Any) -> dict[str, Any]:
-    from shipyard.services.deploy.fixes import change_dict
-
-    return {
-        "environment": p.environment,
-        "branch": b.branch,
-        "head": b.head,
-        "start": b.start,
-        "reverted": [change_dict(c, p.statuses) for c in b.reverted],
-        "commits": b.commits,
-    }
 
 
 def _show(out: dict[str, Any], as_json: bool, what: str) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
-from shipyard.services.deploy.fixes import FixPlan, plan_fixes
+from shipyard.services.deploy.fixes import FixPlan, change_dict, plan_fixes
 from shipyard.services.reverts import RevertBranch, make_revert_branch
 
 
@@ -65,3 +66,32 @@ def revert_unverified(ctx: Context, environment: str) -> tuple[FixPlan, RevertBr
         why=f"{environment}: take out unverified {keys}",
     )
     return p, branch
+
+
+# -- as JSON (the CLI's --json and the API) ------------------------------------------------------
+
+
+def release_dict(r: EarlierRelease) -> dict[str, Any]:
+    e = r.plan.earlier
+    assert e is not None
+    statuses = r.plan.statuses
+    return {
+        "environment": r.plan.environment,
+        "tag": r.tag,
+        "commit": r.commit,
+        "cut": r.cut,
+        "leaves": [change_dict(c, statuses) for c in e.leaves],
+        "deploy_command": r.deploy_command,
+        "deployment": None,
+    }
+
+
+def revert_dict(p: FixPlan, b: RevertBranch) -> dict[str, Any]:
+    return {
+        "environment": p.environment,
+        "branch": b.branch,
+        "head": b.head,
+        "start": b.start,
+        "reverted": [change_dict(c, p.statuses) for c in b.reverted],
+        "commits": b.commits,
+    }
