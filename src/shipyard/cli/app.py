@@ -25,6 +25,7 @@ from shipyard.cli import (
     commands_config,
     commands_db,
     commands_deploy,
+    commands_plan,
     commands_reverts,
     commands_train,
 )
@@ -106,6 +107,7 @@ app.command()(commands_approve.approve)
 app.command()(commands_approve.cancel)
 app.command()(commands_approve.deployments)
 app.command()(commands_deploy.rollback)
+app.command()(commands_plan.plan)
 app.command()(commands_deploy.unpin)
 app.command()(commands_deploy.restart)
 app.command()(commands_adopt.adopt)

@@ -211,3 +211,25 @@ def _revert_depth(title: str) -> int:
             rest = rest[len(_REAPPLY) :]
         else:
             return depth
+
+
+def reverted_within(changes: Sequence[Change]) -> set[str]:
+    """The SHAs of changes a later change of the same range reverts, and of those reverts.
+
+    Such a pair brings nothing: neither names tickets a deploy of the range carries. A
+    reverted revert (a re-apply) cancels the revert only, so its original counts again.
+    ``changes`` is newest first, as :func:`iter_changes` yields them.
+
+    >>> [c.title for c in changes]  # doctest: +SKIP
+    ['Revert "Add alerts (#2)"', 'Add alerts (#2)']
+    >>> reverted_within(changes) == {changes[0].sha, changes[1].sha}  # doctest: +SKIP
+    True
+    """
+    cancelled: set[str] = set()
+    for i, change in enumerate(changes):
+        if change.reverts is None or change.sha in cancelled:
+            continue
+        target = next((c for c in changes[i + 1 :] if c.sha.startswith(change.reverts)), None)
+        if target is not None and target.sha not in cancelled:
+            cancelled.update((change.sha, target.sha))
+    return cancelled

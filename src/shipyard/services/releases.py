@@ -68,17 +68,21 @@ def notes_for(ctx: Context, since: str | None, until: str) -> Notes:
     )
 
 
-def cut_prerelease(ctx: Context, *, on: date | None = None) -> PrereleaseResult:
-    """Tag what the release source runs as ``YYYY.MM.DD`` (``.N`` when the day has one)."""
+def cut_prerelease(
+    ctx: Context, *, on: date | None = None, commit: str | None = None
+) -> PrereleaseResult:
+    """Tag what the release source runs (or ``commit``, one it ran) as ``YYYY.MM.DD``
+    (``.N`` when the day has one)."""
     from shipyard.core.tags import next_release_tag
 
     source = ctx.settings.release_source
-    with ctx.store.read() as s:
-        env = ctx.environment_row(s, source)
-        current = current_of(s, env)
-    if current is None:
-        raise NotFound(f"{source} runs nothing yet: run 'shipyard sync' first")
-    commit = current.commit
+    if commit is None:
+        with ctx.store.read() as s:
+            env = ctx.environment_row(s, source)
+            current = current_of(s, env)
+        if current is None:
+            raise NotFound(f"{source} runs nothing yet: run 'shipyard sync' first")
+        commit = current.commit
     remote = ctx.settings.app.remote
     if remote:  # the tags other replicas cut decide this one's number
         ctx.git.fetch(remote, ctx.settings.app.main)

@@ -19,9 +19,12 @@ def changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
 
 
 def tickets_of(changes: list[Any]) -> list[str]:
+    """The tickets ``changes`` carry; a change reverted within them (and its revert) carries none."""
+    from shipyard.core.changes import reverted_within
     from shipyard.core.tickets import ticket_sort_key
 
-    return sorted({k for c in changes for k in c.tickets}, key=ticket_sort_key)
+    gone = reverted_within(changes)
+    return sorted({k for c in changes if c.sha not in gone for k in c.tickets}, key=ticket_sort_key)
 
 
 def tag_before(ctx: Context, commit: str) -> str | None:

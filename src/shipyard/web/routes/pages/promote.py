@@ -61,6 +61,7 @@ def _promote_page(
     refused: Refused | None = None,
     suggested: bool = False,
     status: int = 200,
+    notice: str = "",
 ) -> Response:
     from shipyard.services.deploy import planning
     from shipyard.services.history import signoffs
@@ -76,6 +77,7 @@ def _promote_page(
             signed = signoffs(ctx.store, ctx.app_name, list(plan.tickets))
         except ShipyardError as exc:
             plan_error = exc.message
+    fixes = _ways_out(ctx, plan)
     return render(
         request,
         "promote.html",
@@ -95,7 +97,21 @@ def _promote_page(
         refused=refused,
         suggested=suggested,
         owed=owed_of(ctx),
+        fixes=fixes,
+        notice=notice,
     )
+
+
+def _ways_out(ctx: Context, plan: Any) -> Any:
+    """The stage fixes when the QA gate fails; None when it passes or there are none."""
+    from shipyard.services.deploy.fixes import plan_fixes
+
+    if plan is None or not any(g.name == "QA" and not g.ok for g in plan.gates):
+        return None
+    try:
+        return plan_fixes(ctx, plan.environment)
+    except ShipyardError:
+        return None
 
 
 def _plan_details(ctx: Context, plan: Any) -> tuple[list[Any], dict[str, str]]:
