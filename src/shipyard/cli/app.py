@@ -23,6 +23,7 @@ from shipyard.cli import (
     commands_adopt,
     commands_db,
     commands_deploy,
+    commands_freeze,
     commands_train,
 )
 from shipyard.errors import ShipyardError
@@ -40,6 +41,10 @@ user_app = typer.Typer(help="Users of the server and their roles.", no_args_is_h
 token_app = typer.Typer(help="API tokens (shown once, stored as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema (migrations).", no_args_is_help=True)
+freeze_app = typer.Typer(
+    help="Freezes: list those on now and coming; start and end one by hand.",
+    invoke_without_command=True,
+)
 
 
 def _print_version(wanted: bool) -> None:
@@ -73,6 +78,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+app.add_typer(freeze_app, name="freeze")
 
 # -- set-up
 app.command()(commands_admin.init)
@@ -97,6 +103,10 @@ app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)
 app.command()(commands_deploy.logs)
+freeze_app.callback()(commands_freeze.freeze_list)
+freeze_app.command("start")(commands_freeze.freeze_start)
+freeze_app.command("end")(commands_freeze.freeze_end)
+app.command()(commands_freeze.e2e)
 # -- the server
 audit_app.command("verify")(commands_admin.audit_verify)
 audit_app.command("log")(commands_admin.audit_log)

@@ -121,9 +121,10 @@ def create_app(
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
-    from shipyard.web.routes import admin, api, pages, webhooks
+    from shipyard.web.routes import admin, api, freezes, pages, webhooks
 
     app.include_router(api.router)
+    app.include_router(freezes.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
