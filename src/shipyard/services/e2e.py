@@ -25,20 +25,6 @@ from shipyard.store.models import E2ERun
 from shipyard.store.queries import current_of
 
 
-def last_run(s: Session, app_id: int, environment: str, commit: str) -> E2ERun | None:
-    """The newest E2E run of ``commit`` for ``environment``'s gate."""
-    return s.execute(
-        select(E2ERun)
-        .where(
-            E2ERun.app_id == app_id,
-            E2ERun.environment == environment,
-            E2ERun.commit == commit,
-        )
-        .order_by(E2ERun.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
 def runs(ctx: Context, environment: str, limit: int = 20) -> list[E2ERun]:
     ctx.settings.environment(environment)
     with ctx.store.read() as s:

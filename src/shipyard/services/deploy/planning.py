@@ -15,9 +15,8 @@ from shipyard.errors import InvalidRef, NotFound, ShipyardError
 from shipyard.services import freezes
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
-from shipyard.services.e2e import last_run
 from shipyard.store.models import Build, Deployment
-from shipyard.store.queries import checks_of, current_of, find_build
+from shipyard.store.queries import checks_of, current_of, find_build, last_e2e_run
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -117,7 +116,7 @@ def plan(
         failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
         upstream_ok = _upstream_ok(ctx, s, cfg.after, build)
         current = current_of(s, ctx.environment_row(s, environment))
-        e2e = last_run(s, ctx.app_id, environment, commit) if cfg.e2e else None
+        e2e = last_e2e_run(s, ctx.app_id, environment, commit) if cfg.e2e else None
     frozen = [w.describe() for w in freezes.frozen(ctx, environment)]
     moves = _moves(ctx, current.commit if current else None, commit)
     facts = DeployFacts(
