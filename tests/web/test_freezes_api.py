@@ -156,3 +156,29 @@ def test_freezes_through_the_api(project: Project) -> None:
         is_error(await c.get(f"{APP}/e2e/runs/9/log", headers=auth(t["vic"])), 404, "not_found")
 
     run(p, body)
+
+
+def test_the_dashboard_shows_the_freeze(project: Project) -> None:
+    import re
+
+    p = project
+    p.ok("sync")
+    p.ok("freeze", "start", "--env", "prod", "--reason", "quarter close", "--for", "2h")
+
+    async def body(c: httpx.AsyncClient, t: dict[str, str]) -> None:
+        form = await c.get("/login", params={"next": "/apps/monitor"})
+        csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        assert csrf is not None
+        data = {"token": t["vic"], "csrf": csrf.group(1), "next": "/apps/monitor"}
+        assert (await c.post("/login", data=data)).status_code == 303
+        for path in ("/apps/monitor", "/apps/monitor/promote"):
+            page = await c.get(path)
+            assert page.status_code == 200, page.text
+            banner = page.text[page.text.index('id="freezes"') :]
+            assert "Frozen: prod" in banner and "quarter close" in banner
+            assert "(ad hoc #1, until " in banner
+        p.ok("freeze", "end")
+        page = await c.get("/apps/monitor")
+        assert 'id="freezes"' not in page.text
+
+    run(p, body)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shipyard.core.freezes import moment
 from shipyard.services.context import Context
 from shipyard.web.routes.pages.common import page, reading, render
 
@@ -19,7 +20,16 @@ LOG_LINES = 500  # the page shows a bounded tail; 'shipyard logs ENV -f' follows
 @page
 def environments(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
-    return render(request, "environments.html", who, s.csrf, app=app, rows=status_of(ctx))
+    return render(
+        request,
+        "environments.html",
+        who,
+        s.csrf,
+        app=app,
+        rows=status_of(ctx),
+        freezes=freezes_of(ctx),
+        moment=moment,
+    )
 
 
 @router.get("/apps/{app}/live")
@@ -49,6 +59,17 @@ def instance_log(
         commit=commit,
         log=log,
     )
+
+
+def freezes_of(ctx: Context) -> Any:
+    """The freezes on now and coming, for the banner; None when they cannot be read."""
+    from shipyard.errors import ShipyardError
+    from shipyard.services.freezes import listing
+
+    try:
+        return listing(ctx)
+    except ShipyardError:
+        return None
 
 
 def status_of(ctx: Context) -> list[Any]:
