@@ -141,18 +141,7 @@ def end(
     now = _now()
 
     def write(s: Session) -> int:
-        rows = [
-            r
-            for r in s.execute(
-                select(Freeze).where(
-                    Freeze.app_id == ctx.app_id,
-                    Freeze.ended_at.is_(None),
-                    or_(Freeze.ends_at.is_(None), Freeze.ends_at > now),
-                )
-            ).scalars()
-            if (freeze_id is None or r.id == freeze_id)
-            and (environment is None or r.environment in (None, environment))
-        ]
+        rows = _open_rows(ctx, s, now, environment, freeze_id)
         others = [r for r in rows if r.started_by != ctx.actor]
         if others and not admin:
             raise Refused(
@@ -176,6 +165,25 @@ def end(
         return len(rows)
 
     return ctx.store.retrying(write)
+
+
+def _open_rows(
+    ctx: Context, s: Session, now: datetime, environment: str | None, freeze_id: int | None
+) -> list[Freeze]:
+    """The ad hoc freezes on now, on ``environment`` (None: any), or numbered ``freeze_id``."""
+    rows = s.execute(
+        select(Freeze).where(
+            Freeze.app_id == ctx.app_id,
+            Freeze.ended_at.is_(None),
+            or_(Freeze.ends_at.is_(None), Freeze.ends_at > now),
+        )
+    ).scalars()
+    return [
+        r
+        for r in rows
+        if (freeze_id is None or r.id == freeze_id)
+        and (environment is None or r.environment in (None, environment))
+    ]
 
 
 def parse_for(text: str) -> float:

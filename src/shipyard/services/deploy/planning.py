@@ -117,7 +117,6 @@ def plan(
         upstream_ok = _upstream_ok(ctx, s, cfg.after, build)
         current = current_of(s, ctx.environment_row(s, environment))
         e2e = last_e2e_run(s, ctx.app_id, environment, commit) if cfg.e2e else None
-    frozen = [w.describe() for w in freezes.frozen(ctx, environment)]
     moves = _moves(ctx, current.commit if current else None, commit)
     facts = DeployFacts(
         environment=environment,
@@ -137,12 +136,10 @@ def plan(
         skip_qa=kind == "rollback",
         removed_changes=len(moves.removed),
         removed_tickets=list(moves.removed_tickets),
-        frozen=frozen,
-        override_freeze=override_freeze,
-        admin=bool(frozen) and override_freeze and freezes.is_admin(ctx, role),
         e2e_upstream=cfg.after if cfg.e2e else None,
         e2e_status=e2e.status if e2e else None,
         e2e_run=e2e.id if e2e else None,
+        **_freeze_facts(ctx, environment, override_freeze, role),
     )
     return Plan(
         environment=environment,
@@ -165,6 +162,15 @@ def plan(
         override_freeze=override_freeze,
         role=role,
     )
+
+
+def _freeze_facts(
+    ctx: Context, environment: str, override: bool, role: str | None
+) -> dict[str, Any]:
+    """The freezes on ``environment`` now, and whether whoever asks may override them."""
+    frozen = [w.describe() for w in freezes.frozen(ctx, environment)]
+    admin = bool(frozen) and override and freezes.is_admin(ctx, role)
+    return {"frozen": frozen, "override_freeze": override, "admin": admin}
 
 
 def _upstream_ok(ctx: Context, s: Session, after: str | None, build: Build | None) -> bool:
