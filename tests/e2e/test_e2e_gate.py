@@ -110,3 +110,20 @@ def test_a_run_tests_only_what_the_upstream_runs(p: Project) -> None:
     r = p.run("e2e", "stage")
     assert r.code == 1 and "stage has no e2e command" in r.err
     assert len(_runs(p)) == n
+
+
+def test_a_run_that_hangs_is_stopped_with_what_it_started(p: Project) -> None:
+    toml = p.path / "shipyard.toml"
+    kept = toml.read_text()
+    hang = "import subprocess, sys; print('started', flush=True); subprocess.run(['sleep', '300'])"
+    start = kept.index("e2e = ")
+    end = kept.index("e2e_timeout = 60") + len("e2e_timeout = 60")
+    line = f'e2e = "{sys.executable} -c \\"{hang}\\""\ne2e_timeout = 1'
+    toml.write_text(kept[:start] + line + kept[end:])
+    try:
+        r = p.run("e2e", "dev", timeout=60)
+    finally:
+        toml.write_text(kept)
+    assert r.code == 3, r.text
+    assert "started" in r.out and "[shipyard] timed out after 1s" in r.out
+    assert "failed" in r.err and _runs(p)[-1][1] == "failed"

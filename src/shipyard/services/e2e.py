@@ -8,7 +8,9 @@ allow-listed environment (``core.environ``) and is stopped after ``e2e_timeout``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -106,7 +108,9 @@ def _execute(
     env.update(SHIPYARD_COMMIT=commit, SHIPYARD_URL_UNDER_TEST=url)
     began = time.monotonic()
     try:
-        proc = subprocess.run(
+        # A session of its own: on timeout the whole group goes (a browser a suite started
+        # too), and nothing left behind holds the output pipe open.
+        proc = subprocess.Popen(
             command,
             shell=True,
             cwd=ctx.settings.repo_path,
@@ -114,18 +118,25 @@ def _execute(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
-        code: int | None = proc.returncode
-        output = proc.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as exc:
-        code = None
-        raw = exc.stdout if isinstance(exc.stdout, bytes) else b""
-        output = raw.decode("utf-8", "replace") + f"\n[shipyard] timed out after {timeout:g}s\n"
     except OSError as exc:
-        code, output = None, f"[shipyard] could not start the command: {exc.strerror}\n"
+        return None, f"[shipyard] could not start the command: {exc.strerror}\n", 0.0
+    try:
+        raw, _ = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+        output = raw.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raw, _ = proc.communicate(timeout=30)
+        code = None
+        output = raw.decode("utf-8", "replace") + f"\n[shipyard] timed out after {timeout:g}s\n"
     return code, output, time.monotonic() - began
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _finish(ctx: Context, run_id: int, code: int | None, output: str, took: float) -> E2ERun:
