@@ -25,6 +25,7 @@ from shipyard.cli import (
     commands_config,
     commands_db,
     commands_deploy,
+    commands_freeze,
     commands_plan,
     commands_reverts,
     commands_train,
@@ -51,6 +52,10 @@ config_app = typer.Typer(
 )
 grant_app = typer.Typer(help="Time-bound access to secret values.", no_args_is_help=True)
 secrets_app = typer.Typer(help="The key that seals secrets.", no_args_is_help=True)
+freeze_app = typer.Typer(
+    help="Freezes: list those on now and coming; start and end one by hand.",
+    invoke_without_command=True,
+)
 
 
 def _print_version(wanted: bool) -> None:
@@ -87,6 +92,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(grant_app, name="grant")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(freeze_app, name="freeze")
 
 # -- set-up
 app.command()(commands_admin.init)
@@ -119,6 +125,10 @@ app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)
 app.command()(commands_deploy.logs)
+freeze_app.callback()(commands_freeze.freeze_list)
+freeze_app.command("start")(commands_freeze.freeze_start)
+freeze_app.command("end")(commands_freeze.freeze_end)
+app.command()(commands_freeze.e2e)
 # -- the server
 audit_app.command("verify")(commands_admin.audit_verify)
 audit_app.command("log")(commands_admin.audit_log)

@@ -45,6 +45,12 @@ def deploy(
     reason: Annotated[
         str | None, typer.Option(metavar="TEXT", help="Why; recorded with the deployment.")
     ] = None,
+    override_freeze: Annotated[
+        bool,
+        typer.Option(
+            "--override-freeze", help="Deploy during a freeze (an admin only; needs --reason)."
+        ),
+    ] = False,
     queue_timeout: Annotated[
         float,
         typer.Option(
@@ -82,6 +88,7 @@ def deploy(
             "allow_unverified": allow_unverified,
             "reason": reason,
             "queue_timeout": queue_timeout,
+            "override_freeze": override_freeze,
         }
         p = server.plan(body)
         if yes or p.refusal is not None:
@@ -94,7 +101,12 @@ def deploy(
     else:
         with session() as ctx:
             p = planning.plan(
-                ctx, environment, ref, allow_unverified=allow_unverified, reason=reason
+                ctx,
+                environment,
+                ref,
+                allow_unverified=allow_unverified,
+                reason=reason,
+                override_freeze=override_freeze,
             )
             if yes or p.refusal is not None:
                 print_plan(p)

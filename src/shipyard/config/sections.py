@@ -121,6 +121,10 @@ class EnvironmentConfig:
     approval_ttl: float = 4 * 3600.0
     approval_timeout: float = 24 * 3600.0
     soak: float = 0.0
+    # The E2E gate: a command run against the upstream's URL ("{url}"); the deploy needs
+    # its last run on the commit to have passed.
+    e2e: str | None = None
+    e2e_timeout: float = 900.0
 
     @property
     def link(self) -> str:
@@ -262,6 +266,8 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
             "restart_on_change": (bool, False),
             **VERIFICATION_SPEC,
             **APPROVAL_SPEC,
+            "e2e": (str, None),
+            "e2e_timeout": (float, 900.0),
         },
     )
     check_runtime(f, p)
@@ -281,7 +287,17 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
     if "{" in rest or "}" in rest or "{ref}" not in f["tag"]:
         raise Invalid((*p, "tag"), "must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
     f["env"] = _str_map(f["env"], (*p, "env"))
+    _e2e(f, p)
     return EnvironmentConfig(**f)
+
+
+def _e2e(f: dict[str, Any], p: tuple[str | int, ...]) -> None:
+    if f["e2e"] is not None:
+        if f["after"] is None:
+            raise Invalid((*p, "e2e"), "runs against the upstream environment: set after too")
+        if not f["e2e"].strip():
+            raise Invalid((*p, "e2e"), 'a command, e.g. "npm run e2e -- --base-url {url}"')
+    _between(f["e2e_timeout"], 0, 86400, (*p, "e2e_timeout"), open_low=True)
 
 
 def _environments(data: Any) -> dict[str, EnvironmentConfig]:

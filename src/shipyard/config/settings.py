@@ -17,6 +17,7 @@ from typing import Any
 
 from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
 from shipyard.config.forge import ForgeConfig, parse_forge
+from shipyard.config.freezes import FreezeConfig, parse_freezes
 from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
 from shipyard.config.notes import NotesConfig, parse_notes
 from shipyard.config.schema import Invalid, SecretRef
@@ -48,6 +49,7 @@ ALL_SECTIONS = {
     "forge": parse_forge,
     "notes": parse_notes,
     "secrets": parse_secrets,
+    "freezes": parse_freezes,
 }
 
 
@@ -75,6 +77,7 @@ class Settings:
     forge: ForgeConfig = field(default_factory=ForgeConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    freezes: list[FreezeConfig] = field(default_factory=list)
     # Where the file was read from; relative paths in it are relative to this.
     root: Path = Path(".")
 
@@ -122,6 +125,11 @@ class Settings:
                 raise Invalid(("checks", "env", i), f"{name!r} holds a secret of Shipyard's")
         if self.tracker.kind != "builtin" and self.app.tracker != "builtin":
             raise Invalid(("app", "tracker"), "choose the tracker in one place: [tracker] kind")
+        for i, freeze in enumerate(self.freezes):
+            for j, env_name in enumerate(freeze.environments):
+                if env_name not in envs:
+                    where = ("freezes", i, "environments", j)
+                    raise Invalid(where, f"no environment named {env_name!r}")
         src = self.releases.source
         if src is not None and src not in envs:
             raise Invalid(("releases", "source"), f"no environment named {src!r}")

@@ -51,6 +51,12 @@ class DeployFacts:
     skip_qa: bool = False  # a rollback returns to a version that already passed
     removed_changes: int = 0  # going back: changes the environment runs that REF lacks
     removed_tickets: Sequence[str] = ()
+    frozen: Sequence[str] = ()  # the freezes on the environment now, each described
+    override_freeze: bool = False  # asked to deploy despite them (needs an admin and a reason)
+    admin: bool = False  # whoever asks is an admin
+    e2e_upstream: str | None = None  # the E2E gate: the environment its runs go against
+    e2e_status: str | None = None  # the last run on the commit: passed | failed | running
+    e2e_run: int | None = None
 
 
 def unverified(tickets: Mapping[str, str]) -> list[str]:
@@ -81,30 +87,60 @@ def evaluate(f: DeployFacts) -> list[Gate]:
     if f.soak and f.upstream is not None and not f.skip_qa:
         gates.append(_soak(f))
     if f.require_qa and not f.skip_qa:
-        missing = unverified(f.tickets)
-        if not missing:
-            n = len(f.tickets)
-            gates.append(
-                Gate(
-                    "QA",
-                    True,
-                    f"all {n} ticket{'s' if n != 1 else ''} verified" if n else "no tickets",
-                )
-            )
-        elif f.allow_unverified:
-            gates.append(
-                Gate(
-                    "QA",
-                    True,
-                    f"{len(missing)} unverified ({', '.join(missing)}), allowed: {f.reason}",
-                )
-            )
-        else:
-            listed = ", ".join(f"{k} ({shown_status(f.tickets[k])})" for k in missing)
-            gates.append(Gate("QA", False, f"unverified tickets: {listed}"))
+        gates.append(_qa(f))
+    if f.e2e_upstream is not None and not f.skip_qa:
+        gates.append(_e2e(f))
     if f.removed_changes:
         gates.append(_going_back(f))
+    if f.frozen:
+        gates.append(_freeze(f))
     return gates
+
+
+def _qa(f: DeployFacts) -> Gate:
+    """Every ticket coming in is verified, or unverified ones are allowed with a reason."""
+    missing = unverified(f.tickets)
+    if not missing:
+        n = len(f.tickets)
+        return Gate(
+            "QA", True, f"all {n} ticket{'s' if n != 1 else ''} verified" if n else "no tickets"
+        )
+    if f.allow_unverified:
+        listed = ", ".join(missing)
+        return Gate("QA", True, f"{len(missing)} unverified ({listed}), allowed: {f.reason}")
+    listed = ", ".join(f"{k} ({shown_status(f.tickets[k])})" for k in missing)
+    return Gate("QA", False, f"unverified tickets: {listed}")
+
+
+def _freeze(f: DeployFacts) -> Gate:
+    """During a freeze only an admin with a reason deploys; a rollback always may."""
+    what = f"{f.environment} is frozen ({'; '.join(f.frozen)})"
+    if f.skip_qa:
+        return Gate("freeze", True, f"{what}: a rollback may go")
+    if not f.override_freeze:
+        return Gate("freeze", False, f"{what}; an admin may override with --override-freeze")
+    if not f.admin:
+        return Gate("freeze", False, f"{what}; only an admin may override a freeze")
+    if not (f.reason or "").strip():
+        return Gate("freeze", False, f'{what}; overriding it needs --reason "..."')
+    return Gate("freeze", True, f"{what}; overridden: {f.reason}")
+
+
+def _e2e(f: DeployFacts) -> Gate:
+    """The last E2E run of the commit against the upstream environment must have passed."""
+    sha, up = f.short_sha, f.e2e_upstream
+    run = f" (run #{f.e2e_run})" if f.e2e_run is not None else ""
+    if f.e2e_status == PASSED:
+        return Gate("e2e", True, f"E2E against {up} passed on {sha}{run}")
+    if f.e2e_status is None:
+        return Gate(
+            "e2e",
+            False,
+            f"no E2E run of {sha} against {up} yet: 'shipyard e2e {f.environment} {sha}'",
+        )
+    if f.e2e_status == FAILED:
+        return Gate("e2e", False, f"the last E2E run of {sha} against {up} failed{run}")
+    return Gate("e2e", False, f"the E2E run of {sha} against {up} is {f.e2e_status}{run}")
 
 
 def _checks(f: DeployFacts) -> Gate:

@@ -358,3 +358,40 @@ class OwedRerevert(Base):
     # Set when the re-revert lands on main: the commit that brought the change back.
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cleared_by_sha: Mapped[str | None] = mapped_column(String(64))
+
+
+class Freeze(Base):
+    """A freeze started by hand (``services.freezes``); those set in the file are not
+    stored. ``environment`` None: every environment; ``ends_at`` None: until ended."""
+
+    __tablename__ = "freezes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"), index=True)
+    environment: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class E2ERun(Base):
+    """One run of an environment's ``e2e`` command against its upstream's URL, on the
+    commit the upstream ran (``services.e2e``)."""
+
+    __tablename__ = "e2e_runs"
+    __table_args__ = (Index("ix_e2e_runs_app_env_commit", "app_id", "environment", "commit"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    environment: Mapped[str] = mapped_column(String(64))  # whose gate it is
+    upstream: Mapped[str] = mapped_column(String(64))  # what it ran against
+    commit: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # running | passed | failed
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    log: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[float | None] = mapped_column(Float)
+    requested_by: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

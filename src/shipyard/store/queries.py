@@ -19,6 +19,7 @@ from shipyard.store.models import (
     Build,
     Check,
     Deployment,
+    E2ERun,
     Environment,
     User,
 )
@@ -124,4 +125,18 @@ def signed_in_user(session: Session, name: str, token_hash: str) -> User | None:
             ApiToken.token_hash == token_hash,
             ApiToken.revoked_at.is_(None),
         )
+    ).scalar_one_or_none()
+
+
+def last_e2e_run(s: Session, app_id: int, environment: str, commit: str) -> E2ERun | None:
+    """The newest E2E run of ``commit`` for ``environment``'s gate."""
+    return s.execute(
+        select(E2ERun)
+        .where(
+            E2ERun.app_id == app_id,
+            E2ERun.environment == environment,
+            E2ERun.commit == commit,
+        )
+        .order_by(E2ERun.id.desc())
+        .limit(1)
     ).scalar_one_or_none()

@@ -123,12 +123,22 @@ def create_app(
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
-    from shipyard.web.routes import admin, api, api_plan, approvals, pages, reverts_api, webhooks
+    from shipyard.web.routes import (
+        admin,
+        api,
+        api_plan,
+        approvals,
+        freezes,
+        pages,
+        reverts_api,
+        webhooks,
+    )
 
     app.include_router(approvals.router)  # before api: /deployments/awaiting
     app.include_router(api.router)
     app.include_router(reverts_api.router)
     app.include_router(api_plan.router)
+    app.include_router(freezes.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

@@ -98,6 +98,7 @@ class DeployIn(BaseModel):
     allow_unverified: bool = False
     reason: str | None = Field(default=None, max_length=2000)
     queue_timeout: float = Field(default=600.0, ge=0, le=3600)
+    override_freeze: bool = False  # an admin, with a reason
 
 
 class RollbackIn(BaseModel):

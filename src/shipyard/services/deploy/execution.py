@@ -131,7 +131,14 @@ def _acquire_and_run(ctx: Context, dep_id: int, p: Plan, queue_timeout: float) -
 
 def _run(ctx: Context, dep_id: int, p: Plan) -> Deployment:
     fresh = plan(
-        ctx, p.environment, p.ref, kind=p.kind, allow_unverified=p.allow_unverified, reason=p.reason
+        ctx,
+        p.environment,
+        p.ref,
+        kind=p.kind,
+        allow_unverified=p.allow_unverified,
+        reason=p.reason,
+        override_freeze=p.override_freeze,
+        role=p.role,
     )
     if fresh.commit != p.commit:
         raise Refused(f"{p.ref} moved from {p.short_sha} to {fresh.short_sha} while queued")
@@ -253,12 +260,35 @@ def _enqueue(ctx: Context, p: Plan) -> int:
             action="deployment.queued",
             subject=f"{p.environment}#{d.id}",
             data=_audit_data(
-                d, {"allow_unverified": p.allow_unverified, "unverified": p.unverified}
+                d,
+                {
+                    "allow_unverified": p.allow_unverified,
+                    "unverified": p.unverified,
+                    **_frozen(p),
+                },
             ),
         )
+        if _frozen(p).get("freeze_overridden"):
+            audit.append(
+                session,
+                actor=ctx.actor,
+                app=ctx.app_name,
+                action="freeze.overridden",
+                subject=f"{p.environment}#{d.id}",
+                data={"ref": p.ref, "commit": p.commit, "reason": p.reason, **_frozen(p)},
+            )
         return d.id
 
     return ctx.store.retrying(write)
+
+
+def _frozen(p: Plan) -> dict[str, Any]:
+    """What the audit log keeps of a freeze the deploy went through: the overriding admin's
+    reason with the freezes it overrode."""
+    gate = next((g for g in p.gates if g.name == "freeze"), None)
+    if gate is None:
+        return {}
+    return {"freeze_overridden": p.override_freeze and p.kind != "rollback", "freeze": gate.detail}
 
 
 def _acquire(ctx: Context, dep_id: int, environment: str, queue_timeout: float) -> None:

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from shipyard.core.freezes import summary
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.execution import execute
 from shipyard.services.deploy.failures import tried_and_failed
 from shipyard.services.deploy.planning import plan
+from shipyard.services.freezes import frozen
 from shipyard.store import audit
 from shipyard.store.models import Build
 from shipyard.store.queries import current_of
@@ -19,7 +21,7 @@ from shipyard.store.queries import current_of
 @dataclass
 class Followed:
     """What ``follow_main`` did, per environment: deployed (short SHA), failed (why), or
-    held back because that build already failed there (why)."""
+    held back because that build already failed there or the environment is frozen (why)."""
 
     deployed: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -47,6 +49,11 @@ def follow_main(ctx: Context, green: Build) -> Followed:
             )
             continue
         if current is not None and current.commit == green.sha:
+            continue
+        if on := frozen(ctx, name):
+            # Paused, not skipped: the next sync after the freeze moves it.
+            done.held[name] = f"{name} is frozen ({summary(on)}); following resumes after it"
+            ctx.reporter.step(done.held[name])
             continue
         if failed is not None:
             done.held[name] = (

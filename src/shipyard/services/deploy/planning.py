@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from shipyard.core import states as st
 from shipyard.core.gates import DeployFacts, Gate, evaluate, refusal, unverified
 from shipyard.errors import InvalidRef, NotFound, ShipyardError
+from shipyard.services import freezes
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
 from shipyard.store.models import Build, Deployment
-from shipyard.store.queries import checks_of, current_of, find_build
+from shipyard.store.queries import checks_of, current_of, find_build, last_e2e_run
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -40,6 +41,8 @@ class Plan:
     reason: str | None = None
     removed: list[Any] = field(default_factory=list)  # going back: changes taken out
     removed_tickets: dict[str, str] = field(default_factory=dict)  # their tickets, raw status
+    override_freeze: bool = False  # an admin deploys despite a freeze (with the reason)
+    role: str | None = None  # the server's signed-in role of whoever asks; None: the CLI's
 
     @property
     def backward(self) -> bool:
@@ -92,6 +95,8 @@ def plan(
     kind: str = "deploy",
     allow_unverified: bool = False,
     reason: str | None = None,
+    override_freeze: bool = False,
+    role: str | None = None,
 ) -> Plan:
     """Everything a deploy of ``ref`` to ``environment`` would do, and whether it may.
 
@@ -112,6 +117,7 @@ def plan(
         failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
         soaked = _soaked(ctx, s, cfg.after, build)
         current = current_of(s, ctx.environment_row(s, environment))
+        e2e = last_e2e_run(s, ctx.app_id, environment, commit) if cfg.e2e else None
     moves = _moves(ctx, current.commit if current else None, commit)
     facts = DeployFacts(
         environment=environment,
@@ -133,6 +139,10 @@ def plan(
         skip_qa=kind == "rollback",
         removed_changes=len(moves.removed),
         removed_tickets=list(moves.removed_tickets),
+        e2e_upstream=cfg.after if cfg.e2e else None,
+        e2e_status=e2e.status if e2e else None,
+        e2e_run=e2e.id if e2e else None,
+        **_freeze_facts(ctx, environment, override_freeze, role),
     )
     return Plan(
         environment=environment,
@@ -152,7 +162,18 @@ def plan(
         reason=reason,
         removed=moves.removed,
         removed_tickets=moves.removed_tickets,
+        override_freeze=override_freeze,
+        role=role,
     )
+
+
+def _freeze_facts(
+    ctx: Context, environment: str, override: bool, role: str | None
+) -> dict[str, Any]:
+    """The freezes on ``environment`` now, and whether whoever asks may override them."""
+    frozen = [w.describe() for w in freezes.frozen(ctx, environment)]
+    admin = bool(frozen) and override and freezes.is_admin(ctx, role)
+    return {"frozen": frozen, "override_freeze": override, "admin": admin}
 
 
 def _soaked(ctx: Context, s: Session, after: str | None, build: Build | None) -> float | None:

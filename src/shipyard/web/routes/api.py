@@ -324,6 +324,8 @@ def plan(
             body.ref,
             allow_unverified=body.allow_unverified,
             reason=body.reason,
+            override_freeze=body.override_freeze,
+            role=who.role,
         )
     )
 
@@ -337,7 +339,13 @@ def deploy(
 
     ctx = context_for(request, who.name, app)
     p = planning.plan(
-        ctx, body.environment, body.ref, allow_unverified=body.allow_unverified, reason=body.reason
+        ctx,
+        body.environment,
+        body.ref,
+        allow_unverified=body.allow_unverified,
+        reason=body.reason,
+        override_freeze=body.override_freeze,
+        role=who.role,
     )
     return deployment_out(
         execution.execute(ctx, p, queue_timeout=body.queue_timeout), body.environment

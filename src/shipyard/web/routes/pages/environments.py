@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shipyard.core.freezes import moment
 from shipyard.services.context import Context
 from shipyard.web.routes.pages.common import page, reading, render
 
@@ -27,6 +28,8 @@ def environments(request: Request, app: str) -> Response:
         app=app,
         rows=status_of(ctx),
         owed=owed_of(ctx),
+        freezes=freezes_of(ctx),
+        moment=moment,
     )
 
 
@@ -57,6 +60,17 @@ def instance_log(
         commit=commit,
         log=log,
     )
+
+
+def freezes_of(ctx: Context) -> Any:
+    """The freezes on now and coming, for the banner; None when they cannot be read."""
+    from shipyard.errors import ShipyardError
+    from shipyard.services.freezes import listing
+
+    try:
+        return listing(ctx)
+    except ShipyardError:
+        return None
 
 
 def status_of(ctx: Context) -> list[Any]:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from shipyard.core import states as st
+from shipyard.core.freezes import moment
 from shipyard.errors import NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
 from shipyard.store.models import Deployment, Environment
@@ -23,7 +24,7 @@ from shipyard.web import session as sessions
 from shipyard.web.background import Rollouts
 from shipyard.web.deps import Principal
 from shipyard.web.routes.pages.common import acting, must, page, reading, render
-from shipyard.web.routes.pages.environments import owed_of
+from shipyard.web.routes.pages.environments import freezes_of, owed_of
 from shipyard.web.schemas import verification_of
 
 log = logging.getLogger("shipyard.web.pages")
@@ -99,6 +100,8 @@ def _promote_page(
         owed=owed_of(ctx),
         fixes=fixes,
         notice=notice,
+        freezes=freezes_of(ctx),
+        moment=moment,
     )
 
 
