@@ -177,13 +177,11 @@ def record_started(ctx: Context, environment: str, version: int) -> None:
     ctx.store.retrying(write)
 
 
-def stale_versions(s: Session, env: Environment) -> tuple[int, int | None] | None:
-    """(active, running) when the running instances started with an older version."""
-    active = active_version(s, env.id)
-    number = active.version if active else 0
-    if env.config_version is None or env.current_deployment_id is None:
+def stale_note(running: int | None, active: int | None) -> str | None:
+    """``"stale (config v2, active v3)"`` when instances started with an older version."""
+    if running is None or running >= (active or 0):
         return None
-    return (number, env.config_version) if env.config_version < number else None
+    return f"stale (config v{running}, active v{active})"
 
 
 def opened_secrets(store: Store, apps: list[Settings]) -> set[str]:
