@@ -93,6 +93,7 @@ def propose(
         ring = ec.keyring(ctx)
         for c in secrets:
             values[c.name] = ring.seal(c.value, ec.seal_context(ctx.app_name, environment, c.name))
+        ctx.scrubber.add(c.value for c in secrets)  # from now on, never shown by this process
     now = datetime.now(UTC)
 
     def write(s: Session) -> Proposed:
@@ -274,7 +275,9 @@ def reject(ctx: Context, environment: str, version: int, reason: str) -> None:
 
 
 def _after_activation(ctx: Context, environment: str) -> None:
-    """With ``restart_on_change``, running instances restart onto the new version."""
+    """This process's scrubber learns the now active secrets; with ``restart_on_change``,
+    running instances restart onto the new version."""
+    ctx.scrubber.add(ec.active_secrets(ctx, environment))
     if not ctx.settings.environment(environment).restart_on_change:
         return
     from shipyard.services.restart import restart

@@ -184,6 +184,40 @@ def stale_note(running: int | None, active: int | None) -> str | None:
     return f"stale (config v{running}, active v{active})"
 
 
+def active_secrets(ctx: Context, environment: str | None = None) -> set[str]:
+    """The active secret values of the app (of ``environment``), for a scrubber. Those this
+    process cannot open (no key, a damaged value) are left out: it cannot show them either."""
+    with ctx.store.read() as s:
+        q = (
+            select(ConfigEntry, ConfigVersion.version, Environment.name)
+            .join(ConfigVersion, ConfigVersion.id == ConfigEntry.version_id)
+            .join(Environment, Environment.id == ConfigVersion.environment_id)
+            .where(
+                Environment.app_id == ctx.app_id,
+                ConfigEntry.kind == "secret",
+                ConfigVersion.state == "active",
+            )
+        )
+        if environment is not None:
+            q = q.where(Environment.name == environment)
+        rows = s.execute(q).all()
+    if not rows:
+        return set()
+    try:
+        ring = keyring(ctx)
+    except ConfigError:
+        return set()
+    values = set()
+    for entry, version, env in rows:
+        try:
+            values.add(
+                open_secret(ring, entry, seal_context(ctx.app_name, env, entry.name), version)
+            )
+        except SecretsError:
+            continue
+    return values
+
+
 def opened_secrets(store: Store, apps: list[Settings]) -> set[str]:
     """Every active secret value of ``apps``, for the server's scrubber; a ConfigError
     (the server refuses to start) when an app stores secrets its key cannot open, or

@@ -100,6 +100,7 @@ def create_app(
     # The environments' stored secrets too; without their key the server does not start.
     scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
     app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
+    app.state.scrubber = app.state.fleet.scrubber = scrubber  # approvals add to it
     app.add_middleware(errors.StrictJson)
     app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
@@ -123,9 +124,10 @@ def create_app(
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
-    from shipyard.web.routes import admin, api, pages, webhooks
+    from shipyard.web.routes import admin, api, config_api, pages, webhooks
 
     app.include_router(api.router)
+    app.include_router(config_api.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

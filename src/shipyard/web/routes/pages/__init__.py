@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from shipyard.web.routes.pages import (
     auth,
     builds,
+    config,
     env_actions,
     environments,
     history,
@@ -33,6 +34,7 @@ for part in (
     overview,
     environments,
     env_actions,
+    config,
     promote,
     releases,
     builds,
