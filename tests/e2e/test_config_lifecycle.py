@@ -229,3 +229,25 @@ def test_serve_refuses_to_start_without_the_key(keyed: Project, tmp_path: Path) 
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "1 secret(s) are stored but [secrets] key is not set" in proc.stderr
+
+
+def test_a_gitops_environment_refuses_stored_variables(keyed: Project) -> None:
+    p = keyed
+    toml = p.path / "shipyard.toml"
+    text = toml.read_text().replace(
+        f"[environments.prod]\nport = {p.ports['prod']}\n",
+        '[environments.prod]\nruntime = "gitops"\nurl = "http://127.0.0.1:9/"\n',
+    )
+    gitops = (
+        '\n[environments.prod.gitops]\nrepo = "/nowhere"\npath = "k8s/prod"\n'
+        'image = "127.0.0.1:5000/acme/web"\n'
+    )
+    p.repo.commit("Run prod through GitOps", {"shipyard.toml": text + gitops}, author=RELEASER)
+    before = p.ok("config", "prod").out
+    for args, stdin in ((("MODE=a",), ""), (("API_KEY", "--secret"), FIRST)):
+        r = feed(p, stdin, "config", "set", "prod", *args)
+        assert r.code == 1 and "Traceback" not in r.err, r.text
+        assert "prod runs on gitops: its pods never get Shipyard's stored variables" in r.err
+        assert len(r.err.strip().splitlines()) == 1
+    assert p.ok("config", "prod").out == before
+    assert "config.requested" not in p.ok("audit", "log", "--limit", "50").out

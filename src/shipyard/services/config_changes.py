@@ -83,6 +83,12 @@ def propose(
     """A new version of ``environment``'s variables with ``changes`` applied."""
     ec.require(ctx, "config")
     cfg = ctx.settings.environment(environment)
+    if cfg.runtime != "local":
+        raise ShipyardError(
+            f"{environment} runs on {cfg.runtime}: its pods never get Shipyard's stored "
+            "variables; keep them in the cluster (a Kubernetes Secret the overlay references, "
+            "encrypted with SOPS or Sealed Secrets in the manifests repository: docs/secrets.md)"
+        )
     if not changes:
         raise ShipyardError("name at least one variable to set or unset")
     values = {c.name: _check(c) for c in changes}
