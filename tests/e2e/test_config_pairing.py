@@ -116,6 +116,9 @@ def test_the_pairing_session_end_to_end(paired: Project) -> None:
 
     # 5. Stage is stale: its instance started before version 2.
     assert "stale: instances run version 0" in p.ok("config", "stage").out
+    status = p.ok("status").out
+    assert "stage: instances stale (config v0, active v2): shipyard restart stage" in status
+    assert "dev:" not in status  # dev stores nothing: nothing is stale there
 
     # 6. A restart brings it to the new version, with no failed request under load.
     load = Load(p.ports["stage"])
@@ -128,6 +131,7 @@ def test_the_pairing_session_end_to_end(paired: Project) -> None:
     assert load.ok > 0 and load.failed == 0
     assert instance_env(p, "stage")["API_KEY"] == SECOND
     assert "stale" not in p.ok("config", "stage").out
+    assert "stale" not in p.ok("status").out
 
     # 7. The grant expires by itself, and a read is refused.
     deadline = time.monotonic() + 30

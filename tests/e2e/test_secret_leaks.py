@@ -132,6 +132,9 @@ def _drive_server(url: str, token: str, planted: dict[str, str], sha: str) -> di
             "/api/v1/apps/monitor/tickets",
             "/api/v1/apps/monitor/notes?range=HEAD",
             "/api/v1/audit/verify",
+            "/api/v1/apps/monitor/environments/prod/config",
+            "/api/v1/apps/monitor/environments/prod/config/versions/1",
+            "/api/v1/apps/monitor/grants",
             "/metrics",
             "/openapi.json",
         ):
@@ -150,6 +153,8 @@ def _drive_server(url: str, token: str, planted: dict[str, str], sha: str) -> di
             "/apps/monitor/releases",
             "/history",
             "/users",
+            "/apps/monitor/environments/prod/config",
+            "/apps/monitor/environments/stage/config",
         ):
             r = pages.get(path)
             assert r.status_code == 200, (path, r.text[:300])

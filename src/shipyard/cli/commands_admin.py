@@ -174,6 +174,7 @@ def serve(
     # The schedules start and stop with the app's lifespan: uvicorn re-raises the
     # stopping signal once it returns, so anything left for afterwards would be cut short.
     app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
+    configure(scrubber=app.state.scrubber)  # the one the server adds approved secrets to
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 

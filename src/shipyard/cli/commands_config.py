@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli.common import console, session
+from shipyard.cli import remote_config as rc
+from shipyard.cli.common import console, remote, session
 from shipyard.errors import ShipyardError
 
 MAX_INPUT = 64_000
@@ -46,9 +47,12 @@ def show(environment: Env) -> None:
     from shipyard.services.config_changes import versions
     from shipyard.services.envconfig import listing
 
-    with session() as ctx:
-        active, running, rows = listing(ctx, environment)
-        pending = [v for v in versions(ctx, environment) if v.state == "pending"]
+    if (server := remote()) is not None:
+        active, running, rows, pending = rc.listing(server, environment)
+    else:
+        with session() as ctx:
+            active, running, rows = listing(ctx, environment)
+            pending = [v for v in versions(ctx, environment) if v.state == "pending"]
     t = _table("Name", "Value", "Kind", "Version", "Changed by", "Changed at")
     for e in rows:
         t.add_row(
@@ -141,12 +145,16 @@ def set_(
     cas: Cas = None,
 ) -> None:
     """Change variables of ENV: a new version, active once approved where that is needed."""
+    _said(environment, _propose(environment, _changes(pairs, secret, ref, from_file), cas))
+
+
+def _propose(environment: str, changes: list[Any], cas: int | None) -> Any:
     from shipyard.services.config_changes import propose
 
-    changes = _changes(pairs, secret, ref, from_file)
+    if (server := remote()) is not None:
+        return rc.propose(server, environment, changes, cas)
     with session() as ctx:
-        done = propose(ctx, environment, changes, cas=cas)
-    _said(environment, done)
+        return propose(ctx, environment, changes, cas=cas)
 
 
 def unset(
@@ -155,11 +163,9 @@ def unset(
     cas: Cas = None,
 ) -> None:
     """Remove variables of ENV: a new version, active once approved where that is needed."""
-    from shipyard.services.config_changes import Change, propose
+    from shipyard.services.config_changes import Change
 
-    with session() as ctx:
-        done = propose(ctx, environment, [Change(n, "unset") for n in names], cas=cas)
-    _said(environment, done)
+    _said(environment, _propose(environment, [Change(n, "unset") for n in names], cas))
 
 
 def diff(environment: Env, version: Version) -> None:
@@ -168,8 +174,11 @@ def diff(environment: Env, version: Version) -> None:
 
     from shipyard.services.config_changes import diff as do_diff
 
-    with session() as ctx:
-        base, lines = do_diff(ctx, environment, version)
+    if (server := remote()) is not None:
+        base, lines = rc.diff(server, environment, version)
+    else:
+        with session() as ctx:
+            base, lines = do_diff(ctx, environment, version)
     out = console()
     out.print(f"{environment}: config version {version} against version {base}")
     marks = {"added": "[green]+[/]", "removed": "[red]-[/]", "changed": "[yellow]~[/]"}
@@ -185,8 +194,11 @@ def approve(environment: Env, version: Version) -> None:
     """Approve another person's change request: it becomes the active version."""
     from shipyard.services.config_changes import approve as do_approve
 
-    with session() as ctx:
-        do_approve(ctx, environment, version)
+    if (server := remote()) is not None:
+        rc.decide(server, environment, version, None)
+    else:
+        with session() as ctx:
+            do_approve(ctx, environment, version)
     console().print(f"[green]✓[/] {environment}: config version {version} is active")
 
 
@@ -198,8 +210,13 @@ def reject(
     """Reject a change request."""
     from shipyard.services.config_changes import reject as do_reject
 
-    with session() as ctx:
-        do_reject(ctx, environment, version, reason)
+    if (server := remote()) is not None:
+        if not reason.strip():
+            raise ShipyardError("say why (--reason)")
+        rc.decide(server, environment, version, reason)
+    else:
+        with session() as ctx:
+            do_reject(ctx, environment, version, reason)
     console().print(f"{environment}: config version {version} rejected")
 
 
@@ -207,8 +224,11 @@ def get(environment: Env, name: Annotated[str, typer.Argument(metavar="NAME")]) 
     """Print one value of ENV; needs your own approved grant; audited."""
     from shipyard.services.grants import read
 
-    with session() as ctx:
-        value = read(ctx, environment, name)
+    if (server := remote()) is not None:
+        value = rc.read(server, environment, name)
+    else:
+        with session() as ctx:
+            value = read(ctx, environment, name)
     sys.stdout.write(value + "\n")
 
 
@@ -221,8 +241,11 @@ def grant_request(
     from shipyard.services.grants import parse_duration, request
 
     seconds = parse_duration(for_)
-    with session() as ctx:
-        grant = request(ctx, environment, seconds, reason)
+    if (server := remote()) is not None:
+        grant = rc.grant_request(server, environment, for_, reason)
+    else:
+        with session() as ctx:
+            grant = request(ctx, environment, seconds, reason)
     console().print(
         f"grant #{grant} on {environment} waits for another person: shipyard grant approve {grant}"
     )
@@ -233,8 +256,11 @@ def grant_approve(grant: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     from shipyard.cli.output import when
     from shipyard.services.grants import decide
 
-    with session() as ctx:
-        row = decide(ctx, grant, approve=True)
+    if (server := remote()) is not None:
+        row = rc.grant_decide(server, grant, True, "")
+    else:
+        with session() as ctx:
+            row = decide(ctx, grant, approve=True)
     console().print(f"[green]✓[/] grant #{grant} for {row.user} until {when(row.expires_at)} UTC")
 
 
@@ -245,8 +271,11 @@ def grant_reject(
     """Reject a grant request."""
     from shipyard.services.grants import decide
 
-    with session() as ctx:
-        decide(ctx, grant, approve=False, reason=reason)
+    if (server := remote()) is not None:
+        rc.grant_decide(server, grant, False, reason)
+    else:
+        with session() as ctx:
+            decide(ctx, grant, approve=False, reason=reason)
     console().print(f"grant #{grant} rejected")
 
 
@@ -257,8 +286,11 @@ def grant_list(environment: Annotated[str | None, typer.Argument(metavar="[ENV]"
     from shipyard.cli.output import _table, when
     from shipyard.services.grants import grants_of
 
-    with session() as ctx:
-        rows = grants_of(ctx, environment)
+    if (server := remote()) is not None:
+        rows = rc.grants(server, environment)
+    else:
+        with session() as ctx:
+            rows = grants_of(ctx, environment)
     t = _table("Grant", "Env", "User", "State", "Seconds", "Approved by", "Expires", "Reason")
     for g, env in rows:
         t.add_row(

@@ -32,6 +32,9 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
     try:
         # A deploy whose command was killed is finished or failed before anything else.
         recover(ctx)
+        from shipyard.services.envconfig import active_secrets
+
+        ctx.scrubber.add(active_secrets(ctx))  # the stored secrets are never shown either
         yield ctx
     finally:
         ctx.close()

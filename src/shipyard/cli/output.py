@@ -241,6 +241,8 @@ def status_table(rows: list[EnvStatus]) -> Table:
         )
         if getattr(r, "failure", None) is not None:
             health = f"[red]{escape(r.health)}[/]"  # the detail follows the table
+        if getattr(r, "stale_config", None):
+            health += " [yellow]stale config[/]"  # the versions and the hint follow the table
         t.add_row(
             r.name,
             str(r.port),
@@ -258,6 +260,12 @@ def print_failures(rows: list[EnvStatus]) -> None:
     """Below the status table: each environment whose newest deployment failed, what
     failed, when and why, what serves instead, and where its instance's log is."""
     for r in rows:
+        stale = getattr(r, "stale_config", None)
+        if stale:
+            console().print(
+                f"[yellow]! {r.name}[/]: instances {stale}: shipyard restart {r.name}",
+                soft_wrap=True,
+            )
         f = getattr(r, "failure", None)
         if f is None:
             continue

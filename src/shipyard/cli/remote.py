@@ -163,6 +163,7 @@ class Remote:
                     waiting=waiting,
                     in_flight=self._deployment(e["in_flight"]),
                     failure=self._deployment(e.get("failure")),
+                    stale_config=e.get("stale_config"),
                 )
             )
         return out

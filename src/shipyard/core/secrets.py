@@ -43,18 +43,25 @@ class Scrubber:
     """Replaces every secret value (in any of its forms) with ``[secret]``."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        forms: set[str] = set()
+        self._forms: frozenset[str] = frozenset()
+        self._text: re.Pattern[str] | None = None
+        self._bytes: re.Pattern[bytes] | None = None
+        self.add(values)
+
+    def add(self, values: Iterable[str]) -> None:
+        """Scrub ``values`` too from now on (a secret changed while the process runs)."""
+        forms = set(self._forms)
         for value in values:
             if len(value) >= MIN_LENGTH:
                 forms |= _forms(value)
+        if forms == self._forms:
+            return
         # Longest first, so a value that contains another is replaced whole.
         ordered = sorted(forms, key=len, reverse=True)
-        self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self._bytes = (
-            re.compile(b"|".join(re.escape(f.encode("utf-8", "replace")) for f in ordered))
-            if ordered
-            else None
-        )
+        text = re.compile("|".join(map(re.escape, ordered)))
+        raw = re.compile(b"|".join(re.escape(f.encode("utf-8", "replace")) for f in ordered))
+        # Each pattern is swapped in whole: a thread scrubbing meanwhile uses the old or the new.
+        self._bytes, self._text, self._forms = raw, text, frozenset(forms)
 
     def __bool__(self) -> bool:
         return self._text is not None

@@ -83,6 +83,12 @@ def propose(
     """A new version of ``environment``'s variables with ``changes`` applied."""
     ec.require(ctx, "config")
     cfg = ctx.settings.environment(environment)
+    if cfg.runtime != "local":
+        raise ShipyardError(
+            f"{environment} runs on {cfg.runtime}: its pods never get Shipyard's stored "
+            "variables; keep them in the cluster (a Kubernetes Secret the overlay references, "
+            "encrypted with SOPS or Sealed Secrets in the manifests repository: docs/secrets.md)"
+        )
     if not changes:
         raise ShipyardError("name at least one variable to set or unset")
     values = {c.name: _check(c) for c in changes}
@@ -93,6 +99,7 @@ def propose(
         ring = ec.keyring(ctx)
         for c in secrets:
             values[c.name] = ring.seal(c.value, ec.seal_context(ctx.app_name, environment, c.name))
+        ctx.scrubber.add(c.value for c in secrets)  # from now on, never shown by this process
     now = datetime.now(UTC)
 
     def write(s: Session) -> Proposed:
@@ -274,7 +281,9 @@ def reject(ctx: Context, environment: str, version: int, reason: str) -> None:
 
 
 def _after_activation(ctx: Context, environment: str) -> None:
-    """With ``restart_on_change``, running instances restart onto the new version."""
+    """This process's scrubber learns the now active secrets; with ``restart_on_change``,
+    running instances restart onto the new version."""
+    ctx.scrubber.add(ec.active_secrets(ctx, environment))
     if not ctx.settings.environment(environment).restart_on_change:
         return
     from shipyard.services.restart import restart

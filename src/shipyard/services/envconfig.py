@@ -177,13 +177,45 @@ def record_started(ctx: Context, environment: str, version: int) -> None:
     ctx.store.retrying(write)
 
 
-def stale_versions(s: Session, env: Environment) -> tuple[int, int | None] | None:
-    """(active, running) when the running instances started with an older version."""
-    active = active_version(s, env.id)
-    number = active.version if active else 0
-    if env.config_version is None or env.current_deployment_id is None:
+def stale_note(running: int | None, active: int | None) -> str | None:
+    """``"stale (config v2, active v3)"`` when instances started with an older version."""
+    if running is None or running >= (active or 0):
         return None
-    return (number, env.config_version) if env.config_version < number else None
+    return f"stale (config v{running}, active v{active})"
+
+
+def active_secrets(ctx: Context, environment: str | None = None) -> set[str]:
+    """The active secret values of the app (of ``environment``), for a scrubber. Those this
+    process cannot open (no key, a damaged value) are left out: it cannot show them either."""
+    with ctx.store.read() as s:
+        q = (
+            select(ConfigEntry, ConfigVersion.version, Environment.name)
+            .join(ConfigVersion, ConfigVersion.id == ConfigEntry.version_id)
+            .join(Environment, Environment.id == ConfigVersion.environment_id)
+            .where(
+                Environment.app_id == ctx.app_id,
+                ConfigEntry.kind == "secret",
+                ConfigVersion.state == "active",
+            )
+        )
+        if environment is not None:
+            q = q.where(Environment.name == environment)
+        rows = s.execute(q).all()
+    if not rows:
+        return set()
+    try:
+        ring = keyring(ctx)
+    except ConfigError:
+        return set()
+    values = set()
+    for entry, version, env in rows:
+        try:
+            values.add(
+                open_secret(ring, entry, seal_context(ctx.app_name, env, entry.name), version)
+            )
+        except SecretsError:
+            continue
+    return values
 
 
 def opened_secrets(store: Store, apps: list[Settings]) -> set[str]:

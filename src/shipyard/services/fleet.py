@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipyard.config import Settings, load
+from shipyard.core.secrets import Scrubber
 from shipyard.errors import ConfigError, NotFound
 from shipyard.services.context import Context
 from shipyard.store.db import Store
@@ -79,6 +80,8 @@ class Fleet:
     apps: dict[str, Settings]
     store: Store
     _ids: dict[str, int] = field(default_factory=dict)
+    # The server's scrubber, shared by every context: a secret one learns, all scrub.
+    scrubber: Scrubber | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -102,6 +105,7 @@ class Fleet:
     def context(self, name: str, actor: str) -> Context:
         """A service context for ``name`` on the shared store; its app row made once."""
         ctx = Context(settings=self.settings(name), store=self.store, actor=actor)
+        ctx._scrubber = self.scrubber
         known = self._ids.get(name)
         if known is not None:
             ctx._app_id = known

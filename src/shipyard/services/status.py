@@ -30,9 +30,10 @@ from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, tickets_of
 from shipyard.services.deploy.failures import health_with, latest_failures
+from shipyard.services.envconfig import stale_note
 from shipyard.services.hooks import on_deployment_changed
 from shipyard.store.db import StoreError
-from shipyard.store.models import App, Deployment, Environment, Ticket
+from shipyard.store.models import App, ConfigVersion, Deployment, Environment, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class EnvStatus:
     in_flight: Shown | None
     # Its newest deployment, when that failed after the one it runs (which still serves).
     failure: Shown | None = None
+    # "stale (config v2, active v3)": its instances started with an older config version.
+    stale_config: str | None = None
 
 
 # The stored base of an environment that runs nothing on an app with no baseline yet.
@@ -95,6 +98,8 @@ class _EnvRow:
     waiting_head: str | None
     waiting_changes: int | None
     waiting_tickets: str | None
+    config_version: int | None  # the config version its instances started with
+    config_active: int | None  # the active config version (None: nothing stored)
 
 
 ENV_ROW = tuple(f.name for f in fields(_EnvRow))
@@ -111,11 +116,11 @@ class _AppRow:
 def _snapshot_query() -> Select[Any]:
     # Built once, on the tables: making the aliases and joins costs more than running the
     # query, and plain rows cost a fraction of ORM entities (this runs on every view).
-    e, a = Environment.__table__, App.__table__
+    e, a, cv = Environment.__table__, App.__table__, ConfigVersion.__table__
     cur, fly = Deployment.__table__.alias("cur"), Deployment.__table__.alias("fly")
     return (
         select(
-            *(e.c[n] for n in ENV_ROW),
+            *(cv.c.version if n == "config_active" else e.c[n] for n in ENV_ROW),
             a.c.id,
             a.c.baseline_sha,
             a.c.last_seen_sha,
@@ -128,6 +133,7 @@ def _snapshot_query() -> Select[Any]:
         .outerjoin(  # at most one: the database allows one active deployment per environment
             fly, and_(fly.c.environment_id == e.c.id, fly.c.state.in_(ACTIVE_STATES))
         )
+        .outerjoin(cv, and_(cv.c.environment_id == e.c.id, cv.c.state == "active"))
         .where(e.c.app_id.in_(bindparam("app_ids", expanding=True)))
     )
 
@@ -361,6 +367,7 @@ def _rows(
                 waiting,
                 snap.flying.get(name),
                 failure,
+                stale_note(env.config_version, env.config_active) if name in snap.current else None,
             )
         )
     return out

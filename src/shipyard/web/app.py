@@ -100,6 +100,7 @@ def create_app(
     # The environments' stored secrets too; without their key the server does not start.
     scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
     app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
+    app.state.scrubber = app.state.fleet.scrubber = scrubber  # approvals add to it
     app.add_middleware(errors.StrictJson)
     app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
@@ -128,6 +129,7 @@ def create_app(
         api,
         api_plan,
         approvals,
+        config_api,
         freezes,
         pages,
         reverts_api,
@@ -139,6 +141,7 @@ def create_app(
     app.include_router(reverts_api.router)
     app.include_router(api_plan.router)
     app.include_router(freezes.router)
+    app.include_router(config_api.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

@@ -97,9 +97,15 @@ class AccessLog:
             )
 
 
+# Set by the one route that answers with a secret's value (to a user holding a grant,
+# audited): its answer goes out unscrubbed, and the header itself is dropped.
+REVEAL_HEADER = "x-shipyard-reveal"
+_REVEAL = REVEAL_HEADER.encode()
+
+
 class ScrubSecrets:
     """ASGI middleware: every configured secret value is taken out of every answer
-    (API JSON, pages, errors), whatever put it there.
+    (API JSON, pages, errors), whatever put it there (but for ``REVEAL_HEADER``).
 
     A body sent whole is scrubbed and its Content-Length set again; a streamed one
     is scrubbed chunk by chunk."""
@@ -113,13 +119,20 @@ class ScrubSecrets:
             await self.app(scope, receive, send)
             return
         start: Message | None = None
+        reveal = False
 
         async def sending(message: Message) -> None:
-            nonlocal start
+            nonlocal start, reveal
             if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                reveal = any(k == _REVEAL for k, _ in headers)
+                if reveal:
+                    message = {**message, "headers": [(k, v) for k, v in headers if k != _REVEAL]}
+                    await send(message)
+                    return
                 start = message  # held until the body shows how long it will be
                 return
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.body" and not reveal:
                 body = self.scrubber.bytes(message.get("body", b""))
                 message = {**message, "body": body}
                 if start is not None:

@@ -76,6 +76,8 @@ class EnvironmentOut(BaseModel):
     waiting_unverified: list[str]
     in_flight: DeploymentOut | None
     failure: DeploymentOut | None = None  # its newest deployment, when that failed
+    # "stale (config v2, active v3)": its instances started with an older config version
+    stale_config: str | None = None
 
 
 class PlanOut(BaseModel):

@@ -69,6 +69,7 @@ def environments(app: str, request: Request, who: Principal = Depends(require("r
                 waiting_unverified=waiting.unverified if waiting else [],
                 in_flight=deployment_out(r.in_flight, r.name),
                 failure=deployment_out(r.failure, r.name),
+                stale_config=r.stale_config,
             )
         )
     # Serialised once, straight from the models: dashboards and scripts poll this route.

@@ -189,6 +189,7 @@ def _deploy_in_background(ctx: Context, who: Principal, p: Any, rollouts: Rollou
 
     def run() -> None:
         worker = Context(settings=ctx.settings, store=ctx.store, actor=who.name)
+        worker._scrubber = ctx._scrubber
         worker._app_id = ctx.app_id
         try:
             execution.execute(worker, p)
