@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import parse
-from shipyard.config.verification import PrometheusCheck, SmokeCheck
+from shipyard.config.verification import E2ECheck, PrometheusCheck, SmokeCheck
 from shipyard.errors import ConfigError
 
 PROM = {"kind": "prometheus", "url": "http://127.0.0.1:9090", "query": "sum(up)", "max": 0.05}
@@ -34,6 +34,15 @@ def test_checks_parse_with_their_defaults() -> None:
             name="prometheus-2", url="http://127.0.0.1:9090", query="sum(up)", max=0.05
         ),
     ]
+
+
+def test_an_e2e_check_runs_the_environments_own_command() -> None:
+    env = {"verify_for": "1m", "e2e": "npm run e2e -- {url}", "checks": [{"kind": "e2e"}]}
+    s = parse(
+        {**_env(**env), "environments": {"s": {"port": 2}, "p": {"port": 1, "after": "s", **env}}},
+        root=Path("."),
+    )
+    assert s.environment("p").checks == [E2ECheck(name="e2e")]
 
 
 @pytest.mark.parametrize(
@@ -68,7 +77,15 @@ def test_durations(value: object, seconds: float) -> None:
         ({"checks": [PROM]}, "verify_for: checks need a window"),
         ({"on_fail": "pray"}, "on_fail: must be one of rollback, notify"),
         ({"on_inconclusive": "maybe"}, "on_inconclusive: must be one of pass, fail"),
-        ({"verify_for": "1m", "checks": [{"kind": "e2e"}]}, "checks -> 0 -> kind: must be one of"),
+        (
+            {"verify_for": "1m", "checks": [{"kind": "e2e"}]},
+            "checks -> 0: runs the environment's e2e command: set e2e too",
+        ),
+        (
+            {"verify_for": "1m", "checks": [{"kind": "e2e", "url": "x"}], "e2e": "t {url}"},
+            "checks -> 0 -> url: is not a known setting",
+        ),
+        ({"verify_for": "1m", "checks": [{"kind": "curl"}]}, "checks -> 0 -> kind: must be one of"),
         ({"verify_for": "1m", "checks": ["/"]}, "checks -> 0 -> kind: must be one of"),
         (
             {"verify_for": "1m", "checks": [{**PROM, "url": "localhost:9090"}]},

@@ -10,6 +10,7 @@ a header's plain_text at most 150; a context at most 10 elements. The top-level
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -73,6 +74,14 @@ def event(kind: str, *, big: bool) -> Event:
         "deployment.refused": {"unverified": keys, "gates": [{"name": "qa"}]},
         "deployment.failed": {"error": "boom " * (2000 if big else 1)},
         "schedule.failed": {"job": "prerelease", "slot": "2024-09-01"},
+        "deployment.awaiting_approval": {
+            "deployment": 7,
+            "approvals": 2,
+            "approvers": ["releaser", "admin"] * (100 if big else 1),
+            "approve": "shipyard approve 7",
+        },
+        "freeze.started": {"freeze": 3, "reason": "incident " * (2000 if big else 1)},
+        "freeze.ended": {"freeze": 3, "reason": "incident " * (2000 if big else 1)},
     }.get(kind, {})
     return Event(
         kind=kind,
@@ -95,6 +104,20 @@ def test_every_event_kind_fits_block_kit(kind: str, big: bool) -> None:
     assert problems(message) == []
     header = message["blocks"][0]["text"]["text"]
     assert ":information_source:" not in header  # each kind has its own title
+
+
+def test_the_new_kinds_say_what_is_awaited_and_what_is_frozen() -> None:
+    waiting = build_message(event("deployment.awaiting_approval", big=False))
+    assert waiting["blocks"][0]["text"]["text"] == (
+        ":raised_hand: monitor: deploy of 2024.09.01 to prod awaits approval"
+    )
+    assert "shipyard approve 7" in json.dumps(waiting["blocks"])
+    everywhere = Event(kind="freeze.started", app="monitor", summary="frozen", details={})
+    assert build_message(everywhere)["blocks"][0]["text"]["text"] == (
+        ":snowflake: monitor: every environment frozen"
+    )
+    ended = build_message(event("freeze.ended", big=False))
+    assert ended["blocks"][0]["text"]["text"] == ":sunny: monitor: freeze on prod ended"
 
 
 def test_huge_notes_are_cut_with_a_note_of_what_was_left_out() -> None:

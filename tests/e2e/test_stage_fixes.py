@@ -59,7 +59,8 @@ def test_plan_shows_both_ways_out_and_takes_each(project: Project) -> None:
     assert p.head() == head and p.repo.git("status", "--porcelain").strip() == ""
     log = p.repo.git("log", "-1", "--format=%B", r["branch"])
     assert log.startswith('Revert "Add banner MNTOR-3 (#3)"')
-    assert "revert.branch" in p.ok("audit", "log").out
+    assert "revert.made" in p.ok("audit", "log").out
+    assert "re-reverts owed (1)" in p.ok("status").out
 
     # (a) the pre-release on the earlier commit, then the ordinary gated deploy
     out = p.ok("plan", "prod", "--release", "--date", "2024-09-02").out

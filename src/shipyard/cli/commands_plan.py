@@ -26,7 +26,10 @@ def plan(
     ] = False,
     revert: Annotated[
         bool,
-        typer.Option("--revert", help="Revert the changes naming unverified tickets, on a branch."),
+        typer.Option(
+            "--revert",
+            help="Revert the changes naming unverified tickets, on a branch; re-reverts are owed.",
+        ),
     ] = False,
     deploy: Annotated[
         bool, typer.Option("--deploy", help="With --release: deploy the release to ENV too.")
@@ -109,6 +112,8 @@ def _show(out: dict[str, Any], as_json: bool, what: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
+    from rich.markup import escape
+
     c = console()
     if what == "plan":
         from shipyard.cli.plan_output import print_fix_plan
@@ -130,9 +135,13 @@ def _show(out: dict[str, Any], as_json: bool, what: str) -> None:
             c.print(f"deploy it with: {out['deploy_command']}")
     else:
         refs = ", ".join(ch["ref"] for ch in out["reverted"])
+        where = f"branch {out['branch']}"
+        if out.get("pr"):
+            where = f"PR #{out['pr']} {out['url']} ({where})"
         c.print(
-            f"[green]✓[/] branch {out['branch']} reverts {refs} on top of {out['start'][:7]} "
+            f"[green]✓[/] {escape(where)} reverts {escape(refs)} on top of {out['start'][:7]} "
             f"(head {out['head'][:7]})\n"
-            f"push it and merge it into main keeping its commits (rebase or fast-forward), "
-            f"so stage and the QA gate see each revert"
+            f"merge it into main keeping its commits (rebase or fast-forward), "
+            f"so stage and the QA gate see each revert\n"
+            f"a re-revert is owed for each until it is back on main ('shipyard status')"
         )

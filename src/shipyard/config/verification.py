@@ -13,6 +13,8 @@
     query = 'sum(rate(http_requests_total{status=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'
     max = 0.05
     max_ratio = 1.5
+    [[environments.prod.checks]]
+    kind = "e2e"                  # prod's own e2e command, against prod's URL
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from shipyard.config.schema import _MISSING, Invalid, _between, _check_type, _fi
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-KINDS = ("smoke", "prometheus")
+KINDS = ("smoke", "prometheus", "e2e")
 ON_FAIL = ("rollback", "notify")
 ON_INCONCLUSIVE = ("pass", "fail")
 
@@ -56,7 +58,16 @@ class PrometheusCheck:
     kind: str = "prometheus"
 
 
-Check = SmokeCheck | PrometheusCheck
+@dataclass(frozen=True)
+class E2ECheck:
+    """``kind = "e2e"``: the environment's own ``e2e`` command, ``{url}`` its own URL, run
+    once in the window; it fails when the command fails."""
+
+    name: str = "e2e"
+    kind: str = "e2e"
+
+
+Check = SmokeCheck | PrometheusCheck | E2ECheck
 
 
 def duration(value: Any, path: tuple[str | int, ...]) -> float:
@@ -79,7 +90,11 @@ def parse_checks(value: list[Any], path: tuple[str | int, ...]) -> list[Check]:
         kind = item.get("kind", _MISSING) if isinstance(item, dict) else None
         if kind not in KINDS:
             raise Invalid((*where, "kind"), f"must be one of {', '.join(KINDS)}")
-        check = _smoke(item, where, i) if kind == "smoke" else _prometheus(item, where, i)
+        check: Check
+        if kind == "e2e":
+            check = E2ECheck(**_fields(item, where, {"kind": (str, "e2e"), "name": (str, "e2e")}))
+        else:
+            check = _smoke(item, where, i) if kind == "smoke" else _prometheus(item, where, i)
         if check.name in {c.name for c in checks}:
             raise Invalid((*where, "name"), f"{check.name!r} is used by another check")
         checks.append(check)
@@ -142,6 +157,9 @@ def verification_fields(
     into their values (in place)."""
     f["verify_for"] = duration(f["verify_for"], (*p, "verify_for"))
     f["checks"] = parse_checks(f["checks"], (*p, "checks"))
+    for i, check in enumerate(f["checks"]):
+        if isinstance(check, E2ECheck) and f.get("e2e") is None:
+            raise Invalid((*p, "checks", i), "runs the environment's e2e command: set e2e too")
     if f["on_fail"] is None:
         f["on_fail"] = "rollback" if rollback_default else "notify"
     if f["on_fail"] not in ON_FAIL:

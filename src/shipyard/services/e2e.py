@@ -97,13 +97,15 @@ def run(ctx: Context, environment: str, ref: str | None = None) -> E2ERun:
 
     run_id = ctx.store.retrying(begin)
     ctx.reporter.step(f"E2E #{run_id} of {commit[:7]} against {up} ({url}): {command}")
-    code, output, took = _execute(ctx, command, commit, url, cfg.e2e_timeout)
+    code, output, took = execute(ctx, command, commit, url, cfg.e2e_timeout)
     return _finish(ctx, run_id, code, output, took)
 
 
-def _execute(
+def execute(
     ctx: Context, command: str, commit: str, url: str, timeout: float
 ) -> tuple[int | None, str, float]:
+    """Run ``command`` in the repository's working tree: its exit code (None when it timed
+    out or could not start), its output and how long it took."""
     env = clean_env(os.environ, ctx.settings.check_env)
     env.update(SHIPYARD_COMMIT=commit, SHIPYARD_URL_UNDER_TEST=url)
     began = time.monotonic()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shipyard.core.freezes import Window, active, upcoming, windows_of
 from shipyard.errors import NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
+from shipyard.services.notify import emit
 from shipyard.store import audit
 from shipyard.store.models import Freeze, User
 
@@ -124,7 +125,10 @@ def start(
         )
         return w
 
-    return ctx.store.retrying(write)
+    w = ctx.store.retrying(write)
+    until = f" until {_iso(w.end)}" if w.end is not None else " until ended"
+    _tell(ctx, "freeze.started", w, f"frozen by {ctx.actor}{until}: {w.reason}")
+    return w
 
 
 def end(
@@ -140,7 +144,7 @@ def end(
         ctx.settings.environment(environment)
     now = _now()
 
-    def write(s: Session) -> int:
+    def write(s: Session) -> list[Window]:
         rows = _open_rows(ctx, s, now, environment, freeze_id)
         others = [r for r in rows if r.started_by != ctx.actor]
         if others and not admin:
@@ -162,9 +166,24 @@ def end(
                 subject=r.environment or "all",
                 data={"freeze": r.id, "reason": r.reason},
             )
-        return len(rows)
+        return [_window(ctx, r) for r in rows]
 
-    return ctx.store.retrying(write)
+    ended = ctx.store.retrying(write)
+    for w in ended:
+        _tell(ctx, "freeze.ended", w, f"{w.name} ended by {ctx.actor} (it was: {w.reason})")
+    return len(ended)
+
+
+def _tell(ctx: Context, kind: str, w: Window, what: str) -> None:
+    """Notify a freeze started or ended by hand (``freeze.started``, ``freeze.ended``)."""
+    where = w.environments[0] if w.environments else None
+    emit(
+        ctx,
+        kind,
+        f"{where or 'every environment'}: {what}",
+        environment=where,
+        details={"freeze": w.id, "reason": w.reason, "until": _iso(w.end)},
+    )
 
 
 def _open_rows(

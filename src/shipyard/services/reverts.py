@@ -4,8 +4,10 @@
 revert`` of the squash or merge commit, ``-m 1`` for a merge) and, with a forge, pushes
 it and opens the PR; each reverted change is recorded as a **re-revert owed** (who, why,
 its tickets) until ``services.rereverts.settle`` sees it come back on main. ``rerevert``
-prepares the revert of the revert the same way. A refusal (unknown PR, a commit not on
-main, a change already reverted) changes nothing; a failure half-way takes back the branch.
+prepares the revert of the revert the same way. ``revert_changes`` is the one way of
+making reverts: ``revert`` and the stage fixes' ``plan ENV --revert`` both go through it.
+A refusal (unknown PR, a commit not on main, a change already reverted, a revert that
+conflicts) changes nothing; a failure half-way takes back the branch.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from shipyard.adapters.git.branches import Revert, delete_branch, make_revert_branch, push_branch
+from shipyard.adapters.git.branches import delete_branch, make_revert_branch, push_branch
+from shipyard.adapters.git.reverts import Revertee
 from shipyard.core.changes import Change, classify
 from shipyard.core.tickets import ticket_finder
-from shipyard.errors import Conflict, GitError, NotFound, ShipyardError
+from shipyard.errors import Conflict, GitError, NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.rereverts import open_owed, revert_on_main
 from shipyard.store import audit
@@ -38,10 +41,16 @@ class Prepared:
     """A branch made (and, with a forge, the PR opened) for a revert or a re-revert."""
 
     branch: str
+    start: str  # the commit the branch starts from
     commits: list[str]
+    changes: list[Change] = field(default_factory=list)  # what it reverts, in order
     pr: int | None = None
     url: str | None = None
     owed: list[OwedRerevert] = field(default_factory=list)
+
+    @property
+    def head(self) -> str:
+        return self.commits[-1] if self.commits else self.start
 
 
 class _Grep:
@@ -85,52 +94,80 @@ def find_change(ctx: Context, target: str) -> Change:
 
 
 def revert(ctx: Context, targets: Sequence[str], reason: str) -> Prepared:
-    """Revert the changes ``targets`` name on a new branch (a PR with a forge) and record a
-    re-revert owed for each."""
-    reason = ctx.scrubber.text(_reason(reason))
+    """Revert the changes ``targets`` name on a new branch off main (a PR with a forge)
+    and record a re-revert owed for each."""
     if not targets or len(targets) > MAX_TARGETS:
         raise ShipyardError(f"name 1 to {MAX_TARGETS} PRs or commits to revert")
+    _reason(reason)
     changes = _unique([find_change(ctx, t) for t in targets])
+    changes.sort(key=lambda c: c.authored_at, reverse=True)  # newest first, as git would
+    return revert_changes(ctx, changes, reason)
+
+
+def revert_changes(
+    ctx: Context,
+    changes: Sequence[Change],
+    reason: str,
+    *,
+    base: str | None = None,
+    branch: str | None = None,
+) -> Prepared:
+    """Revert ``changes`` (in that order, newest first) on a new branch off ``base`` (main
+    by default), named ``branch`` (``revert/<prs>-<title>`` by default); with a forge, push
+    it and open the PR. Record a re-revert owed for each change, audited. Conflict for a
+    change already reverted, Refused when a revert conflicts; either leaves nothing."""
+    reason = ctx.scrubber.text(_reason(reason))
+    if not changes or len(changes) > MAX_TARGETS:
+        raise ShipyardError(f"name 1 to {MAX_TARGETS} PRs or commits to revert")
+    _check_not_owed(ctx, changes)
+    refs = "-".join(c.ref.lstrip("#") for c in changes[:3])
+    branch = branch or f"revert/{refs}-{_slug(changes[0].title)}"
+    titles = ", ".join(f"{c.ref} {c.title}" for c in changes)
+    prepared = _prepare(
+        ctx,
+        branch,
+        base or ctx.settings.app.main,
+        {c.sha: c.ref for c in changes},
+        (f"Revert {titles}", _body("Reverts", changes, reason, ctx)),
+    )
+    prepared.changes = list(changes)
+    try:
+        prepared.owed = ctx.store.retrying(lambda s: _record(ctx, s, prepared, reason))
+    except BaseException:
+        _take_back(ctx, prepared)
+        raise
+    return prepared
+
+
+def _check_not_owed(ctx: Context, changes: Sequence[Change]) -> None:
     with ctx.store.read() as s:
         owed = {o.sha: o for o in open_owed(s, ctx.app_id)}
     for c in changes:
         if (o := owed.get(c.sha)) is not None:
             raise Conflict(f"{c.ref} is already reverted (by {o.reverted_by} on {o.branch})")
-    changes.sort(key=lambda c: c.authored_at, reverse=True)  # newest first, as git would
-    refs = "-".join(c.ref.lstrip("#") for c in changes[:3])
-    branch = f"revert/{refs}-{_slug(changes[0].title)}"
-    reverts = [Revert(c.sha, 1 if _is_merge(ctx, c.sha) else None) for c in changes]
-    titles = ", ".join(f"{c.ref} {c.title}" for c in changes)
-    prepared = _prepare(
-        ctx, branch, reverts, f"Revert {titles}", _body("Reverts", changes, reason, ctx)
-    )
 
-    def write(session: Session) -> list[OwedRerevert]:
-        rows = []
-        now = datetime.now(UTC)
-        for c, made in zip(changes, prepared.commits, strict=True):
-            row = OwedRerevert(
-                app_id=ctx.app_id, sha=c.sha, pr=c.pr, title=c.title,
-                tickets=json.dumps(list(c.tickets)), reason=reason, reverted_by=ctx.actor,
-                reverted_at=now, branch=branch, revert_sha=made, revert_pr=prepared.pr,
-                revert_url=prepared.url,
-            )  # fmt: skip
-            session.add(row)
-            audit.append(
-                session, actor=ctx.actor, app=ctx.app_name, action="revert.made",
-                subject=c.ref, data={"commit": c.sha, "branch": branch, "revert": made,
-                                     "reason": reason, "pr": prepared.pr},
-            )  # fmt: skip
-            rows.append(row)
-        session.flush()
-        return rows
 
-    try:
-        prepared.owed = ctx.store.retrying(write)
-    except BaseException:
-        _take_back(ctx, prepared)
-        raise
-    return prepared
+def _record(ctx: Context, session: Session, prepared: Prepared, reason: str) -> list[OwedRerevert]:
+    """A re-revert owed and an audit record ``revert.made`` for each reverted change."""
+    rows = []
+    now = datetime.now(UTC)
+    branch = prepared.branch
+    for c, made in zip(prepared.changes, prepared.commits, strict=True):
+        row = OwedRerevert(
+            app_id=ctx.app_id, sha=c.sha, pr=c.pr, title=c.title,
+            tickets=json.dumps(list(c.tickets)), reason=reason, reverted_by=ctx.actor,
+            reverted_at=now, branch=branch, revert_sha=made, revert_pr=prepared.pr,
+            revert_url=prepared.url,
+        )  # fmt: skip
+        session.add(row)
+        audit.append(
+            session, actor=ctx.actor, app=ctx.app_name, action="revert.made",
+            subject=c.ref, data={"commit": c.sha, "branch": branch, "revert": made,
+                                 "start": prepared.start, "reason": reason, "pr": prepared.pr},
+        )  # fmt: skip
+        rows.append(row)
+    session.flush()
+    return rows
 
 
 def rerevert(ctx: Context, target: str) -> Prepared:
@@ -150,13 +187,9 @@ def rerevert(ctx: Context, target: str) -> Prepared:
         )
     branch = f"rerevert/{change.ref.lstrip('#')}-{_slug(change.title)}"
     body = _body("Re-applies", [change], f"re-revert of {landed[:10]}", ctx)
-    prepared = _prepare(
-        ctx,
-        branch,
-        [Revert(landed, 1 if _is_merge(ctx, landed) else None)],
-        f'Revert "Revert "{change.title}""',
-        body,
-    )
+    title = f'Revert "Revert "{change.title}""'
+    main = ctx.settings.app.main
+    prepared = _prepare(ctx, branch, main, {landed: f"the revert of {change.ref}"}, (title, body))
 
     def write(session: Session) -> None:
         audit.append(
@@ -172,15 +205,28 @@ def rerevert(ctx: Context, target: str) -> Prepared:
     return prepared
 
 
-def _prepare(ctx: Context, branch: str, reverts: list[Revert], title: str, body: str) -> Prepared:
-    """The branch with the reverts, pushed and proposed as a PR when a forge is configured."""
+def _prepare(
+    ctx: Context, branch: str, base: str, refs: dict[str, str], pr: tuple[str, str]
+) -> Prepared:
+    """The branch off ``base`` reverting the commits ``refs`` names (SHA -> what to call it,
+    in order), pushed and proposed as a PR (title, body) when a forge is configured."""
     name = ctx.actor.split("@")[0] or "shipyard"
     email = ctx.actor if "@" in ctx.actor else f"{ctx.actor}@localhost"
+    title, body = pr
+    start = ctx.git.resolve(base)
+    revertees = [Revertee(sha, _is_merge(ctx, sha)) for sha in refs]
     trailer = body.split("\n\n", 1)[-1]
-    made = make_revert_branch(
-        ctx.git, branch, ctx.settings.app.main, reverts, author=(name, email), trailer=trailer
+    out = make_revert_branch(
+        ctx.git, branch, start, revertees, author=(name, email), trailer=trailer
     )
-    prepared = Prepared(branch, made)
+    if out.conflicts:
+        raise Refused(
+            "reverting "
+            + "; ".join(f"{refs[s]} conflicts in {', '.join(f)}" for s, f in out.conflicts.items())
+            + ": revert by hand",
+            conflicts={refs[s]: f for s, f in out.conflicts.items()},
+        )
+    prepared = Prepared(branch, start, out.commits)
     remote = ctx.settings.app.remote
     forge = ctx.settings.forge.kind != "git"
     if forge and not remote:
@@ -191,13 +237,13 @@ def _prepare(ctx: Context, branch: str, reverts: list[Revert], title: str, body:
             push_branch(ctx.git, remote, branch)
         if forge:
             try:
-                pr = ctx.forge.open_pull_request(
+                opened = ctx.forge.open_pull_request(
                     head=branch, base=ctx.settings.app.main, title=title, body=body
                 )
             finally:
                 ctx.close_forge()
-            if pr is not None:
-                prepared.pr, prepared.url = pr.number, pr.url
+            if opened is not None:
+                prepared.pr, prepared.url = opened.number, opened.url
     except BaseException:
         _take_back(ctx, prepared, pushed=bool(remote))
         raise

@@ -1,32 +1,23 @@
-"""Making commits on a new branch without touching anyone's checkout.
+"""Branches of revert commits, made without touching anyone's checkout.
 
-A throw-away worktree (``git worktree add``) in a temporary directory holds the new
-branch while ``git revert`` runs; the user's working tree, index and HEAD stay as they
-were. A conflict or any failure removes the branch again: nothing is left half-done.
+The reverts are made in a throw-away work tree (``reverts.revert_commits``); the branch
+is created only when every revert applied, so a conflict leaves nothing behind.
 
-    >>> make_revert_branch(repo, "revert/12-login", "main",  # doctest: +SKIP
-    ...     [Revert("abc123", 1)], author=("Ana", "ana@example.com"), trailer="Reason: x")
+    >>> out = make_revert_branch(repo, "revert/12-login", "main",  # doctest: +SKIP
+    ...     [Revertee("abc123", False)], author=("Ana", "ana@example.com"), trailer="Reason: x")
+    >>> out.conflicts                                                # doctest: +SKIP
+    {}
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from shipyard.adapters.git.repo import GitRepo
+from shipyard.adapters.git.reverts import Revertee, RevertOutcome, revert_commits
 from shipyard.errors import GitError
 
 _BRANCH_BAD = (" ", "~", "^", ":", "?", "*", "[", "\\", "..", "@{", "//")
-
-
-@dataclass(frozen=True)
-class Revert:
-    """A commit to revert; ``mainline`` is 1 for a merge commit (``git revert -m 1``)."""
-
-    sha: str
-    mainline: int | None = None
 
 
 def check_branch_name(name: str) -> str:
@@ -47,64 +38,21 @@ def make_revert_branch(
     repo: GitRepo,
     branch: str,
     base: str,
-    reverts: Sequence[Revert],
+    revertees: Sequence[Revertee],
     *,
     author: tuple[str, str],
     trailer: str = "",
-) -> list[str]:
-    """Create ``branch`` at ``base`` with one revert commit per entry, in order; the new
-    commits' SHAs. ``trailer`` is added to each message. GitError if the branch exists
-    or a revert does not apply (the branch is then removed)."""
+) -> RevertOutcome:
+    """Revert ``revertees`` (in order) on top of ``base`` and create ``branch`` at the last
+    revert, unless one conflicts (``conflicts`` then says where, and no branch is made).
+    ``trailer`` is added to each message. GitError if the branch exists already."""
     check_branch_name(branch)
     if repo.head_of(branch) is not None:
         raise GitError(f"branch {branch} already exists")
-    start = repo.resolve(base)
-    env = {
-        "GIT_AUTHOR_NAME": author[0],
-        "GIT_AUTHOR_EMAIL": author[1],
-        "GIT_COMMITTER_NAME": author[0],
-        "GIT_COMMITTER_EMAIL": author[1],
-    }
-    with tempfile.TemporaryDirectory(prefix="shipyard-revert-") as tmp:
-        where = Path(tmp) / "tree"
-        repo.run("worktree", "add", "--quiet", "-b", branch, str(where), start)
-        made: list[str] = []
-        try:
-            tree = GitRepo(where)
-            for r in reverts:
-                made.append(_revert_one(tree, r, env, trailer))
-        except BaseException:
-            _remove(repo, where)
-            repo.run("branch", "--quiet", "-D", branch)
-            raise
-        _remove(repo, where)
-    return made
-
-
-def _revert_one(tree: GitRepo, r: Revert, env: dict[str, str], trailer: str) -> str:
-    args = ["revert", "--no-edit"]
-    if r.mainline is not None:
-        args += ["-m", str(r.mainline)]
-    proc = tree._exec([*args, r.sha], env={**tree._env, **env})
-    if proc.returncode != 0:
-        tree._exec(["revert", "--abort"])
-        detail = (
-            "it conflicts with later changes" if "conflict" in proc.stdout + proc.stderr else ""
-        )
-        line = detail or tree._error(args, proc.returncode, proc.stderr).message
-        raise GitError(f"cannot revert {r.sha[:10]}: {line}")
-    if trailer:
-        message = tree.run("log", "-1", "--format=%B").rstrip("\n")
-        amend = ["commit", "--quiet", "--amend", "--cleanup=verbatim", "--file=-"]
-        proc = tree._exec(amend, input=f"{message}\n\n{trailer}\n", env={**tree._env, **env})
-        if proc.returncode != 0:
-            raise tree._error(amend, proc.returncode, proc.stderr)
-    return tree.run("rev-parse", "HEAD").strip()
-
-
-def _remove(repo: GitRepo, where: Path) -> None:
-    repo._exec(["worktree", "remove", "--force", str(where)])
-    repo._exec(["worktree", "prune"])
+    outcome = revert_commits(repo, repo.resolve(base), revertees, who=author, trailer=trailer)
+    if not outcome.conflicts:
+        repo.run("branch", branch, outcome.head)
+    return outcome
 
 
 def push_branch(repo: GitRepo, remote: str, branch: str) -> None:

@@ -3,7 +3,8 @@
 An :class:`Event` is a plain record of one thing that happened (a deployment
 started, succeeded, failed or was refused; a pre-release was cut; a scheduled job
 failed; commits naming tickets reached main: ``tickets.merged``, its ``details``
-``{"tickets": [...]}``). A
+``{"tickets": [...]}``; a deploy awaits approvals: ``deployment.awaiting_approval``; a
+freeze was started or ended by hand: ``freeze.started``, ``freeze.ended``). A
 :class:`Sink` delivers one event somewhere and reports failure with
 :class:`NotifyError`, saying whether trying again could help.
 """
@@ -20,6 +21,7 @@ from typing import Any, Literal, Protocol
 from shipyard.errors import ShipyardError
 
 EventKind = Literal[
+    "deployment.awaiting_approval",
     "deployment.started",
     "deployment.succeeded",
     "deployment.failed",
@@ -27,8 +29,11 @@ EventKind = Literal[
     "prerelease.cut",
     "schedule.failed",
     "tickets.merged",
+    "freeze.started",
+    "freeze.ended",
 ]
 KINDS: tuple[EventKind, ...] = (
+    "deployment.awaiting_approval",
     "deployment.started",
     "deployment.succeeded",
     "deployment.failed",
@@ -36,6 +41,8 @@ KINDS: tuple[EventKind, ...] = (
     "prerelease.cut",
     "schedule.failed",
     "tickets.merged",
+    "freeze.started",
+    "freeze.ended",
 )
 
 

@@ -48,6 +48,7 @@ FALLBACK_CHARS = 3000
 DEFAULT_EVENTS = frozenset(KINDS) - {"tickets.merged"}
 
 _TITLES = {
+    "deployment.awaiting_approval": (":raised_hand:", "deploy of {what} to {env} awaits approval"),
     "deployment.started": (":rocket:", "deploying {what} to {env}"),
     "deployment.succeeded": (":white_check_mark:", "{what} deployed to {env}"),
     "deployment.failed": (":x:", "deploy of {what} to {env} failed"),
@@ -55,6 +56,8 @@ _TITLES = {
     "prerelease.cut": (":label:", "pre-release {what} cut"),
     "schedule.failed": (":warning:", "a scheduled job failed"),
     "tickets.merged": (":ticket:", "{count} merged to main"),
+    "freeze.started": (":snowflake:", "{env} frozen"),
+    "freeze.ended": (":sunny:", "freeze on {env} ended"),
 }
 
 _HINTS = {
@@ -139,9 +142,8 @@ def _header(event: Event) -> dict[str, Any]:
     tickets = event.details.get("tickets")
     n = len(tickets) if isinstance(tickets, list | tuple) else 0
     count = f"{n} ticket{'s' * (n != 1)}"
-    title = f"{emoji} {event.app}: " + template.format(
-        what=what, env=event.environment or "?", count=count
-    )
+    env = event.environment or ("every environment" if event.kind.startswith("freeze.") else "?")
+    title = f"{emoji} {event.app}: " + template.format(what=what, env=env, count=count)
     text = mrkdwn.clip(title, HEADER_CHARS)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 

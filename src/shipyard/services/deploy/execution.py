@@ -61,11 +61,34 @@ def execute(
 
 def _after_approval(ctx: Context, p: Plan, queue_timeout: float, wait: float) -> Deployment:
     dep_id = approval.request(ctx, p, waiting=wait > 0)
+    _tell_approvers(ctx, p, dep_id)
     if wait > 0:
         with beating(ctx, dep_id):
             if approval.wait(ctx, dep_id, wait):
                 return _acquire_and_run(ctx, dep_id, p, queue_timeout)
     return approval.status(ctx, dep_id).deployment
+
+
+def _tell_approvers(ctx: Context, p: Plan, dep_id: int) -> None:
+    """``deployment.awaiting_approval``: how many approvals, from whom, and the command."""
+    cfg = ctx.settings.environment(p.environment)
+    who = " or ".join(cfg.approvers)
+    emit(
+        ctx,
+        "deployment.awaiting_approval",
+        f"{p.environment}: {p.ref} ({p.short_sha}) by {ctx.actor} awaits {cfg.approvals} "
+        f"approval{'s' if cfg.approvals != 1 else ''} from {who}: shipyard approve {dep_id}",
+        environment=p.environment,
+        ref=p.ref,
+        tag=p.tag,
+        commit=p.commit,
+        details={
+            "deployment": dep_id,
+            "approvals": cfg.approvals,
+            "approvers": list(cfg.approvers),
+            "approve": f"shipyard approve {dep_id}",
+        },
+    )
 
 
 def run_approved(ctx: Context, dep_id: int, *, queue_timeout: float = 600.0) -> Deployment:

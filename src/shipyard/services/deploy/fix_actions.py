@@ -3,7 +3,9 @@
 ``release_earlier`` uses the release tag already on that commit, else cuts a
 pre-release on it (the release cut service, audited); the deploy itself stays the
 ordinary gated ``deploy``. ``revert_unverified`` makes the reverts on a branch
-``revert/plan-<date>`` for a PR, and never touches main or the user's checkout.
+``revert/plan-<date>`` off the upstream's commit (a PR with a forge) through
+``services.reverts.revert_changes``, so each reverted change owes its re-revert like
+``shipyard revert``; it never touches main or the user's checkout.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.fixes import FixPlan, change_dict, plan_fixes
-from shipyard.services.revert_branches import RevertBranch, make_revert_branch
+from shipyard.services.reverts import Prepared, revert_changes
+
+MAX_SAME_DAY = 50
 
 
 @dataclass
@@ -54,18 +58,29 @@ def release_earlier(ctx: Context, environment: str, *, on: date | None = None) -
     return EarlierRelease(p, result.release.tag, e.commit, cut=True)
 
 
-def revert_unverified(ctx: Context, environment: str) -> tuple[FixPlan, RevertBranch]:
-    """Way (b): revert the changes naming unverified tickets on a new branch."""
+def revert_unverified(ctx: Context, environment: str) -> tuple[FixPlan, Prepared]:
+    """Way (b): revert the changes naming unverified tickets on a new branch; a re-revert
+    is owed for each. A revert that conflicts refuses the whole thing, leaving nothing."""
     p = plan_fixes(ctx, environment, trial=False)
-    keys = ", ".join(p.unverified)
-    branch = make_revert_branch(
-        ctx,
-        p.head,
-        [r.change for r in p.reverts],
-        name="plan",
-        why=f"{environment}: take out unverified {keys}",
-    )
-    return p, branch
+    if not p.reverts:
+        raise ShipyardError(
+            f"nothing to revert: the unverified {', '.join(p.unverified)} are reverted already"
+        )
+    why = f"{environment}: take out unverified {', '.join(p.unverified)}"
+    changes = [r.change for r in p.reverts]
+    return p, revert_changes(ctx, changes, why, base=p.head, branch=_free_branch(ctx, "plan"))
+
+
+def _free_branch(ctx: Context, name: str) -> str:
+    """``revert/<name>-<date>``, or the first of ``-2``, ``-3``... not taken that day."""
+    from shipyard.services.releases import today
+
+    stem = f"revert/{name}-{today(ctx).isoformat()}"
+    for n in range(1, MAX_SAME_DAY + 1):
+        branch = stem if n == 1 else f"{stem}-{n}"
+        if ctx.git.rev_parse(f"refs/heads/{branch}") is None:
+            return branch
+    raise ShipyardError(f"{MAX_SAME_DAY} branches {stem}-N exist already: delete some first")
 
 
 # -- as JSON (the CLI's --json and the API) ------------------------------------------------------
@@ -86,12 +101,15 @@ def release_dict(r: EarlierRelease) -> dict[str, Any]:
     }
 
 
-def revert_dict(p: FixPlan, b: RevertBranch) -> dict[str, Any]:
+def revert_dict(p: FixPlan, b: Prepared) -> dict[str, Any]:
     return {
         "environment": p.environment,
         "branch": b.branch,
         "head": b.head,
         "start": b.start,
-        "reverted": [change_dict(c, p.statuses) for c in b.reverted],
+        "reverted": [change_dict(c, p.statuses) for c in b.changes],
         "commits": b.commits,
+        "pr": b.pr,
+        "url": b.url,
+        "owed": [o.sha for o in b.owed],
     }

@@ -169,7 +169,6 @@ def _reverts(
     """The changes naming ``missing`` tickets (not already reverted), newest first."""
     from shipyard.adapters.git.reverts import files_of
     from shipyard.core.changes import reverted_within
-    from shipyard.services.revert_branches import trial_reverts
 
     gone = reverted_within(changes)
     wanted = set(missing)
@@ -178,7 +177,7 @@ def _reverts(
         return []
     oldest = changes.index(picks[-1])
     files = {c.sha: files_of(ctx.git, c.sha) for c in changes[: oldest + 1] if c.sha not in gone}
-    conflicts = trial_reverts(ctx, head, picks).conflicts if trial else {}
+    conflicts = _trial(ctx, head, picks) if trial else {}
     out = []
     for c in picks:
         later = changes[: changes.index(c)]
@@ -190,6 +189,16 @@ def _reverts(
         mine = [k for k in c.tickets if k in wanted]
         out.append(RevertPick(c, mine, overlaps, conflicts.get(c.sha, [])))
     return out
+
+
+def _trial(ctx: Context, head: str, picks: list[Any]) -> dict[str, list[str]]:
+    """Revert ``picks`` on ``head`` in a temporary work tree, keeping nothing; the files
+    each revert that does not apply conflicts in."""
+    from shipyard.adapters.git.reverts import Revertee, revert_commits
+
+    who = (ctx.actor.split("@")[0] or ctx.actor, ctx.actor)
+    revertees = [Revertee(c.sha, c.kind == "merge") for c in picks]
+    return revert_commits(ctx.git, head, revertees, who=who).conflicts
 
 
 # -- as JSON (the CLI's --json and the API) ------------------------------------------------------

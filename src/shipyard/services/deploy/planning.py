@@ -16,7 +16,7 @@ from shipyard.errors import InvalidRef, NotFound, ShipyardError
 from shipyard.services import freezes
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
-from shipyard.store.models import Build, Deployment
+from shipyard.store.models import Build, Deployment, E2ERun
 from shipyard.store.queries import checks_of, current_of, find_build, last_e2e_run
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
@@ -102,48 +102,18 @@ def plan(
 
     The tickets come from the git range between what the environment runs (else the
     release tag before ``ref``) and ``ref``; going back lists what it takes out."""
+    from shipyard.core.tags import format_env_tag
+
     cfg = ctx.settings.environment(environment)
     if allow_unverified and not (reason or "").strip():
         raise ShipyardError('--allow-unverified needs --reason "..." saying why')
     if kind != "rollback" and not cfg.accepts_ref(ref):
         raise InvalidRef(f"{environment} does not accept {ref!r}: it must match {cfg.accepts}")
-    from shipyard.core.tags import format_env_tag
-
     commit, release_tag = resolve_ref(ctx, ref)
-    main = ctx.settings.app.main
-    head = ctx.git.head_of(main)
-    with ctx.store.read() as s:
-        build = find_build(s, ctx.app_id, commit)
-        failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
-        soaked = _soaked(ctx, s, cfg.after, build)
-        current = current_of(s, ctx.environment_row(s, environment))
-        e2e = last_e2e_run(s, ctx.app_id, environment, commit) if cfg.e2e else None
+    known = _stored(ctx, environment, commit)
+    build, current = known.build, known.current
     moves = _moves(ctx, current.commit if current else None, commit)
-    facts = DeployFacts(
-        environment=environment,
-        short_sha=commit[:7],
-        on_main=head is not None and ctx.git.is_ancestor(commit, head),
-        main_branch=main,
-        build_status=build.status if build else None,
-        artifact=build.artifact_digest if build else None,
-        image=ctx.settings.artifacts.image_of(commit),
-        failed_checks=failed,
-        upstream=cfg.after,
-        upstream_ok=cfg.after is None or soaked is not None,
-        soak=cfg.soak,
-        soaked=soaked,
-        require_qa=cfg.require_qa,
-        tickets=moves.tickets,
-        allow_unverified=allow_unverified,
-        reason=reason,
-        skip_qa=kind == "rollback",
-        removed_changes=len(moves.removed),
-        removed_tickets=list(moves.removed_tickets),
-        e2e_upstream=cfg.after if cfg.e2e else None,
-        e2e_status=e2e.status if e2e else None,
-        e2e_run=e2e.id if e2e else None,
-        **_freeze_facts(ctx, environment, override_freeze, role),
-    )
+    ask = _Ask(environment, kind, allow_unverified, reason, override_freeze, role)
     return Plan(
         environment=environment,
         ref=ref,
@@ -157,13 +127,84 @@ def plan(
         current_ref=current.ref if current else None,
         changes=moves.changes,
         tickets=moves.tickets,
-        gates=evaluate(facts),
+        gates=evaluate(_facts(ctx, ask, commit, known, moves)),
         allow_unverified=allow_unverified,
         reason=reason,
         removed=moves.removed,
         removed_tickets=moves.removed_tickets,
         override_freeze=override_freeze,
         role=role,
+    )
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What the deploy asks for, as ``plan`` was called."""
+
+    environment: str
+    kind: str
+    allow_unverified: bool
+    reason: str | None
+    override_freeze: bool
+    role: str | None
+
+
+@dataclass
+class _Stored:
+    """What the database knows that the gates read: the build, its failed checks, how
+    long it soaked upstream, what the environment runs and the last E2E run."""
+
+    build: Build | None
+    failed: list[str]
+    soaked: float | None
+    current: Deployment | None
+    e2e: E2ERun | None
+
+
+def _stored(ctx: Context, environment: str, commit: str) -> _Stored:
+    cfg = ctx.settings.environment(environment)
+    with ctx.store.read() as s:
+        build = find_build(s, ctx.app_id, commit)
+        failed = [c.name for c in checks_of(s, build.id) if c.status == "failed"] if build else []
+        return _Stored(
+            build=build,
+            failed=failed,
+            soaked=_soaked(ctx, s, cfg.after, build),
+            current=current_of(s, ctx.environment_row(s, environment)),
+            e2e=last_e2e_run(s, ctx.app_id, environment, commit) if cfg.e2e else None,
+        )
+
+
+def _facts(ctx: Context, ask: _Ask, commit: str, known: _Stored, moves: _Moves) -> DeployFacts:
+    """The facts every gate decides from (``core.gates``)."""
+    cfg = ctx.settings.environment(ask.environment)
+    main = ctx.settings.app.main
+    head = ctx.git.head_of(main)
+    build, e2e = known.build, known.e2e
+    return DeployFacts(
+        environment=ask.environment,
+        short_sha=commit[:7],
+        on_main=head is not None and ctx.git.is_ancestor(commit, head),
+        main_branch=main,
+        build_status=build.status if build else None,
+        artifact=build.artifact_digest if build else None,
+        image=ctx.settings.artifacts.image_of(commit),
+        failed_checks=known.failed,
+        upstream=cfg.after,
+        upstream_ok=cfg.after is None or known.soaked is not None,
+        soak=cfg.soak,
+        soaked=known.soaked,
+        require_qa=cfg.require_qa,
+        tickets=moves.tickets,
+        allow_unverified=ask.allow_unverified,
+        reason=ask.reason,
+        skip_qa=ask.kind == "rollback",
+        removed_changes=len(moves.removed),
+        removed_tickets=list(moves.removed_tickets),
+        e2e_upstream=cfg.after if cfg.e2e else None,
+        e2e_status=e2e.status if e2e else None,
+        e2e_run=e2e.id if e2e else None,
+        **_freeze_facts(ctx, ask.environment, ask.override_freeze, ask.role),
     )
 
 

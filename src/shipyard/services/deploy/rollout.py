@@ -62,7 +62,7 @@ def roll_out(
     if problem is not None:
         restore(ctx, environment)
         raise DeployFailed(f"{environment}: {problem} after the switch")
-    return watch(ctx, environment, url, began=began)
+    return watch(ctx, environment, url, began=began, commit=target.commit)
 
 
 def restore(ctx: Context, environment: str) -> None:

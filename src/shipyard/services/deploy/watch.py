@@ -1,9 +1,10 @@
 """Watching an environment for ``verify_for`` after the switch, with its configured checks.
 
 Every round asks each check (smoke paths, Prometheus queries against their value when
-the rollout began); the verdict is ``fail`` as soon as one crosses its limit, else, at
-the end of the window, ``inconclusive`` when one had no data or could not be asked,
-else ``pass``. A round comes every tenth of the window (1 to 15 seconds).
+the rollout began; the ``e2e`` command once, ``verify_e2e``); the verdict is ``fail`` as
+soon as one crosses its limit, else, at the end of the window, ``inconclusive`` when one
+had no data or could not be asked, else ``pass``. A round comes every tenth of the window
+(1 to 15 seconds).
 
     v = watch(ctx, "prod", "http://127.0.0.1:8001", began=time.time() - 30)
     v.verdict, v.outcome, v.as_dict()
@@ -17,9 +18,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from shipyard.adapters.verify.probes import ProbeError, prometheus_value, shown, status_of
-from shipyard.config.verification import Check, PrometheusCheck, SmokeCheck
+from shipyard.config.verification import E2ECheck, PrometheusCheck, SmokeCheck
 from shipyard.core.verdicts import FAIL, INCONCLUSIVE, PASS, Reading, judge, verdict
 from shipyard.services.context import Context
+from shipyard.services.deploy.verify_e2e import E2EOnce
 
 MAX_ROUNDS = 10_000
 
@@ -72,8 +74,11 @@ class _Baselines:
         return self.values[check.name], None
 
 
-def watch(ctx: Context, environment: str, url: str | None, *, began: float) -> Verification | None:
-    """Run the environment's checks for its window; None when it has none."""
+def watch(
+    ctx: Context, environment: str, url: str | None, *, began: float, commit: str = ""
+) -> Verification | None:
+    """Run the environment's checks for its window (``commit`` is what now runs there);
+    None when it has none."""
     cfg = ctx.settings.environment(environment)
     if not cfg.checks or cfg.verify_for <= 0:
         return None
@@ -81,11 +86,16 @@ def watch(ctx: Context, environment: str, url: str | None, *, began: float) -> V
     start = time.monotonic()
     deadline = start + cfg.verify_for
     baselines = _Baselines(began)
+    e2e = E2EOnce(ctx, environment, commit)
     ctx.reporter.step(
         f"{environment}: verifying for {cfg.verify_for:g}s ({len(cfg.checks)} checks)"
     )
     for rounds in range(1, MAX_ROUNDS + 1):
-        readings = [_read(c, base=cfg.url or url, baselines=baselines) for c in cfg.checks]
+        base = cfg.url or url
+        readings = [
+            e2e.read(c, base) if isinstance(c, E2ECheck) else _read(c, base, baselines)
+            for c in cfg.checks
+        ]
         final = time.monotonic() >= deadline or rounds == MAX_ROUNDS
         found = verdict(readings, final=final)
         if found is not None:
@@ -96,7 +106,7 @@ def watch(ctx: Context, environment: str, url: str | None, *, began: float) -> V
     raise AssertionError("unreachable: the last round is final")
 
 
-def _read(check: Check, *, base: str | None, baselines: _Baselines) -> Reading:
+def _read(check: SmokeCheck | PrometheusCheck, base: str | None, baselines: _Baselines) -> Reading:
     if isinstance(check, SmokeCheck):
         return _smoke(check, base)
     baseline, problem = baselines.of(check)

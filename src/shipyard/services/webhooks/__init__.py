@@ -26,7 +26,7 @@ app runs at a time in this process; one requested meanwhile runs after it.
 External checks: check results from GitHub (or ``POST /webhooks/build``) are
 Check rows on the commit's build. With ``required_checks`` set, a pending build
 passes when every required check has reported success and its artifact has been
-produced (by ``builds.run_build``, which also runs any local ``[checks]``); it
+produced (by ``build_run.run_build``, which also runs any local ``[checks]``); it
 fails as soon as a required check fails.
 
 This package re-exports nothing: import from the module that holds the name.

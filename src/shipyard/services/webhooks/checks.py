@@ -3,7 +3,7 @@
 Check results from GitHub (or ``POST /webhooks/build``) are Check rows on the
 commit's build. With ``required_checks`` set, a pending build passes when every
 required check has reported success and its artifact has been produced (by
-``builds.run_build``, which also runs any local ``[checks]``); it fails as soon
+``build_run.run_build``, which also runs any local ``[checks]``); it fails as soon
 as a required check fails.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.core.builds import FAILED, PASSED, PENDING, verdict
 from shipyard.errors import ShipyardError
-from shipyard.services import builds
+from shipyard.services import build_run, builds
 from shipyard.services.context import Context
 from shipyard.services.images import recheck_images
 from shipyard.services.webhooks.deliveries import WebhookSettings
@@ -140,7 +140,9 @@ def advance(ctx: Context, required: Sequence[str]) -> list[str]:
         if state == FAILED:
             fail_build(ctx, b, "a required check failed")
         # The artifact comes from the repository: a commit it does not have yet waits.
-        elif state == PASSED and ctx.git.rev_parse(b.sha) is not None and builds.run_build(ctx, b):
+        elif (
+            state == PASSED and ctx.git.rev_parse(b.sha) is not None and build_run.run_build(ctx, b)
+        ):
             passed.append(b.short_sha)
     passed += recheck_images(ctx)  # an image pushed after its checks were reported
     green = builds.newest_green(ctx)

@@ -55,7 +55,7 @@ def fix_revert(
     if not environment.strip():
         raise ShipyardError("pick an environment")
     p, b = revert_unverified(ctx, environment.strip())
-    refs = ", ".join(c.ref for c in b.reverted)
+    refs = ", ".join(c.ref for c in b.changes)
     notice = (
         f"Branch {b.branch} reverts {refs} on top of {p.upstream}'s {b.start[:7]}: push it "
         f"and merge it into main keeping its commits, so the QA gate sees each revert."

@@ -1,0 +1,180 @@
+"""Running one build: its checks, then its artifact.
+
+Checks run in a fresh export of the commit (never the user's working tree), each with
+an allow-listed environment; the artifact is a second, clean export plus
+``version.json``. A build is green when its checks passed and its artifact exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from shipyard.core.builds import (
+    FAILED,
+    PASSED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    WAITING_IMAGE,
+    settle,
+    verdict,
+)
+from shipyard.core.environ import clean_env
+from shipyard.errors import ShipyardError
+from shipyard.private import private_dir
+from shipyard.services.context import Context
+from shipyard.services.images import image_of
+from shipyard.store import audit
+from shipyard.store.models import Build, Check
+from shipyard.store.queries import check_states
+
+
+def _run_check(ctx: Context, build: Build, name: str, command: str, workdir: Path) -> Check:
+    cfg = ctx.settings.build
+    ctx.reporter.check(build.short_sha, name, RUNNING)
+    with ctx.store.write() as s:
+        check = Check(build_id=build.id, name=name, status=RUNNING, log="")
+        s.add(check)
+    # An allow-list: the server's own settings and secrets never reach a check.
+    env = clean_env(os.environ, ctx.settings.check_env)
+    env.update(SHIPYARD_COMMIT=build.sha, SHIPYARD_CHECK=name)
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command,
+            shell=True,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=cfg.check_timeout,
+            check=False,
+        )
+        code: int | None = proc.returncode
+        output = proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        raw = exc.stdout if isinstance(exc.stdout, bytes) else b""
+        output = (
+            raw.decode("utf-8", "replace")
+            + f"\n[shipyard] timed out after {cfg.check_timeout:g}s\n"
+        )
+    duration = time.monotonic() - started
+    output = ctx.scrubber.text(output)  # whatever a check printed, no secret is kept
+    if len(output) > cfg.log_limit:
+        output = "[shipyard] log truncated to its last part\n" + output[-cfg.log_limit :]
+    status = PASSED if code == 0 else FAILED
+    with ctx.store.write() as s:
+        row = s.get(Check, check.id)
+        assert row is not None
+        row.status, row.exit_code, row.log, row.duration = status, code, output, duration
+    detail = (
+        f"{duration:.1f}s"
+        if status == PASSED
+        else f"exit {code}"
+        if code is not None
+        else "timed out"
+    )
+    ctx.reporter.check(build.short_sha, name, status, detail)
+    row.status = status
+    return row
+
+
+def version_document(ctx: Context, build: Build) -> dict[str, str]:
+    return {
+        "commit": build.sha,
+        "version": build.short_sha,
+        "source": ctx.settings.app.source or str(ctx.settings.repo_path),
+        "build": str(build.id),
+    }
+
+
+def run_build(ctx: Context, build: Build) -> bool:
+    """Run every check of ``build``; when all pass, store and tag its artifact."""
+    with ctx.store.write() as s:
+        row = s.get(Build, build.id)
+        assert row is not None
+        if row.status != PENDING:
+            return row.status == PASSED
+        required = ctx.settings.webhooks.required_checks
+        # An external CI decides: the build waits until its checks are in.
+        if required and (
+            verdict(check_states(s, row.id), required) != PASSED
+            or ctx.git.rev_parse(row.sha) is None
+        ):
+            return False
+        row.status = RUNNING
+    work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
+    ok = True
+    try:
+        checks_dir = work / "checks"
+        ctx.git.export_tree(build.sha, checks_dir)
+        for name, command in ctx.settings.checks.items():
+            if not ok:
+                with ctx.store.write() as s:
+                    s.add(Check(build_id=build.id, name=name, status=SKIPPED, log=""))
+                ctx.reporter.check(build.short_sha, name, SKIPPED)
+                continue
+            ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
+        digest = None
+        if ok:
+
+            def export() -> Path:
+                artifact = work / "artifact"
+                ctx.git.export_tree(build.sha, artifact)
+                (artifact / "version.json").write_text(
+                    json.dumps(version_document(ctx, build), indent=2) + "\n"
+                )
+                return artifact
+
+            # A local store keeps the export; a registry reports CI's image, or None
+            # until it is pushed (a deploy then waits for it).
+            digest = ctx.artifacts.publish(ctx.app_name, build.sha, export)
+    except ShipyardError as exc:
+        ok = False
+        digest = None
+        ctx.reporter.warn(f"build {build.short_sha} failed: {exc.message}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    # Green needs the artifact too: checks that passed before CI pushed the image wait
+    # for it (services.images looks again on every sync, poll and webhook).
+    status = settle(PASSED if ok else FAILED, digest)
+
+    def finish(session: Session) -> None:
+        row = session.get(Build, build.id)
+        assert row is not None
+        row.status = status
+        row.artifact_digest = digest
+        row.finished_at = datetime.now(UTC)
+        data = {"commit": build.sha, "artifact": digest}
+        if status == WAITING_IMAGE:
+            data["image"] = image_of(ctx, build.sha)
+        audit.append(
+            session,
+            actor=ctx.actor,
+            app=ctx.app_name,
+            action=f"build.{row.status}",
+            subject=build.short_sha,
+            data=data,
+        )
+
+    ctx.store.retrying(finish)
+    build.status = status
+    build.artifact_digest = digest
+    return status == PASSED
+
+
+def _work_dir(ctx: Context) -> Path:
+    d = ctx.settings.state_dir / "work"
+    return private_dir(d)
