@@ -63,6 +63,9 @@ after = "stage"
 require_qa = true
 artifact_wait = 10
 health_timeout = 20
+
+[secrets]
+key = {{ file = "{key_file}" }}
 """
 
 UNIT_TEST = """\
@@ -92,10 +95,23 @@ def _features(repo: DemoRepo, *names: str) -> dict[str, str]:
     return {"features.json": json.dumps(current + list(names), indent=2) + "\n"}
 
 
+def _secrets_key(where: Path) -> Path:
+    """A key that seals the demo's secrets (``shipyard config set ENV NAME --secret``),
+    beside the repository, never in it."""
+    from shipyard.core.sealing import generate_key_line
+    from shipyard.private import private_file
+
+    path = private_file(where / "secrets.key")
+    if not path.read_text().strip():
+        path.write_text(generate_key_line() + "\n")
+    return path
+
+
 def build_sample(where: Path, ports: tuple[int, int, int]) -> DemoRepo:
     """The sample app's repository; ``ports`` are stage's, prod's and dev's."""
     repo = DemoRepo.create(where)
     python = sys.executable
+    key_file = _secrets_key(where.parent)
     repo.commit(
         "Initial commit",
         {
@@ -103,7 +119,7 @@ def build_sample(where: Path, ports: tuple[int, int, int]) -> DemoRepo:
             "test_app.py": UNIT_TEST,
             "features.json": "[]\n",
             "shipyard.toml": CONFIG.format(
-                python=python, stage=ports[0], prod=ports[1], dev=ports[2]
+                python=python, stage=ports[0], prod=ports[1], dev=ports[2], key_file=key_file
             ),
             ".gitignore": ".shipyard/\n__pycache__/\n",
         },
