@@ -78,6 +78,21 @@ def is_running(pid: int | None, token: str | None) -> bool:
     if pid is None or token is None or pid <= 0:
         return False
     exit_code(pid)  # reap our own exited child so it does not linger as a zombie
+    return _alive(pid, token)
+
+
+def gone(pid: int | None, token: str | None) -> tuple[bool, int | None]:
+    """Whether the process we started as ``pid`` with ``token`` is gone, and its exit code
+    if it was our child. It looks before it reaps, so a child that exits in between still
+    gives its code (a zombie no longer carries its token)."""
+    if pid is None or token is None or pid <= 0:
+        return True, None
+    alive = _alive(pid, token)
+    code = exit_code(pid)
+    return (code is not None or not alive), code
+
+
+def _alive(pid: int, token: str) -> bool:
     if not PROC.is_dir():  # no /proc to check the token against: trust the pid
         try:
             os.kill(pid, 0)
