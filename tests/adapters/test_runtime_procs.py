@@ -33,6 +33,18 @@ def test_a_child_that_exited_unreaped_gives_its_exit_code(tmp_path: Path) -> Non
     assert procs.gone(pid, token) == (True, None)  # reaped: gone, the code told once
 
 
+def test_a_child_exiting_while_looked_at_gives_its_exit_code(tmp_path: Path) -> None:
+    """Looked at over and over while it exits: an exiting child loses its environment
+    (its token) a moment before it can be reaped, and is never taken for gone without
+    its code then."""
+    for _ in range(30):
+        pid, token = _start(tmp_path, "exit 1")
+        deadline = time.monotonic() + 30
+        while not (seen := procs.gone(pid, token))[0]:
+            assert time.monotonic() < deadline, "the child never exited"
+        assert seen == (True, 1)
+
+
 def test_a_running_child_is_not_gone(tmp_path: Path) -> None:
     pid, token = _start(tmp_path, "exec sleep 60")
     try:

@@ -89,7 +89,27 @@ def gone(pid: int | None, token: str | None) -> tuple[bool, int | None]:
         return True, None
     alive = _alive(pid, token)
     code = exit_code(pid)
-    return (code is not None or not alive), code
+    if alive or code is not None:
+        return code is not None, code
+    # An exiting child loses its environment (its token) a moment before it can be reaped.
+    return True, _code_once_reapable(pid, within=1.0)
+
+
+def _code_once_reapable(pid: int, within: float) -> int | None:
+    """The exit code of our child ``pid``, waiting up to ``within`` seconds for it to be
+    reapable; None if it is not our child or still has not exited."""
+    deadline = time.monotonic() + within
+    for _ in range(1000):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    return None
 
 
 def _alive(pid: int, token: str) -> bool:
