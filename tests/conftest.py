@@ -76,6 +76,26 @@ def free_port() -> int:
     raise RuntimeError(f"no fresh loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
+# -- parallel runs ---------------------------------------------------------------------------------
+
+# Under pytest-xdist (`make test`), files are handed to the workers in collection order. The
+# end-to-end and server directories hold the long scenarios: they go first, so the many short
+# tests fill in at the end instead of one long file starting last.
+_LONG_FIRST = ("e2e", "web", "packaging", "services", "bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run keeps pytest's order
+
+    def rank(item: pytest.Item) -> int:
+        parts = item.path.relative_to(config.rootpath).parts
+        top = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+        return _LONG_FIRST.index(top) if top in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its tests' order
+
+
 # -- databases ------------------------------------------------------------------------------------
 
 
