@@ -76,6 +76,35 @@ def free_port() -> int:
     raise RuntimeError(f"no fresh loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
+@contextmanager
+def machine_wide(name: str, timeout: float = 240) -> Iterator[None]:
+    """Hold a lock that every test process on this machine shares (pytest-xdist workers,
+    runs in other checkouts): for tests that use something of the machine's, such as the
+    demo's fixed ports 8100-8103."""
+    path = Path(tempfile.gettempdir()) / f"shipyard-test-{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, f"{path} was held for {timeout:g}s"
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@pytest.fixture
+def demo_ports() -> Iterator[None]:
+    """The demo's ports (8100-8103, else ones it picks) and those `shipyard init` looks
+    at, for one test at a time: two demos started at once would both take 8100-8103."""
+    with machine_wide("demo-ports"):
+        yield
+
+
 # -- parallel runs ---------------------------------------------------------------------------------
 
 # Under pytest-xdist (`make test`), files are handed to the workers in collection order. The
