@@ -135,7 +135,8 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "SHIPYARD_USER": "ana@example.com"},
+        # faulthandler: SIGABRT prints every thread's stack, should Ctrl-C not end it
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com", "PYTHONFAULTHANDLER": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -148,10 +149,18 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
             seen += proc.stdout.readline()
         assert "follow-me" in seen
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, stacks = proc.communicate(timeout=30)
+            raise AssertionError(f"logs -f still ran 60s after Ctrl-C:\n{stacks[-4000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()  # a failure here leaves no open pipe behind for a later test
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "error" not in err
