@@ -122,6 +122,7 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
     import os
     import signal
     import subprocess
+    import sys
     import time
     import urllib.request
 
@@ -129,8 +130,15 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
 
     p = project
     p.ok("sync")
+    # As a terminal starts it: Ctrl-C's default action, even when this run was started in
+    # the background (a shell starts background jobs with SIGINT ignored, and an ignored
+    # signal stays ignored across exec).
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [SHIPYARD, "logs", "stage", "-f", "-n", "1"],
+        [sys.executable, "-c", as_in_a_terminal, SHIPYARD, "logs", "stage", "-f", "-n", "1"],
         cwd=p.path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
