@@ -8,10 +8,16 @@ demo:
 stop:
 	@.venv/bin/shipyard demo --stop
 
+# In parallel (pytest-xdist): one worker per core plus one, as much of a test's time is spent
+# waiting on processes it started (8 at most); each file's tests run in order in one worker,
+# files in collection order (tests/conftest.py puts the long scenarios first).
+# TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinity(0)) + 1, 8))')
+
 test:
 	@scripts/bootstrap
 	@scripts/services
-	@.venv/bin/python -m pytest -q -p no:cacheprovider
+	@.venv/bin/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint:
 	@scripts/bootstrap

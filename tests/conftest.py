@@ -3,11 +3,14 @@ and a ``shipyard`` command run as a real process."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -30,20 +33,96 @@ RELEASER = ("Ana Releaser", "ana@example.com")
 
 
 _GIVEN: set[int] = set()
+# Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux), so
+# no outgoing connection holds one, and from above the demo's and `shipyard init`'s
+# (8100 upward). Each one handed out is reserved with a lock on its byte of one shared file:
+# another pytest process (an xdist worker, a run in another checkout) skips it until this
+# process ends, even before the app it is meant for has bound it.
+_PORTS = range(12000, 32000)
+_RESERVATIONS = Path(tempfile.gettempdir()) / "shipyard-test-ports.lock"
+_reservations: int | None = None
+
+
+def _reserve(port: int) -> bool:
+    global _reservations
+    if _reservations is None:
+        _reservations = os.open(_RESERVATIONS, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.lockf(_reservations, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+    except OSError:
+        return False
+    return True
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
     """A loopback port nothing listens on, never one this test run handed out before
-    (the kernel may offer a port again once its probe socket is closed, and a sample
-    app's port is only bound when it is deployed)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in _GIVEN:
+    (a sample app's port is only bound when it is deployed), nor one another test
+    process holds (pytest-xdist workers, runs in other checkouts)."""
+    start = random.randrange(len(_PORTS))
+    for i in range(len(_PORTS)):
+        port = _PORTS[(start + i) % len(_PORTS)]
+        if port not in _GIVEN and _bindable(port) and _reserve(port):
             _GIVEN.add(port)
             return port
-    raise RuntimeError("no fresh loopback port after 100 tries")
+    raise RuntimeError(f"no fresh loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
+
+
+@contextmanager
+def machine_wide(name: str, timeout: float = 240) -> Iterator[None]:
+    """Hold a lock that every test process on this machine shares (pytest-xdist workers,
+    runs in other checkouts): for tests that use something of the machine's, such as the
+    demo's fixed ports 8100-8103."""
+    path = Path(tempfile.gettempdir()) / f"shipyard-test-{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, f"{path} was held for {timeout:g}s"
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@pytest.fixture
+def demo_ports() -> Iterator[None]:
+    """The demo's ports (8100-8103, else ones it picks) and those `shipyard init` looks
+    at, for one test at a time: two demos started at once would both take 8100-8103."""
+    with machine_wide("demo-ports"):
+        yield
+
+
+# -- parallel runs ---------------------------------------------------------------------------------
+
+# Under pytest-xdist (`make test`), files are handed to the workers in collection order. The
+# end-to-end and server directories hold the long scenarios: they go first, so the many short
+# tests fill in at the end instead of one long file starting last.
+_LONG_FIRST = ("e2e", "web", "packaging", "services", "bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run keeps pytest's order
+
+    def rank(item: pytest.Item) -> int:
+        parts = item.path.relative_to(config.rootpath).parts
+        top = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+        return _LONG_FIRST.index(top) if top in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its tests' order
 
 
 # -- databases ------------------------------------------------------------------------------------

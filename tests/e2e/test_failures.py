@@ -122,6 +122,7 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
     import os
     import signal
     import subprocess
+    import sys
     import time
     import urllib.request
 
@@ -129,13 +130,21 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
 
     p = project
     p.ok("sync")
+    # As a terminal starts it: Ctrl-C's default action, even when this run was started in
+    # the background (a shell starts background jobs with SIGINT ignored, and an ignored
+    # signal stays ignored across exec).
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [SHIPYARD, "logs", "stage", "-f", "-n", "1"],
+        [sys.executable, "-c", as_in_a_terminal, SHIPYARD, "logs", "stage", "-f", "-n", "1"],
         cwd=p.path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "SHIPYARD_USER": "ana@example.com"},
+        # faulthandler: SIGABRT prints every thread's stack, should Ctrl-C not end it
+        env={**os.environ, "SHIPYARD_USER": "ana@example.com", "PYTHONFAULTHANDLER": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -148,10 +157,18 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_exits_0(project: Project) -> No
             seen += proc.stdout.readline()
         assert "follow-me" in seen
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, stacks = proc.communicate(timeout=30)
+            raise AssertionError(f"logs -f still ran 60s after Ctrl-C:\n{stacks[-4000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()  # a failure here leaves no open pipe behind for a later test
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "error" not in err

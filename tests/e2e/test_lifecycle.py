@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from adapters.fake_http import FakeSlack, LoopbackServer
 from conftest import SHIPYARD, Project, make_project, stop_all
 from shipyard.demo.repo import DemoRepo
@@ -46,6 +48,7 @@ def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert "stage" in r.stdout and "stopped" in r.stdout
 
 
+@pytest.mark.usefixtures("demo_ports")
 def test_demo_runs_the_train_and_stops(tmp_path: Path) -> None:
     env = {"SHIPYARD_DEMO_MARKER": str(tmp_path / "marker.json")}
     r = _cli(tmp_path, "demo", "--where", str(tmp_path / "demo"), env=env)

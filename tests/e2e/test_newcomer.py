@@ -71,6 +71,7 @@ def _repo(where: Path, remote: str | None = None) -> DemoRepo:
     return repo
 
 
+@pytest.mark.usefixtures("demo_ports")
 def test_init_writes_free_ports_python3_and_no_placeholder_urls(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "app", "git@github.com:acme/monitor.git")
     first_free = next(p for p in range(DEMO_PORTS[-1] + 1, 9000) if _free(p))
@@ -116,6 +117,7 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
+@pytest.mark.usefixtures("demo_ports")
 def test_the_demo_is_its_users_takes_free_ports_fits_80_columns_and_stops_only_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

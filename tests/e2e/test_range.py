@@ -191,8 +191,7 @@ def test_done_means_a_live_repository_with_30_prs_adopted_at_an_older_tag(
     assert all(f"{k} (" in r.err for k in since) and p.served("prod") is None
 
     # QA verifies each ticket since the adopted tag (sync never recorded most of them)
-    for key in since[:-1]:
-        p.ok("qa", "verify", key, user="qa@example.com")
+    p.ok("qa", "verify", *since[:-1], user="qa@example.com")
     r = p.run("deploy", "prod", "2024.09.01", "--yes")
     assert_one_line_error(r, "unverified tickets: MNTOR-30 (", code=3)
     assert "MNTOR-29" not in r.err.splitlines()[-1]

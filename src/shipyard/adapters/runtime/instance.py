@@ -83,10 +83,10 @@ def wait_ready(
 
 
 def _raise_if_exited(spec: InstanceSpec, new: InstanceRecord) -> None:
-    code = procs.exit_code(new.pid) if new.pid else None
+    exited, code = procs.gone(new.pid, new.token)
     if code is not None:
         raise failure(spec, new, f"exited with code {code}")
-    if not procs.is_running(new.pid, new.token):
+    if exited:
         raise failure(spec, new, "exited")
 
 

@@ -78,6 +78,41 @@ def is_running(pid: int | None, token: str | None) -> bool:
     if pid is None or token is None or pid <= 0:
         return False
     exit_code(pid)  # reap our own exited child so it does not linger as a zombie
+    return _alive(pid, token)
+
+
+def gone(pid: int | None, token: str | None) -> tuple[bool, int | None]:
+    """Whether the process we started as ``pid`` with ``token`` is gone, and its exit code
+    if it was our child. It looks before it reaps, so a child that exits in between still
+    gives its code (a zombie no longer carries its token)."""
+    if pid is None or token is None or pid <= 0:
+        return True, None
+    alive = _alive(pid, token)
+    code = exit_code(pid)
+    if alive or code is not None:
+        return code is not None, code
+    # An exiting child loses its environment (its token) a moment before it can be reaped.
+    return True, _code_once_reapable(pid, within=1.0)
+
+
+def _code_once_reapable(pid: int, within: float) -> int | None:
+    """The exit code of our child ``pid``, waiting up to ``within`` seconds for it to be
+    reapable; None if it is not our child or still has not exited."""
+    deadline = time.monotonic() + within
+    for _ in range(1000):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    return None
+
+
+def _alive(pid: int, token: str) -> bool:
     if not PROC.is_dir():  # no /proc to check the token against: trust the pid
         try:
             os.kill(pid, 0)
