@@ -50,8 +50,8 @@ def test_two_others_approve_and_the_last_one_runs_it(project: Project) -> None:
         "stranger": "stranger is not a user",
     }
     for user, says in refusals.items():
-        r = p.run("approve", str(dep), user=user)
-        assert r.code == 3 and says in r.err and "Traceback" not in r.text, r.text
+        r = p.run("approve", str(dep), user=user)  # who they are: exit 1 (like a 403)
+        assert r.code == 1 and says in r.err and "Traceback" not in r.text, r.text
         assert len(r.err.strip().splitlines()) == 1
     assert "0 of 2 approvals" in _awaiting(p) and p.served("dev") is None
 
@@ -101,7 +101,7 @@ def test_expired_approvals_do_not_count_and_cancel_ends_it(project: Project) -> 
     assert "1 of 2 approvals (cy)" in p.ok("approve", str(dep), user="cy").out
     assert p.served("dev") is None
     r = p.run("cancel", str(dep), user="quinn")
-    assert r.code == 3 and "quinn may not cancel" in r.err
+    assert r.code == 1 and "quinn may not cancel" in r.err
     assert f"#{dep} dev" in _awaiting(p)
     assert (
         f"deployment #{dep} cancelled"

@@ -17,6 +17,7 @@ from shipyard.errors import (
     Busy,
     ConfigError,
     DeployFailed,
+    Forbidden,
     InvalidRef,
     NotFound,
     Refused,
@@ -25,7 +26,7 @@ from shipyard.errors import (
 
 ERRORS: dict[str, type[ShipyardError]] = {
     "refused": Refused,
-    "forbidden": Refused,
+    "forbidden": Forbidden,
     "busy": Busy,
     "not_found": NotFound,
     "invalid_ref": InvalidRef,

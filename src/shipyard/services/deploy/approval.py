@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard import errors
 from shipyard.core import states as st
 from shipyard.core.approvals import Vote, counted, refusal, span
 from shipyard.core.permissions import may
@@ -40,11 +41,9 @@ from shipyard.store.models import Approval, Deployment, Environment, Lease, User
 POLL = 0.25
 
 
-class Forbidden(Refused):
-    """The user may not do this to this deployment (their own, a wrong role)."""
-
-    status = 403
-    code = "forbidden"
+class Forbidden(errors.Forbidden):
+    """The user may not do this to this deployment (their own, a wrong role): like every
+    refusal of who someone is, a 403 and exit code 1 (what they did: ``Refused``, 3)."""
 
 
 @dataclass(frozen=True)
