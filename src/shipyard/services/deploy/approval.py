@@ -33,7 +33,7 @@ from shipyard.errors import NotFound, Refused, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.heartbeat import first_beat, lease_name, ttl_of
 from shipyard.services.deploy.planning import Plan
-from shipyard.services.deploy.transitions import _audit_data
+from shipyard.services.deploy.transitions import _audit_data, new_deployment
 from shipyard.services.owners import on_this_host, owner_alive, owner_id
 from shipyard.store import audit
 from shipyard.store.models import Approval, Deployment, Environment, Lease, User
@@ -91,28 +91,8 @@ def request(ctx: Context, p: Plan, *, waiting: bool) -> int:
     owner = owner_id() if waiting else None
 
     def write(session: Session) -> int:
-        env = ctx.environment_row(session, p.environment)
         now = _now()
-        d = Deployment(
-            app_id=ctx.app_id,
-            environment_id=env.id,
-            build_id=p.build_id,
-            commit=p.commit,
-            ref=p.ref,
-            tag=p.tag,
-            tag_created=False,
-            kind=p.kind,
-            state=st.AWAITING_APPROVAL,
-            requested_by=ctx.actor,
-            reason=p.reason,
-            previous_deployment_id=env.current_deployment_id,
-            owner=owner,
-            allow_unverified=p.allow_unverified,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(d)
-        session.flush()
+        d = new_deployment(ctx, session, p, st.AWAITING_APPROVAL, owner, now)
         if owner is not None:
             session.add(first_beat(ctx, d.id, owner, now))
         audit.append(

@@ -28,6 +28,7 @@ from shipyard.services.deploy.transitions import (
     _fail,
     _finish,
     _restore_runtime,
+    new_deployment,
     transition,
 )
 from shipyard.services.images import image_of, record_artifact
@@ -254,27 +255,8 @@ def _enqueue(ctx: Context, p: Plan) -> int:
     owner = owner_id()
 
     def write(session: Session) -> int:
-        env = ctx.environment_row(session, p.environment)
         now = datetime.now(UTC)
-        d = Deployment(
-            app_id=ctx.app_id,
-            environment_id=env.id,
-            build_id=p.build_id,
-            commit=p.commit,
-            ref=p.ref,
-            tag=p.tag,
-            tag_created=False,
-            kind=p.kind,
-            state=st.QUEUED,
-            requested_by=ctx.actor,
-            reason=p.reason,
-            previous_deployment_id=env.current_deployment_id,
-            owner=owner,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(d)
-        session.flush()
+        d = new_deployment(ctx, session, p, st.QUEUED, owner, now)
         session.add(first_beat(ctx, d.id, owner, now))
         audit.append(
             session,

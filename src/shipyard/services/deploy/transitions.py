@@ -169,3 +169,32 @@ def _restore_runtime(ctx: Context, environment: str) -> None:
         restore(ctx, environment)  # idempotent: nothing happens when it already serves it
     except ShipyardError as exc:
         ctx.reporter.warn(f"could not restore {environment}: {exc.message}")
+
+
+def new_deployment(
+    ctx: Context, session: Session, p: Any, state: str, owner: str | None, now: datetime
+) -> Deployment:
+    """The row of a deployment of plan ``p`` asked for now, in ``state``, flushed (its id
+    known); the caller audits it and starts its heartbeat."""
+    env = ctx.environment_row(session, p.environment)
+    d = Deployment(
+        app_id=ctx.app_id,
+        environment_id=env.id,
+        build_id=p.build_id,
+        commit=p.commit,
+        ref=p.ref,
+        tag=p.tag,
+        tag_created=False,
+        kind=p.kind,
+        state=state,
+        requested_by=ctx.actor,
+        reason=p.reason,
+        previous_deployment_id=env.current_deployment_id,
+        owner=owner,
+        allow_unverified=p.allow_unverified,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(d)
+    session.flush()
+    return d
