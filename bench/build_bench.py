@@ -127,20 +127,19 @@ def unique_bytes(repo: Path, shas: list[str]) -> int:
     return sum(blobs.values())
 
 
-def store_bytes(root: Path) -> tuple[int, int, int]:
-    """(bytes of every file, each inode once; the same counting every link; disk blocks)."""
+def store_bytes(root: Path) -> tuple[int, int]:
+    """(bytes of every file, each inode once; disk blocks, folders included)."""
     seen: set[int] = set()
-    once = every = blocks = 0
+    once = blocks = 0
     for dirpath, _dirnames, filenames in os.walk(root):
         blocks += os.lstat(dirpath).st_blocks * 512
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
-            every += st.st_size
             if st.st_ino not in seen:
                 seen.add(st.st_ino)
                 once += st.st_size
                 blocks += st.st_blocks * 512
-    return once, every, blocks
+    return once, blocks
 
 
 def anchor(repo: Path, sha: str, scratch: Path) -> float:
@@ -197,9 +196,12 @@ def run(files: int, commits: int) -> dict[str, Any]:
                     builds.append(build(ctx, repo, sha))
         finally:
             ctx.close()
-        once, every, blocks = store_bytes(root / "state" / "artifacts")
-    unique = unique_bytes(cached, shas) + (every - every_tree_bytes(cached, shas))
-    return summary(files, shas, builds, anchors, once, every, blocks, unique)
+        artifacts = root / "state" / "artifacts"
+        once, blocks = store_bytes(artifacts)
+        versions = sum(p.stat().st_size for p in artifacts.glob("*/blobs/*/version.json"))
+    unique = unique_bytes(cached, shas) + versions
+    full = every_tree_bytes(cached, shas) + versions
+    return summary(files, shas, builds, anchors, once, full, blocks, unique)
 
 
 def every_tree_bytes(repo: Path, shas: list[str]) -> int:
