@@ -1,8 +1,10 @@
 """Running one build: its checks, then its artifact.
 
-Checks run in a fresh export of the commit (never the user's working tree), each with
-an allow-listed environment; the artifact is a second, clean export plus
-``version.json``. A build is green when its checks passed and its artifact exists.
+Checks run in a fresh copy of the commit's files (never the user's working tree), each
+with an allow-listed environment; the artifact is the commit's files plus
+``version.json``, read from git objects (``services.build_source``), of which the local
+store reads only the blobs it does not hold yet. A build is green when its checks
+passed and its artifact exists.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from shipyard.adapters.git.tree import write_files
 from shipyard.core.builds import (
     FAILED,
     PASSED,
@@ -31,6 +34,7 @@ from shipyard.core.builds import (
 from shipyard.core.environ import clean_env
 from shipyard.errors import ShipyardError
 from shipyard.private import private_dir
+from shipyard.services.build_source import CommitSource
 from shipyard.services.context import Context
 from shipyard.services.images import image_of
 from shipyard.store import audit
@@ -118,7 +122,8 @@ def run_build(ctx: Context, build: Build) -> bool:
     ok = True
     try:
         checks_dir = work / "checks"
-        ctx.git.export_tree(build.sha, checks_dir)
+        if ctx.settings.checks:
+            write_files(ctx.git, build.sha, checks_dir)
         for name, command in ctx.settings.checks.items():
             if not ok:
                 with ctx.store.write() as s:
@@ -128,18 +133,13 @@ def run_build(ctx: Context, build: Build) -> bool:
             ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
         digest = None
         if ok:
-
-            def export() -> Path:
-                artifact = work / "artifact"
-                ctx.git.export_tree(build.sha, artifact)
-                (artifact / "version.json").write_text(
-                    json.dumps(version_document(ctx, build), indent=2) + "\n"
-                )
-                return artifact
-
-            # A local store keeps the export; a registry reports CI's image, or None
+            version = json.dumps(version_document(ctx, build), indent=2) + "\n"
+            source = CommitSource(
+                ctx.git, build.sha, {"version.json": version.encode()}, work / "artifact"
+            )
+            # A local store keeps the files; a registry reports CI's image, or None
             # until it is pushed (a deploy then waits for it).
-            digest = ctx.artifacts.publish(ctx.app_name, build.sha, export)
+            digest = ctx.artifacts.publish(ctx.app_name, build.sha, source)
     except ShipyardError as exc:
         ok = False
         digest = None

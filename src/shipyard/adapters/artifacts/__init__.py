@@ -6,10 +6,11 @@ existing digest; nothing is rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from shipyard.core.trees import TreeFile
 from shipyard.errors import ShipyardError
 
 
@@ -18,14 +19,34 @@ class ArtifactError(ShipyardError):
     code = "artifact"
 
 
+class Source(Protocol):
+    """What a build's artifact is made of: a commit's files plus ``extra`` ones beside them
+    (``version.json``), which replace a file of the same path."""
+
+    extra: Mapping[str, bytes]
+
+    def files(self) -> Sequence[TreeFile] | None:
+        """The commit's files by blob id, or None when only :meth:`export` lays them out
+        exactly (``git archive``'s export attributes)."""
+        ...
+
+    def blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """``(oid, content)`` of the blobs asked for."""
+        ...
+
+    def export(self) -> Path:
+        """The artifact written out in a fresh directory, ``extra`` included."""
+        ...
+
+
 class ArtifactStore(Protocol):
     """One app's artifacts (``[artifacts] kind``: ``local`` or ``oci``), built through the
     adapter registry by the factory ``(settings)``."""
 
-    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
+    def publish(self, app: str, sha: str, source: Source) -> str | None:
         """The artifact of commit ``sha`` once its checks passed: a local store stores the
-        directory ``make`` exports; a registry only reports the digest of the image CI
-        pushed. None while there is no artifact yet (a deploy waits for it)."""
+        files of ``source``; a registry only reports the digest of the image CI pushed.
+        None while there is no artifact yet (a deploy waits for it)."""
         ...
 
     def locate(self, app: str, sha: str) -> str | None:

@@ -2,7 +2,10 @@
 
     <root>/<app>/blobs/sha256-<hex>/     the commit's tree plus version.json
     <root>/<app>/tags/<tag>              one line: the digest
+    <root>/.objects/                     each file's content once (``objects.Objects``)
 
+The files of an artifact are hard links to read-only objects named by git blob id,
+so builds of commits that share most of their files share most of their bytes.
 Writes are atomic (temporary name, then rename), so a reader never sees half
 an artifact or half a tag.
 """
@@ -15,11 +18,22 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shipyard.adapters.artifacts import ArtifactError
+from shipyard.adapters.artifacts import ArtifactError, Source
+from shipyard.adapters.artifacts.objects import Objects
+from shipyard.core.trees import (
+    EXECUTABLE,
+    FILE,
+    GITLINK,
+    SYMLINK,
+    TreeFile,
+    bad_link,
+    blob_id,
+    digest_order,
+)
 from shipyard.private import open_private, private_dir
 
 if TYPE_CHECKING:
@@ -29,7 +43,9 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def tree_digest(root: Path) -> str:
-    """sha256 over every file's relative path, executable bit and content, in order."""
+    """sha256 over every file's relative path, executable bit and content, in order.
+
+    ``LocalArtifactStore`` computes the same digest from its objects (``_digest``)."""
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(root).as_posix()
@@ -48,6 +64,7 @@ def tree_digest(root: Path) -> str:
 class LocalArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.objects = Objects(root / ".objects")
 
     def _app(self, app: str) -> Path:
         return self.root / app
@@ -61,21 +78,67 @@ class LocalArtifactStore:
         return self._app(app) / "tags" / tag
 
     def put(self, app: str, src: Path) -> str:
+        """Store the files of directory ``src`` (left as it is); the artifact's digest."""
+        try:
+            files = list(_scan(src))
+            for f in files:
+                if f.mode != SYMLINK and not self.objects.has(f.oid, f.mode == EXECUTABLE):
+                    self._keep(f.oid, (src / f.path).read_bytes(), f.mode)
+            return self._assemble(app, files)
+        except OSError as exc:
+            raise ArtifactError(f"cannot store artifact: {exc}") from None
+
+    def _keep(self, oid: str, data: bytes, mode: str) -> None:
+        if blob_id(data) != oid:
+            raise ArtifactError(f"blob {oid} does not hold what its id says")
+        private_dir(self.objects.root)  # the artifacts are the app's code: the owner's alone
+        self.objects.add(oid, data, mode == EXECUTABLE)
+
+    def _store(self, app: str, source: Source) -> str:
+        files = source.files()
+        if files is None:
+            return self.put(app, source.export())
+        extra = [TreeFile(p, FILE, blob_id(d)) for p, d in source.extra.items()]
+        replaced = {f.path for f in extra}
+        files = [f for f in files if f.path not in replaced] + extra
+        for f in extra:
+            if not self.objects.has(f.oid, False):
+                self._keep(f.oid, source.extra[f.path], FILE)
+        needed: dict[str, set[str]] = {}  # oid -> the modes it is wanted in
+        for f in files:  # a symlink's target is read to be checked
+            if f.mode == SYMLINK or (
+                f.mode in (FILE, EXECUTABLE) and not self.objects.has(f.oid, f.mode == EXECUTABLE)
+            ):
+                needed.setdefault(f.oid, set()).add(f.mode)
+        links: dict[str, str] = {}
+        for oid, data in source.blobs(needed):
+            for mode in needed[oid]:
+                if mode == SYMLINK:
+                    links[oid] = os.fsdecode(data)
+                else:
+                    self._keep(oid, data, mode)
+        return self._assemble(app, files, links)
+
+    def _assemble(
+        self, app: str, files: Sequence[TreeFile], links: dict[str, str] | None = None
+    ) -> str:
+        """Lay ``files`` out as hard links to their objects under a temporary name, then
+        rename it to its digest (an artifact already stored is kept, the new one dropped)."""
         blobs = self._app(app) / "blobs"
         private_dir(self.root)  # the artifacts are the app's code: the owner's alone
         blobs.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=blobs))
         try:
-            shutil.copytree(src, tmp, symlinks=True, dirs_exist_ok=True)
-            digest = tree_digest(tmp)
+            targets = _lay_out(self.objects, files, links or {}, tmp)
+            digest = _digest(self.objects, files, targets)
             final = self._blob(app, digest)
             if final.exists():
                 shutil.rmtree(tmp)
             else:
                 os.rename(tmp, final)
-        except OSError as exc:
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise ArtifactError(f"cannot store artifact: {exc}") from None
+            raise
         return digest
 
     def tag(self, app: str, tag: str, digest: str) -> bool:
@@ -109,9 +172,12 @@ class LocalArtifactStore:
     def path(self, app: str, digest: str) -> Path:
         return self._blob(app, digest)
 
-    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
-        """Store the directory ``make`` exports and tag it with the short SHA."""
-        digest = self.put(app, make())
+    def publish(self, app: str, sha: str, source: Source) -> str | None:
+        """Store the files of ``source`` and tag them with the short SHA."""
+        try:
+            digest = self._store(app, source)
+        except OSError as exc:
+            raise ArtifactError(f"cannot store artifact: {exc}") from None
         self.tag(app, sha[:7], digest)
         return digest
 
@@ -125,6 +191,64 @@ class LocalArtifactStore:
         return {
             p.name: p.read_text().strip() for p in sorted(d.iterdir()) if not p.name.startswith(".")
         }
+
+
+def _scan(src: Path) -> Iterator[TreeFile]:
+    """The files under ``src`` as a tree lists them (a symlink's oid is its target)."""
+    for path in src.rglob("*"):
+        rel = path.relative_to(src).as_posix()
+        if path.is_symlink():
+            yield TreeFile(rel, SYMLINK, os.readlink(path))
+        elif path.is_file():
+            mode = EXECUTABLE if path.stat().st_mode & stat.S_IXUSR else FILE
+            yield TreeFile(rel, mode, blob_id(path.read_bytes()))
+        elif path.is_dir() and not any(path.iterdir()):
+            yield TreeFile(rel, GITLINK, "")  # an empty folder is kept
+
+
+def _lay_out(
+    objects: Objects, files: Sequence[TreeFile], links: dict[str, str], dest: Path
+) -> dict[str, str]:
+    """Link every file under ``dest``; the symlinks' targets by path."""
+    made: set[str] = set()
+    targets: dict[str, str] = {}
+    for f in files:
+        parent = f.path.rpartition("/")[0]
+        if parent and parent not in made:
+            os.makedirs(dest / parent, exist_ok=True)
+            while parent and parent not in made:
+                made.add(parent)
+                parent = parent.rpartition("/")[0]
+        where = f"{dest}/{f.path}"
+        if f.mode == GITLINK:
+            os.makedirs(where, exist_ok=True)
+        elif f.mode == SYMLINK:
+            target = links.get(f.oid, f.oid)  # put() lists a symlink by its target
+            why = bad_link(f.path, target)
+            if why:
+                raise ArtifactError(f"cannot store artifact: {why}")
+            os.symlink(target, where)
+            targets[f.path] = target
+        else:
+            objects.link(f.oid, f.mode == EXECUTABLE, where)
+    return targets
+
+
+def _digest(objects: Objects, files: Sequence[TreeFile], targets: dict[str, str]) -> str:
+    """:func:`tree_digest` of the laid-out ``files``, read from their objects."""
+    h = hashlib.sha256()
+    for f in sorted((f for f in files if f.mode != GITLINK), key=lambda f: digest_order(f.path)):
+        rel = os.fsencode(f.path)
+        if f.mode == SYMLINK:
+            h.update(b"L\0" + rel + b"\0" + os.fsencode(targets[f.path]) + b"\0")
+            continue
+        executable = f.mode == EXECUTABLE
+        h.update(b"F\0" + rel + b"\0" + (b"x" if executable else b"-") + b"\0")
+        with open(objects.path(f.oid, executable), "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
 
 
 def create(settings: Settings) -> LocalArtifactStore:

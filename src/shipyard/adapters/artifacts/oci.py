@@ -45,12 +45,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shipyard.adapters.artifacts import ArtifactError
+from shipyard.adapters.artifacts import ArtifactError, Source
 from shipyard.adapters.artifacts.registry_auth import RegistryError
 from shipyard.adapters.artifacts.registry_client import Manifest, RegistryClient
 from shipyard.errors import NotFound
@@ -197,9 +196,9 @@ class OciArtifactStore:
     def untag(self, app: str, tag: str) -> None:
         self.remove_tag(tag)
 
-    def publish(self, app: str, sha: str, make: Callable[[], Path]) -> str | None:
+    def publish(self, app: str, sha: str, source: Source) -> str | None:
         """CI builds and pushes the image: the build's artifact is the digest of
-        ``build_tag``, or None while it is not pushed yet (``make`` is never called)."""
+        ``build_tag``, or None while it is not pushed yet (``source`` is never read)."""
         return self.locate(app, sha)
 
     def locate(self, app: str, sha: str) -> str | None:
