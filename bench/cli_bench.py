@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(BENCH))
 
 import env_load_seed as seed  # noqa: E402
 
-LAYOUT_VERSION = 1  # bump when the seeded app changes
+LAYOUT_VERSION = 2  # bump when the seeded app changes
 BUILDS = 250
 DEPLOYMENTS = 1000
 TARGETS = {"--version": 60.0}  # ms; every other command 150 ms
@@ -50,9 +51,12 @@ def _deployments(rows: seed.Rows, count: int) -> None:
     latest_tag: str | None = None
     for n in range(count):
         j = n * len(builds) // count
-        b = builds[j]
-        latest_tag = releases.get(b["sha"], latest_tag)
+        b, at = builds[j], builds[j]["finished_at"] + timedelta(seconds=n)
+        # prod runs the newest release 50 commits back; dev a build 10 back
+        latest_tag = releases.get(builds[max(0, j - 50)]["sha"], latest_tag)
         env = ("stage", "stage", "stage", "dev", "prod")[n % 5]
+        if env == "dev":
+            b = builds[max(0, j - 10)]
         if env == "prod" and latest_tag is None:
             env = "stage"
         env_id = seed.ENVS.index(env) + 1
@@ -61,7 +65,6 @@ def _deployments(rows: seed.Rows, count: int) -> None:
             next(r["sha"] for r in rows.releases if r["tag"] == ref) if env == "prod" else b["sha"]
         )
         build_id = next(x["id"] for x in builds if x["sha"] == sha) if env == "prod" else b["id"]
-        at = b["finished_at"]
         rows.deployments.append(
             dict(id=n + 1, app_id=1, environment_id=env_id, build_id=build_id, commit=sha,
                  ref=ref, tag={"stage": ref, "dev": f"dev-{ref}", "prod": f"prod-{ref}"}[env],
