@@ -52,11 +52,11 @@ def _deployments(rows: seed.Rows, count: int) -> None:
     for n in range(count):
         j = n * len(builds) // count
         b, at = builds[j], builds[j]["finished_at"] + timedelta(seconds=n)
-        # prod runs the newest release 50 commits back; dev a build 10 back
-        latest_tag = releases.get(builds[max(0, j - 50)]["sha"], latest_tag)
+        # prod runs the newest release a fifth of the builds back (50 of 250); dev a 25th back
+        latest_tag = releases.get(builds[max(0, j - len(builds) // 5)]["sha"], latest_tag)
         env = ("stage", "stage", "stage", "dev", "prod")[n % 5]
         if env == "dev":
-            b = builds[max(0, j - 10)]
+            b = builds[max(0, j - len(builds) // 25)]
         if env == "prod" and latest_tag is None:
             env = "stage"
         env_id = seed.ENVS.index(env) + 1
@@ -78,9 +78,9 @@ def _deployments(rows: seed.Rows, count: int) -> None:
         e["current_deployment_id"] = current[e["name"]]
 
 
-def build_app(cache: Path) -> dict[str, Any]:
+def build_app(cache: Path, builds: int = BUILDS, deployments: int = DEPLOYMENTS) -> dict[str, Any]:
     """The app's directory (cached): shipyard.toml, repo/, shipyard.db and meta.json."""
-    work = cache / f"cli-v{LAYOUT_VERSION}-b{BUILDS}-d{DEPLOYMENTS}"
+    work = cache / f"cli-v{LAYOUT_VERSION}-b{builds}-d{deployments}"
     meta = work / "meta.json"
     if meta.exists():
         return dict(json.loads(meta.read_text()), work=str(work))
@@ -88,11 +88,11 @@ def build_app(cache: Path) -> dict[str, Any]:
 
     shutil.rmtree(work, ignore_errors=True)  # meta.json is written last: a half-built app
     work.mkdir(parents=True)
-    history = seed.make_repo(work, cache, BUILDS + 1)
+    history = seed.make_repo(work, cache, builds + 1)
     url = f"sqlite:///{work / 'shipyard.db'}"
     seed.positions = _positions  # type: ignore[assignment]
-    rows = seed.build_rows(history, 1, BUILDS)
-    _deployments(rows, DEPLOYMENTS)
+    rows = seed.build_rows(history, 1, builds)
+    _deployments(rows, deployments)
     store = open_store(url)
     seed.insert_rows(store, rows)
     seed.add_refs(history, rows)
@@ -178,10 +178,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="rounds (max 100)")
     parser.add_argument("--cache", type=Path, default=BENCH / ".work", help="where the app is kept")
+    parser.add_argument("--builds", type=int, default=BUILDS, help="builds of main (10-1000)")
+    parser.add_argument("--deployments", type=int, default=DEPLOYMENTS, help="(10-5000)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, 100))
-    app = build_app(args.cache)
+    builds = max(10, min(args.builds, 1000))
+    app = build_app(args.cache, builds, max(10, min(args.deployments, 5000)))
     cmds = commands(app)
     times = measure(cmds, rounds)
     rows = report(times, rounds, app)
