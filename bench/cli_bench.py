@@ -106,22 +106,22 @@ def build_app(cache: Path, builds: int = BUILDS, deployments: int = DEPLOYMENTS)
     return dict(info, work=str(work))
 
 
-def commands(app: dict[str, Any]) -> list[tuple[str, list[str], str]]:
-    """(label, argv, where) in the order they are printed."""
-    shipyard = str(Path(sys.executable).with_name("shipyard"))
+def commands(app: dict[str, Any], compare: str | None) -> list[tuple[str, list[str], str]]:
+    """(label, argv, where) in the order they are printed; ``compare``'s rows after ours."""
     work, repo = app["work"], str(Path(app["work"]) / "repo")
     rng = f"{app['first']}..{app['last']}"
-    return [
+    forms = [["--version"], ["status"], ["releases"], ["tickets"], ["history", "prod"],
+             ["diff", "prod", "stage"], ["notes", rng]]  # fmt: skip
+    out = [
         ("python -c pass", [sys.executable, "-c", "pass"], work),
         ("git status", ["git", "status"], repo),
-        ("shipyard --version", [shipyard, "--version"], work),
-        ("shipyard status", [shipyard, "status"], work),
-        ("shipyard releases", [shipyard, "releases"], work),
-        ("shipyard tickets", [shipyard, "tickets"], work),
-        ("shipyard history prod", [shipyard, "history", "prod"], work),
-        ("shipyard diff prod stage", [shipyard, "diff", "prod", "stage"], work),
-        (f"shipyard notes {rng}", [shipyard, "notes", rng], work),
     ]
+    shipyard = str(Path(sys.executable).with_name("shipyard"))
+    for form in forms:
+        out.append((" ".join(["shipyard", *form]), [shipyard, *form], work))
+        if compare:
+            out.append((" ".join(["compared:", *form]), [compare, *form], work))
+    return out
 
 
 def _env() -> dict[str, str]:
@@ -163,7 +163,7 @@ def report(times: dict[str, list[float]], rounds: int, app: dict[str, Any]) -> l
     for label, ts in times.items():
         med, low = statistics.median(ts), min(ts)
         target = "(anchor)"
-        if label.startswith("shipyard"):
+        if label.split()[0] in ("shipyard", "compared:"):
             limit = TARGETS.get(label.split()[1], DEFAULT_TARGET)
             verdict = "OK" if med <= limit else "over"
             target = f"<= {limit:.0f} ms: {verdict}"
@@ -180,12 +180,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=BENCH / ".work", help="where the app is kept")
     parser.add_argument("--builds", type=int, default=BUILDS, help="builds of main (10-1000)")
     parser.add_argument("--deployments", type=int, default=DEPLOYMENTS, help="(10-5000)")
+    parser.add_argument(
+        "--compare", metavar="SHIPYARD", help="another install's shipyard script, timed alongside"
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, 100))
     builds = max(10, min(args.builds, 1000))
     app = build_app(args.cache, builds, max(10, min(args.deployments, 5000)))
-    cmds = commands(app)
+    cmds = commands(app, args.compare)
     times = measure(cmds, rounds)
     rows = report(times, rounds, app)
     if args.json:
