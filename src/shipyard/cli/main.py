@@ -14,12 +14,13 @@ object one by one, which costs more than some of these commands take to run.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+
+TYPE_CHECKING = False  # not ``typing``'s: ``--version`` imports nothing it does not need
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
 
 
 def main() -> None:
@@ -30,6 +31,8 @@ def main() -> None:
         sys.stdout.write(f"shipyard {__version__}\n")
         return
     if (read := _fast_read(args)) is not None:
+        import gc
+
         # Short-lived and acyclic enough: the cyclic collector would only rescan the
         # objects the imports made.
         gc.disable()
@@ -79,6 +82,8 @@ def _run_read(read: Callable[[], None]) -> int:
 
 def _exit(code: int) -> NoReturn:
     """Flush what was written, then leave without the interpreter's teardown."""
+    import contextlib
+
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (``| head``): as Python's own exit says
