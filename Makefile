@@ -27,6 +27,7 @@ lint:
 bench:
 	@scripts/bootstrap
 	@.venv/bin/python bench/notes_bench.py
+	@.venv/bin/python bench/cli_bench.py
 	@.venv/bin/python bench/notes_requests.py
 	@.venv/bin/python bench/webhook_latency.py
 	@.venv/bin/python bench/promote_jira.py

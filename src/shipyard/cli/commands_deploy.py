@@ -20,14 +20,9 @@ def diff(
     source: Annotated[str, typer.Argument(help="What it would catch up with, e.g. stage.")],
 ) -> None:
     """Show what SOURCE runs that TARGET does not: changes, tickets, QA status."""
-    from shipyard.cli.output import print_diff
-    from shipyard.services.views import diff as do_diff
+    from shipyard.cli.reads import diff as run
 
-    if (server := remote()) is not None:
-        print_diff(server.diff(target, source))
-        return
-    with session() as ctx:
-        print_diff(do_diff(ctx, target, source))
+    run(target, source)
 
 
 def deploy(
@@ -186,22 +181,9 @@ def restart(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
-    from shipyard.cli.commands_reverts import print_owed
-    from shipyard.cli.output import print_failures, status_table
-    from shipyard.services.status import status as do_status
+    from shipyard.cli.reads import status as run
 
-    if (server := remote()) is not None:
-        rows = server.status()
-        owed = server.call("GET", server.at("/rereverts"))
-    else:
-        from shipyard.services.rereverts import owed_json, owed_rereverts
-
-        with session() as ctx:
-            rows = do_status(ctx)
-            owed = owed_json(owed_rereverts(ctx))
-    console().print(status_table(rows))
-    print_failures(rows)
-    print_owed(owed)
+    run()
 
 
 def history(
@@ -209,18 +191,9 @@ def history(
     limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
 ) -> None:
     """List an environment's deployments, newest first."""
-    from shipyard.cli.output import history_table
-    from shipyard.services.views import history as do_history
+    from shipyard.cli.reads import history as run
 
-    if (server := remote()) is not None:
-        rows = server.history(environment, limit)
-    else:
-        with session() as ctx:
-            rows = do_history(ctx, environment, limit)
-    if not rows:
-        console().print(f"no deployments to {environment} yet")
-        return
-    console().print(history_table(environment, rows))
+    run(environment, limit)
 
 
 def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 20) -> None:

@@ -93,21 +93,3 @@ def _print(done: dict[str, Any], what: str) -> None:
         c.print("  a re-revert is owed until the change is back on main ('shipyard status')")
     else:
         c.print(f"[green]✓[/] {what} in {escape(where)}")
-
-
-def print_owed(rows: list[dict[str, Any]]) -> None:
-    """The re-reverts owed, under the status table."""
-    from rich.markup import escape
-
-    if not rows:
-        return
-    c = console()
-    c.print(f"\n[yellow]re-reverts owed ({len(rows)})[/]")
-    for r in rows:
-        keys = f" ({', '.join(r['tickets'])})" if r["tickets"] else ""
-        c.print(
-            escape(
-                f"  {r['ref']} {r['title']}{keys}: reverted by {r['reverted_by']} "
-                f"({r['reason']}) on {r['branch']}"
-            )
-        )

@@ -101,18 +101,9 @@ def releases(
     limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 30,
 ) -> None:
     """List releases: pre-release or latest, and where each one runs."""
-    from shipyard.cli.output import releases_table
-    from shipyard.services.releases import list_releases
+    from shipyard.cli.reads import releases as run
 
-    if (server := remote()) is not None:
-        rows = server.releases(limit)
-    else:
-        with session() as ctx:
-            rows = list_releases(ctx, limit)
-    if not rows:
-        console().print("no releases yet: 'shipyard prerelease' cuts one")
-        return
-    console().print(releases_table(rows))
+    run(limit)
 
 
 def notes(
@@ -184,14 +175,6 @@ def tickets(
     ] = None,
 ) -> None:
     """List tickets and their QA status."""
-    from shipyard.cli.output import tickets_table
+    from shipyard.cli.reads import tickets as run
 
-    if (server := remote()) is not None:
-        rows = server.tickets(status)
-    else:
-        with session() as ctx, ctx.store.read() as s:
-            rows = ctx.tracker.list(s, status)
-    if not rows:
-        console().print("no tickets" + (f" with status {status}" if status else ""))
-        return
-    console().print(tickets_table(rows))
+    run(status)

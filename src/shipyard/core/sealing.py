@@ -20,9 +20,10 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:  # imported where a value is sealed or opened (most commands do neither)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "v1"
 NONCE_BYTES = 12
@@ -43,7 +44,7 @@ def key_id_of(key: bytes) -> str:
 
 def generate_key_line() -> str:
     """A new 256-bit key, written as one line of a key file (URL-safe base64)."""
-    return base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode()
+    return base64.urlsafe_b64encode(_aesgcm().generate_key(bit_length=256)).decode()
 
 
 def _decode_key(line: str) -> bytes:
@@ -89,7 +90,7 @@ class Keyring:
 
     def seal(self, value: str, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        body = AESGCM(self.keys[self.current]).encrypt(nonce, value.encode(), context.encode())
+        body = _aesgcm()(self.keys[self.current]).encrypt(nonce, value.encode(), context.encode())
         return f"{PREFIX}:{self.current}:{base64.b64encode(nonce + body).decode()}"
 
     def open(self, sealed: str, context: str) -> str:
@@ -101,9 +102,11 @@ class Keyring:
         key = self.keys.get(key_id)
         if key is None:
             raise SealError(f"key {key_id} is not in the key file", key_id)
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.b64decode(parts[2], validate=True)
-            plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
+            plain = _aesgcm()(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
             return plain.decode()
         except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
             raise SealError(f"the ciphertext does not open with key {key_id}", key_id) from None
@@ -112,3 +115,9 @@ class Keyring:
     def key_id_in(sealed: str) -> str:
         parts = sealed.split(":")
         return parts[1] if len(parts) == 3 else "?"
+
+
+def _aesgcm() -> type[AESGCM]:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM
