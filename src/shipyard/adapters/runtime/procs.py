@@ -87,12 +87,34 @@ def gone(pid: int | None, token: str | None) -> tuple[bool, int | None]:
     gives its code (a zombie no longer carries its token)."""
     if pid is None or token is None or pid <= 0:
         return True, None
-    alive = _alive(pid, token)
+    alive = _alive(pid, token) or _alive_after_exec(pid, token)
     code = exit_code(pid)
     if alive or code is not None:
         return code is not None, code
     # An exiting child loses its environment (its token) a moment before it can be reaped.
     return True, _code_once_reapable(pid, within=1.0)
+
+
+def _alive_after_exec(pid: int, token: str, within: float = 0.2) -> bool:
+    """Whether ``pid``, running (not a zombie) yet showing no token, carries it again a
+    moment later: a process in the middle of ``exec`` shows an empty environment."""
+    deadline = time.monotonic() + within
+    for _ in range(100):
+        if not _running_state(pid) or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+        if _alive(pid, token):
+            return True
+    return False
+
+
+def _running_state(pid: int) -> bool:
+    """``pid`` exists and has not exited (a zombie has: state Z)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
 def _code_once_reapable(pid: int, within: float) -> int | None:
