@@ -176,7 +176,9 @@ def main() -> None:
     args = ap.parse_args()
     rounds = max(1, min(args.rounds, 50))
     work = Path(tempfile.mkdtemp(prefix="shipyard-deploy-bench-"))
-    env = {**os.environ, "SHIPYARD_USER": "bench@example.com"}
+    # As installed: bytecode caches written (the set-up's commands write them).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["SHIPYARD_USER"] = "bench@example.com"
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     ready: list[float] = []
     deploys: list[float] = []
