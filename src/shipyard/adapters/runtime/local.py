@@ -27,7 +27,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from shipyard.adapters.runtime import (
@@ -50,9 +50,7 @@ from shipyard.adapters.runtime.state import (
     now_iso,
 )
 from shipyard.errors import DeployFailed, ShipyardError
-from shipyard.private import private_dir
 
-KEEP_LOGS = 20
 PROXY_START_TIMEOUT = 10.0
 
 
@@ -383,19 +381,8 @@ class LocalRuntime:
         )
 
     def _new_log(self, state: EnvState, commit: str, token: str) -> Path:
-        """A fresh log path; only the newest logs are kept, and those still in use."""
-        log_dir = self.store.log_dir(state.app, state.env)
-        private_dir(log_dir)
-        in_use = {r.log for r in (state.current, state.pending) if r}
-        old = sorted(
-            (p for p in log_dir.glob("*.log") if p.name != "proxy.log"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        for path in old[: max(0, len(old) - KEEP_LOGS + 1)]:
-            if str(path) not in in_use:
-                path.unlink(missing_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return log_dir / f"{stamp}-{commit[:12]}-{token[:6]}.log"
+        in_use = {r.log for r in (state.current, state.pending, *state.retiring) if r}
+        return logs.new_path(self.store.log_dir(state.app, state.env), commit, token, in_use)
 
     @contextlib.contextmanager
     def _operation(self, app: str, env: str, *, lock: bool = True) -> Iterator[None]:
