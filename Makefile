@@ -32,6 +32,7 @@ bench:
 	@.venv/bin/python bench/webhook_latency.py
 	@.venv/bin/python bench/promote_jira.py
 	@.venv/bin/python bench/build_bench.py
+	@.venv/bin/python bench/deploy_bench.py
 	@scripts/services
 	@.venv/bin/python bench/retag_bench.py
 	@.venv/bin/python bench/ci_to_overlay.py

@@ -102,6 +102,14 @@ def orphans(state_dir: Path, app: str) -> dict[int, str]:
     return {pid: token for pid, token in app_processes(app).items() if token not in known}
 
 
+def proxy_connections(state_dir: Path, app: str) -> dict[int, int]:
+    """Open connections per private port, as the environment's proxy counts them."""
+    from shipyard.adapters.runtime import control
+
+    _, counts = control.status(Path(read_state(state_dir, app)["proxy"]["control"]))
+    return counts
+
+
 def wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -473,3 +481,49 @@ def test_moving_an_environment_to_another_port(
     with pytest.raises(ConnectionRefusedError):
         get(port)
     assert orphans(state_dir, app) == {}
+
+
+def test_a_background_retire_drains_the_old_instance_after_the_deploy_returns(
+    runtime: LocalRuntime, state_dir: Path, app: str, make_spec: Any, port: int
+) -> None:
+    background = LocalRuntime(state_dir, grace=3.0, drain=10.0, background_retire=True)
+    v1, v2 = make_spec("v1"), make_spec("v2")
+    first = background.deploy(v1)
+    # A connection open through the proxy to v1 keeps v1 draining after the switch.
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        wait_for(lambda: first.private_port in proxy_connections(state_dir, app), "v1 connection")
+        messages: list[str] = []
+        second = background.deploy(v2, on_progress=messages.append)
+
+        assert served_commit(port) == v2.commit  # switched without waiting for v1
+        assert any("in the background" in m for m in messages)
+        token = app_processes(app)[first.pid]  # still running: draining its connection
+        assert [r["token"] for r in read_state(state_dir, app)["retiring"]] == [token]
+        held.sendall(b"GET /__version__ HTTP/1.0\r\n\r\n")
+        assert b"200" in held.recv(64)  # and still answering it
+    finally:
+        held.close()
+    wait_for(lambda: first.pid not in app_processes(app), "v1 to stop once drained")
+    background.deploy(v1)  # the next operation forgets what has retired, lists what retires
+    retiring = read_state(state_dir, app)["retiring"]
+    assert [r["port"] for r in retiring] == [second.private_port]
+
+
+def test_down_stops_an_instance_still_retiring(
+    runtime: LocalRuntime, state_dir: Path, app: str, make_spec: Any, port: int
+) -> None:
+    background = LocalRuntime(state_dir, grace=3.0, drain=60.0, background_retire=True)
+    first = background.deploy(make_spec("v1"))
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        wait_for(lambda: first.private_port in proxy_connections(state_dir, app), "v1 connection")
+        background.deploy(make_spec("v2"))
+        assert first.pid in app_processes(app)
+
+        runtime.down(app, ENV)
+
+        assert app_processes(app) == {}
+        assert read_state(state_dir, app)["retiring"] == []
+    finally:
+        held.close()

@@ -26,10 +26,9 @@ naming the field and listing the names installed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
-from shipyard.config.adapters import GROUP, KINDS, adapter_names
+from shipyard.config.adapters import KINDS, adapter_names, registered_entry_points
 from shipyard.errors import ConfigError
 
 __all__ = ["KINDS", "build", "factory", "names"]
@@ -44,7 +43,7 @@ def factory(kind: str, name: str, field: str) -> Callable[..., Any]:
     """The factory registered as ``kind.name``; ``field`` is the config path that chose it."""
     if kind not in KINDS:
         raise ConfigError(f"{field}: unknown adapter kind {kind!r}; known: {', '.join(KINDS)}")
-    found = [ep for ep in entry_points(group=GROUP) if ep.name == f"{kind}.{name}"]
+    found = [ep for ep in registered_entry_points() if ep.name == f"{kind}.{name}"]
     if not found:
         known = ", ".join(adapter_names(kind)) or "none installed"
         raise ConfigError(

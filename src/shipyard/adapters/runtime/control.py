@@ -95,13 +95,14 @@ def spawn_proxy(
 def wait_started(proxy: ProxyRecord, target: int, timeout: float) -> None:
     """Return once the proxy answers on its control socket; ControlError if it never does."""
     deadline = time.monotonic() + timeout
+    pauses = procs.pauses()
     while target_of(proxy) != target:
         exited = proxy.pid is not None and procs.exit_code(proxy.pid) is not None
         if exited or time.monotonic() >= deadline:
             procs.stop(proxy.token, proxy.pid, grace=1.0)
             tail = procs.log_tail(Path(proxy.log), 5)
             raise ControlError(tail[-1] if tail else "no output")
-        time.sleep(0.05)
+        time.sleep(next(pauses))
 
 
 def is_running(proxy: ProxyRecord | None) -> bool:
@@ -120,6 +121,7 @@ def target_of(proxy: ProxyRecord) -> int | None:
 def drain(proxy: ProxyRecord | None, port: int, timeout: float) -> None:
     """Wait (at most ``timeout``) until no connection to ``port`` is open in the proxy."""
     deadline = time.monotonic() + timeout
+    pauses = procs.pauses()
     while proxy is not None and time.monotonic() < deadline:
         try:
             _, connections = status(Path(proxy.control))
@@ -127,4 +129,4 @@ def drain(proxy: ProxyRecord | None, port: int, timeout: float) -> None:
             return
         if not connections.get(port):
             return
-        time.sleep(0.05)
+        time.sleep(next(pauses))

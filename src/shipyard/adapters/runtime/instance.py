@@ -58,6 +58,7 @@ def wait_ready(
     progress(f"waiting for {spec.health_path} and /__version__ (up to {timeout:g}s)")
     deadline = time.monotonic() + timeout
     last = "no answer yet"
+    pauses = procs.pauses(most=0.1)
     while True:
         _raise_if_exited(spec, new)
         answer = get(host, new.port, spec.health_path, timeout=1.0)
@@ -79,7 +80,7 @@ def wait_ready(
         if time.monotonic() >= deadline:
             _raise_if_exited(spec, new)
             raise failure(spec, new, f"not healthy after {timeout:g}s: {last}")
-        time.sleep(0.1)
+        time.sleep(min(next(pauses), max(0.0, deadline - time.monotonic())))
 
 
 def _raise_if_exited(spec: InstanceSpec, new: InstanceRecord) -> None:

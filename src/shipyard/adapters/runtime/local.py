@@ -27,7 +27,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from shipyard.adapters.runtime import (
@@ -40,6 +40,7 @@ from shipyard.adapters.runtime import (
     instance,
     logs,
     procs,
+    retire,
 )
 from shipyard.adapters.runtime.probe import get, same_commit
 from shipyard.adapters.runtime.state import (
@@ -49,9 +50,7 @@ from shipyard.adapters.runtime.state import (
     now_iso,
 )
 from shipyard.errors import DeployFailed, ShipyardError
-from shipyard.private import private_dir
 
-KEEP_LOGS = 20
 PROXY_START_TIMEOUT = 10.0
 
 
@@ -63,7 +62,9 @@ class LocalRuntime:
     """Runs environments as local processes; state lives under ``state_dir/runtime``.
 
     ``grace`` is how long a stopped instance may take to exit after SIGTERM,
-    ``drain`` how long its open connections may take to finish after a switch.
+    ``drain`` how long its open connections may take to finish after a switch. With
+    ``background_retire`` a deploy returns right after the switch and a detached process
+    drains and stops the replaced instance (``retire``); else the deploy waits for that.
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class LocalRuntime:
         grace: float = 10.0,
         drain: float = 5.0,
         lock_timeout: float = 120.0,
+        background_retire: bool = False,
     ) -> None:
         self.store = StateStore(state_dir)
         self.host = host
@@ -82,6 +84,7 @@ class LocalRuntime:
         self.grace = grace
         self.drain = drain
         self.lock_timeout = lock_timeout
+        self.background_retire = background_retire
 
     # -- the Runtime protocol --------------------------------------------------
 
@@ -116,11 +119,12 @@ class LocalRuntime:
                 procs.stop(state.proxy.token, state.proxy.pid, grace=self.grace)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(state.proxy.control)
-            for record in (state.pending, state.current):
+            for record in (state.pending, state.current, *state.retiring):
                 if record:
                     procs.stop(record.token, record.pid, grace=self.grace)
             current = replace(state.current, pid=None) if state.current else None
-            self.store.save(state.but(status="stopped", proxy=None, pending=None, current=current))
+            stopped = state.but(status="stopped", proxy=None, pending=None, retiring=())
+            self.store.save(replace(stopped, current=current))
 
     def recover(
         self,
@@ -201,7 +205,7 @@ class LocalRuntime:
         state = state.but(status="running", port=spec.port, current=new, pending=None)
         self.store.save(state)
         if old is not None:
-            self._retire(state, old, progress)
+            self._retire(state, old, progress, background=self.background_retire)
         return self._info(state, new)
 
     def _start_instance(
@@ -237,9 +241,16 @@ class LocalRuntime:
         with contextlib.suppress(OSError):
             self.store.save(state.but(pending=None))
 
-    def _retire(self, state: EnvState, old: InstanceRecord, progress: Progress) -> None:
+    def _retire(
+        self, state: EnvState, old: InstanceRecord, progress: Progress, *, background: bool = False
+    ) -> None:
         """Let the old instance's open connections finish, then stop it."""
         if not self._running(old):
+            return
+        if background:  # listed first, so that dying right after the spawn leaves no orphan
+            self.store.save(state.but(retiring=(*state.retiring, old)))
+            retire.spawn(self.python, state.proxy, old, drain=self.drain, grace=self.grace)
+            progress(f"previous instance {old.commit[:12]} drains and stops in the background")
             return
         progress(f"draining previous instance {old.commit[:12]}")
         control.drain(state.proxy, old.port, self.drain)
@@ -299,6 +310,10 @@ class LocalRuntime:
 
     def _settle(self, state: EnvState) -> EnvState:
         """Resolve a deploy whose process died: keep its instance if traffic reached it."""
+        live = tuple(r for r in state.retiring if self._running(r))
+        if live != state.retiring:  # those retired since
+            state = state.but(retiring=live)
+            self.store.save(state)
         new = state.pending
         if new is None:
             return state
@@ -366,19 +381,8 @@ class LocalRuntime:
         )
 
     def _new_log(self, state: EnvState, commit: str, token: str) -> Path:
-        """A fresh log path; only the newest logs are kept, and those still in use."""
-        log_dir = self.store.log_dir(state.app, state.env)
-        private_dir(log_dir)
-        in_use = {r.log for r in (state.current, state.pending) if r}
-        old = sorted(
-            (p for p in log_dir.glob("*.log") if p.name != "proxy.log"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        for path in old[: max(0, len(old) - KEEP_LOGS + 1)]:
-            if str(path) not in in_use:
-                path.unlink(missing_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return log_dir / f"{stamp}-{commit[:12]}-{token[:6]}.log"
+        in_use = {r.log for r in (state.current, state.pending, *state.retiring) if r}
+        return logs.new_path(self.store.log_dir(state.app, state.env), commit, token, in_use)
 
     @contextlib.contextmanager
     def _operation(self, app: str, env: str, *, lock: bool = True) -> Iterator[None]:

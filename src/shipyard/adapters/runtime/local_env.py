@@ -63,4 +63,6 @@ class LocalEnvironment:
 
 def create(settings: Settings, environment: str) -> LocalEnvironment:
     """The ``runtime.local`` factory."""
-    return LocalEnvironment(settings, environment, LocalRuntime(settings.state_dir))
+    # A deploy ends at the switch; the replaced instance drains after it, detached.
+    runtime = LocalRuntime(settings.state_dir, background_retire=True)
+    return LocalEnvironment(settings, environment, runtime)

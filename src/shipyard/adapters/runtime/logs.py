@@ -1,7 +1,7 @@
 """Reading the local runtime's instance logs: a bounded tail, then what was added since.
 
 Each instance writes stdout and stderr to ``<stamp>-<commit12>-<token6>.log`` in its
-environment's log directory (the newest ``KEEP_LOGS`` are kept, see ``local.py``); the
+environment's log directory (the newest ``KEEP_LOGS`` are kept, ``new_path``); the
 file name says which commit ran and when, so the log of a failed deployment's instance
 is found by its commit after that instance is gone.
 """
@@ -15,6 +15,9 @@ from pathlib import Path
 
 from shipyard.adapters.runtime import InstanceLog
 from shipyard.errors import NotFound
+from shipyard.private import private_dir
+
+KEEP_LOGS = 20
 
 LOG_NAME = re.compile(r"^(\d{8}T\d{6})-([0-9a-f]{1,40})-([0-9a-f]{1,16})\.log$")
 TAIL_BYTES = 256 * 1024  # a tail never reads more than this much of the file
@@ -97,3 +100,17 @@ def _started(path: Path) -> datetime | None:
     if m is None:
         return None
     return datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+
+
+def new_path(log_dir: Path, commit: str, token: str, in_use: set[str]) -> Path:
+    """A fresh log path in ``log_dir``; only the newest logs are kept, and those in use."""
+    private_dir(log_dir)
+    old = sorted(
+        (p for p in log_dir.glob("*.log") if p.name != "proxy.log"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for path in old[: max(0, len(old) - KEEP_LOGS + 1)]:
+        if str(path) not in in_use:
+            path.unlink(missing_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return log_dir / f"{stamp}-{commit[:12]}-{token[:6]}.log"

@@ -28,6 +28,15 @@ class SpawnError(Exception):
     """The process could not be started at all (missing executable, bad log dir)."""
 
 
+def pauses(first: float = 0.002, most: float = 0.05) -> Iterator[float]:
+    """Pauses between polls: ``first`` seconds, doubling up to ``most``. A process that is
+    ready (or gone) in a few milliseconds is seen then; a slow one is not polled hard."""
+    pause = first
+    while True:
+        yield pause
+        pause = min(pause * 2, most)
+
+
 def new_token() -> str:
     return secrets.token_hex(8)
 
@@ -173,11 +182,12 @@ def _signal_all(pids: Sequence[int], sig: signal.Signals) -> None:
 
 
 def _wait_gone(token: str, hint: int | None, deadline: float) -> list[int]:
-    while True:
+    for pause in pauses():
         left = pids_with_token(token, hint)
         if not left or time.monotonic() >= deadline:
             return left
-        time.sleep(0.05)
+        time.sleep(pause)
+    return []  # pauses() never ends
 
 
 def stop(token: str | None, hint: int | None = None, *, grace: float = 10.0) -> bool:

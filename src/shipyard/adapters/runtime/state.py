@@ -66,7 +66,9 @@ class EnvState:
     """``status`` is the intent: "running" after a deploy or up, "stopped" after down.
 
     ``pending`` is an instance being started and not yet switched to; it only
-    survives in the file when the process deploying it died.
+    survives in the file when the process deploying it died. ``retiring`` are replaced
+    instances a background process drains and stops (``retire``); they are dropped from
+    the list once gone.
     """
 
     app: str
@@ -76,6 +78,7 @@ class EnvState:
     proxy: ProxyRecord | None = None
     current: InstanceRecord | None = None
     pending: InstanceRecord | None = None
+    retiring: tuple[InstanceRecord, ...] = ()
     updated_at: str = field(default_factory=now_iso)
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +102,7 @@ class EnvState:
             proxy=ProxyRecord(**proxy) if proxy else None,
             current=instance(data.get("current")),
             pending=instance(data.get("pending")),
+            retiring=tuple(r for r in map(instance, data.get("retiring") or ()) if r),
             updated_at=data.get("updated_at", now_iso()),
         )
 

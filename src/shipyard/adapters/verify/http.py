@@ -1,18 +1,55 @@
 """``verifier = "http"``: ``/__version__`` reports the commit and the health path answers 200.
 
-A few attempts a short time apart, so a proxy that has just switched gets a moment.
+A few attempts a short time apart, so a proxy that has just switched gets a moment. A
+plain-HTTP URL (a local environment on loopback) is asked with the standard library's
+``http.client``: importing httpx (which loads its own command line, Rich and Pygments
+with it) and loading a CA bundle cost more than the two requests. HTTPS goes through
+httpx.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from typing import TYPE_CHECKING
-
-import httpx
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from shipyard.config import Settings
+
+TIMEOUT = 2.0
+
+
+class RequestFailed(Exception):
+    """No HTTP answer; the message names the kind of failure."""
+
+
+def get(url: str) -> tuple[int, str]:
+    """One GET: the status and the body; RequestFailed when nothing answered."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        return _get_httpx(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=TIMEOUT)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("GET", target, headers={"User-Agent": "shipyard", "Connection": "close"})
+        response = conn.getresponse()
+        return response.status, response.read(1024 * 1024).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as exc:
+        raise RequestFailed(type(exc).__name__) from exc
+    finally:
+        conn.close()
+
+
+def _get_httpx(url: str) -> tuple[int, str]:
+    import httpx
+
+    try:
+        r = httpx.get(url, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise RequestFailed(type(exc).__name__) from exc
+    return r.status_code, r.text
 
 
 class HttpVerifier:
@@ -27,10 +64,10 @@ class HttpVerifier:
         """The commit ``url``'s ``/__version__`` reports, or None when it cannot be read."""
         for attempt in range(self.attempts):
             try:
-                r = httpx.get(url.rstrip("/") + "/__version__", timeout=2.0)
-                if r.status_code == 200:
-                    return str(json.loads(r.text).get("commit"))
-            except (httpx.HTTPError, ValueError, AttributeError):
+                status, body = get(url.rstrip("/") + "/__version__")
+                if status == 200:
+                    return str(json.loads(body).get("commit"))
+            except (RequestFailed, ValueError, AttributeError):
                 pass
             if attempt + 1 < self.attempts:
                 time.sleep(self.pause)
@@ -41,9 +78,9 @@ class HttpVerifier:
         if served != commit:
             return f"{url} serves {str(served)[:7]}, not {commit[:7]}"
         try:
-            status = httpx.get(url.rstrip("/") + self.health_path, timeout=2.0).status_code
-        except httpx.HTTPError as exc:
-            return f"{url}{self.health_path} did not answer: {type(exc).__name__}"
+            status, _ = get(url.rstrip("/") + self.health_path)
+        except RequestFailed as exc:
+            return f"{url}{self.health_path} did not answer: {exc}"
         if status != 200:
             return f"{url}{self.health_path} answered {status}"
         return None

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 TIMEOUT = 3.0
 
 
@@ -36,6 +34,8 @@ def shown(url: str) -> str:
 
 def status_of(url: str, *, timeout: float = TIMEOUT) -> int:
     """The status a GET of ``url`` answers."""
+    import httpx  # here: a deploy without checks never needs it (~60 ms to import)
+
     try:
         return httpx.get(url, timeout=timeout).status_code
     except httpx.HTTPError as exc:
@@ -44,6 +44,8 @@ def status_of(url: str, *, timeout: float = TIMEOUT) -> int:
 
 def prometheus_value(url: str, query: str, *, at: float, timeout: float = TIMEOUT) -> float | None:
     """The value of ``query`` at ``at`` (Unix time), from ``/api/v1/query``."""
+    import httpx
+
     endpoint = url.rstrip("/") + "/api/v1/query"
     try:
         r = httpx.get(endpoint, params={"query": query, "time": f"{at:.3f}"}, timeout=timeout)

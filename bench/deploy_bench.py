@@ -1,0 +1,201 @@
+"""A local deploy's overhead beyond the app's own readiness.
+
+Builds a sample app (``src/shipyard/demo/sample_app/app.py``) at two commits, deploys
+the first to a local ``stage`` once (which starts the environment's proxy), then, round
+by round, times:
+
+- the anchor: the app's own readiness, the same ``run`` command (``sh -c "python
+  app.py"``) started from a directory holding the app and its ``version.json``, from the
+  spawn to the first 200 from ``/__heartbeat__`` (polled every millisecond);
+- ``shipyard deploy stage SHA --yes`` (the console script, a subprocess, output to
+  ``/dev/null``), alternating the two builds, wall time from start to exit.
+
+It prints the median and minimum of each, the overhead (deploy minus readiness) and the
+ratio. Target: overhead <= 150 ms. Bounded: at most ``--rounds`` rounds (default 9, at
+most 50), every wait at most 60 s.
+
+    .venv/bin/python bench/deploy_bench.py [--rounds N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from shipyard.demo.repo import DemoRepo  # noqa: E402
+
+SAMPLE = ROOT / "src" / "shipyard" / "demo" / "sample_app" / "app.py"
+SHIPYARD = str(Path(sys.executable).parent / "shipyard")
+RUN = "python app.py"
+TARGET_MS = 150.0
+WAIT = 60.0
+CONFIG = """\
+[app]
+name = "monitor"
+run = "{run}"
+
+[environments.stage]
+port = {port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(port: int) -> bool:
+    """One GET /__heartbeat__ on a fresh connection: True on a 200."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+            s.sendall(b"GET /__heartbeat__ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+
+
+def readiness(app_dir: Path, env: dict[str, str]) -> float:
+    """Seconds from spawning the app to its first healthy answer."""
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", RUN],
+        cwd=app_dir,
+        env={**env, "PORT": str(port)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        for _ in range(int(WAIT * 1000)):
+            if healthy(port):
+                return time.perf_counter() - started
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.001)
+        raise SystemExit(f"the sample app never answered on port {port}")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=WAIT)
+
+
+def deploy(repo: Path, sha: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [SHIPYARD, "deploy", "stage", sha, "--yes", "--reason", "bench"],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"shipyard deploy stage {sha[:7]} failed: {done.stderr.strip()}")
+    return seconds
+
+
+def run(repo: Path, env: dict[str, str], *argv: str) -> None:
+    done = subprocess.run(
+        [SHIPYARD, *argv], cwd=repo, env=env, capture_output=True, text=True, timeout=WAIT
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"shipyard {' '.join(argv)} failed: {done.stderr.strip()}")
+
+
+def setup(work: Path, env: dict[str, str]) -> tuple[DemoRepo, list[str]]:
+    """The app at two commits, both built, the first deployed (the proxy started)."""
+    repo = DemoRepo.create(work / "monitor")
+    config = CONFIG.format(run=RUN, port=free_port())
+    author = ("Ana", "ana@example.com")
+    files = {"app.py": SAMPLE.read_text(), "shipyard.toml": config, "n.txt": "0\n"}
+    shas = [repo.commit("Initial commit", files, author=author)]
+    run(repo.path, env, "sync")
+    shas.append(repo.squash_pr(2, "Change one", {"n.txt": "1\n"}, author=author))
+    run(repo.path, env, "sync")
+    run(repo.path, env, "deploy", "stage", shas[0], "--yes")
+    anchor = work / "anchor"
+    anchor.mkdir()
+    shutil.copy(SAMPLE, anchor / "app.py")
+    (anchor / "version.json").write_text(json.dumps({"commit": shas[0], "version": "anchor"}))
+    return repo, shas
+
+
+def ms(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values) * 1000, min(values) * 1000
+
+
+def report(ready: list[float], deploys: list[float], as_json: bool) -> None:
+    (r_med, r_min), (d_med, d_min) = ms(ready), ms(deploys)
+    overhead = d_med - r_med
+    summary = {
+        "rounds": len(deploys),
+        "readiness_ms": round(r_med, 1),
+        "deploy_ms": round(d_med, 1),
+        "overhead_ms": round(overhead, 1),
+        "ratio": round(d_med / r_med, 2),
+        "target_ms": TARGET_MS,
+    }
+    if as_json:
+        print(json.dumps(summary))
+        return
+    print(f"local deploy of the sample app, alternating two builds, {len(deploys)} rounds:")
+    print(f"  {'':34}{'median':>9}{'min':>9}")
+    print(f"  {'app readiness (anchor)':34}{r_med:7.0f}ms{r_min:7.0f}ms")
+    print(f"  {'shipyard deploy stage SHA --yes':34}{d_med:7.0f}ms{d_min:7.0f}ms")
+    verdict = "OK" if overhead <= TARGET_MS else "over target"
+    print(f"  overhead {overhead:.0f} ms (median), ratio {d_med / r_med:.1f}x the readiness")
+    print(f"  target overhead <= {TARGET_MS:.0f} ms: {verdict}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--json", action="store_true", help="print one JSON summary line")
+    args = ap.parse_args()
+    rounds = max(1, min(args.rounds, 50))
+    work = Path(tempfile.mkdtemp(prefix="shipyard-deploy-bench-"))
+    # As installed: bytecode caches written (the set-up's commands write them).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["SHIPYARD_USER"] = "bench@example.com"
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    ready: list[float] = []
+    deploys: list[float] = []
+    repo: DemoRepo | None = None
+    try:
+        repo, shas = setup(work, env)
+        for i in range(rounds):
+            ready.append(readiness(work / "anchor", env))
+            deploys.append(deploy(repo.path, shas[(i + 1) % 2], env))
+    finally:
+        if repo is not None:
+            subprocess.run(
+                [SHIPYARD, "down"], cwd=repo.path, env=env, capture_output=True, timeout=WAIT
+            )
+        shutil.rmtree(work, ignore_errors=True)
+    report(ready, deploys, args.json)
+
+
+if __name__ == "__main__":
+    main()
