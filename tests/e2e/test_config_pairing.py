@@ -97,7 +97,8 @@ def test_the_pairing_session_end_to_end(paired: Project) -> None:
     assert "stale: instances run version 0" in listed
 
     # 1-2. The engineer asks for a grant; the partner approves it.
-    r = p.ok("grant", "request", "stage", "--for", "3s", "--reason", "rotate the API key")
+    # Long enough for the read right after approval on a busy machine; step 7 waits it out.
+    r = p.ok("grant", "request", "stage", "--for", "20s", "--reason", "rotate the API key")
     assert "grant #1 on stage waits" in r.out
     refused = p.run("grant", "approve", "1")
     assert refused.code == 1 and "role 'engineer' may not config approve" in refused.err
@@ -134,7 +135,7 @@ def test_the_pairing_session_end_to_end(paired: Project) -> None:
     assert "stale" not in p.ok("status").out
 
     # 7. The grant expires by itself, and a read is refused.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while (r := p.run("config", "get", "stage", "API_KEY")).code == 0:
         assert time.monotonic() < deadline, "the grant never expired"
         time.sleep(0.5)
