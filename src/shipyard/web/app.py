@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -44,6 +44,29 @@ def create_app(
 
     subscribe()  # a deployment any request or schedule finishes updates the environments view
     served = apps if apps is not None else load_fleet(settings)
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        summary="The release train: builds, environments, releases, QA and 1-click deploys.",
+        lifespan=_lifespan(served, schedule, owned=store is None),
+    )
+    app.state.settings = settings
+    app.state.store = store or open_store(settings.database_url)
+    app.state.fleet = Fleet.of(served, app.state.store)
+    app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
+    app.state.rollouts = Rollouts()
+    app.state.principals = Principals()  # who a token is, for a few seconds
+    _middleware(app, served)
+    _operations(app)
+    _routers(app)
+    return app
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _lifespan(served: list[Settings], schedule: bool, *, owned: bool) -> Lifespan:
+    """Recovery before the first answer, the schedules while up, an orderly stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,44 +82,37 @@ def create_app(
 
             stop_schedule = start_scheduler(served, app.state.store)
         yield
+        await anyio.to_thread.run_sync(_stop, app, served, stop_schedule, owned)
 
-        def stop() -> None:
-            from shipyard.services.webhooks.ingest import drain
+    return lifespan
 
-            if stop_schedule is not None:
-                stop_schedule()
-            if not app.state.rollouts.wait(ROLLOUT_WAIT):
-                log.warning("stopping with a deployment still running; the next start recovers it")
-            for each in served:
-                drain(each, 30.0)  # let an ingest a webhook started finish
-            for outbox in list(app.state.outboxes.values()):
-                outbox.drain(3.0)
-                outbox.close()
-            if owned:
-                app.state.store.close()
 
-        await anyio.to_thread.run_sync(stop)
+def _stop(
+    app: FastAPI, served: list[Settings], stop_schedule: Callable[[], None] | None, owned: bool
+) -> None:
+    from shipyard.services.webhooks.ingest import drain
 
-    owned = store is None
-    app = FastAPI(
-        title="Shipyard",
-        version=__version__,
-        summary="The release train: builds, environments, releases, QA and 1-click deploys.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.store = store or open_store(settings.database_url)
-    app.state.fleet = Fleet.of(served, app.state.store)
-    app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
-    app.state.rollouts = Rollouts()
-    app.state.principals = Principals()  # who a token is, for a few seconds
-    from shipyard.web.routes.pages.common import error_page
+    if stop_schedule is not None:
+        stop_schedule()
+    if not app.state.rollouts.wait(ROLLOUT_WAIT):
+        log.warning("stopping with a deployment still running; the next start recovers it")
+    for each in served:
+        drain(each, 30.0)  # let an ingest a webhook started finish
+    for outbox in list(app.state.outboxes.values()):
+        outbox.drain(3.0)
+        outbox.close()
+    if owned:
+        app.state.store.close()
 
-    errors.install(app, html=error_page)
+
+def _middleware(app: FastAPI, served: list[Settings]) -> None:
+    """Errors as JSON or pages, secrets scrubbed from every answer and log, an access log."""
     from shipyard.services.envconfig import opened_secrets
     from shipyard.services.secrets import scrubber_for
     from shipyard.web.logs import AccessLog, ScrubSecrets
+    from shipyard.web.routes.pages.common import error_page
 
+    errors.install(app, html=error_page)
     # The environments' stored secrets too; without their key the server does not start.
     scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
     app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
@@ -105,6 +121,8 @@ def create_app(
     app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
 
+
+def _operations(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:
         """Liveness and readiness: 200 when the database answers, 503 otherwise."""
@@ -124,6 +142,8 @@ def create_app(
 
         return PlainTextResponse(render(app.state.store), media_type="text/plain; version=0.0.4")
 
+
+def _routers(app: FastAPI) -> None:
     from shipyard.web.routes import (
         admin,
         api,
@@ -145,4 +165,3 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
-    return app

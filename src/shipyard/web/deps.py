@@ -5,14 +5,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from fastapi import Path as FastApiPath
 from fastapi import Request
 
 from shipyard.config import Settings
 from shipyard.services.context import Context
 from shipyard.services.fleet import Fleet
 from shipyard.store.db import Store
+
+# A row's id in a path: a positive 64-bit integer, so a huge one is a 422, not a
+# database overflow.
+RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 _OUTBOX_LOCK = threading.Lock()
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, context_for
+from shipyard.web.deps import Principal, RowId, context_for
 from shipyard.web.schemas import (
     ApproveIn,
     DeploymentOut,
@@ -40,7 +40,7 @@ def awaiting(
 
 @router.get("/apps/{app}/deployments/{dep_id}/approvals", response_model=WaitingOut)
 def approvals(
-    app: str, dep_id: int, request: Request, who: Principal = Depends(require("read"))
+    app: str, dep_id: RowId, request: Request, who: Principal = Depends(require("read"))
 ) -> WaitingOut:
     """One deployment, its state and the approvals that count now."""
     from shipyard.services.deploy.approval import status
@@ -53,7 +53,7 @@ def approvals(
 )
 def approve(
     app: str,
-    dep_id: int,
+    dep_id: RowId,
     request: Request,
     body: ApproveIn | None = None,
     who: Principal = Depends(require("read")),
@@ -72,7 +72,7 @@ def approve(
 @router.post("/apps/{app}/deployments/{dep_id}/cancel", response_model=DeploymentOut)
 def cancel(
     app: str,
-    dep_id: int,
+    dep_id: RowId,
     request: Request,
     body: RollbackIn | None = None,
     who: Principal = Depends(require("read")),
@@ -87,7 +87,7 @@ def cancel(
     return deployment_out(w.deployment, w.environment)
 
 
-def start_approved(request: Request, ctx: Context, actor: str, dep_id: int) -> None:
+def start_approved(request: Request, ctx: Context, actor: str, dep_id: RowId) -> None:
     """Run an approved deployment in the server's ``Rollouts`` (the server's shutdown
     waits for it)."""
     from shipyard.services.deploy.execution import run_approved

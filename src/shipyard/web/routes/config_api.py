@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, context_for
+from shipyard.web.deps import Principal, RowId, context_for
 from shipyard.web.logs import REVEAL_HEADER
 from shipyard.web.schemas import Timestamp
 
@@ -34,7 +34,7 @@ class EntryOut(BaseModel):
 
 
 class PendingOut(BaseModel):
-    version: int
+    version: RowId
     base: int
     created_by: str
     created_at: Timestamp
@@ -42,7 +42,7 @@ class PendingOut(BaseModel):
 
 class ConfigOut(BaseModel):
     environment: str
-    version: int  # the active version (0: nothing stored)
+    version: RowId  # the active version (0: nothing stored)
     running: int | None  # the version the running instances started with
     stale: str | None  # "stale (config v1, active v2)"
     entries: list[EntryOut]
@@ -133,7 +133,7 @@ def change(
 def diff(
     app: str,
     environment: str,
-    version: int,
+    version: RowId,
     request: Request,
     who: Principal = Depends(require("read")),
 ) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def diff(
 def approve(
     app: str,
     environment: str,
-    version: int,
+    version: RowId,
     request: Request,
     who: Principal = Depends(require("config_approve")),
 ) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def approve(
 def reject(
     app: str,
     environment: str,
-    version: int,
+    version: RowId,
     body: ReasonIn,
     request: Request,
     who: Principal = Depends(require("config_approve")),
@@ -234,7 +234,7 @@ def grant_request(
 @router.post("/apps/{app}/grants/{grant}/{decision}", response_model=GrantOut)
 def grant_decide(
     app: str,
-    grant: int,
+    grant: RowId,
     decision: Literal["approve", "reject"],
     request: Request,
     body: ReasonIn | None = None,

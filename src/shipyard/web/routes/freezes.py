@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.core.freezes import Window
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, context_for
+from shipyard.web.deps import Principal, RowId, context_for
 from shipyard.web.schemas import Timestamp
 
 router = APIRouter(prefix="/api/v1/apps/{app}", tags=["api"])
@@ -132,7 +132,7 @@ def end_freezes(
 
 @router.delete("/freezes/{freeze_id}")
 def end_freeze(
-    app: str, freeze_id: int, request: Request, who: Principal = Depends(require("deploy"))
+    app: str, freeze_id: RowId, request: Request, who: Principal = Depends(require("deploy"))
 ) -> dict[str, int]:
     from shipyard.services.freezes import end
 
@@ -142,7 +142,7 @@ def end_freeze(
 
 @router.get("/e2e/runs/{run_id}/log", response_class=PlainTextResponse)
 def e2e_log(
-    app: str, run_id: int, request: Request, who: Principal = Depends(require("read"))
+    app: str, run_id: RowId, request: Request, who: Principal = Depends(require("read"))
 ) -> PlainTextResponse:
     from shipyard.services.e2e import get_run
 
