@@ -410,3 +410,20 @@ def running_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def remote(where: Path, url: str, token: str, *args: str) -> Result:
+    """``shipyard ARGS`` in ``where`` driving the server at ``url`` with ``token``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(SHIPYARD_URL=url, SHIPYARD_TOKEN=token, COLUMNS="200")
+    proc = subprocess.run(
+        [SHIPYARD, *args],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

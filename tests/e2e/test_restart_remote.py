@@ -4,8 +4,6 @@ bounded in count and in time, sees no failed request while the instances change.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import SHIPYARD, Project, Result, running_server
+from conftest import Project, remote, running_server
 from shipyard.adapters.runtime.local import LocalRuntime
 
 pytestmark = pytest.mark.slow
@@ -55,22 +53,6 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=MAX_SECONDS)
-
-
-def remote(where: Path, url: str, token: str, *args: str) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env.update(SHIPYARD_URL=url, SHIPYARD_TOKEN=token, COLUMNS="200")
-    proc = subprocess.run(
-        [SHIPYARD, *args],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def stage_pid(p: Project) -> int:

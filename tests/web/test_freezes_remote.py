@@ -3,27 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
-from conftest import SHIPYARD, Project, Result, running_server
-
-
-def remote(where: Path, url: str, token: str, *args: str) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env.update(SHIPYARD_URL=url, SHIPYARD_TOKEN=token, COLUMNS="200")
-    proc = subprocess.run(
-        [SHIPYARD, *args],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+from conftest import Project, Result, remote, running_server
 
 
 def test_freezes_from_a_remote_cli(project: Project, tmp_path: Path) -> None:

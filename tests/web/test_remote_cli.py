@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import SHIPYARD, Project, Result, running_server
+from conftest import Project, remote, running_server
 
 BO = ("Bo Dev", "bo@example.com")
 
@@ -19,22 +17,6 @@ def server(project: Project) -> Iterator[tuple[str, str]]:
     with running_server(project.path) as srv:
         assert srv.token is not None
         yield srv.url, srv.token
-
-
-def remote(where: Path, url: str, token: str, *args: str) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env.update(SHIPYARD_URL=url, SHIPYARD_TOKEN=token, COLUMNS="200")
-    proc = subprocess.run(
-        [SHIPYARD, *args],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_remote_commands_print_what_local_ones_print(
