@@ -24,21 +24,14 @@ lint:
 	@.venv/bin/ruff check src tests bench
 	@.venv/bin/mypy
 
+# Every benchmark, then one table of figures, anchors, ratios and targets
+# (bench/README.md keeps the latest). BENCH="cli_bench notes_bench" runs only those.
 bench:
 	@scripts/bootstrap
-	@.venv/bin/python bench/notes_bench.py
-	@.venv/bin/python bench/cli_bench.py
-	@.venv/bin/python bench/notes_requests.py
-	@.venv/bin/python bench/webhook_latency.py
-	@.venv/bin/python bench/promote_jira.py
-	@.venv/bin/python bench/build_bench.py
-	@.venv/bin/python bench/deploy_bench.py
 	@scripts/services
-	@.venv/bin/python bench/retag_bench.py
-	@.venv/bin/python bench/ci_to_overlay.py
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 \
 		|| echo "wrk could not be installed: bench/env_load.py loads with its Python client"
-	@.venv/bin/python bench/env_load.py
+	@.venv/bin/python bench/run_all.py --markdown bench/.work/summary.md $(if $(BENCH),--only $(BENCH))
 
 docs:
 	@scripts/bootstrap

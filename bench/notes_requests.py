@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "adapters"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from github.double import GitHubDouble  # noqa: E402
+from summary import record  # noqa: E402
 
 from gitfixtures import GitBuilder  # noqa: E402
 
@@ -134,6 +135,11 @@ def main() -> None:
     print(
         f"  requests checked against @octokit/openapi: {cold_requests + warm_requests}, violations 0"
     )
+    record("notes_requests", f"GitHub requests, notes of {count} PRs, cold", cold_requests, "req")
+    record(
+        "notes_requests", "GitHub requests, same notes again (warm)", warm_requests, "req",
+        target="0 requests when nothing changed", ok=warm_requests == 0,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "tests" / "adapters"))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from jira_cloud.double import FakeJira  # noqa: E402
+from summary import record  # noqa: E402
 
 from shipyard.adapters.tracker.jira import JiraTracker, StatusCache, cache_for  # noqa: E402
 from shipyard.config import parse  # noqa: E402
@@ -238,6 +239,13 @@ def report(reads: dict[str, Any], page: dict[str, Any], rounds: int, as_json: bo
     for d in (reads, page):
         d["cold_ratio"] = d["cold_ms"] / d["anchor_ms"]
         d["warm_ratio"] = d["warm_ms"] / d["anchor_ms"]
+    for name, d in (("tracker work", reads), ("page over HTTP", page)):
+        record("promote_jira", f"promote {name}, builtin (anchor)", d["anchor_ms"], "ms")
+        for kind in ("cold", "warm"):
+            record(
+                "promote_jira", f"promote {name}, jira {kind}", d[f"{kind}_ms"], "ms",
+                anchor="builtin tracker", anchor_value=d["anchor_ms"], ratio=d[f"{kind}_ratio"],
+            )  # fmt: skip
     if as_json:
         print(json.dumps({"tickets": TICKETS, "rounds": rounds, "reads": reads, "page": page}))
         return

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "adapters")]
 
 from oci_registry import Registry, build_image  # noqa: E402
+from summary import record  # noqa: E402
 
 from shipyard.adapters.artifacts.oci import OciArtifactStore  # noqa: E402
 from shipyard.adapters.artifacts.registry_client import ACCEPT, RegistryClient  # noqa: E402
@@ -95,6 +96,12 @@ def main() -> int:
         "shipyard_failures": ship_f,
         "shipyard_5xx_retried": ship_5xx,
     }
+    record("retag_bench", "raw GET+PUT retags (anchor)", raw_rate, "retags/s")
+    record(
+        "retag_bench", f"shipyard retags ({ship_f} failures)", ship_rate, "retags/s",
+        anchor="raw GET+PUT", anchor_value=raw_rate, ratio=ratio,
+        target=f">= {TARGET}x, 0 failures", ok=ratio >= TARGET and ship_f == 0,
+    )  # fmt: skip
     if args.json:
         print(json.dumps(summary))
     else:

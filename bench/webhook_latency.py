@@ -36,6 +36,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from summary import record  # noqa: E402
+
 from shipyard.demo.repo import DemoRepo  # noqa: E402
 
 PAYLOADS = ROOT / "tests" / "web" / "payloads"
@@ -181,6 +183,10 @@ def main() -> None:
     )
     print(f"  p50 {p50:.0f} ms   p90 {p90:.0f} ms   min {ms[0]:.0f} ms   max {ms[-1]:.0f} ms")
     print(f"  target p50 < 200 ms: {'OK' if p50 < 200 else 'over target'}")
+    record(
+        "webhook_latency", "signed push -> stage deployment created, p50", p50, "ms",
+        target="p50 < 200 ms", ok=p50 < 200,
+    )  # fmt: skip
     print("  for comparison: Argo CD polls Git every 180 s by default, Kargo every 300 s")
 
 
