@@ -1,5 +1,5 @@
-"""The merged branches' authors read by ``git cat-file --batch`` while the log streams:
-the same answers as ``git log --format=%an/%ae``, whatever the commits hold."""
+"""The merged branches' authors looked up batch by batch while the log streams: the
+same answers as one ``git log --format=%an/%ae`` after it, whatever the commits hold."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gitfixtures import ALICE, BOB, GitBuilder
-from shipyard.adapters.git import GitRepo
-from shipyard.adapters.git.authors import log_authors, parse_batch
+from shipyard.adapters.git import GitRepo, authors
+from shipyard.adapters.git.authors import log_authors
 from shipyard.core.changes import iter_changes
 
 CAROL = ("Zoë Ångström ", "zoe@example.com")  # non-ASCII, a trailing space git trims
@@ -66,7 +66,13 @@ def _seconds(repo: GitRepo, since: str) -> list[str]:
     return [parents.split()[1] for _, parents, *_ in records if " " in parents]
 
 
-def test_streamed_lookup_answers_as_git_log(history: tuple[GitBuilder, list[str]]) -> None:
+@pytest.mark.parametrize("batches", [(512, 4096), (4, 8)])
+def test_streamed_lookup_answers_as_git_log(
+    history: tuple[GitBuilder, list[str]], batches: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one batch after the log, or in batches of 4, 8, 8... while it streams."""
+    monkeypatch.setattr(authors, "_FIRST_BATCH", batches[0])
+    monkeypatch.setattr(authors, "_MAX_BATCH", batches[1])
     b, (base,) = history
     plain = GitRepo(b.path)
     expected = log_authors(plain.run, _seconds(plain, base))
@@ -97,23 +103,3 @@ def test_stopping_the_log_early_drops_the_lookup(history: tuple[GitBuilder, list
     records.close()  # git's batch is stopped; authors_of asks git log
     second = first[1].split()[1]
     assert repo.authors_of([second]) == log_authors(repo.run, [second])
-
-
-def test_parse_batch_leaves_what_it_cannot_read_exactly(
-    history: tuple[GitBuilder, list[str]],
-) -> None:
-    b, (base,) = history
-    seconds = _seconds(GitRepo(b.path), base)
-    tree = b.git("rev-parse", "main^{tree}")
-    missing = "0" * 40
-    asked = [*seconds, tree, missing]
-    out = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=b.path, input="\n".join(asked).encode() + b"\n",
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    found, unread = parse_batch(out)
-    # The ISO-8859-1 commit, the broken ident, the tree and the missing object.
-    assert len(unread) == 4 and {tree, missing} <= set(unread)
-    assert len(found) == 43
-    expected = log_authors(GitRepo(b.path).run, seconds)
-    assert found == {s: a for s, a in expected.items() if s in found}

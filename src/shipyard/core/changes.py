@@ -91,9 +91,6 @@ class Change(NamedTuple):
         return f"#{self.pr}" if self.pr is not None else self.sha[:10]
 
 
-_PLACEHOLDER = Change("", "", "", "", None, "direct", (), None, False, False, 0)
-
-
 class CommitSource(Protocol):
     """What :func:`iter_changes` needs from a repository (``GitRepo`` provides it)."""
 
@@ -118,23 +115,22 @@ def iter_changes(
     memory between the two.
     """
     find = _Reader(ticket_finder(tuple(prefixes)), sources)
+    make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
     changes: list[Change] = []
-    # Merges wait for their PR author: (index in changes, second parent, fields).
-    merges: list[tuple[int, str, str, str, str, int, _Parsed]] = []
+    # Merges wait for their PR author: (index in changes, second parent).
+    merges: list[tuple[int, str]] = []
     for sha, parents, name, email, epoch, message in repo.iter_log_records(since, until):
-        if " " in parents:
-            second = parents.split(" ", 2)[1]
-            parsed = _parse(message, True, find)
-            merges.append((len(changes), second, sha, name, email, int(epoch), parsed))
-            changes.append(_PLACEHOLDER)
-        else:
-            parsed = _parse(message, False, find)
-            changes.append(Change(sha, parsed[0], name, email, *parsed[1:], int(epoch)))
+        is_merge = " " in parents
+        if is_merge:
+            merges.append((len(changes), parents.split(" ", 2)[1]))
+        title, *facts = _parse(message, is_merge, find)
+        changes.append(make(Change, (sha, title, name, email, *facts, int(epoch), (), None)))
     if merges:
         authors = repo.authors_of([m[1] for m in merges])
-        for i, second, sha, name, email, at, parsed in merges:
-            name, email = authors.get(second) or (name, email)
-            changes[i] = Change(sha, parsed[0], name, email, *parsed[1:], at)
+        for i, second in merges:
+            if (author := authors.get(second)) is not None:
+                c = changes[i]  # the merge's own author replaced by the branch's
+                changes[i] = make(Change, (c[0], c[1], *author, *c[4:]))
     yield from changes
 
 
