@@ -66,7 +66,7 @@ def _seconds(repo: GitRepo, since: str) -> list[str]:
     return [parents.split()[1] for _, parents, *_ in records if " " in parents]
 
 
-@pytest.mark.parametrize("batches", [(512, 4096), (4, 8)])
+@pytest.mark.parametrize("batches", [(1024, 4096), (4, 8)])
 def test_streamed_lookup_answers_as_git_log(
     history: tuple[GitBuilder, list[str]], batches: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

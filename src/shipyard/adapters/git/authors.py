@@ -25,7 +25,7 @@ _FORMAT = [
     "--encoding=UTF-8",
     "--format=%H%x00%an%x00%ae",
 ]
-_FIRST_BATCH = 512
+_FIRST_BATCH = 1024
 _MAX_BATCH = 4096
 
 
