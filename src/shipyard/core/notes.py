@@ -315,7 +315,7 @@ def render_json(notes: Notes, *, title: str, range_label: str) -> str:
 def dumps_indented(doc: Any) -> str:
     """``json.dumps(doc, indent=2, ensure_ascii=False)``, encoded by orjson in C.
 
-    The standard library encodes indented JSON in pure Python, ~10x slower. orjson
+    The standard library encodes indented JSON in pure Python, ~5x slower. orjson
     refuses what JSON cannot say exactly (a lone surrogate from a forge's escaped
     text, an integer beyond 64 bits): those documents go the standard library's way.
     """
