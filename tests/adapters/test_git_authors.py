@@ -33,10 +33,12 @@ def _merge(builder: GitBuilder, second: str, number: int) -> str:
     return sha
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> tuple[GitBuilder, list[str]]:
-    """main: many PR merges by various authors, one in ISO-8859-1, one with a broken ident."""
-    b = GitBuilder.init(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[GitBuilder, list[str]]:
+    """main: many PR merges by various authors, one in ISO-8859-1, one with a broken ident.
+
+    Built once for the module: the tests only read it."""
+    b = GitBuilder.init(tmp_path_factory.mktemp("authors") / "repo")
     base = b.commit("Initial commit")
     for n in range(1, 41):
         b.pr(n, f"MNTOR-{n}-work", f"Work {n}", author=(BOB, ALICE, CAROL)[n % 3])
