@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from shipyard.core.tickets import DEFAULT_SOURCES, Finder, KeySources, change_keys, ticket_finder
 
@@ -56,14 +56,17 @@ _REVERT = 'Revert "'
 _REAPPLY = 'Reapply "'
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One change on the branch: a merged PR, a squash merge or a direct commit.
 
     ``sha`` is the commit on the first-parent chain; ``author`` is who wrote the
     change (the PR's author for a merge), ``reverts`` the SHA named by
     ``This reverts commit <sha>.`` if any. ``labels`` and ``url`` come from the
     forge (``services/forge_notes.py``); from git alone they are empty.
+
+    A named tuple, immutable: one is made per commit of a range (44k for a long
+    history), and a tuple is made ~5x faster than a frozen dataclass. A changed
+    copy is ``change._replace(title=...)``.
     """
 
     sha: str
@@ -86,9 +89,6 @@ class Change:
     def ref(self) -> str:
         """How to point at the change in notes: ``#12``, or a short SHA without a PR."""
         return f"#{self.pr}" if self.pr is not None else self.sha[:10]
-
-
-_PLACEHOLDER = Change("", "", "", "", None, "direct", (), None, False, False, 0)
 
 
 class CommitSource(Protocol):
@@ -115,23 +115,22 @@ def iter_changes(
     memory between the two.
     """
     find = _Reader(ticket_finder(tuple(prefixes)), sources)
+    make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
     changes: list[Change] = []
-    # Merges wait for their PR author: (index in changes, second parent, fields).
-    merges: list[tuple[int, str, str, str, str, int, _Parsed]] = []
+    # Merges wait for their PR author: (index in changes, second parent).
+    merges: list[tuple[int, str]] = []
     for sha, parents, name, email, epoch, message in repo.iter_log_records(since, until):
-        if " " in parents:
-            second = parents.split(" ", 2)[1]
-            parsed = _parse(message, True, find)
-            merges.append((len(changes), second, sha, name, email, int(epoch), parsed))
-            changes.append(_PLACEHOLDER)
-        else:
-            parsed = _parse(message, False, find)
-            changes.append(Change(sha, parsed[0], name, email, *parsed[1:], int(epoch)))
+        is_merge = " " in parents
+        if is_merge:
+            merges.append((len(changes), parents.split(" ", 2)[1]))
+        title, *facts = _parse(message, is_merge, find)
+        changes.append(make(Change, (sha, title, name, email, *facts, int(epoch), (), None)))
     if merges:
         authors = repo.authors_of([m[1] for m in merges])
-        for i, second, sha, name, email, at, parsed in merges:
-            name, email = authors.get(second) or (name, email)
-            changes[i] = Change(sha, parsed[0], name, email, *parsed[1:], at)
+        for i, second in merges:
+            if (author := authors.get(second)) is not None:
+                c = changes[i]  # the merge's own author replaced by the branch's
+                changes[i] = make(Change, (c[0], c[1], *author, *c[4:]))
     yield from changes
 
 

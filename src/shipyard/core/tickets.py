@@ -25,8 +25,6 @@ BodyRule = Literal["fallback", "always", "never"]
 NOT_SEEN = "not seen by QA yet"
 """The label of a key that no tracker has seen: never verified, so unverified."""
 
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
 
 @lru_cache(maxsize=32)
 def ticket_finder(prefixes: tuple[str, ...]) -> Finder:
@@ -51,15 +49,8 @@ def ticket_finder(prefixes: tuple[str, ...]) -> Finder:
     other_strict = re.compile(rf"(?<![A-Za-z0-9]){key}", other).findall
     other_loose = re.compile(key, other).findall
     literals = tuple(f"{p}-" for p in prefixes)
-
-    def glued(upper: str) -> bool:
-        for literal in literals:
-            i = upper.find(literal)
-            while i != -1:
-                if i and upper[i - 1] in _ALNUM:
-                    return True
-                i = upper.find(literal, i + 1)
-        return False
+    # Some prefix in the upper-cased text right after an ASCII letter or digit.
+    glued = re.compile(rf"[A-Za-z0-9](?:{alternation})-").search
 
     def find(text: str) -> tuple[str, ...]:
         # Most messages hold no key: a substring test is far cheaper than any regex.

@@ -13,7 +13,6 @@ changes keep their commit-message metadata and one warning says so. Without a fo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -60,9 +59,7 @@ def described(
 def _with(change: Change, pr: PullRequest | None) -> Change:
     if pr is None:
         return change  # no PR of that number (an issue): the commit message stays
-    return dataclasses.replace(
-        change, title=pr.title, author=pr.author, labels=pr.labels, url=pr.url
-    )
+    return change._replace(title=pr.title, author=pr.author, labels=pr.labels, url=pr.url)
 
 
 def configured_groups(settings: Settings) -> list[GroupRule]:

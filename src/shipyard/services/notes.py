@@ -97,7 +97,7 @@ def render_range(
     """
     if fmt not in ("markdown", "json"):
         raise ValueError(f"unknown notes format: {fmt!r}")
-    repo = GitRepo(repo_path)
+    repo = GitRepo(repo_path, merge_authors=True)
     since, until = split_range(rng)
     if since is None:
         since = previous_release(repo, repo.resolve(until))

@@ -21,11 +21,11 @@ def _label(status: str, promoted_to: str | None) -> str:
 def ticket_labels(url: str, app: str) -> dict[str, str] | None:
     """Every ticket's status label for ``app``; None when there is no database yet."""
     if url.startswith("sqlite:///"):
-        import sqlite3
-
         path = Path(url.removeprefix("sqlite:///"))
         if not path.exists():
             return None
+        import sqlite3  # not before: no database, no driver to load
+
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             try:

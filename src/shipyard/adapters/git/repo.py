@@ -13,12 +13,13 @@ revision or tag), each with a one-line message; no ``OSError`` or
 
 from __future__ import annotations
 
-import codecs
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from shipyard.adapters.git.authors import MergeAuthors, log_authors
+from shipyard.adapters.git.stream import stream_fields
 from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
 
@@ -26,7 +27,6 @@ from shipyard.errors import GitError, NotFound
 # A commit message cannot contain NUL, so the stream splits cleanly.
 _LOG_FORMAT = "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%B"
 _LOG_FIELDS = 6
-_READ_SIZE = 1 << 16
 
 # Settings a user's config could set that would change what we parse.
 _CONFIG = (
@@ -60,10 +60,18 @@ def _first_line(stderr: str) -> str:
 
 
 class GitRepo:
-    """A repository at ``path``; raises GitError if it is not one."""
+    """A repository at ``path``; raises GitError if it is not one.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    With ``merge_authors``, a first-parent :meth:`iter_log_records` also looks up the
+    authors of the merged branches (the merges' second parents) as it goes, for the
+    :meth:`authors_of` that follows it (as :func:`~shipyard.core.changes.iter_changes`
+    does): the lookup then costs no time after the log.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, merge_authors: bool = False) -> None:
         self.path = Path(path)
+        self._merge_authors = merge_authors
+        self._merges: MergeAuthors | None = None
         env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["LC_ALL"] = "C"  # git's messages, which we pass on, in one language
@@ -210,74 +218,40 @@ class GitRepo:
         if grep:
             args += ["--all-match", "-i", "-F", *(f"--grep={g}" for g in grep)]
         args += [*_range(since, until), "--"]
-        for f in self._stream_fields(args, _LOG_FIELDS):
-            for i in range(0, len(f), _LOG_FIELDS):
-                message = f[i + 5]
-                if message.endswith("\n"):
-                    message = message[:-1]
-                yield f[i], f[i + 1], f[i + 2], f[i + 3], f[i + 4], message
 
-    def _stream_fields(self, args: Sequence[str], nfields: int) -> Iterator[list[str]]:
-        """Run git and yield its NUL-separated output in batches of whole records.
+        def fail(code: int, stderr: str) -> Exception:
+            return self._log_error(args, code, stderr)
 
-        Reads the pipe a chunk at a time, so memory stays flat however long the
-        history is; each batch holds a multiple of ``nfields`` fields.
-        """
+        merges = None
+        if first_parent and self._merge_authors:
+            self._merges, merges = None, MergeAuthors(self._argv([]), self._env)
         try:
-            proc = subprocess.Popen(
-                self._argv(args),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self._env,
-                bufsize=0,
-            )
-        except OSError as exc:
-            raise GitError(f"cannot run git: {exc.strerror or exc}") from None
-        assert proc.stdout is not None and proc.stderr is not None
-        decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-        fields: list[str] = []
-        tail = ""
-        try:
-            while chunk := proc.stdout.read(_READ_SIZE):
-                parts = (tail + decode(chunk)).split("\0")
-                tail = parts.pop()
-                fields += parts
-                whole = len(fields) - len(fields) % nfields
-                if whole:
-                    yield fields[:whole]
-                    del fields[:whole]
-            stderr = proc.stderr.read().decode("utf-8", "replace")
-            code = proc.wait()
-        finally:
-            # Reached early when the consumer stops iterating: stop git too.
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stderr.close()
-        if code != 0:
-            raise self._log_error(args, code, stderr)
+            for f in stream_fields(self._argv(args), self._env, _LOG_FIELDS, fail):
+                if merges is not None:
+                    merges.add_parents(f[1::_LOG_FIELDS])
+                messages = [m[:-1] if m.endswith("\n") else m for m in f[5::_LOG_FIELDS]]
+                yield from zip(f[0::6], f[1::6], f[2::6], f[3::6], f[4::6], messages, strict=True)
+        except BaseException:  # git failed, or the caller stopped early: no answers wanted
+            if merges is not None:
+                merges.close()
+            raise
+        if merges is not None:
+            merges.end_input()
+            self._merges = merges
 
     def authors_of(self, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """``{sha: (author name, author email)}`` for the given commits, in one git call."""
-        if not shas:
-            return {}
-        revs = "\n".join(shas)
-        # git refuses options on --stdin, but "--" would end the revisions.
-        if revs.startswith("-") or "\n-" in revs or "\0" in revs:
-            raise NotFound("unknown revision in author lookup")
-        out = self.run(
-            "log",
-            "--no-walk=unsorted",
-            "--stdin",
-            "-z",
-            "--encoding=UTF-8",
-            "--format=%H%x00%an%x00%ae",
-            input=f"{revs}\n--\n",
-        )
-        parts = out.split("\0")
-        return {parts[i]: (parts[i + 1], parts[i + 2]) for i in range(0, len(parts) - 2, 3)}
+        """``{sha: (author name, author email)}`` for the given commits, in one git call.
+
+        With ``merge_authors``, the second parents of the merges the last first-parent
+        :meth:`iter_log_records` read were looked up while it ran: their answers are
+        taken from there.
+        """
+        merges, self._merges = self._merges, None
+        found = merges.result(self.run) if merges is not None else {}
+        missing = [s for s in shas if s not in found]
+        if missing:
+            found.update(log_authors(self.run, missing))
+        return {s: found[s] for s in shas if s in found}
 
     # -- tags --------------------------------------------------------------
 

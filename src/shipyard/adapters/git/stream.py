@@ -1,0 +1,58 @@
+"""Run git and read its NUL-separated output as it comes, in batches of whole records."""
+
+from __future__ import annotations
+
+import codecs
+import subprocess
+from collections.abc import Callable, Iterator
+
+from shipyard.errors import GitError
+
+_READ_SIZE = 1 << 16
+
+
+def stream_fields(
+    argv: list[str], env: dict[str, str], nfields: int, fail: Callable[[int, str], Exception]
+) -> Iterator[list[str]]:
+    """Run ``argv`` and yield its NUL-separated output in batches of whole records.
+
+    Reads the pipe a chunk at a time, so memory stays flat however long the
+    history is; each batch holds a multiple of ``nfields`` fields. If git fails,
+    raises ``fail(exit code, stderr)`` once its output is read; stopping early
+    stops git.
+    """
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+        )
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+    fields: list[str] = []
+    tail = ""
+    try:
+        while chunk := proc.stdout.read(_READ_SIZE):
+            parts = (tail + decode(chunk)).split("\0")
+            tail = parts.pop()
+            fields += parts
+            whole = len(fields) - len(fields) % nfields
+            if whole:
+                yield fields[:whole]
+                del fields[:whole]
+        stderr = proc.stderr.read().decode("utf-8", "replace")
+        code = proc.wait()
+    finally:
+        # Reached early when the consumer stops iterating: stop git too.
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    if code != 0:
+        raise fail(code, stderr)
