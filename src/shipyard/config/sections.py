@@ -241,35 +241,7 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
     p: tuple[str | int, ...] = ("environments", name)
     if not NAME_RE.match(name):
         raise Invalid(p, "a name is lower-case letters, digits, - or _")
-    f = _fields(
-        data,
-        p,
-        {
-            "port": (int, 0 if _table(data, p).get("runtime", "local") != "local" else _MISSING),
-            "auto": (bool, False),
-            "accepts": (str, None),
-            "tag": (str, "{ref}"),
-            "after": (str, None),
-            "require_qa": (bool, False),
-            "mark_latest": (bool, None),
-            "promote_tickets": (bool, None),
-            "artifact_wait": (float, 60.0),
-            "health_timeout": (float, 30.0),
-            "env": (dict, dict),
-            "url": (str, None),
-            "runtime": (str, "local"),
-            "gitops": (dict, None),
-            "argocd": (dict, None),
-            "on_failure": (str, "revert"),
-            "verifier": (str, "http"),
-            "config_approvals": (int, 1 if _table(data, p).get("require_qa") is True else 0),
-            "restart_on_change": (bool, False),
-            **VERIFICATION_SPEC,
-            **APPROVAL_SPEC,
-            "e2e": (str, None),
-            "e2e_timeout": (float, 900.0),
-        },
-    )
+    f = _fields(data, p, _environment_spec(data, p))
     check_runtime(f, p)
     approval_fields(f, p)
     marks = f["require_qa"] if f["mark_latest"] is None else f["mark_latest"]
@@ -283,12 +255,49 @@ def _environment(name: str, data: Any) -> EnvironmentConfig:
     _between(f["artifact_wait"], 0, 3600, (*p, "artifact_wait"))
     _between(f["health_timeout"], 0, 3600, (*p, "health_timeout"), open_low=True)
     _regex(f["accepts"], (*p, "accepts"))
-    rest = f["tag"].replace("{ref}", "")
-    if "{" in rest or "}" in rest or "{ref}" not in f["tag"]:
-        raise Invalid((*p, "tag"), "must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
+    _tag(f["tag"], (*p, "tag"))
     f["env"] = _str_map(f["env"], (*p, "env"))
     _e2e(f, p)
     return EnvironmentConfig(**f)
+
+
+def _environment_spec(data: Any, p: tuple[str | int, ...]) -> dict[str, tuple[type, Any]]:
+    """The keys of ``[environments.NAME]``: type and default (``_MISSING``: required).
+
+    Two defaults depend on the table: ``port`` is required only on the local runtime,
+    and ``config_approvals`` is 1 where ``require_qa`` is set."""
+    table = _table(data, p)
+    return {
+        "port": (int, 0 if table.get("runtime", "local") != "local" else _MISSING),
+        "auto": (bool, False),
+        "accepts": (str, None),
+        "tag": (str, "{ref}"),
+        "after": (str, None),
+        "require_qa": (bool, False),
+        "mark_latest": (bool, None),
+        "promote_tickets": (bool, None),
+        "artifact_wait": (float, 60.0),
+        "health_timeout": (float, 30.0),
+        "env": (dict, dict),
+        "url": (str, None),
+        "runtime": (str, "local"),
+        "gitops": (dict, None),
+        "argocd": (dict, None),
+        "on_failure": (str, "revert"),
+        "verifier": (str, "http"),
+        "config_approvals": (int, 1 if table.get("require_qa") is True else 0),
+        "restart_on_change": (bool, False),
+        **VERIFICATION_SPEC,
+        **APPROVAL_SPEC,
+        "e2e": (str, None),
+        "e2e_timeout": (float, 900.0),
+    }
+
+
+def _tag(tag: str, where: tuple[str | int, ...]) -> None:
+    rest = tag.replace("{ref}", "")
+    if "{" in rest or "}" in rest or "{ref}" not in tag:
+        raise Invalid(where, "must contain {ref} and no other placeholder, e.g. 'prod-{ref}'")
 
 
 def _e2e(f: dict[str, Any], p: tuple[str | int, ...]) -> None:

@@ -172,13 +172,6 @@ def _context(repo: DemoRepo, actor: str) -> Context:
 
 
 def run_demo(where: Path | None = None) -> None:
-    from shipyard.adapters.tracker.builtin import VERIFIED
-    from shipyard.services.builds import sync
-    from shipyard.services.deploy import execution, planning
-    from shipyard.services.releases import cut_prerelease
-    from shipyard.services.status import status
-    from shipyard.services.views import diff
-
     stop_demo(quiet=True)  # this user's earlier demo from this checkout, if one runs
     started = time.monotonic()
     base = Path(where) if where else Path(tempfile.mkdtemp(prefix="shipyard-demo-"))
@@ -204,59 +197,7 @@ def run_demo(where: Path | None = None) -> None:
 
     ctx = _context(repo, RELEASER)
     try:
-        _say("1. main → stage: every green build of main follows stage")
-        sync(ctx)
-        merge_prs(repo, 1)
-        c.print("merged 4 pull requests: 2 merge commits, 2 squash merges (one by dependabot)")
-        sync(ctx)
-
-        _say("2. the daily pre-release")
-        result = cut_prerelease(ctx)
-        assert result.release is not None
-        tag = result.release.tag
-        c.print(f"[green]✓[/] {result.message}")
-        c.print(
-            Panel(
-                escape(result.release.notes_markdown.strip()),
-                title=f"notes of {tag}",
-                border_style="dim",
-            )
-        )
-
-        _say("3. QA signs off two of three tickets")
-        qa = _context(repo, QA)
-        qa.store.retrying(
-            lambda s: qa.tracker.set_status(s, ["MNTOR-101", "MNTOR-102"], VERIFIED, QA)
-        )
-        qa.close()
-        c.print("[green]✓[/] MNTOR-101, MNTOR-102 verified by qa@example.com")
-        print_diff(diff(ctx, "prod", "stage"))
-
-        _say(f"4. deploy {tag} to prod: refused while a ticket is unverified")
-        p = planning.plan(ctx, "prod", tag)
-        print_plan(p)
-        try:
-            execution.execute(ctx, p)
-        except Refused as exc:
-            c.print(f"[red]refused:[/] {escape(exc.message)}")
-
-        _say("5. QA verifies the last ticket; the 1-click deploy goes through")
-        qa = _context(repo, QA)
-        qa.store.retrying(lambda s: qa.tracker.set_status(s, ["MNTOR-103"], VERIFIED, QA))
-        qa.close()
-        c.print("[green]✓[/] MNTOR-103 verified by qa@example.com")
-        p = planning.plan(ctx, "prod", tag)
-        print_plan(p)
-        d = execution.execute(ctx, p)
-        c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
-        served = json.loads(get(f"http://127.0.0.1:{ports[1]}/__version__"))
-        c.print(
-            f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}"
-        )
-
-        _say("where things stand")
-        for line in _standing(status(ctx)):
-            c.print(line, highlight=False)
+        _ride_the_train(ctx, repo, prod_port=ports[1])
     except ShipyardError as exc:
         c.print(f"[red]demo stopped: {escape(exc.message)}[/]")
         raise
@@ -265,6 +206,88 @@ def run_demo(where: Path | None = None) -> None:
     dashboard, token = start_server(marker, dashboard_port)
     _farewell(repo.path, ports[0], ports[1], dashboard, token)
     c.print(f"[dim]demo took {time.monotonic() - started:.1f}s[/]")
+
+
+def _ride_the_train(ctx: Context, repo: DemoRepo, *, prod_port: int) -> None:
+    """Main to stage, the pre-release, QA, a refused prod deploy, then the one that goes."""
+    from shipyard.services.status import status
+    from shipyard.services.views import diff
+
+    tag = _stage_and_prerelease(ctx, repo)
+
+    _say("3. QA signs off two of three tickets")
+    _qa_verifies(repo, ["MNTOR-101", "MNTOR-102"])
+    print_diff(diff(ctx, "prod", "stage"))
+
+    _say(f"4. deploy {tag} to prod: refused while a ticket is unverified")
+    _deploy_to_prod(ctx, tag, refused=True)
+
+    _say("5. QA verifies the last ticket; the 1-click deploy goes through")
+    _qa_verifies(repo, ["MNTOR-103"])
+    _deploy_to_prod(ctx, tag)
+    served = json.loads(get(f"http://127.0.0.1:{prod_port}/__version__"))
+    console().print(
+        f"prod /__version__: commit {served.get('commit', '?')[:7]}, build {served.get('build')}"
+    )
+
+    _say("where things stand")
+    for line in _standing(status(ctx)):
+        console().print(line, highlight=False)
+
+
+def _stage_and_prerelease(ctx: Context, repo: DemoRepo) -> str:
+    """Stage follows main as pull requests merge; then the day's pre-release: its tag."""
+    from shipyard.services.builds import sync
+    from shipyard.services.releases import cut_prerelease
+
+    c = console()
+    _say("1. main → stage: every green build of main follows stage")
+    sync(ctx)
+    merge_prs(repo, 1)
+    c.print("merged 4 pull requests: 2 merge commits, 2 squash merges (one by dependabot)")
+    sync(ctx)
+
+    _say("2. the daily pre-release")
+    result = cut_prerelease(ctx)
+    assert result.release is not None
+    tag = result.release.tag
+    c.print(f"[green]✓[/] {result.message}")
+    c.print(
+        Panel(
+            escape(result.release.notes_markdown.strip()),
+            title=f"notes of {tag}",
+            border_style="dim",
+        )
+    )
+    return tag
+
+
+def _qa_verifies(repo: DemoRepo, keys: list[str]) -> None:
+    """The QA person marks ``keys`` verified, in a context of their own."""
+    from shipyard.adapters.tracker.builtin import VERIFIED
+
+    qa = _context(repo, QA)
+    qa.store.retrying(lambda s: qa.tracker.set_status(s, keys, VERIFIED, QA))
+    qa.close()
+    console().print(f"[green]✓[/] {', '.join(keys)} verified by {QA}")
+
+
+def _deploy_to_prod(ctx: Context, tag: str, *, refused: bool = False) -> None:
+    """Plan the deploy of ``tag`` to prod, show it, and run it; ``refused``: the gates are
+    expected to refuse it, and the refusal is shown."""
+    from shipyard.services.deploy import execution, planning
+
+    c = console()
+    p = planning.plan(ctx, "prod", tag)
+    print_plan(p)
+    if refused:
+        try:
+            execution.execute(ctx, p)
+        except Refused as exc:
+            c.print(f"[red]refused:[/] {escape(exc.message)}")
+        return
+    d = execution.execute(ctx, p)
+    c.print(f"[green]✓[/] prod runs {tag}, tagged {d.tag}")
 
 
 def _standing(rows: list[Any]) -> list[str]:

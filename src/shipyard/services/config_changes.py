@@ -77,6 +77,19 @@ def _check(change: Change) -> str:
     raise ShipyardError(f"{change.name}: a reference is env:NAME or file:/absolute/path")
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A checked change request, ready to be written as the next version."""
+
+    environment: str
+    changes: list[Change]
+    values: dict[str, str]  # by name, as stored (a secret sealed, a reference as JSON)
+    cas: int | None
+    immediate: bool  # active at once (``config_approvals = 0``)
+    actor: str
+    now: datetime
+
+
 def propose(
     ctx: Context, environment: str, changes: list[Change], *, cas: int | None = None
 ) -> Proposed:
@@ -89,6 +102,23 @@ def propose(
             "variables; keep them in the cluster (a Kubernetes Secret the overlay references, "
             "encrypted with SOPS or Sealed Secrets in the manifests repository: docs/secrets.md)"
         )
+    draft = _Draft(
+        environment=environment,
+        changes=changes,
+        values=_stored_values(ctx, environment, changes),
+        cas=cas,
+        immediate=cfg.config_approvals == 0,
+        actor=ctx.actor,
+        now=datetime.now(UTC),
+    )
+    done = ctx.store.retrying(lambda s: _write_version(s, ctx, draft))
+    if done.active:
+        _after_activation(ctx, environment)
+    return done
+
+
+def _stored_values(ctx: Context, environment: str, changes: list[Change]) -> dict[str, str]:
+    """Each change's value as stored, secrets sealed; ShipyardError on a bad change."""
     if not changes:
         raise ShipyardError("name at least one variable to set or unset")
     values = {c.name: _check(c) for c in changes}
@@ -100,109 +130,117 @@ def propose(
         for c in secrets:
             values[c.name] = ring.seal(c.value, ec.seal_context(ctx.app_name, environment, c.name))
         ctx.scrubber.add(c.value for c in secrets)  # from now on, never shown by this process
-    now = datetime.now(UTC)
+    return values
 
-    def write(s: Session) -> Proposed:
-        env = ctx.environment_row(s, environment)
-        active = ec.active_version(s, env.id)
-        current = active.version if active else 0
-        if cas is not None and cas != current:
-            raise Refused(
-                f"check-and-set failed: {environment}'s config is at version {current}, "
-                f"not {cas}; look again ('shipyard config {environment}')",
-                version=current,
-            )
-        number = (
-            s.execute(
-                select(func.max(ConfigVersion.version)).where(
-                    ConfigVersion.environment_id == env.id
-                )
-            ).scalar_one()
-            or 0
-        ) + 1
-        kept = {e.name: e for e in ec.entries_of(s, active)}
-        for c in changes:
-            if c.kind == "unset" and c.name not in kept:
-                raise NotFound(f"{environment} has no variable {c.name} to unset")
-        immediate = cfg.config_approvals == 0
-        row = ConfigVersion(
-            environment_id=env.id,
-            version=number,
-            base_version=current,
-            state="active" if immediate else "pending",
-            created_by=ctx.actor,
-            created_at=now,
-            decided_by=ctx.actor if immediate else None,
-            decided_at=now if immediate else None,
-        )
-        s.add(row)
-        if immediate and active is not None:
-            active.state = "superseded"
-        s.flush()
-        _write_entries(s, row, kept, changes, values, ctx.actor, now)
-        audit.append(
-            s,
-            actor=ctx.actor,
-            app=ctx.app_name,
-            action="config.activated" if immediate else "config.requested",
-            subject=environment,
-            data={
-                "version": number,
-                "base": current,
-                "set": sorted(c.name for c in changes if c.kind != "unset"),
-                "unset": sorted(c.name for c in changes if c.kind == "unset"),
-                "secrets": sorted(c.name for c in secrets),
-            },
-        )
-        return Proposed(environment, number, immediate)
 
-    done = ctx.store.retrying(write)
-    if done.active:
-        _after_activation(ctx, environment)
-    return done
+def _write_version(s: Session, ctx: Context, draft: _Draft) -> Proposed:
+    """The next version, made from the active one (one transaction)."""
+    env = ctx.environment_row(s, draft.environment)
+    active = ec.active_version(s, env.id)
+    current = active.version if active else 0
+    if draft.cas is not None and draft.cas != current:
+        raise Refused(
+            f"check-and-set failed: {draft.environment}'s config is at version {current}, "
+            f"not {draft.cas}; look again ('shipyard config {draft.environment}')",
+            version=current,
+        )
+    number = _last_number(s, env.id) + 1
+    kept = {e.name: e for e in ec.entries_of(s, active)}
+    for c in draft.changes:
+        if c.kind == "unset" and c.name not in kept:
+            raise NotFound(f"{draft.environment} has no variable {c.name} to unset")
+    row = ConfigVersion(
+        environment_id=env.id,
+        version=number,
+        base_version=current,
+        state="active" if draft.immediate else "pending",
+        created_by=draft.actor,
+        created_at=draft.now,
+        decided_by=draft.actor if draft.immediate else None,
+        decided_at=draft.now if draft.immediate else None,
+    )
+    s.add(row)
+    if draft.immediate and active is not None:
+        active.state = "superseded"
+    s.flush()
+    _write_entries(s, row, kept, draft)
+    _audit_proposal(s, ctx, draft, number, current)
+    return Proposed(draft.environment, number, draft.immediate)
+
+
+def _last_number(s: Session, environment_id: int) -> int:
+    """The highest version number ``environment_id`` has used (0: none yet)."""
+    last = s.execute(
+        select(func.max(ConfigVersion.version)).where(
+            ConfigVersion.environment_id == environment_id
+        )
+    ).scalar_one()
+    return last or 0
+
+
+def _audit_proposal(s: Session, ctx: Context, draft: _Draft, number: int, base: int) -> None:
+    """Audited with variable names only, never a value."""
+    audit.append(
+        s,
+        actor=draft.actor,
+        app=ctx.app_name,
+        action="config.activated" if draft.immediate else "config.requested",
+        subject=draft.environment,
+        data={
+            "version": number,
+            "base": base,
+            "set": sorted(c.name for c in draft.changes if c.kind != "unset"),
+            "unset": sorted(c.name for c in draft.changes if c.kind == "unset"),
+            "secrets": sorted(c.name for c in draft.changes if c.kind == "secret"),
+        },
+    )
 
 
 def _write_entries(
-    s: Session,
-    row: ConfigVersion,
-    kept: dict[str, ConfigEntry],
-    changes: list[Change],
-    values: dict[str, str],
-    actor: str,
-    now: datetime,
+    s: Session, row: ConfigVersion, kept: dict[str, ConfigEntry], draft: _Draft
 ) -> None:
-    by_name = {c.name: c for c in changes}
-    names = (set(kept) | set(by_name)) - {c.name for c in changes if c.kind == "unset"}
+    """Every variable of version ``row``: a changed one as new, the others carried over
+    (with the version, person and time of their last change)."""
+    by_name = {c.name: c for c in draft.changes}
+    names = (set(kept) | set(by_name)) - {c.name for c in draft.changes if c.kind == "unset"}
     for name in sorted(names):
         old = kept.get(name)
         change = by_name.get(name)
         if change is None or (
-            old is not None and old.kind == change.kind == "plain" and old.value == values[name]
+            old is not None
+            and old.kind == change.kind == "plain"
+            and old.value == draft.values[name]
         ):
             assert old is not None
-            s.add(
-                ConfigEntry(
-                    version_id=row.id,
-                    name=name,
-                    kind=old.kind,
-                    value=old.value,
-                    changed_in=old.changed_in,
-                    changed_by=old.changed_by,
-                    changed_at=old.changed_at,
-                )
-            )
-            continue
-        s.add(
-            ConfigEntry(
-                version_id=row.id,
-                name=name,
-                kind=change.kind,
-                value=values[name],
-                changed_in=row.version,
-                changed_by=actor,
-                changed_at=now,
-            )
-        )
+            s.add(_carried(row, old))
+        else:
+            s.add(_changed(row, change, draft))
+
+
+def _carried(row: ConfigVersion, old: ConfigEntry) -> ConfigEntry:
+    """``old`` in version ``row``, as it was."""
+    return ConfigEntry(
+        version_id=row.id,
+        name=old.name,
+        kind=old.kind,
+        value=old.value,
+        changed_in=old.changed_in,
+        changed_by=old.changed_by,
+        changed_at=old.changed_at,
+    )
+
+
+def _changed(row: ConfigVersion, change: Change, draft: _Draft) -> ConfigEntry:
+    """``change`` in version ``row``, made now by the draft's author."""
+    return ConfigEntry(
+        version_id=row.id,
+        name=change.name,
+        kind=change.kind,
+        value=draft.values[change.name],
+        changed_in=row.version,
+        changed_by=draft.actor,
+        changed_at=draft.now,
+    )
 
 
 def _pending(s: Session, ctx: Context, environment: str, version: int) -> ConfigVersion:

@@ -145,31 +145,16 @@ def record_release(
 ) -> Release:
     """Record the release ``tag`` on ``commit`` (audited as ``action``) and create its git
     tag (pushed to ``[app] remote``); all or nothing."""
-    remote = ctx.settings.app.remote
 
     def write(session: Session) -> Release:
-        r = Release(
-            app_id=ctx.app_id,
-            tag=tag,
-            sha=commit,
-            previous_tag=prev,
-            notes_markdown=md,
-            notes_json=js,
-            created_by=ctx.actor,
-            created_at=datetime.now(UTC),
-            latest=False,
-        )
+        r = _release_row(ctx, tag, commit, prev, md, js)
         session.add(r)
         session.flush()
         audit.append(
             session, actor=ctx.actor, app=ctx.app_name, action=action, subject=tag, data=data
         )
         # The tag goes last: if it fails, the transaction rolls back and nothing is left.
-        ctx.git.create_tag(
-            tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor
-        )
-        if remote:
-            _push_tag(ctx, remote, tag)
+        _tag(ctx, tag, commit, md)
         return r
 
     try:
@@ -181,6 +166,31 @@ def record_release(
         if ctx.git.tag_target(tag) == commit and not _release_exists(ctx, tag):
             ctx.git.delete_tag(tag)
         raise
+
+
+def _release_row(
+    ctx: Context, tag: str, commit: str, prev: str | None, md: str, js: str
+) -> Release:
+    """The release ``tag`` on ``commit``, cut now by the context's actor (not yet latest)."""
+    return Release(
+        app_id=ctx.app_id,
+        tag=tag,
+        sha=commit,
+        previous_tag=prev,
+        notes_markdown=md,
+        notes_json=js,
+        created_by=ctx.actor,
+        created_at=datetime.now(UTC),
+        latest=False,
+    )
+
+
+def _tag(ctx: Context, tag: str, commit: str, md: str) -> None:
+    """The git tag, annotated with the notes by the actor, pushed to ``[app] remote``."""
+    ctx.git.create_tag(tag, commit, md, tagger_name=ctx.actor.split("@")[0], tagger_email=ctx.actor)
+    remote = ctx.settings.app.remote
+    if remote:
+        _push_tag(ctx, remote, tag)
 
 
 def _push_tag(ctx: Context, remote: str, tag: str) -> None:

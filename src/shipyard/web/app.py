@@ -150,6 +150,7 @@ def _routers(app: FastAPI) -> None:
         api_plan,
         approvals,
         config_api,
+        deployments_api,
         freezes,
         pages,
         reverts_api,
@@ -158,6 +159,7 @@ def _routers(app: FastAPI) -> None:
 
     app.include_router(approvals.router)  # before api: /deployments/awaiting
     app.include_router(api.router)
+    app.include_router(deployments_api.router)
     app.include_router(reverts_api.router)
     app.include_router(api_plan.router)
     app.include_router(freezes.router)

@@ -15,6 +15,7 @@ field (required when several apps are served), authenticated by its own token.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import BadDelivery, NotFound, TooLarge, Unauthorized
@@ -69,6 +70,16 @@ def github_targets(
     return [], f"event about {short(repository, 200)}, which no app served here follows"
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """One GitHub delivery as it came: its headers and (bounded) body."""
+
+    event: str
+    delivery_id: str
+    body: bytes
+    content_type: str | None
+
+
 def deliver_github(
     targets: Sequence[Target],
     context: ContextFor,
@@ -84,59 +95,79 @@ def deliver_github(
     The signature is checked against every served app's secret before the body is
     read at all, so an unsigned body is never parsed; then the body (bounded by
     the caller's read) names the repository, and so the apps it is for."""
-    own = targets[0].name
-    several = len(targets) > 1
-    try:
-        signed = signed_for(targets, body, signature)
-    except Unauthorized as exc:
-        record_rejected(
-            context(own),
-            "github",
-            delivery_id[:100],
-            event,
-            exc.message,
-            unauthenticated="signature",
-        )
-        raise
+    d = _Delivery(event, delivery_id, body, content_type)
+    signed = _signed(targets, context, d, signature)
     _check_headers(context(signed[0].name), event, delivery_id)
+    several = len(targets) > 1
     repository = repository_of(body, content_type) if several else None
     candidates, unrouted = github_targets(targets, repository)
     if unrouted is not None:  # recorded for no app ("")
-        first = signed[0]
-        return handle_github(
-            context(first.name),
-            first.ws,
-            event=event,
-            delivery_id=delivery_id,
-            body=body,
-            content_type=content_type,
-            unrouted=unrouted,
-        )
+        return _unrouted(signed[0], context, d, unrouted)
     names = {t.name for t in signed}
     chosen = [t for t in candidates if t.name in names]
     if not chosen:
         reason = f"not signed with the secret of an app that follows {short(str(repository))}"
         record_rejected(context(candidates[0].name), "github", delivery_id, event, reason)
         raise Unauthorized(reason)
+    outcomes = _to_each(chosen, context, d, own=targets[0].name)
+    return combine(outcomes, several=several)
+
+
+def _signed(
+    targets: Sequence[Target], context: ContextFor, d: _Delivery, signature: str | None
+) -> list[Target]:
+    """The served apps whose secret signed the delivery; 401 (recorded for the server's
+    own app) when none did."""
+    try:
+        return signed_for(targets, d.body, signature)
+    except Unauthorized as exc:
+        record_rejected(
+            context(targets[0].name),
+            "github",
+            d.delivery_id[:100],
+            d.event,
+            exc.message,
+            unauthenticated="signature",
+        )
+        raise
+
+
+def _unrouted(first: Target, context: ContextFor, d: _Delivery, why: str) -> Outcome:
+    """A signed delivery for no app served here, answered (and recorded) as such."""
+    return handle_github(
+        context(first.name),
+        first.ws,
+        event=d.event,
+        delivery_id=d.delivery_id,
+        body=d.body,
+        content_type=d.content_type,
+        unrouted=why,
+    )
+
+
+def _to_each(
+    chosen: Sequence[Target], context: ContextFor, d: _Delivery, *, own: str
+) -> dict[str, Outcome]:
+    """The delivery handled by each chosen app whose body limit it fits; 413 when none."""
     outcomes: dict[str, Outcome] = {}
     for target in chosen:
         ctx = context(target.name)
-        if len(body) > target.ws.max_body:
+        if len(d.body) > target.ws.max_body:
             too_large = f"the body is larger than {target.ws.max_body} bytes"
-            record_rejected(ctx, "github", delivery_id, event, too_large, app=target.name)
+            record_rejected(ctx, "github", d.delivery_id, d.event, too_large, app=target.name)
             continue
         outcomes[target.name] = handle_github(
             ctx,
             target.ws,
-            event=event,
-            delivery_id=delivery_id,
-            body=body,
-            content_type=content_type,
+            event=d.event,
+            delivery_id=d.delivery_id,
+            body=d.body,
+            content_type=d.content_type,
             own=target.name == own,
         )
     if not outcomes:
         raise TooLarge(f"the body is larger than {max(t.ws.max_body for t in chosen)} bytes")
-    return combine(outcomes, several=several)
+    return outcomes
 
 
 def _check_headers(ctx: Context, event: str, delivery_id: str) -> None:

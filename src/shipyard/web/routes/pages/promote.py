@@ -64,6 +64,31 @@ def _promote_page(
     status: int = 200,
     notice: str = "",
 ) -> Response:
+    planned = _planned(ctx, environment, ref)
+    return render(
+        request,
+        "promote.html",
+        who,
+        s.csrf,
+        app=ctx.app_name,
+        status=status,
+        environments=list(ctx.settings.environments),
+        refs=_ref_choices(ctx),
+        environment=environment,
+        ref=ref,
+        **planned,
+        refused=refused,
+        suggested=suggested,
+        owed=owed_of(ctx),
+        notice=notice,
+        freezes=freezes_of(ctx),
+        moment=moment,
+    )
+
+
+def _planned(ctx: Context, environment: str, ref: str) -> dict[str, Any]:
+    """What the page shows of deploying ``ref`` to ``environment``: the plan (or why there
+    is none), its checks, ticket labels and sign-offs, and the ways out of a failed QA gate."""
     from shipyard.services.deploy import planning
     from shipyard.services.history import signoffs
 
@@ -78,31 +103,14 @@ def _promote_page(
             signed = signoffs(ctx.store, ctx.app_name, list(plan.tickets))
         except ShipyardError as exc:
             plan_error = exc.message
-    fixes = _ways_out(ctx, plan)
-    return render(
-        request,
-        "promote.html",
-        who,
-        s.csrf,
-        app=ctx.app_name,
-        status=status,
-        environments=list(ctx.settings.environments),
-        refs=_ref_choices(ctx),
-        environment=environment,
-        ref=ref,
-        plan=plan,
-        plan_error=plan_error,
-        checks=checks,
-        labels=labels,
-        signed=signed,
-        refused=refused,
-        suggested=suggested,
-        owed=owed_of(ctx),
-        fixes=fixes,
-        notice=notice,
-        freezes=freezes_of(ctx),
-        moment=moment,
-    )
+    return {
+        "plan": plan,
+        "plan_error": plan_error,
+        "checks": checks,
+        "labels": labels,
+        "signed": signed,
+        "fixes": _ways_out(ctx, plan),
+    }
 
 
 def _ways_out(ctx: Context, plan: Any) -> Any:
