@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from shipyard.core.builds import WAITING_IMAGE, shown
-from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import (
@@ -22,33 +20,13 @@ from shipyard.services.deploy.changes import (
     tickets_of,
 )
 from shipyard.services.deploy.failures import failed_where
+from shipyard.services.records import Diff
 from shipyard.store.models import Build, Check, Deployment
 from shipyard.store.queries import current_of, deployments_of, find_build, running_where
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Diff:
-    target: str
-    source: str
-    target_commit: str | None
-    source_commit: str | None
-    changes: list[Any] = field(default_factory=list)
-    tickets: dict[str, str] = field(default_factory=dict)  # key -> raw status
-    labels: dict[str, str] = field(default_factory=dict)  # key -> label
-
-    @property
-    def count(self) -> int:
-        return len(self.changes)
-
-    @property
-    def unverified(self) -> list[str]:
-        return unverified(self.tickets)
-
-    @property
-    def all_verified(self) -> bool:
-        return not self.unverified
+__all__ = ["BuildView", "Diff", "builds", "check_log", "diff", "env_commit", "history", "since"]
 
 
 def env_commit(ctx: Context, name: str) -> str | None:
