@@ -12,20 +12,71 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from shipyard.core.gates import unverified
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the shapes these take (Protocols cost time to make at import)
+    from typing import Protocol
+
     from shipyard.adapters.runtime import Health
     from shipyard.config import Settings
 
+    class HasSettings(Protocol):
+        """What the shaping needs of a context: the settings (a full ``Context`` has them)."""
 
-class HasSettings(Protocol):
-    """What the shaping needs of a context: the settings (a full ``Context`` has them)."""
+        @property
+        def settings(self) -> Settings: ...
 
-    @property
-    def settings(self) -> Settings: ...
+    class Attempt(Protocol):
+        """A deployment as the views hold it (an ORM row or a plain record)."""
+
+        @property
+        def ref(self) -> str: ...
+        @property
+        def commit(self) -> str: ...
+        @property
+        def error(self) -> str | None: ...
+
+    class ReleaseLike(Protocol):
+        """A release as the list shows it (an ORM row or a ``ReleaseRecord``)."""
+
+        @property
+        def tag(self) -> str: ...
+        @property
+        def sha(self) -> str: ...
+        @property
+        def latest(self) -> bool: ...
+        @property
+        def created_by(self) -> str: ...
+        @property
+        def created_at(self) -> datetime: ...
+
+    class OwedLike(Protocol):
+        """An owed re-revert as the views read it (the ORM's ``OwedRerevert`` or a record)."""
+
+        @property
+        def pr(self) -> int | None: ...
+        @property
+        def sha(self) -> str: ...
+        @property
+        def title(self) -> str: ...
+        @property
+        def tickets(self) -> str: ...
+        @property
+        def reason(self) -> str: ...
+        @property
+        def reverted_by(self) -> str: ...
+        @property
+        def reverted_at(self) -> datetime: ...
+        @property
+        def branch(self) -> str: ...
+        @property
+        def revert_sha(self) -> str | None: ...
+        @property
+        def revert_pr(self) -> int | None: ...
+        @property
+        def revert_url(self) -> str | None: ...
 
 
 @dataclass
@@ -183,17 +234,6 @@ def status_rows(
 DEPLOY_FAILED = "deploy failed"
 
 
-class Attempt(Protocol):
-    """A deployment as the views hold it (an ORM row or a plain record)."""
-
-    @property
-    def ref(self) -> str: ...
-    @property
-    def commit(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-
-
 def health_with(
     state: str, detail: str, current: Attempt | None, failure: Attempt | None
 ) -> tuple[str, str]:
@@ -249,21 +289,6 @@ class Diff:
         return not self.unverified
 
 
-class ReleaseLike(Protocol):
-    """A release as the list shows it (an ORM row or a ``ReleaseRecord``)."""
-
-    @property
-    def tag(self) -> str: ...
-    @property
-    def sha(self) -> str: ...
-    @property
-    def latest(self) -> bool: ...
-    @property
-    def created_by(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ReleaseRecord:
     tag: str
@@ -294,33 +319,6 @@ class TicketRecord:
     reason: str | None
     updated_by: str
     updated_at: datetime
-
-
-class OwedLike(Protocol):
-    """An owed re-revert as the views read it (the ORM's ``OwedRerevert`` or a record)."""
-
-    @property
-    def pr(self) -> int | None: ...
-    @property
-    def sha(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def tickets(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def reverted_by(self) -> str: ...
-    @property
-    def reverted_at(self) -> datetime: ...
-    @property
-    def branch(self) -> str: ...
-    @property
-    def revert_sha(self) -> str | None: ...
-    @property
-    def revert_pr(self) -> int | None: ...
-    @property
-    def revert_url(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

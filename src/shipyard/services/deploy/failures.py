@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
-from shipyard.services.records import DEPLOY_FAILED, Attempt, health_with
+from shipyard.services.records import DEPLOY_FAILED, health_with
 from shipyard.store.models import Deployment, Environment
 
 # How ``_fail`` words a deployment that Shipyard itself stopped (a killed command, Ctrl-C):
@@ -25,7 +25,6 @@ INTERRUPTED = "interrupted"
 __all__ = [
     "DEPLOY_FAILED",
     "INTERRUPTED",
-    "Attempt",
     "failed_where",
     "health_with",
     "latest_failures",
