@@ -37,10 +37,12 @@ def _env(path: str | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(project: Project, *args: str, path: str | None = None) -> tuple[int, str, str]:
+def _run(
+    project: Project, *args: str, path: str | None = None, **extra: str
+) -> tuple[int, str, str]:
     done = subprocess.run(
         [SHIPYARD, *args], cwd=project.path, capture_output=True, text=True, timeout=120,
-        env=_env(path),
+        env=_env(path, **extra),
     )  # fmt: skip
     return done.returncode, done.stdout, done.stderr
 
@@ -227,6 +229,19 @@ def test_each_condition_the_quick_path_leaves_to_the_store(project: Project) -> 
     _db(p).chmod(0o644)  # the store makes it private again before reading
     _falls_back(p, "modes are not private", "releases")
     assert _db(p).stat().st_mode & 0o777 == 0o600
+
+    toml = p.path / "shipyard.toml"
+    kept = toml.read_text()
+    jira = f'\n[tracker]\nkind = "jira"\nurl = "http://127.0.0.1:{free_port()}"\n'
+    toml.write_text(
+        kept
+        + jira
+        + 'user = "qa@example.com"\ntoken = { env = "LEAN_JIRA" }\nverified = ["Done"]\n'
+    )
+    for form in (("tickets",), ("diff", "prod", "stage")):  # Jira is asked, not the board
+        code, _, err = _run(p, *form, path="quick", LEAN_JIRA="t")
+        assert code == 1 and err == REFUSED + "the tracker is not the built-in one\n", err
+    toml.write_text(kept)
 
     _sql(p, "UPDATE apps SET name = 'renamed'")  # the first use of "monitor" writes its row
     _falls_back(p, "the app has no row yet", "tickets")

@@ -51,7 +51,10 @@ def when(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    try:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    except ValueError:
+        raise Unanswered(f"a stored time this does not read: {value!r}") from None
 
 
 def _cols(alias: str) -> str:
