@@ -126,6 +126,7 @@ FORMS = [
     ("history", "prod", "--limit=1"),
     ("history", "dev"),
     ("history", "nowhere"),
+    ("history", "prod", "--limit", "99999999999999999999"),
     ("releases",),
     ("releases", "--limit", "0"),
     ("tickets",),

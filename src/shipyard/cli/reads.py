@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PATH_VARIABLE = "SHIPYARD_READ_PATH"
+MAX_LIMIT = 1_000_000
+
+
+def _checked(limit: int) -> int:
+    """``--limit``, when a database can take it (a huge one is a mistake, not a query)."""
+    if limit > MAX_LIMIT:
+        from shipyard.errors import ShipyardError
+
+        raise ShipyardError(f"--limit must be at most {MAX_LIMIT}, not {limit}")
+    return limit
 
 
 def _local(quick: Callable[[Quick], T], full: Callable[[Context], T]) -> T:
@@ -93,6 +103,7 @@ def history(environment: str, limit: int = 30) -> None:
     """List an environment's deployments, newest first."""
     from shipyard.cli.output import history_table
 
+    limit = _checked(limit)
     if (server := remote()) is not None:
         rows = server.history(environment, limit)
     else:
@@ -131,6 +142,7 @@ def releases(limit: int = 30) -> None:
     """List releases: pre-release or latest, and where each one runs."""
     from shipyard.cli.output import releases_table
 
+    limit = _checked(limit)
     if (server := remote()) is not None:
         rows = server.releases(limit)
     else:
