@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shipyard.core.gates import unverified
-
 if TYPE_CHECKING:  # the shapes these take (Protocols cost time to make at import)
     from typing import Protocol
 
@@ -204,6 +202,8 @@ def status_rows(
     failures: Mapping[int, Shown],
 ) -> list[EnvStatus]:
     """One ``EnvStatus`` per configured environment, in the config's order."""
+    from shipyard.core.gates import unverified
+
     out = []
     for name, cfg in ctx.settings.environments.items():
         env, w = snap.envs[name], found[name]
@@ -282,6 +282,8 @@ class Diff:
 
     @property
     def unverified(self) -> list[str]:
+        from shipyard.core.gates import unverified
+
         return unverified(self.tickets)
 
     @property
