@@ -29,7 +29,7 @@ def test_seeds_an_app_and_times_every_command(tmp_path: Path) -> None:
         "--version", "status", "releases", "tickets", "history", "diff", "notes"
     ]  # fmt: skip
     for row in summary["rows"]:
-        assert row["median_ms"] > 0, row
+        assert row["median_ms"] > 0 and row["cpu_ms"] > 0, row
     recorded = [json.loads(line) for line in table.read_text().splitlines()]
     assert [r["figure"] for r in recorded] == [r["command"] for r in summary["rows"]]
     anchors = [r for r in recorded if r["ok"] is None]
