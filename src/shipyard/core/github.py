@@ -44,6 +44,7 @@ _FAILING = frozenset(
 )
 _STATUS_STATES = {"success": PASSED, "failure": FAILED, "error": FAILED, "pending": RUNNING}
 
+
 class PayloadError(ValueError):
     """A payload that is not what GitHub sends for its event; ``path`` names the field."""
 
