@@ -25,6 +25,14 @@ from shipyard.cli.reads import fast_command
 TYPER = "import sys; from shipyard.cli.app import run; sys.argv[0] = 'shipyard'; run()"
 BO = ("Bo Dev", "bo@example.com")
 REFUSED = "error: the quick read path cannot answer: "
+JIRA = """
+[tracker]
+kind = "jira"
+url = "http://127.0.0.1:{port}"
+user = "qa@example.com"
+token = {{ env = "LEAN_JIRA" }}
+verified = ["Done"]
+"""
 SLOW = ("sqlalchemy", "pydantic", "typer", "shipyard.store.models", "importlib.metadata")
 
 
@@ -191,7 +199,7 @@ def _falls_back(p: Project, why: str, *form: str) -> None:
     assert default == _run(p, *form, path="full")
 
 
-def test_each_condition_the_quick_path_leaves_to_the_store(project: Project) -> None:
+def test_the_first_use_and_recovery_are_left_to_the_store(project: Project) -> None:
     p = project
     _falls_back(p, "no database yet", "history", "stage")
     p.ok("sync")
@@ -211,6 +219,13 @@ def test_each_condition_the_quick_path_leaves_to_the_store(project: Project) -> 
     _falls_back(p, "a deployment is queued or in flight", "history", "stage")
     assert "cancelled" in _run(p, "history", "stage", path="quick")[1]
 
+    _sql(p, "UPDATE apps SET name = 'renamed'")  # the first use of "monitor" writes its row
+    _falls_back(p, "the app has no row yet", "tickets")
+
+
+def test_secrets_stale_waits_open_modes_and_jira_are_left_to_the_store(project: Project) -> None:
+    p = project
+    p.ok("sync")
     _sql(
         p,
         "INSERT INTO config_versions (id, environment_id, version, base_version, state,"
@@ -233,19 +248,11 @@ def test_each_condition_the_quick_path_leaves_to_the_store(project: Project) -> 
 
     toml = p.path / "shipyard.toml"
     kept = toml.read_text()
-    jira = f'\n[tracker]\nkind = "jira"\nurl = "http://127.0.0.1:{free_port()}"\n'
-    toml.write_text(
-        kept
-        + jira
-        + 'user = "qa@example.com"\ntoken = { env = "LEAN_JIRA" }\nverified = ["Done"]\n'
-    )
+    toml.write_text(kept + JIRA.format(port=free_port()))
     for form in (("tickets",), ("diff", "prod", "stage")):  # Jira is asked, not the board
         code, _, err = _run(p, *form, path="quick", LEAN_JIRA="t")
         assert code == 1 and err == REFUSED + "the tracker is not the built-in one\n", err
     toml.write_text(kept)
-
-    _sql(p, "UPDATE apps SET name = 'renamed'")  # the first use of "monitor" writes its row
-    _falls_back(p, "the app has no row yet", "tickets")
 
 
 def test_a_remote_server_is_asked_and_never_the_local_database(project: Project) -> None:
