@@ -5,8 +5,9 @@ history: 250 builds of main with 2 checks each, a release every fifth commit, th
 tickets the commits name, and 1,000 deployments (600 to stage, 200 to dev, 200 of
 releases to prod), written with ``env_load_seed``'s bulk rows. Then times, round by
 round and alternating, each command as a subprocess in the app's directory with its
-output to ``/dev/null``, and prints the median and minimum wall-clock time of each
-and the ratio of its median to ``git status``'s::
+output to ``/dev/null``, and prints the median and minimum wall-clock time of each,
+its median CPU time (user + system) and the ratio of its median to ``git status``'s
+and ``python -c pass``'s::
 
     .venv/bin/python bench/cli_bench.py              # 15 rounds; --rounds N (max 100)
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import env_load_seed as seed  # noqa: E402
+from summary import record  # noqa: E402
 
 LAYOUT_VERSION = 2  # bump when the seeded app changes
 BUILDS = 250
@@ -125,22 +128,37 @@ def commands(app: dict[str, Any], compare: str | None) -> list[tuple[str, list[s
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    # As installed: bytecode caches written and read (the warm-up round writes them).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SHIPYARD_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     return dict(env, COLUMNS="120", NO_COLOR="1")
 
 
-def time_one(argv: list[str], where: str) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def time_one(argv: list[str], where: str) -> tuple[float, float]:
+    """(wall, CPU) milliseconds of one run; the CPU time (user + system, of the command and
+    its children) says less about the load of the machine than the wall time."""
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=where, env=_env(), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, timeout=60)  # fmt: skip
     took = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()}")
-    return took
+    return took, (_children_cpu() - cpu) * 1000
 
 
-def measure(cmds: list[tuple[str, list[str], str]], rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
+Times = dict[str, list[tuple[float, float]]]
+
+
+def measure(cmds: list[tuple[str, list[str], str]], rounds: int) -> Times:
+    times: Times = {label: [] for label, _, _ in cmds}
     for _label, argv, where in cmds:  # warm the page cache and check each works
         time_one(argv, where)
     for r in range(rounds):
@@ -150,28 +168,48 @@ def measure(cmds: list[tuple[str, list[str], str]], rounds: int) -> dict[str, li
     return times
 
 
-def report(times: dict[str, list[float]], rounds: int, app: dict[str, Any]) -> list[dict[str, Any]]:
+def report(times: Times, rounds: int, app: dict[str, Any]) -> list[dict[str, Any]]:
     counts = app["counts"]
     print(
         f"app with {counts['deployments']} deployments, {counts['builds']} builds, "
         f"{counts['releases']} releases, {counts['tickets']} tickets; median of {rounds} rounds"
     )
-    print(f"  {'command':<42}{'median':>9}{'min':>9}{'vs git status':>15}{'vs python':>11}  target")
-    git = statistics.median(times["git status"])
-    py = statistics.median(times["python -c pass"])
+    print(
+        f"  {'command':<42}{'median':>9}{'min':>9}{'cpu':>9}{'vs git status':>15}{'vs python':>11}"
+        "  target"
+    )
+    git = statistics.median(w for w, _ in times["git status"])
+    py = statistics.median(w for w, _ in times["python -c pass"])
     out = []
-    for label, ts in times.items():
-        med, low = statistics.median(ts), min(ts)
+    for label, runs in times.items():
+        ts = [w for w, _ in runs]
+        med, low, cpu = statistics.median(ts), min(ts), statistics.median(c for _, c in runs)
         target = "(anchor)"
         if label.split()[0] in ("shipyard", "compared:"):
             limit = TARGETS.get(label.split()[1], DEFAULT_TARGET)
             verdict = "OK" if med <= limit else "over"
             target = f"<= {limit:.0f} ms: {verdict}"
         print(
-            f"  {label:<42}{med:>7.1f}ms{low:>7.1f}ms{med / git:>14.1f}x{med / py:>10.2f}x  {target}"
+            f"  {label:<42}{med:>7.1f}ms{low:>7.1f}ms{cpu:>7.1f}ms{med / git:>14.1f}x"
+            f"{med / py:>10.2f}x  {target}"
         )
-        out.append({"command": label, "median_ms": med, "min_ms": low, "target": target})
+        out.append(
+            {"command": label, "median_ms": med, "min_ms": low, "cpu_ms": cpu, "target": target}
+        )
+        _record(label, med, py)
     return out
+
+
+def _record(label: str, median: float, python: float) -> None:
+    """One summary row per command (``bench/summary.py``), its median against ``python -c pass``."""
+    if label.split()[0] not in ("shipyard", "compared:"):
+        record("cli", label, median, "ms", ok=None)  # an anchor
+        return
+    limit = TARGETS.get(label.split()[1], DEFAULT_TARGET)
+    record(
+        "cli", label, median, "ms", anchor="python -c pass", anchor_value=python,
+        ratio=median / python, target=f"<= {limit:.0f} ms", ok=median <= limit,
+    )  # fmt: skip
 
 
 def main() -> None:

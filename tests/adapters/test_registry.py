@@ -64,6 +64,14 @@ def test_the_built_in_adapters_are_registered_by_kind() -> None:
     assert registry.names("verifier") == ("http",)
 
 
+def test_the_names_the_config_takes_without_reading_entry_points_are_the_registered_ones() -> None:
+    from shipyard.config.adapters import BUILT_IN
+
+    assert set(BUILT_IN) == set(registry.KINDS)
+    for kind, names in BUILT_IN.items():
+        assert set(names) <= set(registry.names(kind)), kind
+
+
 def test_context_builds_each_adapter_from_its_name(tmp_path: Path) -> None:
     repo = tmp_path / "deploy.git"
     s = settings(tmp_path, "gitops", GITOPS.format(repo=repo))

@@ -14,12 +14,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from shipyard.cli.remote import Remote
+    from shipyard.config import Settings
     from shipyard.services.context import Context
 
 
 @contextmanager
-def session(*, quiet: bool = False) -> Iterator[Context]:
-    """Load the config, open the store, and drain notifications on the way out."""
+def session(*, quiet: bool = False, settings: Settings | None = None) -> Iterator[Context]:
+    """Load the config (unless given), open the store, and drain notifications on the way out."""
     from shipyard.cli.output import RichReporter
     from shipyard.config import load
     from shipyard.services.context import open_context
@@ -27,7 +28,7 @@ def session(*, quiet: bool = False) -> Iterator[Context]:
     from shipyard.services.status import subscribe
 
     subscribe()  # a deployment a command finishes updates the environments view
-    settings = load()
+    settings = settings if settings is not None else load()
     ctx = open_context(settings, reporter=RichReporter(quiet=quiet))
     try:
         # A deploy whose command was killed is finished or failed before anything else.

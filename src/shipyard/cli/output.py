@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,9 +19,8 @@ from shipyard.errors import ShipyardError
 if TYPE_CHECKING:
     from shipyard.services.context import Context
     from shipyard.services.deploy.planning import Plan
-    from shipyard.services.releases import ReleaseView
-    from shipyard.services.status import EnvStatus
-    from shipyard.services.views import BuildView, Diff
+    from shipyard.services.records import Diff, EnvStatus, ReleaseView, Shown, TicketRecord
+    from shipyard.services.views import BuildView
     from shipyard.store.models import Deployment, Ticket
 
 STATE_STYLE = {
@@ -140,7 +140,7 @@ def releases_table(rows: list[ReleaseView]) -> Table:
     return t
 
 
-def tickets_table(rows: list[Ticket]) -> Table:
+def tickets_table(rows: Sequence[Ticket | TicketRecord]) -> Table:
     from shipyard.adapters.tracker import status_label
 
     t = _table("Ticket", "Status", "By", "When", "Note")
@@ -279,7 +279,7 @@ def print_failures(rows: list[EnvStatus]) -> None:
         )
 
 
-def history_table(env: str, rows: list[Deployment]) -> Table:
+def history_table(env: str, rows: Sequence[Deployment | Shown]) -> Table:
     t = _table(
         "#",
         "Ref",

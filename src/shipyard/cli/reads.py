@@ -3,33 +3,82 @@
 Their bodies live here, apart from Typer, so that ``shipyard.cli.main`` can run them
 from a plain argument list (see ``fast_command``) without importing Typer; the Typer
 commands in ``commands_deploy`` and ``commands_train`` call the same functions.
+
+Locally, each first asks ``services.quick`` (plain rows from SQLite, no SQLAlchemy);
+when it cannot answer exactly as the store would, the command opens the full session.
+``SHIPYARD_READ_PATH`` chooses for diagnostics: ``full`` always opens the session,
+``quick`` never does (a read the quick path cannot answer fails, saying why).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipyard.cli.common import console, remote, session
+
+if TYPE_CHECKING:
+    from shipyard.services.context import Context
+    from shipyard.services.quick import Quick
+
+T = TypeVar("T")
+PATH_VARIABLE = "SHIPYARD_READ_PATH"
+MAX_LIMIT = 1_000_000
+
+
+def _checked(limit: int) -> int:
+    """``--limit``, when a database can take it (a huge one is a mistake, not a query)."""
+    if limit > MAX_LIMIT:
+        from shipyard.errors import ShipyardError
+
+        raise ShipyardError(f"--limit must be at most {MAX_LIMIT}, not {limit}")
+    return limit
+
+
+def _local(quick: Callable[[Quick], T], full: Callable[[Context], T]) -> T:
+    """``quick``'s answer when the quick path can give it, else ``full``'s in a session."""
+    from shipyard.config import load
+
+    settings = load()
+    chosen = os.environ.get(PATH_VARIABLE, "")
+    if chosen != "full":
+        from shipyard.services.quick import Unanswered, opened
+
+        try:
+            with opened(settings) as q:
+                return quick(q)
+        except Unanswered as exc:
+            if chosen == "quick":
+                from shipyard.errors import ShipyardError
+
+                raise ShipyardError(f"the quick read path cannot answer: {exc.reason}") from None
+    with session(settings=settings) as ctx:
+        return full(ctx)
 
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
     from shipyard.cli.output import print_failures, status_table
-    from shipyard.services.status import status as do_status
 
     if (server := remote()) is not None:
         rows = server.status()
         owed = server.call("GET", server.at("/rereverts"))
     else:
-        from shipyard.services.rereverts import owed_json, owed_rereverts
+        from shipyard.services import quick
 
-        with session() as ctx:
-            rows = do_status(ctx)
-            owed = owed_json(owed_rereverts(ctx))
+        rows, owed = _local(quick.status, _full_status)
     console().print(status_table(rows))
     print_failures(rows)
     print_owed(owed)
+
+
+def _full_status(ctx: Context) -> tuple[list[Any], list[dict[str, Any]]]:
+    from shipyard.services.rereverts import owed_json, owed_rereverts
+    from shipyard.services.status import status as do_status
+
+    rows = do_status(ctx)
+    return rows, owed_json(owed_rereverts(ctx))
 
 
 def print_owed(rows: list[dict[str, Any]]) -> None:
@@ -53,13 +102,19 @@ def print_owed(rows: list[dict[str, Any]]) -> None:
 def history(environment: str, limit: int = 30) -> None:
     """List an environment's deployments, newest first."""
     from shipyard.cli.output import history_table
-    from shipyard.services.views import history as do_history
 
+    limit = _checked(limit)
     if (server := remote()) is not None:
         rows = server.history(environment, limit)
     else:
-        with session() as ctx:
-            rows = do_history(ctx, environment, limit)
+        from shipyard.services import quick
+
+        def full(ctx: Context) -> list[Any]:
+            from shipyard.services.views import history as do_history
+
+            return do_history(ctx, environment, limit)
+
+        rows = _local(lambda q: quick.history(q, environment, limit), full)
     if not rows:
         console().print(f"no deployments to {environment} yet")
         return
@@ -69,25 +124,36 @@ def history(environment: str, limit: int = 30) -> None:
 def diff(target: str, source: str) -> None:
     """Show what SOURCE runs that TARGET does not: changes, tickets, QA status."""
     from shipyard.cli.output import print_diff
-    from shipyard.services.views import diff as do_diff
 
     if (server := remote()) is not None:
         print_diff(server.diff(target, source))
         return
-    with session() as ctx:
-        print_diff(do_diff(ctx, target, source))
+    from shipyard.services import quick
+
+    def full(ctx: Context) -> Any:
+        from shipyard.services.views import diff as do_diff
+
+        return do_diff(ctx, target, source)
+
+    print_diff(_local(lambda q: quick.diff(q, target, source), full))
 
 
 def releases(limit: int = 30) -> None:
     """List releases: pre-release or latest, and where each one runs."""
     from shipyard.cli.output import releases_table
-    from shipyard.services.releases import list_releases
 
+    limit = _checked(limit)
     if (server := remote()) is not None:
         rows = server.releases(limit)
     else:
-        with session() as ctx:
-            rows = list_releases(ctx, limit)
+        from shipyard.services import quick
+
+        def full(ctx: Context) -> list[Any]:
+            from shipyard.services.releases import list_releases
+
+            return list_releases(ctx, limit)
+
+        rows = _local(lambda q: quick.releases(q, limit), full)
     if not rows:
         console().print("no releases yet: 'shipyard prerelease' cuts one")
         return
@@ -101,8 +167,13 @@ def tickets(status: str | None = None) -> None:
     if (server := remote()) is not None:
         rows = server.tickets(status)
     else:
-        with session() as ctx, ctx.store.read() as s:
-            rows = ctx.tracker.list(s, status)
+        from shipyard.services import quick
+
+        def full(ctx: Context) -> list[Any]:
+            with ctx.store.read() as s:
+                return list(ctx.tracker.list(s, status))
+
+        rows = _local(lambda q: quick.tickets(q, status), full)
     if not rows:
         console().print("no tickets" + (f" with status {status}" if status else ""))
         return

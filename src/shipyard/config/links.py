@@ -52,7 +52,7 @@ def parse_links(data: Any) -> LinksConfig:
 
 def repository_named(repository: str | None, source: str | None) -> str | None:
     """``owner/name`` on GitHub: ``[webhooks] repository``, else the one ``[app] source`` names."""
-    from shipyard.core.github import repository_name
+    from shipyard.core.repo_names import repository_name
 
     if repository:
         return repository

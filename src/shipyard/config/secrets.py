@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.config.schema import Invalid, _fields
-from shipyard.core.sealing import Keyring
 from shipyard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shipyard.core.sealing import Keyring
 
 WHERE = "shipyard.toml: secrets -> key"
 MAX_KEY_FILE = 64_000
@@ -61,6 +63,8 @@ class SecretsConfig:
                     f"{WHERE}: cannot read {self.key_file}: {why}", field="secrets -> key"
                 ) from None
         try:
+            from shipyard.core.sealing import Keyring
+
             return Keyring.parse(text)
         except ValueError as exc:
             raise ConfigError(f"{WHERE}: {source}: {exc}", field="secrets -> key") from None

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.core.builds import FAILED, PASSED, RUNNING
+from shipyard.core.repo_names import (
+    repository_name as repository_name,  # its callers import it here
+)
 
 EVENTS = (
     "ping",
@@ -40,9 +43,6 @@ _FAILING = frozenset(
     {"failure", "cancelled", "timed_out", "action_required", "stale", "startup_failure"}
 )
 _STATUS_STATES = {"success": PASSED, "failure": FAILED, "error": FAILED, "pending": RUNNING}
-_REPO_RE = re.compile(
-    r"^(?:(?:https?://|git@)github\.com[/:])?([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$"
-)
 
 
 class PayloadError(ValueError):
@@ -124,18 +124,6 @@ class Skip:
 
 
 Intent = Ping | Push | Merged | CheckReport | RefCreated | ReleaseEvent | Skip
-
-
-def repository_name(source: str | None) -> str | None:
-    """``org/name`` from ``org/name``, a GitHub URL or an SSH remote; None otherwise.
-
-    >>> repository_name("https://github.com/org/app.git")
-    'org/app'
-    """
-    if not source:
-        return None
-    m = _REPO_RE.match(source.strip())
-    return m.group(1) if m else None
 
 
 def parse(event: str, payload: Any) -> Intent:

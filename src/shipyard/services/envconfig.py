@@ -26,6 +26,7 @@ from shipyard.core.permissions import allowed_roles
 from shipyard.core.sealing import Keyring, SealError
 from shipyard.errors import ConfigError, Forbidden, SecretsError
 from shipyard.services.context import Context
+from shipyard.services.records import stale_note as stale_note  # the views import it here
 from shipyard.store.db import Store
 from shipyard.store.models import App, ConfigEntry, ConfigVersion, Environment, User
 
@@ -175,13 +176,6 @@ def record_started(ctx: Context, environment: str, version: int) -> None:
         env.config_version = version
 
     ctx.store.retrying(write)
-
-
-def stale_note(running: int | None, active: int | None) -> str | None:
-    """``"stale (config v2, active v3)"`` when instances started with an older version."""
-    if running is None or running >= (active or 0):
-        return None
-    return f"stale (config v{running}, active v{active})"
 
 
 def active_secrets(ctx: Context, environment: str | None = None) -> set[str]:

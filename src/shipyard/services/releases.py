@@ -21,6 +21,7 @@ from shipyard.errors import GitError, NotFound, ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.forge_notes import configured_groups, described, uses_forge
 from shipyard.services.notify import emit
+from shipyard.services.records import ReleaseView, release_views
 from shipyard.store import audit
 from shipyard.store.models import Release
 from shipyard.store.queries import current_of, running_where
@@ -213,12 +214,6 @@ def _release_exists(ctx: Context, tag: str) -> bool:
         )
 
 
-@dataclass
-class ReleaseView:
-    release: Release
-    environments: list[str]
-
-
 def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
     with ctx.store.read() as s:
         rows = (
@@ -232,7 +227,7 @@ def list_releases(ctx: Context, limit: int = 30) -> list[ReleaseView]:
             .all()
         )
         where = running_where(s, ctx.app_id)
-    return [ReleaseView(r, sorted(set(where.get(r.tag, [])))) for r in rows]
+    return release_views(rows, where)
 
 
 def get_release(ctx: Context, tag: str) -> Release:

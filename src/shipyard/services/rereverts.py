@@ -8,7 +8,6 @@ one titled ``Revert "Revert "X""`` / ``Reapply "X"`` for the owed change's title
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from shipyard.core.changes import Change
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
+from shipyard.services.records import owed_json, owed_ref, owed_tickets
 from shipyard.store import audit
 from shipyard.store.models import OwedRerevert
 
@@ -33,10 +33,10 @@ def owed_rereverts(ctx: Context) -> list[OwedRerevert]:
         return open_owed(s, ctx.app_id)
 
 
-def tickets_of(row: OwedRerevert) -> list[str]:
-    keys: list[str] = json.loads(row.tickets or "[]")
-    return keys
+tickets_of = owed_tickets
 
+
+__all__ = ["open_owed", "owed_json", "owed_markdown", "owed_rereverts", "settle", "tickets_of"]
 
 MAX_SCAN = 20_000
 """At most this many commits of main are read per settle (newest first)."""
@@ -153,8 +153,7 @@ def settle(ctx: Context) -> list[OwedRerevert]:
     return done
 
 
-def _ref(row: OwedRerevert) -> str:
-    return f"#{row.pr}" if row.pr is not None else row.sha[:10]
+_ref = owed_ref
 
 
 def owed_markdown(rows: Sequence[OwedRerevert]) -> str:
@@ -171,24 +170,3 @@ def owed_markdown(rows: Sequence[OwedRerevert]) -> str:
             f"({r.reason}); revert in {where}"
         )
     return "\n".join(lines) + "\n"
-
-
-def owed_json(rows: Sequence[OwedRerevert]) -> list[dict[str, object]]:
-    """The owed re-reverts as plain data (notes JSON, the API)."""
-    return [
-        {
-            "ref": _ref(r),
-            "pr": r.pr,
-            "commit": r.sha,
-            "title": r.title,
-            "tickets": tickets_of(r),
-            "reason": r.reason,
-            "reverted_by": r.reverted_by,
-            "reverted_at": r.reverted_at.isoformat(),
-            "branch": r.branch,
-            "revert_commit": r.revert_sha,
-            "revert_pr": r.revert_pr,
-            "revert_url": r.revert_url,
-        }
-        for r in rows
-    ]

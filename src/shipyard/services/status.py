@@ -15,101 +15,37 @@ import functools
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shipyard.adapters.runtime import Health
-from shipyard.core.gates import unverified
 from shipyard.core.states import ACTIVE_STATES
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, tickets_of
-from shipyard.services.deploy.failures import health_with, latest_failures
-from shipyard.services.envconfig import stale_note
+from shipyard.services.deploy.failures import latest_failures
 from shipyard.services.hooks import on_deployment_changed
+from shipyard.services.records import (
+    ENV_ROW,
+    NO_BASE,
+    SHOWN,
+    AppRow,
+    EnvRow,
+    EnvStatus,
+    Found,
+    Shown,
+    Snapshot,
+    Waiting,
+    status_rows,
+)
 from shipyard.store.db import StoreError
 from shipyard.store.models import App, ConfigVersion, Deployment, Environment, Ticket
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Waiting:
-    """What waits upstream of an environment: changes, their tickets, those QA has not signed off."""
-
-    count: int = 0
-    tickets: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)
-
-
-@dataclass
-class EnvStatus:
-    name: str
-    port: int
-    deployment: Shown | None
-    health: str
-    health_detail: str
-    pinned: str | None
-    upstream: str
-    waiting: Waiting | None
-    in_flight: Shown | None
-    # Its newest deployment, when that failed after the one it runs (which still serves).
-    failure: Shown | None = None
-    # "stale (config v2, active v3)": its instances started with an older config version.
-    stale_config: str | None = None
-
-
-# The stored base of an environment that runs nothing on an app with no baseline yet.
-NO_BASE = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """A deployment as the environments view shows it (read without the ORM)."""
-
-    id: int
-    ref: str
-    tag: str
-    commit: str
-    kind: str
-    state: str
-    requested_by: str
-    reason: str | None
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-SHOWN = tuple(f.name for f in fields(Shown))
-
-
-@dataclass(frozen=True, slots=True)
-class _EnvRow:
-    id: int
-    name: str
-    pinned_by: str | None
-    pinned_reason: str | None
-    waiting_base: str | None
-    waiting_head: str | None
-    waiting_changes: int | None
-    waiting_tickets: str | None
-    config_version: int | None  # the config version its instances started with
-    config_active: int | None  # the active config version (None: nothing stored)
-
-
-ENV_ROW = tuple(f.name for f in fields(_EnvRow))
-
-
-@dataclass(frozen=True, slots=True)
-class _AppRow:
-    id: int
-    baseline_sha: str | None
-    last_seen_sha: str | None
+__all__ = ["EnvStatus", "Shown", "Waiting", "refresh_waiting", "status", "statuses", "subscribe"]
 
 
 @functools.cache
@@ -152,14 +88,8 @@ def _tickets_query() -> Select[int, str, str]:
     )
 
 
-@dataclass
-class _Snapshot:
-    """One app's environments as the database has them: rows, what runs, what is in flight."""
-
-    app: _AppRow
-    envs: dict[str, _EnvRow]
-    current: dict[str, Shown]
-    flying: dict[str, Shown]
+class _Snapshot(Snapshot):
+    """A ``Snapshot`` read through the store."""
 
     @classmethod
     def read(cls, s: Session, app_id: int) -> _Snapshot:
@@ -172,11 +102,11 @@ class _Snapshot:
         out: dict[int, _Snapshot] = {}
         n_env, n_dep = len(ENV_ROW), len(SHOWN)
         for row in s.execute(_snapshot_query(), {"app_ids": app_ids}):
-            env = _EnvRow(*row[:n_env])
+            env = EnvRow(*row[:n_env])
             app_id = row[n_env]
             snap = out.get(app_id)
             if snap is None:
-                snap = out[app_id] = cls(_AppRow(*row[n_env : n_env + 3]), {}, {}, {})
+                snap = out[app_id] = cls(AppRow(*row[n_env : n_env + 3]), {}, {}, {})
             snap.envs[env.name] = env
             current = _shown(row[n_env + 3 : n_env + 3 + n_dep])
             if current is not None:
@@ -189,38 +119,9 @@ class _Snapshot:
                 bare = s.get(App, app_id)
                 assert bare is not None
                 out[app_id] = cls(
-                    _AppRow(bare.id, bare.baseline_sha, bare.last_seen_sha), {}, {}, {}
+                    AppRow(bare.id, bare.baseline_sha, bare.last_seen_sha), {}, {}, {}
                 )
         return out
-
-    def commit(self, name: str) -> str | None:
-        d = self.current.get(name)
-        return d.commit if d else None
-
-    def ends(self, ctx: Context, name: str) -> tuple[str | None, str | None]:
-        """(base, head) of what waits for ``name``: what it runs (else the app's baseline),
-        and its upstream environment's commit (else main's head as the last sync saw it)."""
-        after = ctx.settings.environment(name).after
-        head = self.commit(after) if after is not None else self.app.last_seen_sha
-        return self.commit(name) or self.app.baseline_sha, head
-
-    def cached(self, ctx: Context, name: str) -> tuple[int, list[str]] | None:
-        """The stored count and tickets for ``name``, if stored for today's (base, head)."""
-        env = self.envs[name]
-        base, head = self.ends(ctx, name)
-        if (
-            env.waiting_changes is None
-            or env.waiting_head != head
-            or env.waiting_base != (base or NO_BASE)
-        ):
-            return None
-        try:
-            tickets = json.loads(env.waiting_tickets or "[]")
-        except ValueError:
-            return None
-        if not isinstance(tickets, list):
-            return None
-        return env.waiting_changes, [str(k) for k in tickets]
 
 
 def _waiting_between(ctx: Context, base: str | None, head: str) -> tuple[int, list[str]]:
@@ -298,9 +199,6 @@ def subscribe() -> None:
 subscribe()
 
 
-Found = dict[str, tuple[int, list[str]] | None]  # environment -> (count, tickets)
-
-
 def status(ctx: Context) -> list[EnvStatus]:
     """Per environment of ctx's app: what runs, health, what is in flight and what
     waits upstream (see ``statuses``)."""
@@ -334,42 +232,7 @@ def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
         _fill_stale(c, snap, mine, statuses_)
         envs = c.settings.environments
         healths = instance_health(c, envs, {n: snap.commit(n) for n in envs})
-        out[c.app_name] = _rows(c, snap, mine, statuses_, healths, failures)
-    return out
-
-
-def _rows(
-    ctx: Context,
-    snap: _Snapshot,
-    found: Found,
-    raw: dict[str, str],
-    healths: dict[str, Health],
-    failures: dict[int, Shown],
-) -> list[EnvStatus]:
-    out = []
-    for name, cfg in ctx.settings.environments.items():
-        env, w = snap.envs[name], found[name]
-        failure = failures.get(env.id)
-        h = healths[name]
-        health, detail = health_with(h.state, h.detail, snap.current.get(name), failure)
-        waiting = (
-            Waiting(w[0], w[1], unverified({k: raw.get(k, "unknown") for k in w[1]})) if w else None
-        )
-        out.append(
-            EnvStatus(
-                name,
-                cfg.port,
-                snap.current.get(name),
-                health,
-                detail,
-                f"{env.pinned_by}: {env.pinned_reason}" if env.pinned_by else None,
-                cfg.after if cfg.after is not None else ctx.settings.app.main,
-                waiting,
-                snap.flying.get(name),
-                failure,
-                stale_note(env.config_version, env.config_active) if name in snap.current else None,
-            )
-        )
+        out[c.app_name] = status_rows(c, snap, mine, statuses_, healths, failures)
     return out
 
 

@@ -7,48 +7,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from shipyard.core.builds import WAITING_IMAGE, shown
-from shipyard.core.gates import unverified
 from shipyard.errors import NotFound
 from shipyard.services.context import Context
-from shipyard.services.deploy.changes import (
-    changes_between,
-    range_base,
-    ticket_statuses,
-    tickets_of,
-)
+from shipyard.services.deploy.changes import fill_diff, ticket_statuses
 from shipyard.services.deploy.failures import failed_where
+from shipyard.services.records import Diff
 from shipyard.store.models import Build, Check, Deployment
 from shipyard.store.queries import current_of, deployments_of, find_build, running_where
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Diff:
-    target: str
-    source: str
-    target_commit: str | None
-    source_commit: str | None
-    changes: list[Any] = field(default_factory=list)
-    tickets: dict[str, str] = field(default_factory=dict)  # key -> raw status
-    labels: dict[str, str] = field(default_factory=dict)  # key -> label
-
-    @property
-    def count(self) -> int:
-        return len(self.changes)
-
-    @property
-    def unverified(self) -> list[str]:
-        return unverified(self.tickets)
-
-    @property
-    def all_verified(self) -> bool:
-        return not self.unverified
+__all__ = ["BuildView", "Diff", "builds", "check_log", "diff", "env_commit", "history", "since"]
 
 
 def env_commit(ctx: Context, name: str) -> str | None:
@@ -65,19 +38,13 @@ def diff(ctx: Context, target: str, source: str) -> Diff:
 
 
 def _diff(ctx: Context, target: str, source: str, t: str | None, s_: str | None) -> Diff:
-    """What ``s_`` brings to a target running ``t``: from what the target runs (or what
-    ``adopt`` recorded), else from the release tag before ``s_``, else all history."""
-    d = Diff(target, source, t, s_)
-    if s_ is None:
-        return d
-    base = range_base(ctx, t, s_)
-    if base is not None and not ctx.git.is_ancestor(base, s_):
-        return d
-    d.changes = changes_between(ctx, base, s_)
-    keys = tickets_of(d.changes)
-    with ctx.store.read() as s:
-        d.tickets, d.labels = ticket_statuses(ctx, s, keys)
-    return d
+    """What ``s_`` brings to a target running ``t`` (see ``fill_diff``)."""
+
+    def statuses(keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        with ctx.store.read() as s:
+            return ticket_statuses(ctx, s, keys)
+
+    return fill_diff(ctx, Diff(target, source, t, s_), statuses)
 
 
 def history(ctx: Context, environment: str, limit: int = 30) -> list[Deployment]:

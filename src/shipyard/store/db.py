@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.private import private_dir, private_file
+from shipyard.store.revision import HEAD_REVISION
 
-HEAD_REVISION = "0011"
+__all__ = ["HEAD_REVISION", "Store", "StoreError", "open_store", "safe_url"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")

@@ -1,8 +1,10 @@
-"""Small HTTP probes: is an instance healthy, and which commit does it run?"""
+"""Small HTTP probes: is an instance healthy, and which commit does it run?
+
+``http.client`` is imported by the first probe, not with the module: views that find no
+instance running (``shipyard status`` on a stopped environment) never need it."""
 
 from __future__ import annotations
 
-import http.client
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ class Answer:
 
 def get(host: str, port: int, path: str, *, timeout: float = 2.0) -> Answer:
     """One GET with a fresh connection; never raises for network trouble."""
+    import http.client
+
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"Connection": "close", "User-Agent": "shipyard"})

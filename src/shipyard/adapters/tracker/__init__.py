@@ -9,7 +9,7 @@ has the raw status "unknown", shown as "not seen by QA yet"; it is unverified.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.core.tickets import NOT_SEEN
@@ -33,6 +33,8 @@ __all__ = [
     "UNKNOWN",
     "VERIFIED",
     "Tracker",
+    "labels_of",
+    "raw_of",
     "status_label",
 ]
 
@@ -45,6 +47,17 @@ def status_label(status: str, promoted_to: str | None = None) -> str:
     if status == UNKNOWN:
         return NOT_SEEN
     return status
+
+
+def raw_of(keys: Iterable[str], found: Mapping[str, tuple[str, str | None]]) -> dict[str, str]:
+    """Each of ``keys`` (once, in order) with its raw status; ``found``: key -> (status,
+    promoted_to) of the keys the board has."""
+    return {k: found[k][0] if k in found else UNKNOWN for k in dict.fromkeys(keys)}
+
+
+def labels_of(keys: Iterable[str], found: Mapping[str, tuple[str, str | None]]) -> dict[str, str]:
+    """Each of ``keys`` (once, in order) with its status label (see ``raw_of``)."""
+    return {k: status_label(*found[k]) if k in found else NOT_SEEN for k in dict.fromkeys(keys)}
 
 
 class Tracker(Protocol):

@@ -25,6 +25,8 @@ from shipyard.adapters.tracker import (
     STATUSES,
     UNKNOWN,
     VERIFIED,
+    labels_of,
+    raw_of,
     status_label,
 )
 from shipyard.errors import NotFound, ShipyardError
@@ -84,23 +86,23 @@ class BuiltinTracker:
 
     def statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
         """Status labels for ``keys``; a key the board never saw is "not seen by QA yet"."""
-        found = self._get(session, keys)
-        return {
-            k: (status_label(found[k].status, found[k].promoted_to) if k in found else NOT_SEEN)
-            for k in dict.fromkeys(keys)
-        }
+        keys = list(keys)
+        return labels_of(keys, self._states(session, keys))
 
     def raw_statuses(self, session: Session, keys: Iterable[str]) -> dict[str, str]:
-        keys = list(dict.fromkeys(keys))
+        keys = list(keys)
+        return raw_of(keys, self._states(session, keys))
+
+    def _states(self, session: Session, keys: list[str]) -> dict[str, tuple[str, str | None]]:
+        """Key -> (status, promoted_to) of those of ``keys`` the board has."""
         if not keys:
             return {}
         rows = session.execute(
-            select(Ticket.key, Ticket.status).where(
-                Ticket.app_id == self.app_id, Ticket.key.in_(keys)
+            select(Ticket.key, Ticket.status, Ticket.promoted_to).where(
+                Ticket.app_id == self.app_id, Ticket.key.in_(list(dict.fromkeys(keys)))
             )
         )
-        found = {key: status for key, status in rows}
-        return {k: found.get(k, UNKNOWN) for k in keys}
+        return {key: (status, promoted_to) for key, status, promoted_to in rows}
 
     def set_status(
         self,

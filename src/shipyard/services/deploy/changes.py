@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-from shipyard.services.context import Context
+    from shipyard.adapters.git import GitRepo
+    from shipyard.config import Settings
+    from shipyard.services.context import Context
+    from shipyard.services.records import Diff
 
 
-def changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
+class Repo(Protocol):
+    """What the changes need of a context: the settings and the app's repository (a
+    full ``Context`` or the quick path's)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def git(self) -> GitRepo: ...
+
+
+def changes_between(ctx: Repo, base: str | None, commit: str) -> list[Any]:
     from shipyard.core.changes import iter_changes
 
     if base == commit:
@@ -27,7 +42,7 @@ def tickets_of(changes: list[Any]) -> list[str]:
     return sorted({k for c in changes if c.sha not in gone for k in c.tickets}, key=ticket_sort_key)
 
 
-def tag_before(ctx: Context, commit: str) -> str | None:
+def tag_before(ctx: Repo, commit: str) -> str | None:
     """The newest release tag on a proper ancestor of ``commit``: where the pre-release
     notes of a release cut on ``commit`` begin."""
     from shipyard.core.tags import is_release_tag, release_sort_key
@@ -40,7 +55,7 @@ def tag_before(ctx: Context, commit: str) -> str | None:
     return next((t for t in tags if ctx.git.tag_target(t) != commit), None)
 
 
-def range_base(ctx: Context, running: str | None, commit: str) -> str | None:
+def range_base(ctx: Repo, running: str | None, commit: str) -> str | None:
     """Where the changes that reach an environment with ``commit`` begin.
 
     What the environment runs (a deployment, or what ``adopt`` recorded), else the
@@ -65,3 +80,21 @@ def ticket_statuses(
     raw = ctx.tracker.raw_statuses(session, keys)
     labels = ctx.tracker.statuses(session, keys)
     return raw, {k: shown_status(v) for k, v in labels.items()}
+
+
+Statuses = Callable[[list[str]], tuple[dict[str, str], dict[str, str]]]
+
+
+def fill_diff(ctx: Repo, d: Diff, statuses: Statuses) -> Diff:
+    """``d`` with what its source brings to a target running ``d.target_commit``: from
+    what the target runs (or what ``adopt`` recorded), else from the release tag before
+    the source's commit, else all history; ``statuses`` gives the tickets' (raw statuses,
+    labels)."""
+    if d.source_commit is None:
+        return d
+    base = range_base(ctx, d.target_commit, d.source_commit)
+    if base is not None and not ctx.git.is_ancestor(base, d.source_commit):
+        return d
+    d.changes = changes_between(ctx, base, d.source_commit)
+    d.tickets, d.labels = statuses(tickets_of(d.changes))
+    return d

@@ -10,17 +10,26 @@ explicit ``shipyard deploy``, does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
+from shipyard.services.records import DEPLOY_FAILED, health_with
 from shipyard.store.models import Deployment, Environment
 
 # How ``_fail`` words a deployment that Shipyard itself stopped (a killed command, Ctrl-C):
 # not the build's fault, so automation may try it again.
 INTERRUPTED = "interrupted"
+
+__all__ = [
+    "DEPLOY_FAILED",
+    "INTERRUPTED",
+    "failed_where",
+    "health_with",
+    "latest_failures",
+    "tried_and_failed",
+]
 
 
 def latest_failures(s: Session, app_ids: Sequence[int]) -> dict[int, Deployment]:
@@ -71,42 +80,3 @@ def tried_and_failed(s: Session, environment_id: int, commit: str) -> Deployment
     if (last.error or "").startswith(INTERRUPTED):
         return None
     return last
-
-
-DEPLOY_FAILED = "deploy failed"
-
-
-class Attempt(Protocol):
-    """A deployment as the views hold it (an ORM row or a plain record)."""
-
-    @property
-    def ref(self) -> str: ...
-    @property
-    def commit(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-def health_with(
-    state: str, detail: str, current: Attempt | None, failure: Attempt | None
-) -> tuple[str, str]:
-    """An environment's (health, detail) once its latest failure is known: never
-    "healthy" when its newest deployment failed; the detail then says what failed, why,
-    and what still serves.
-
-    Example: ``("deploy failed", "the last deploy, of 2024.09.01 (1a2b3c4), failed: new
-    instance exited with code 1; 2024.08.30 (9f8e7d6) still serves")``."""
-    if failure is None:
-        return state, detail
-    if current is None:
-        serves = "nothing serves"
-    else:
-        serves = f"{_named(current)} still serves"
-        if state != "healthy":
-            serves += f" but is {state}: {detail}"
-    why = failure.error or "no reason recorded"
-    return DEPLOY_FAILED, f"the last deploy, of {_named(failure)}, failed: {why}; {serves}"
-
-
-def _named(d: Attempt) -> str:
-    return d.ref if d.commit.startswith(d.ref) else f"{d.ref} ({d.commit[:7]})"
