@@ -8,14 +8,29 @@ from sqlalchemy.orm import Session
 
 from shipyard.services.context import Context
 
+_REMEMBERED = 1000  # longer ranges are read again rather than held
+
 
 def changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
+    """The changes from ``base`` (excluded; None: the whole history) to ``commit``.
+
+    Between two full SHAs the answer never changes: a deploy's second plan, under its
+    lease, reuses the first one's instead of reading the log again."""
+    from shipyard.adapters.git.memo import is_full_sha
     from shipyard.core.changes import iter_changes
 
     if base == commit:
         return []
     app = ctx.settings.app
-    return list(iter_changes(ctx.git, base, commit, app.ticket_prefixes, app.key_sources))
+    prefixes, sources = tuple(app.ticket_prefixes), app.key_sources
+
+    def read() -> list[Any]:
+        return list(iter_changes(ctx.git, base, commit, prefixes, sources))
+
+    if base is None or not (is_full_sha(base) and is_full_sha(commit)):
+        return read()
+    key = ("changes", base, commit, prefixes, sources.title, sources.branch, sources.body)
+    return list(ctx.git.memo.get(key, read, keep=lambda c: len(c) <= _REMEMBERED))
 
 
 def tickets_of(changes: list[Any]) -> list[str]:
