@@ -27,10 +27,14 @@ def changes_between(ctx: Context, base: str | None, commit: str) -> list[Any]:
     def read() -> list[Any]:
         return list(iter_changes(ctx.git, base, commit, prefixes, sources))
 
+    def small(changes: list[Any]) -> bool:
+        return len(changes) <= _REMEMBERED
+
     if base is None or not (is_full_sha(base) and is_full_sha(commit)):
         return read()
     key = ("changes", base, commit, prefixes, sources.title, sources.branch, sources.body)
-    return list(ctx.git.memo.get(key, read, keep=lambda c: len(c) <= _REMEMBERED))
+    changes: list[Any] = ctx.git.memo.get(key, read, keep=small)
+    return list(changes)  # the caller's own list
 
 
 def tickets_of(changes: list[Any]) -> list[str]:
