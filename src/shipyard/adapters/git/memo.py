@@ -29,9 +29,7 @@ class Memo:
     def __init__(self) -> None:
         self._answers: dict[Any, Any] = {}
 
-    def get(
-        self, key: Any, compute: Callable[[], T], keep: Callable[[T], bool] | None = None
-    ) -> T:
+    def get(self, key: Any, compute: Callable[[], T], keep: Callable[[T], bool] | None = None) -> T:
         """The answer for ``key``: remembered, else ``compute()``, then remembered unless
         ``keep`` says it is not worth the memory."""
         if key in self._answers:
