@@ -91,7 +91,7 @@ class Environment(Base):
 # The database itself guarantees one deployment in flight per environment: a unique
 # index over the deployments in an active state. Its predicate is given to the dialect
 # that creates it (SQLite's or PostgreSQL's ``where``) when it is created: naming both
-# dialects' options here would load PostgreSQL's dialect, drivers and asyncio into every
+# dialects' options here would load PostgreSQL's dialect and its drivers into every
 # process, SQLite's included (migration 0001 creates it the same way).
 _ONE_ACTIVE = Index("uq_deployments_one_active", "environment_id", unique=True)
 
