@@ -152,7 +152,8 @@ def test_import_is_light() -> None:
     ours = {m for m in out if m.startswith("shipyard")}
     assert ours <= {
         "shipyard", "shipyard.errors", "shipyard.adapters", "shipyard.adapters.git",
-        "shipyard.adapters.git.repo", "shipyard.core", "shipyard.core.changes",
+        "shipyard.adapters.git.repo", "shipyard.adapters.git.memo", "shipyard.core",
+        "shipyard.core.changes",
         "shipyard.core.notes", "shipyard.core.tickets", "shipyard.services",
         "shipyard.services.notes",
     }  # fmt: skip
