@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -71,48 +71,18 @@ def deploy(
 
     Where ENV needs approvals, the deploy waits for them (or returns with --no-wait);
     the last approval runs it."""
-    from shipyard.cli.commands_approve import follow_remote, how_to_approve
-    from shipyard.cli.output import confirm_plan, print_plan
-    from shipyard.services.deploy import execution, planning
+    from shipyard.cli.deploys import deploy as run
 
-    wait = 0.0 if no_wait else max(approval_timeout, 0.0)
-    if (server := remote()) is not None:
-        body = {
-            "environment": environment,
-            "ref": ref,
-            "allow_unverified": allow_unverified,
-            "reason": reason,
-            "queue_timeout": queue_timeout,
-            "override_freeze": override_freeze,
-        }
-        p = server.plan(body)
-        if yes or p.refusal is not None:
-            print_plan(p)
-        else:
-            confirm_plan(p)
-        d = server.deploy(body)
-        if d.state == "awaiting_approval" and wait:
-            d = follow_remote(server, d, environment, wait)
-    else:
-        with session() as ctx:
-            p = planning.plan(
-                ctx,
-                environment,
-                ref,
-                allow_unverified=allow_unverified,
-                reason=reason,
-                override_freeze=override_freeze,
-            )
-            if yes or p.refusal is not None:
-                print_plan(p)
-            else:
-                confirm_plan(p)
-            d = execution.execute(ctx, p, queue_timeout=queue_timeout, approval_wait=wait)
-    if d.state == "awaiting_approval":
-        console().print(how_to_approve(d, environment), highlight=False, markup=False)
-        return
-    console().print(
-        f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
+    run(
+        environment,
+        ref,
+        yes=yes,
+        allow_unverified=allow_unverified,
+        reason=reason,
+        override_freeze=override_freeze,
+        queue_timeout=queue_timeout,
+        no_wait=no_wait,
+        approval_timeout=approval_timeout,
     )
 
 
@@ -127,30 +97,9 @@ def rollback(
     """Redeploy ENV's previous successful deployment, and pin ENV there.
 
     Lists the changes and tickets it takes out; tickets leave "promoted to ENV"."""
-    from types import SimpleNamespace
+    from shipyard.cli.deploys import rollback as run
 
-    from shipyard.cli.output import confirm_plan, print_plan
-    from shipyard.services.deploy import execution, planning
-
-    if (server := remote()) is not None:
-        if not (reason or "").strip():
-            raise ShipyardError(f'a rollback of {environment} needs --reason "..." saying why')
-        if not yes:
-            raise ShipyardError("a remote rollback needs --yes")
-        d = server.rollback(environment, reason)
-        p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
-    else:
-        with session() as ctx:
-            p = planning.rollback_plan(ctx, environment, reason)
-            if yes or p.refusal is not None:
-                print_plan(p)
-            else:
-                confirm_plan(p)
-            d = execution.execute(ctx, p)
-    console().print(
-        f"[green]✓[/] {environment} rolled back to {p.ref} ({p.short_sha}): deployment #{d.id}; "
-        f"pinned until 'shipyard unpin {environment}'"
-    )
+    run(environment, reason=reason, yes=yes)
 
 
 def unpin(environment: Annotated[str, typer.Argument(metavar="ENV")]) -> None:

@@ -61,6 +61,11 @@ def _fast_read(args: list[str]) -> Callable[[], None] | None:
         from shipyard.cli.reads import fast_command
 
         return fast_command(args)
+    if args[:1] and args[0] in ("deploy", "rollback"):
+        # ``deploy ENV REF --yes [--reason R]``, ``rollback ENV --reason R --yes``
+        from shipyard.cli.deploys import fast_command as fast_deploy
+
+        return fast_deploy(args)
     return None
 
 

@@ -52,11 +52,12 @@ def parse_links(data: Any) -> LinksConfig:
 
 def repository_named(repository: str | None, source: str | None) -> str | None:
     """``owner/name`` on GitHub: ``[webhooks] repository``, else the one ``[app] source`` names."""
-    from shipyard.core.repo_names import repository_name
-
     if repository:
         return repository
-    source = source or ""
+    if not source:
+        return None
+    from shipyard.core.repo_names import repository_name
+
     found = repository_name(source)
     if found and ("github.com" in source or not source.startswith(".")):
         return found

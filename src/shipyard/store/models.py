@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,21 +88,23 @@ class Environment(Base):
     config_version: Mapped[int | None] = mapped_column(Integer)
 
 
+# The database itself guarantees one deployment in flight per environment: a unique
+# index over the deployments in an active state. Its predicate is given to the dialect
+# that creates it (SQLite's or PostgreSQL's ``where``) when it is created: naming both
+# dialects' options here would load PostgreSQL's dialect and its drivers into every
+# process, SQLite's included (migration 0001 creates it the same way).
+_ONE_ACTIVE = Index("uq_deployments_one_active", "environment_id", unique=True)
+
+
+@event.listens_for(_ONE_ACTIVE, "before_create")
+def _only_active(index: Index, connection: Any, **_kw: Any) -> None:
+    active = ", ".join(repr(s) for s in sorted(ACTIVE_STATES))
+    index.dialect_options[connection.dialect.name]["where"] = text(f"state IN ({active})")
+
+
 class Deployment(Base):
     __tablename__ = "deployments"
-    __table_args__ = (
-        # The database itself guarantees one deployment in flight per environment.
-        Index(
-            "uq_deployments_one_active",
-            "environment_id",
-            unique=True,
-            sqlite_where=text(f"state IN ({', '.join(repr(s) for s in sorted(ACTIVE_STATES))})"),
-            postgresql_where=text(
-                f"state IN ({', '.join(repr(s) for s in sorted(ACTIVE_STATES))})"
-            ),
-        ),
-        Index("ix_deployments_env_state", "environment_id", "state"),
-    )
+    __table_args__ = (_ONE_ACTIVE, Index("ix_deployments_env_state", "environment_id", "state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shipyard.adapters.git.authors import MergeAuthors, log_authors
+from shipyard.adapters.git.memo import Memo, is_full_sha
 from shipyard.adapters.git.stream import stream_fields
 from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
@@ -79,6 +80,7 @@ class GitRepo:
         # to; fully buffered output makes `git log` through a pipe ~2x faster.
         env["GIT_FLUSH"] = "0"
         self._env = env
+        self.memo = Memo()  # answers about full SHAs, which never change
         if not self.path.is_dir():
             raise GitError(f"not a git repository: {self.path}")
         # A work tree's top level needs no git process to recognise; a bare
@@ -153,6 +155,12 @@ class GitRepo:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own)."""
+        if is_full_sha(ancestor) and is_full_sha(descendant):
+            key = ("is_ancestor", ancestor, descendant)
+            return self.memo.get(key, lambda: self._is_ancestor(ancestor, descendant))
+        return self._is_ancestor(ancestor, descendant)
+
+    def _is_ancestor(self, ancestor: str, descendant: str) -> bool:
         args = ["merge-base", "--is-ancestor", _check_ref(ancestor), _check_ref(descendant)]
         proc = self._exec(args)
         if proc.returncode in (0, 1):

@@ -24,14 +24,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ConfigError
 
 from .events import KINDS, Event, EventKind, NotifyError, Sink
 from .log import LogSink
 from .outbox import DrainResult, Outbox, PendingItem
-from .slack import SlackSink, build_message
-from .webhook import WebhookSink
+
+if TYPE_CHECKING:
+    from .slack import SlackSink, build_message
+    from .webhook import WebhookSink
+
+# The HTTP sinks load their HTTP client (urllib, http.client, email) when first named:
+# a command that only writes the log sink never needs it.
+_LAZY = {"SlackSink": "slack", "build_message": "slack", "WebhookSink": "webhook"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KINDS",
@@ -103,6 +119,8 @@ def create_webhook(
     **_: object,
 ) -> Sink:
     """The ``notifier.webhook`` factory."""
+    from .webhook import WebhookSink
+
     if not url:
         raise ConfigError("notify -> url: a webhook sink needs a URL")
     return WebhookSink(url, headers, timeout, name=name, events=events)
@@ -112,6 +130,8 @@ def create_slack(
     *, name: str, url: str | None, events: frozenset[str], timeout: float, **_: object
 ) -> Sink:
     """The ``notifier.slack`` factory."""
+    from .slack import SlackSink
+
     if not url:
         raise ConfigError("notify -> url: a slack sink needs a URL")
     return SlackSink(url, timeout, name=name, events=events)

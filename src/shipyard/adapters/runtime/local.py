@@ -92,7 +92,8 @@ class LocalRuntime:
         self, spec: InstanceSpec, *, timeout: float = 30.0, on_progress: Progress | None = None
     ) -> InstanceInfo:
         with self._operation(spec.app, spec.env):
-            state = self._settle(self._load(spec.app, spec.env))
+            # Instances retired since are struck off by the deploy's first save.
+            state = self._settle(self._load(spec.app, spec.env), prune_now=False)
             return self._deploy(state, spec, timeout, on_progress or _quiet)
 
     def up(
@@ -203,9 +204,16 @@ class LocalRuntime:
             raise
         old = state.current
         state = state.but(status="running", port=spec.port, current=new, pending=None)
-        self.store.save(state)
-        if old is not None:
-            self._retire(state, old, progress, background=self.background_retire)
+        if old is not None and self.background_retire and self._running(old):
+            # Listed as retiring in the same save, so that dying right after leaves no orphan.
+            state = state.but(retiring=(*state.retiring, old))
+            self.store.save(state)
+            retire.spawn(self.python, state.proxy, old, drain=self.drain, grace=self.grace)
+            progress(f"previous instance {old.commit[:12]} drains and stops in the background")
+        else:
+            self.store.save(state)
+            if old is not None:
+                self._retire(state, old, progress)
         return self._info(state, new)
 
     def _start_instance(
@@ -241,16 +249,9 @@ class LocalRuntime:
         with contextlib.suppress(OSError):
             self.store.save(state.but(pending=None))
 
-    def _retire(
-        self, state: EnvState, old: InstanceRecord, progress: Progress, *, background: bool = False
-    ) -> None:
+    def _retire(self, state: EnvState, old: InstanceRecord, progress: Progress) -> None:
         """Let the old instance's open connections finish, then stop it."""
         if not self._running(old):
-            return
-        if background:  # listed first, so that dying right after the spawn leaves no orphan
-            self.store.save(state.but(retiring=(*state.retiring, old)))
-            retire.spawn(self.python, state.proxy, old, drain=self.drain, grace=self.grace)
-            progress(f"previous instance {old.commit[:12]} drains and stops in the background")
             return
         progress(f"draining previous instance {old.commit[:12]}")
         control.drain(state.proxy, old.port, self.drain)
@@ -308,12 +309,14 @@ class LocalRuntime:
 
     # -- recovering ----------------------------------------------------------------
 
-    def _settle(self, state: EnvState) -> EnvState:
-        """Resolve a deploy whose process died: keep its instance if traffic reached it."""
+    def _settle(self, state: EnvState, *, prune_now: bool = True) -> EnvState:
+        """Resolve a deploy whose process died: keep its instance if traffic reached it.
+        Instances retired since leave ``retiring`` (saved later if not ``prune_now``)."""
         live = tuple(r for r in state.retiring if self._running(r))
-        if live != state.retiring:  # those retired since
+        if live != state.retiring:  # those retired since; one listed but gone is harmless
             state = state.but(retiring=live)
-            self.store.save(state)
+            if prune_now:
+                self.store.save(state)
         new = state.pending
         if new is None:
             return state

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from shipyard.services.context import Context
     from shipyard.services.records import Diff
 
+_REMEMBERED = 1000  # longer ranges are read again rather than held
+
 
 class Repo(Protocol):
     """What the changes need of a context: the settings and the app's repository (a
@@ -25,12 +27,29 @@ class Repo(Protocol):
 
 
 def changes_between(ctx: Repo, base: str | None, commit: str) -> list[Any]:
+    """The changes from ``base`` (excluded; None: the whole history) to ``commit``.
+
+    Between two full SHAs the answer never changes: a deploy's second plan, under its
+    lease, reuses the first one's instead of reading the log again."""
+    from shipyard.adapters.git.memo import is_full_sha
     from shipyard.core.changes import iter_changes
 
     if base == commit:
         return []
     app = ctx.settings.app
-    return list(iter_changes(ctx.git, base, commit, app.ticket_prefixes, app.key_sources))
+    prefixes, sources = tuple(app.ticket_prefixes), app.key_sources
+
+    def read() -> list[Any]:
+        return list(iter_changes(ctx.git, base, commit, prefixes, sources))
+
+    def small(changes: list[Any]) -> bool:
+        return len(changes) <= _REMEMBERED
+
+    if base is None or not (is_full_sha(base) and is_full_sha(commit)):
+        return read()
+    key = ("changes", base, commit, prefixes, sources.title, sources.branch, sources.body)
+    changes: list[Any] = ctx.git.memo.get(key, read, keep=small)
+    return list(changes)  # the caller's own list
 
 
 def tickets_of(changes: list[Any]) -> list[str]:

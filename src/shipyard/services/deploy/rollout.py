@@ -11,15 +11,18 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from shipyard.adapters.runtime.environment import Target
 from shipyard.errors import DeployFailed
 from shipyard.services.context import Context
-from shipyard.services.deploy.watch import Verification, watch
 from shipyard.services.envconfig import record_started, runtime_env
 from shipyard.store.models import Build, Deployment
+
+if TYPE_CHECKING:
+    from shipyard.services.deploy.watch import Verification
 
 
 def target_of(ctx: Context, build: Build, d: Deployment | None, **fields: object) -> Target:
@@ -62,6 +65,10 @@ def roll_out(
     if problem is not None:
         restore(ctx, environment)
         raise DeployFailed(f"{environment}: {problem} after the switch")
+    if not cfg.checks or cfg.verify_for <= 0:
+        return None  # no checks to watch (nor their probes to load)
+    from shipyard.services.deploy.watch import watch
+
     return watch(ctx, environment, url, began=began, commit=target.commit)
 
 

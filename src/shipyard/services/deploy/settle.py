@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,12 @@ from shipyard.errors import ShipyardError, VerificationFailed
 from shipyard.services.context import Context
 from shipyard.services.deploy.rollout import restore
 from shipyard.services.deploy.transitions import _audit_data, _untag_if_unused, transition
-from shipyard.services.deploy.watch import Verification
 from shipyard.services.notify import emit
 from shipyard.store import audit
 from shipyard.store.models import Deployment
+
+if TYPE_CHECKING:
+    from shipyard.services.deploy.watch import Verification
 
 
 def settle(ctx: Context, dep_id: int, v: Verification) -> None:
