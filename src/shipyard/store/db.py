@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.private import private_dir, private_file
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0013"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")
