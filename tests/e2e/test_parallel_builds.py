@@ -50,9 +50,7 @@ def project(tmp_path: Path, db_url: str) -> Iterator[Project]:
     text = toml.read_text().replace(
         "[checks]\n", f'[checks]\nparallel = 2\nslow = "{sys.executable} check.py"\n', 1
     )
-    p.repo.commit(
-        "Checks in parallel", {"shipyard.toml": text, "check.py": CHECK}, author=RELEASER
-    )
+    p.repo.commit("Checks in parallel", {"shipyard.toml": text, "check.py": CHECK}, author=RELEASER)
     try:
         yield p
     finally:
