@@ -107,3 +107,23 @@ def test_stage_moves_to_the_newest_before_the_oldest_build_ends(project: Project
     assert ("stage", oldest) not in at and ("stage", middle) not in at
     builds = p.ok("builds").out
     assert builds.count("overtaken") >= 2
+    assert follow_older(p, oldest) == ({}, {}, {})  # asked outright, follow still won't go back
+    assert p.served("stage") == newest
+
+
+def follow_older(p: Project, sha: str) -> tuple[dict[str, str], ...]:
+    """``follow_main`` asked to follow an older green build than stage runs."""
+    from shipyard.config import load
+    from shipyard.services.context import open_context
+    from shipyard.services.deploy.follow import follow_main
+    from shipyard.store.queries import find_build
+
+    ctx = open_context(load(p.path / "shipyard.toml"), actor="test@example.com")
+    try:
+        with ctx.store.read() as s:
+            build = find_build(s, ctx.app_id, sha)
+        assert build is not None and build.status == "passed"
+        done = follow_main(ctx, build)
+    finally:
+        ctx.close()
+    return done.deployed, done.failed, done.held
