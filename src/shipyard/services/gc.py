@@ -186,40 +186,30 @@ def collect(ctx: Context, *, dry_run: bool, quiet: bool = False) -> GcReport:
         return [v for _, v in decided]
 
     report.verdicts = ctx.store.retrying(write)
-    for _, digest in doomed:
-        ctx.artifacts.remove(ctx.app_name, digest)
     if doomed:
-        report.files, report.bytes = ctx.artifacts.prune()
-    if doomed and quiet:
-        ctx.reporter.step(f"gc: collected the artifacts of {len(doomed)} old builds")
+        report.files, report.bytes = _remove(ctx, [digest for _, digest in doomed])
+        if quiet:
+            ctx.reporter.step(f"gc: collected the artifacts of {len(doomed)} old builds")
     return report
+
+
+def _remove(ctx: Context, digests: list[str]) -> tuple[int, int]:
+    """Remove the artifacts (already recorded as collected), then prune: files, bytes freed."""
+    for digest in digests:
+        ctx.artifacts.remove(ctx.app_name, digest)
+    return ctx.artifacts.prune()
 
 
 def rebuild(ctx: Context, ref: str) -> Build:
     """Make a collected build's artifact again from its commit (no check runs again: they
     passed on the same files); the build may then be deployed."""
-    from shipyard.services.build_run import version_file
-    from shipyard.services.build_source import CommitSource
-
     with ctx.store.read() as s:
         build = find_build(s, ctx.app_id, ref)
     if build is None:
         raise NotFound(f"no build of {ref!r}: 'shipyard builds' lists them")
     if build.artifact_collected_at is None:
         raise ShipyardError(f"build {build.short_sha} still has its artifact: nothing to rebuild")
-    work = Path(
-        tempfile.mkdtemp(
-            prefix=f"rebuild-{build.short_sha}-", dir=private_dir(ctx.settings.state_dir / "work")
-        )
-    )
-    try:
-        extra = {"version.json": version_file(ctx, build)}
-        source = CommitSource(ctx.git, build.sha, extra, work / "artifact")
-        digest = ctx.artifacts.publish(ctx.app_name, build.sha, source)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if digest is None:
-        raise ShipyardError(f"the artifact of {build.short_sha} could not be made again")
+    digest = _republish(ctx, build)
 
     def write(session: Session) -> Build:
         row = session.get(Build, build.id, with_for_update=True)
@@ -236,3 +226,21 @@ def rebuild(ctx: Context, ref: str) -> Build:
         return row
 
     return ctx.store.retrying(write)
+
+
+def _republish(ctx: Context, build: Build) -> str:
+    """The build's artifact made again from its commit, as the build made it."""
+    from shipyard.services.build_run import version_file
+    from shipyard.services.build_source import CommitSource
+
+    scratch = private_dir(ctx.settings.state_dir / "work")
+    work = Path(tempfile.mkdtemp(prefix=f"rebuild-{build.short_sha}-", dir=scratch))
+    try:
+        extra = {"version.json": version_file(ctx, build)}
+        source = CommitSource(ctx.git, build.sha, extra, work / "artifact")
+        digest = ctx.artifacts.publish(ctx.app_name, build.sha, source)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if digest is None:
+        raise ShipyardError(f"the artifact of {build.short_sha} could not be made again")
+    return digest
