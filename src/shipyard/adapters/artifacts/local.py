@@ -212,22 +212,28 @@ class LocalArtifactStore:
     def remove(self, app: str, digest: str) -> str:
         """Delete the artifact's folder and the tags naming it (its objects stay until
         :meth:`prune`)."""
-        with self._locked(exclusive=True):
-            tags = [t for t, d in self.tags(app).items() if d == digest]
-            for t in tags:
-                self.untag(app, t)
-            folder = self._blob(app, digest)
-            if not folder.is_dir():
-                return "already gone"
-            # Rename first: a reader sees the whole artifact or none of it.
-            doomed = folder.with_name(f".removing-{folder.name}")
-            os.rename(folder, doomed)
-            shutil.rmtree(doomed)
+        try:
+            with self._locked(exclusive=True):
+                tags = [t for t, d in self.tags(app).items() if d == digest]
+                for t in tags:
+                    self.untag(app, t)
+                folder = self._blob(app, digest)
+                if not folder.is_dir():
+                    return "already gone"
+                # Renamed first: whoever opens it sees the whole artifact or none of it.
+                doomed = folder.with_name(f".removing-{folder.name}")
+                os.rename(folder, doomed)
+                shutil.rmtree(doomed)
+        except OSError as exc:
+            raise ArtifactError(f"cannot remove artifact {digest[:19]}: {exc}") from None
         return f"removed (tags {', '.join(tags)})" if tags else "removed"
 
     def prune(self) -> tuple[int, int]:
-        with self._locked(exclusive=True):
-            return self.objects.prune()
+        try:
+            with self._locked(exclusive=True):
+                return self.objects.prune()
+        except OSError as exc:
+            raise ArtifactError(f"cannot prune the artifact store: {exc}") from None
 
     def tags(self, app: str) -> dict[str, str]:
         d = self._app(app) / "tags"
