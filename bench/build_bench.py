@@ -16,7 +16,13 @@ ratios, and the store's size: every file's bytes counted once per inode against
 the unique bytes (each distinct blob of the built commits once, plus each build's
 ``version.json``). Bounded: at most 60 commits, one build each.
 
-    .venv/bin/python bench/build_bench.py [--files 3000] [--commits 22] [--json]
+With ``--parallel N`` (default 2; 0: skip) it also times a sync that finds the newest
+``--batch`` commits new (``services.builds.sync``, no deploy), each build with one check
+that waits ``--check-wait`` seconds (a check waiting on a service or the network), with
+``[checks] parallel = N`` against the same sync with ``parallel = 1`` as the anchor,
+alternating, two rounds each, in fresh stores.
+
+    .venv/bin/python bench/build_bench.py [--files 3000] [--commits 22] [--parallel 2] [--json]
 """
 
 from __future__ import annotations
@@ -36,10 +42,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from summary import record  # noqa: E402
 
 from shipyard.config import parse  # noqa: E402
 from shipyard.services.build_run import run_build  # noqa: E402
-from shipyard.services.builds import record_new_builds  # noqa: E402
+from shipyard.services.builds import record_new_builds, sync  # noqa: E402
 from shipyard.services.context import Context, open_context  # noqa: E402
 from shipyard.store.models import Check  # noqa: E402
 
@@ -58,7 +67,7 @@ WORDS = [
     "prod",
     "check",
 ]
-TARGET_TIME, TARGET_BYTES = 1.5, 1.2
+TARGET_TIME, TARGET_BYTES, TARGET_PARALLEL = 1.5, 1.2, 0.8
 GIT_ENV = {
     **os.environ,
     "GIT_AUTHOR_NAME": "Bench",
@@ -204,6 +213,60 @@ def run(files: int, commits: int) -> dict[str, Any]:
     return summary(files, shas, builds, anchors, once, full, blocks, unique)
 
 
+def batch_sync(cached: Path, shas: list[str], root: Path, workers: int, wait: float) -> float:
+    """Seconds of one sync that builds the last ``len(shas) - 1`` of ``shas`` with
+    ``[checks] parallel = workers``, in a fresh store (a first sync builds ``shas[0]``)."""
+    where = Path(tempfile.mkdtemp(prefix=f"p{workers}-", dir=root))
+    repo = where / "app"
+    subprocess.run(["git", "clone", "-q", "--shared", str(cached), str(repo)], check=True)
+    git(repo, "update-ref", "refs/heads/main", shas[0])
+    settings = parse(
+        {
+            "app": {"name": "tree", "run": "true", "repo": "app"},
+            "environments": {"stage": {"port": 1, "auto": True}},
+            "checks": {"wait": f"sleep {wait:g}", "parallel": workers},
+            "artifacts": {"gc": "manual"},
+            "state": {"dir": str(where / "state")},
+        },
+        root=where,
+    )
+    ctx = open_context(settings, actor="bench")
+    try:
+        sync(ctx, deploy=False)
+        git(repo, "update-ref", "refs/heads/main", shas[-1])
+        started = time.perf_counter()
+        done = sync(ctx, deploy=False)
+        took = time.perf_counter() - started
+        assert len(done.passed) == len(shas) - 1, done
+    finally:
+        ctx.close()
+        shutil.rmtree(where, ignore_errors=True)
+    return took
+
+
+def parallel_figure(
+    files: int, commits: int, workers: int, batch: int, wait: float
+) -> dict[str, Any]:
+    cached = make_repo(files, commits)
+    shas = git(cached, "rev-list", "--first-parent", "--reverse", "main").split()[-(batch + 1) :]
+    serial: list[float] = []
+    parallel: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="shipyard-buildbench-p-") as tmp:
+        for i in range(2):  # alternate which goes first
+            order = [(1, serial), (workers, parallel)]
+            for n, into in order if i % 2 == 0 else order[::-1]:
+                into.append(batch_sync(cached, shas, Path(tmp), n, wait))
+    s, p = statistics.median(serial), statistics.median(parallel)
+    return {
+        "workers": workers,
+        "batch": len(shas) - 1,
+        "check_wait_s": wait,
+        "serial_s": s,
+        "parallel_s": p,
+        "parallel_ratio": p / s,
+    }
+
+
 def every_tree_bytes(repo: Path, shas: list[str]) -> int:
     """The bytes of every file of every built commit (what full copies would take)."""
     total = 0
@@ -246,6 +309,7 @@ def summary(
 
 def report(r: dict[str, Any]) -> None:
     mb = 1 << 20
+    report_parallel(r)
     ok_t = "OK" if r["all_ratio"] <= TARGET_TIME else "over target"
     ok_b = "OK" if r["bytes_ratio"] <= TARGET_BYTES else "over target"
     print(
@@ -271,15 +335,78 @@ def report(r: dict[str, Any]) -> None:
     )
 
 
+def report_parallel(r: dict[str, Any]) -> None:
+    if "parallel_ratio" not in r:
+        return
+    ok = "OK" if r["parallel_ratio"] <= TARGET_PARALLEL else "over target"
+    print(
+        f"a sync of {r['batch']} new commits (one check each, `sleep {r['check_wait_s']:g}`): "
+        f"parallel = {r['workers']} {r['parallel_s']:.1f} s, parallel = 1 {r['serial_s']:.1f} s, "
+        f"{r['parallel_ratio']:.2f}x (target <= {TARGET_PARALLEL}x: {ok})"
+    )
+
+
+def record_figures(r: dict[str, Any]) -> None:
+    """The headline figures into ``bench/summary.py``'s table (``make bench``)."""
+    record("build", "archive anchor, median", r["anchor_ms"], "ms", ok=None)
+    record(
+        "build",
+        "build, median",
+        r["build_ms"],
+        "ms",
+        anchor="git archive | tar -x",
+        anchor_value=r["anchor_ms"],
+        ratio=r["all_ratio"],
+        target=f"<= {TARGET_TIME}x",
+        ok=r["all_ratio"] <= TARGET_TIME,
+    )
+    mb = 1 << 20
+    record("build", "unique bytes (anchor)", r["unique_bytes"] / mb, "MB", ok=None)
+    record(
+        "build",
+        "store bytes",
+        r["store_bytes"] / mb,
+        "MB",
+        anchor="unique bytes",
+        anchor_value=r["unique_bytes"] / mb,
+        ratio=r["bytes_ratio"],
+        target=f"<= {TARGET_BYTES}x",
+        ok=r["bytes_ratio"] <= TARGET_BYTES,
+    )
+    if "parallel_ratio" in r:
+        record("build", "sync, parallel = 1 (anchor)", r["serial_s"], "s", ok=None)
+        record(
+            "build",
+            f"sync of {r['batch']} commits, parallel = {r['workers']}",
+            r["parallel_s"],
+            "s",
+            anchor="parallel = 1",
+            anchor_value=r["serial_s"],
+            ratio=r["parallel_ratio"],
+            target=f"<= {TARGET_PARALLEL}x",
+            ok=r["parallel_ratio"] <= TARGET_PARALLEL,
+        )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=3000)
     p.add_argument("--commits", type=int, default=21, help="commits after the first (max 59)")
+    p.add_argument("--parallel", type=int, default=2, help="builds at once (0: skip; max 8)")
+    p.add_argument("--batch", type=int, default=6, help="commits one sync builds (max 20)")
+    p.add_argument("--check-wait", type=float, default=0.5, help="seconds each check waits")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     if not (10 <= a.files <= 20000 and 1 <= a.commits <= 59):
         p.error("--files must be 10..20000 and --commits 1..59")
+    if not (
+        0 <= a.parallel <= 8 and 1 <= a.batch <= min(20, a.commits) and 0 <= a.check_wait <= 10
+    ):
+        p.error("--parallel must be 0..8, --batch 1..20 (at most --commits), --check-wait 0..10")
     r = run(a.files, a.commits)
+    if a.parallel:
+        r.update(parallel_figure(a.files, a.commits, a.parallel, a.batch, a.check_wait))
+    record_figures(r)
     if a.json:
         print(json.dumps(r))
     else:

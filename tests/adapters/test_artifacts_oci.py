@@ -286,3 +286,40 @@ def test_basic_auth_through_the_registrys_challenge(tmp_path: Path) -> None:
                 other.resolve(APP, "abc1234")
             assert caught.value.status == 502
             assert "wrong-pw" not in str(caught.value) and "s3cret" not in repr(other.client.auth)
+
+
+def test_gc_never_deletes_an_image(
+    registry: Registry, store: OciArtifactStore, tmp_path: Path
+) -> None:
+    """Registry retention is the registry's job: gc's ``remove`` and ``prune`` do nothing."""
+    from shipyard.config import parse
+    from shipyard.services.context import open_context
+    from shipyard.services.gc import collect
+
+    image = pushed(registry, tmp_path, store.repository, "abc1234", "kept-by-gc")
+    assert store.collects is False
+    assert "retention" in store.remove(APP, image.digest)
+    assert store.prune() == (0, 0)
+    assert store.resolve(APP, "abc1234") == image.digest
+    settings = parse(
+        {
+            "app": {"name": "web", "run": "true"},
+            "environments": {"stage": {"port": 1}},
+            "artifacts": {
+                "kind": "oci",
+                "registry": registry.host,
+                "repository": store.repository,
+                "insecure": True,
+                "keep": 0,
+            },
+            "state": {"dir": str(tmp_path / "state")},
+        },
+        root=tmp_path,
+    )
+    ctx = open_context(settings, actor="test")
+    try:
+        report = collect(ctx, dry_run=False)
+    finally:
+        ctx.close()
+    assert "registry" in report.note and report.verdicts == []
+    assert store.resolve(APP, "abc1234") == image.digest

@@ -187,7 +187,7 @@ def test_a_0003_database_records_deliveries_per_app(db_url: str) -> None:
                 {"id": delivery_id},
             )
     store.migrate()
-    assert store.current_revision() == HEAD_REVISION == "0011"
+    assert store.current_revision() == HEAD_REVISION == "0013"
     with store.read() as s:
         rows = s.execute(
             select(WebhookDelivery.app, WebhookDelivery.delivery_id).order_by(WebhookDelivery.id)

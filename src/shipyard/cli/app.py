@@ -26,6 +26,7 @@ from shipyard.cli import (
     commands_db,
     commands_deploy,
     commands_freeze,
+    commands_gc,
     commands_plan,
     commands_reverts,
     commands_train,
@@ -124,6 +125,8 @@ app.command()(commands_reverts.hotfix)
 app.command()(commands_deploy.status)
 app.command()(commands_deploy.history)
 app.command()(commands_deploy.builds)
+app.command()(commands_gc.rebuild)
+app.command()(commands_gc.gc)
 app.command()(commands_deploy.logs)
 freeze_app.callback()(commands_freeze.freeze_list)
 freeze_app.command("start")(commands_freeze.freeze_start)

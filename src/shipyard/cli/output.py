@@ -314,6 +314,7 @@ def builds_table(rows: list[BuildView]) -> Table:
         checks = " ".join(f"{styled(c.status)}:{escape(c.name)}" for c in v.checks) or "-"
         state = status_text(b.status, getattr(v, "image", None))
         state += " (overtaken)" if b.superseded and not v.running_on else ""
+        state += " (artifact collected)" if getattr(b, "artifact_collected_at", None) else ""
         failed_on = getattr(v, "failed_on", [])
         shown = styled(state) + (
             f"\n[red]deploy failed on {escape(', '.join(failed_on))}[/]" if failed_on else ""

@@ -211,6 +211,7 @@ class Remote:
                     superseded=b["overtaken"],
                     sha=b["commit"],
                     artifact_digest=b.get("digest"),
+                    artifact_collected_at=b.get("collected_at"),
                 ),
                 checks=[ns(**c) for c in b["checks"]],
                 running_on=b["running_on"],

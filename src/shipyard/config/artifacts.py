@@ -11,6 +11,13 @@ The embedded default is the local content-addressed store (``kind = "local"``). 
     insecure = true                         # plain HTTP, for loopback registries
     username = { env = "REGISTRY_USER" }    # optional; bearer challenges are handled too
     password = { env = "REGISTRY_PASSWORD" }
+
+Old artifacts of the local store are collected (``shipyard gc``) by a retention policy::
+
+    [artifacts]
+    keep = 20          # the newest green builds kept besides the protected ones
+    keep_days = 14     # and every build finished in the last 14 days (0: none by age)
+    gc = "auto"        # collect after each sync; "manual": only ``shipyard gc``
 """
 
 from __future__ import annotations
@@ -22,7 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.config.adapters import check_name
-from shipyard.config.schema import Invalid, SecretRef, _fields, _secret_ref, _table
+from shipyard.config.schema import (
+    Invalid,
+    SecretRef,
+    _between,
+    _fields,
+    _secret_ref,
+    _table,
+)
 from shipyard.errors import ConfigError
 
 ARTIFACT_KINDS = ("local", "oci")  # the built-in ones; see config/adapters.py
@@ -32,6 +46,7 @@ REGISTRY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 BUILD_TAG_FIELDS = ("sha7", "sha")
+GC_MODES = ("auto", "manual")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -46,6 +61,9 @@ class ArtifactsConfig:
     insecure: bool = False
     username: SecretRef | None = None
     password: SecretRef | None = None
+    keep: int = 20
+    keep_days: float = 0.0
+    gc: str = "auto"
 
     def credentials(self, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
         """The username and password the references name, read from the environment; a
@@ -90,8 +108,15 @@ def parse_artifacts(data: Any) -> ArtifactsConfig:
             "repository": (str, None),
             "build_tag": (str, "{sha7}"),
             "insecure": (bool, False),
+            "keep": (int, 20),
+            "keep_days": (float, 0.0),
+            "gc": (str, "auto"),
         },
     )
+    _between(f["keep"], 0, 1_000_000, (*p, "keep"))
+    _between(f["keep_days"], 0, 36_500, (*p, "keep_days"))
+    if f["gc"] not in GC_MODES:
+        raise Invalid((*p, "gc"), 'must be "auto" or "manual"')
     for key in ("username", "password"):
         f[key] = _secret_ref(secrets[key], (*p, key)) if key in secrets else None
     check_name("artifacts", f["kind"], (*p, "kind"))

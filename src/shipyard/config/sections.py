@@ -10,6 +10,7 @@ the whole against the others.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -357,12 +358,20 @@ def _state(data: Any) -> StateConfig:
     )
 
 
+def default_parallel() -> int:
+    """How many builds run at once unless ``[checks] parallel`` says: the cores this
+    process may use (at most 64)."""
+    return max(1, min(64, len(os.sched_getaffinity(0))))
+
+
 @dataclass(frozen=True)
 class ChecksConfig:
-    """``[checks]``: ``name = "command"`` pairs, and ``env``, the variables they may see."""
+    """``[checks]``: ``name = "command"`` pairs; ``env``, the variables they may see; and
+    ``parallel``, how many commits' builds may run at once."""
 
     commands: dict[str, str] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
+    parallel: int = field(default_factory=default_parallel)
 
 
 def _checks(data: Any) -> ChecksConfig:
@@ -377,7 +386,11 @@ def _checks(data: Any) -> ChecksConfig:
             raise Invalid((*p, "env", i), f"{name!r} is not an environment variable name")
         if name.startswith(OWN_PREFIX):
             raise Invalid((*p, "env", i), f"{name!r} is Shipyard's own; checks never see it")
-    return ChecksConfig(commands=_str_map(table, p), env=names)
+    parallel = default_parallel()
+    if "parallel" in table:
+        parallel = _check_type(table.pop("parallel"), int, (*p, "parallel"))
+        _between(parallel, 1, 64, (*p, "parallel"))
+    return ChecksConfig(commands=_str_map(table, p), env=names, parallel=parallel)
 
 
 SECTIONS: Mapping[str, Callable[[Any], Any]] = {

@@ -29,6 +29,7 @@ from shipyard.config.sections import (
     EnvironmentConfig,
     ReleasesConfig,
     StateConfig,
+    default_parallel,
 )
 from shipyard.config.serving import (
     NotifyConfig,
@@ -62,6 +63,8 @@ class Settings:
     checks: dict[str, str] = field(default_factory=dict)
     # What checks may see of Shipyard's environment besides PATH, HOME, LANG, TMPDIR.
     check_env: list[str] = field(default_factory=list)
+    # How many commits' builds may run at once (``[checks] parallel``).
+    check_parallel: int = field(default_factory=default_parallel)
     releases: ReleasesConfig = field(default_factory=ReleasesConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -94,6 +97,7 @@ class Settings:
         if "checks" in values:
             checks = values.pop("checks")
             values["checks"], values["check_env"] = checks.commands, checks.env
+            values["check_parallel"] = checks.parallel
         settings = cls(**values, root=root)
         settings._check_graph()
         check_templates(settings.links, repository_of(settings))

@@ -57,6 +57,7 @@ class DeployFacts:
     e2e_upstream: str | None = None  # the E2E gate: the environment its runs go against
     e2e_status: str | None = None  # the last run on the commit: passed | failed | running
     e2e_run: int | None = None
+    collected: bool = False  # ``shipyard gc`` removed the build's artifact
 
 
 def unverified(tickets: Mapping[str, str]) -> list[str]:
@@ -148,6 +149,12 @@ def _checks(f: DeployFacts) -> Gate:
     recorded artifact are not green (the deploy waits for it, bounded, and fails if it
     never comes)."""
     sha = f.short_sha
+    if f.collected:
+        return Gate(
+            "checks",
+            False,
+            f"artifact of {sha} collected by gc; rebuild with 'shipyard rebuild {sha}'",
+        )
     if f.build_status == FAILED:
         names = ", ".join(f.failed_checks) or "a check"
         return Gate("checks", False, f"the build of {sha} failed ({names})")

@@ -103,6 +103,11 @@ def version_document(ctx: Context, build: Build) -> dict[str, str]:
     }
 
 
+def version_file(ctx: Context, build: Build) -> bytes:
+    """``version.json`` of the build's artifact (a rebuild writes the very same bytes)."""
+    return (json.dumps(version_document(ctx, build), indent=2) + "\n").encode()
+
+
 def run_build(ctx: Context, build: Build) -> bool:
     """Run every check of ``build``; when all pass, store and tag its artifact."""
     with ctx.store.write() as s:
@@ -133,9 +138,8 @@ def run_build(ctx: Context, build: Build) -> bool:
             ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
         digest = None
         if ok:
-            version = json.dumps(version_document(ctx, build), indent=2) + "\n"
             source = CommitSource(
-                ctx.git, build.sha, {"version.json": version.encode()}, work / "artifact"
+                ctx.git, build.sha, {"version.json": version_file(ctx, build)}, work / "artifact"
             )
             # A local store keeps the files; a registry reports CI's image, or None
             # until it is pushed (a deploy then waits for it).

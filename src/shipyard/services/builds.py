@@ -19,7 +19,6 @@ from shipyard.core.builds import (
     WAITING_IMAGE,
 )
 from shipyard.errors import GitError, ShipyardError
-from shipyard.services.build_run import run_build
 from shipyard.services.context import Context
 from shipyard.services.images import image_of, recheck_images
 from shipyard.services.notify import emit
@@ -193,6 +192,7 @@ def newest_green(ctx: Context) -> Build | None:
                 Build.app_id == ctx.app_id,
                 Build.status == PASSED,
                 Build.artifact_digest.is_not(None),  # green needs both facts (core.builds)
+                Build.artifact_collected_at.is_(None),
             )
             .order_by(Build.id.desc())
             .limit(1)
@@ -216,24 +216,30 @@ def mark_superseded(ctx: Context, newest: Build) -> None:
 
 
 def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
-    """Read main, build what is new, and move automatic environments to the newest green build."""
-    from shipyard.services.deploy.follow import follow_main
+    """Read main, build what is new, and move automatic environments to the newest green build.
+
+    The builds run the newest commit first, ``[checks] parallel`` at once; environments
+    move as soon as the newest finished build is green and no newer one still runs,
+    without waiting for older ones (they never move an environment back)."""
+    from shipyard.services.build_batch import run_builds
     from shipyard.services.deploy.recovery import recover
     from shipyard.services.status import refresh_waiting
 
     recover(ctx)
     result = SyncResult()
     result.new_builds = record_new_builds(ctx)
-    for b in pending_builds(ctx):
-        ctx.reporter.step(f"build {b.short_sha}: {b.subject or '(no subject)'}")
-        if run_build(ctx, b):
-            result.passed.append(b.short_sha)
-        elif b.status == FAILED:
-            result.failed.append(b.short_sha)
-        elif b.status == WAITING_IMAGE:
-            ctx.reporter.step(f"build {b.short_sha} waits for image {image_of(ctx, b.sha)}")
-        else:
-            ctx.reporter.step(f"build {b.short_sha} waits for its required checks")
+    pending = pending_builds(ctx)
+    unfinished = {b.id for b in pending}
+
+    def done(b: Build, green: bool) -> None:
+        unfinished.discard(b.id)
+        _tally(ctx, result, b, green)
+        if green and deploy:
+            newest = newest_green(ctx)
+            if newest is not None and all(i < newest.id for i in unfinished):
+                _follow(ctx, result, newest)
+
+    run_builds(ctx, pending, done)
     result.passed += recheck_images(ctx)
     green = newest_green(ctx)
     if green is None:
@@ -241,12 +247,47 @@ def sync(ctx: Context, *, deploy: bool = True) -> SyncResult:
     else:
         mark_superseded(ctx, green)
         if deploy:
-            followed = follow_main(ctx, green)
-            result.deployed, result.deploy_failed = followed.deployed, followed.failed
-            result.held = followed.held
+            _follow(ctx, result, green)
+    after_sync_gc(ctx)
     settle_owed(ctx)
     refresh_waiting(ctx, force=True)  # what waits upstream, for status; never raises
     return result
+
+
+def _tally(ctx: Context, result: SyncResult, b: Build, green: bool) -> None:
+    if green:
+        result.passed.append(b.short_sha)
+    elif b.status == FAILED:
+        result.failed.append(b.short_sha)
+    elif b.status == WAITING_IMAGE:
+        ctx.reporter.step(f"build {b.short_sha} waits for image {image_of(ctx, b.sha)}")
+    else:
+        ctx.reporter.step(f"build {b.short_sha} waits for its required checks")
+
+
+def _follow(ctx: Context, result: SyncResult, green: Build) -> None:
+    """Move the automatic environments to ``green`` (only ever forward: ``follow_main``)."""
+    from shipyard.services.deploy.follow import follow_main
+
+    mark_superseded(ctx, green)
+    followed = follow_main(ctx, green)
+    result.deployed.update(followed.deployed)
+    result.deploy_failed.update(followed.failed)
+    for env, why in followed.held.items():
+        if env not in result.deploy_failed:  # already told: its deployment failed
+            result.held[env] = why
+
+
+def after_sync_gc(ctx: Context) -> None:
+    """With ``[artifacts] gc = "auto"``, collect old artifacts; a failure only warns."""
+    from shipyard.services.gc import collect
+
+    if ctx.settings.artifacts.gc != "auto":
+        return
+    try:
+        collect(ctx, dry_run=False, quiet=True)
+    except ShipyardError as exc:
+        ctx.reporter.warn(f"artifacts not collected: {exc.message}")
 
 
 def settle_owed(ctx: Context) -> None:

@@ -55,6 +55,8 @@ class Build(Base):
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When ``shipyard gc`` removed its artifact (None: never); a deploy of it is refused.
+    artifact_collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Check(Base):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shipyard.core.states import SUCCEEDED
 from shipyard.errors import ShipyardError
 from shipyard.store.models import (
     ApiToken,
@@ -68,6 +69,22 @@ def current_of(session: Session, env: Environment) -> Deployment | None:
     if env.current_deployment_id is None:
         return None
     return session.get(Deployment, env.current_deployment_id)
+
+
+def rollback_target(session: Session, env: Environment, current: Deployment) -> Deployment | None:
+    """The deployment ``shipyard rollback`` returns ``env`` to: its latest successful one
+    before ``current`` of another commit."""
+    return session.execute(
+        select(Deployment)
+        .where(
+            Deployment.environment_id == env.id,
+            Deployment.state == SUCCEEDED,
+            Deployment.id < current.id,
+            Deployment.commit != current.commit,
+        )
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def running_where(session: Session, app_id: int) -> dict[str, list[str]]:

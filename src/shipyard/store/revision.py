@@ -3,4 +3,4 @@
 Kept apart from ``store.db`` so that a reader that only checks it (``store.quick_reads``)
 does not import SQLAlchemy."""
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0013"

@@ -72,3 +72,15 @@ class ArtifactStore(Protocol):
         ...
 
     def tags(self, app: str) -> dict[str, str]: ...
+
+    collects: bool
+    """Whether ``remove`` deletes anything (``shipyard gc``); a registry keeps its own
+    retention and its ``remove`` does nothing."""
+
+    def remove(self, app: str, digest: str) -> str:
+        """Delete the artifact ``digest`` and the tags that name it; what was done, in words."""
+        ...
+
+    def prune(self) -> tuple[int, int]:
+        """Delete stored content no artifact uses any more: ``(files, bytes)`` freed."""
+        ...

@@ -8,10 +8,17 @@ The files of an artifact are hard links to read-only objects named by git blob i
 so builds of commits that share most of their files share most of their bytes.
 Writes are atomic (temporary name, then rename), so a reader never sees half
 an artifact or half a tag.
+
+``remove`` deletes an artifact's folder (``shipyard gc``) and ``prune`` the objects no
+artifact links any more (one link left: the object's own name). Storing holds a shared
+lock on ``<root>/.lock`` and collecting an exclusive one, so an object a build is about
+to link is never pruned under it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -77,8 +84,25 @@ class LocalArtifactStore:
             raise ArtifactError(f"not a valid artifact tag: {tag!r}")
         return self._app(app) / "tags" / tag
 
+    collects = True
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        """Storing shares the store; collecting has it alone (``flock``, released on close)."""
+        private_dir(self.root)
+        fd = open_private(self.root / ".lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
     def put(self, app: str, src: Path) -> str:
         """Store the files of directory ``src`` (left as it is); the artifact's digest."""
+        with self._locked(exclusive=False):
+            return self._put(app, src)
+
+    def _put(self, app: str, src: Path) -> str:
         try:
             files = list(_scan(src))
             for f in files:
@@ -97,7 +121,7 @@ class LocalArtifactStore:
     def _store(self, app: str, source: Source) -> str:
         files = source.files()
         if files is None:
-            return self.put(app, source.export())
+            return self._put(app, source.export())
         extra = [TreeFile(p, FILE, blob_id(d)) for p, d in source.extra.items()]
         replaced = {f.path for f in extra}
         files = [f for f in files if f.path not in replaced] + extra
@@ -175,7 +199,8 @@ class LocalArtifactStore:
     def publish(self, app: str, sha: str, source: Source) -> str | None:
         """Store the files of ``source`` and tag them with the short SHA."""
         try:
-            digest = self._store(app, source)
+            with self._locked(exclusive=False):
+                digest = self._store(app, source)
         except OSError as exc:
             raise ArtifactError(f"cannot store artifact: {exc}") from None
         self.tag(app, sha[:7], digest)
@@ -183,6 +208,32 @@ class LocalArtifactStore:
 
     def locate(self, app: str, sha: str) -> str | None:
         return self.resolve(app, sha[:7])
+
+    def remove(self, app: str, digest: str) -> str:
+        """Delete the artifact's folder and the tags naming it (its objects stay until
+        :meth:`prune`)."""
+        try:
+            with self._locked(exclusive=True):
+                tags = [t for t, d in self.tags(app).items() if d == digest]
+                for t in tags:
+                    self.untag(app, t)
+                folder = self._blob(app, digest)
+                if not folder.is_dir():
+                    return "already gone"
+                # Renamed first: whoever opens it sees the whole artifact or none of it.
+                doomed = folder.with_name(f".removing-{folder.name}")
+                os.rename(folder, doomed)
+                shutil.rmtree(doomed)
+        except OSError as exc:
+            raise ArtifactError(f"cannot remove artifact {digest[:19]}: {exc}") from None
+        return f"removed (tags {', '.join(tags)})" if tags else "removed"
+
+    def prune(self) -> tuple[int, int]:
+        try:
+            with self._locked(exclusive=True):
+                return self.objects.prune()
+        except OSError as exc:
+            raise ArtifactError(f"cannot prune the artifact store: {exc}") from None
 
     def tags(self, app: str) -> dict[str, str]:
         d = self._app(app) / "tags"

@@ -69,6 +69,25 @@ class Objects:
             shutil.copyfile(src, dest)
             os.chmod(dest, READ_ONLY_EXEC if executable else READ_ONLY)
 
+    def prune(self) -> tuple[int, int]:
+        """Delete every object no artifact links any more (its own name is its one link),
+        and leftovers of interrupted writes; ``(files, bytes)`` freed. The caller holds
+        the store's exclusive lock."""
+        files = freed = 0
+        if not self.root.is_dir():
+            return 0, 0
+        with os.scandir(self.root) as folders:
+            for folder in folders:
+                if not folder.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(folder.path) as entries:
+                    for entry in entries:
+                        st = entry.stat(follow_symlinks=False)
+                        if st.st_nlink == 1 or entry.name.startswith(".new-"):
+                            os.unlink(entry.path)
+                            files, freed = files + 1, freed + st.st_size
+        return files, freed
+
     def read(self, oid: str, executable: bool) -> bytes:
         with open(self.path(oid, executable), "rb") as fh:
             return fh.read()

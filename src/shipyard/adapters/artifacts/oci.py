@@ -210,6 +210,16 @@ class OciArtifactStore:
     def path(self, app: str, digest: str) -> Path:
         raise ArtifactError("an image in a registry has no local directory to start from")
 
+    # Images are never deleted from here: a registry's own retention policy removes them.
+    collects = False
+    RETENTION = "images live in the registry: its own retention policy removes them, not gc"
+
+    def remove(self, app: str, digest: str) -> str:
+        return self.RETENTION
+
+    def prune(self) -> tuple[int, int]:
+        return 0, 0
+
 
 def _tag(tag: str) -> str:
     if not TAG_RE.match(tag):

@@ -33,7 +33,8 @@ def follow_main(ctx: Context, green: Build) -> Followed:
 
     A build whose deployment already failed on an environment is not tried there again
     (no retry loop, no notification per poll): the next green build, or an explicit
-    ``shipyard deploy``, is."""
+    ``shipyard deploy``, is. Following only goes forward: an environment that runs a
+    descendant of ``green`` (a newer build) stays where it is."""
     done = Followed()
     for name, cfg in ctx.settings.environments.items():
         if not cfg.auto:
@@ -50,6 +51,8 @@ def follow_main(ctx: Context, green: Build) -> Followed:
             continue
         if current is not None and current.commit == green.sha:
             continue
+        if current is not None and _ahead(ctx, current.commit, green.sha):
+            continue  # only forward: an older build that turned green later never moves it back
         if on := frozen(ctx, name):
             # Paused, not skipped: the next sync after the freeze moves it.
             done.held[name] = f"{name} is frozen ({summary(on)}); following resumes after it"
@@ -69,6 +72,14 @@ def follow_main(ctx: Context, green: Build) -> Followed:
             ctx.reporter.warn(exc.message)
             done.failed[name] = exc.message
     return done
+
+
+def _ahead(ctx: Context, running: str, green: str) -> bool:
+    """Whether ``running`` already contains ``green`` (and more)."""
+    try:
+        return ctx.git.rev_parse(running) is not None and ctx.git.is_ancestor(green, running)
+    except ShipyardError:
+        return False
 
 
 def unpin(ctx: Context, environment: str) -> bool:

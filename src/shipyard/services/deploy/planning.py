@@ -17,7 +17,13 @@ from shipyard.services import freezes
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
 from shipyard.store.models import Build, Deployment, E2ERun
-from shipyard.store.queries import checks_of, current_of, find_build, last_e2e_run
+from shipyard.store.queries import (
+    checks_of,
+    current_of,
+    find_build,
+    last_e2e_run,
+    rollback_target,
+)
 
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -188,6 +194,7 @@ def _facts(ctx: Context, ask: _Ask, commit: str, known: _Stored, moves: _Moves) 
         main_branch=main,
         build_status=build.status if build else None,
         artifact=build.artifact_digest if build else None,
+        collected=build is not None and build.artifact_collected_at is not None,
         image=ctx.settings.artifacts.image_of(commit),
         failed_checks=known.failed,
         upstream=cfg.after,
@@ -270,17 +277,7 @@ def rollback_plan(ctx: Context, environment: str, reason: str | None = None) -> 
         current = current_of(s, env)
         if current is None:
             raise NotFound(f"{environment} has no deployment to roll back")
-        prev = s.execute(
-            select(Deployment)
-            .where(
-                Deployment.environment_id == env.id,
-                Deployment.state == st.SUCCEEDED,
-                Deployment.id < current.id,
-                Deployment.commit != current.commit,
-            )
-            .order_by(Deployment.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        prev = rollback_target(s, env, current)  # what gc keeps too (services.gc)
     if prev is None:
         raise NotFound(f"{environment} has no earlier successful deployment to return to")
     return plan(ctx, environment, prev.ref, kind="rollback", reason=reason)

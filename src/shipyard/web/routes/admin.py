@@ -1,6 +1,8 @@
-"""Users and API tokens."""
+"""Users, API tokens, and collecting old artifacts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -8,7 +10,7 @@ from pydantic import BaseModel, Field
 from shipyard.core.permissions import may
 from shipyard.services import users
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, store_of
+from shipyard.web.deps import Principal, context_for, store_of
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -104,3 +106,24 @@ def enable_user(
 ) -> UserStateOut:
     """Enable ``user`` again (their tokens not revoked work again)."""
     return _set_disabled(request, user, False, who)
+
+
+@router.post("/apps/{app}/gc")
+def gc(
+    app: str, request: Request, dry_run: bool = False, who: Principal = Depends(require("admin"))
+) -> dict[str, Any]:
+    """Collect old artifacts by ``[artifacts]``'s retention policy (``dry_run``: only say)."""
+    from shipyard.services.gc import collect
+
+    return collect(context_for(request, who.name, app), dry_run=dry_run).as_dict()
+
+
+@router.post("/apps/{app}/builds/{ref}/rebuild")
+def rebuild(
+    app: str, ref: str, request: Request, who: Principal = Depends(require("admin"))
+) -> dict[str, Any]:
+    """Make a collected build's artifact again from its commit."""
+    from shipyard.services.gc import rebuild as do_rebuild
+
+    b = do_rebuild(context_for(request, who.name, app), ref)
+    return {"build": b.id, "commit": b.short_sha, "digest": b.artifact_digest}

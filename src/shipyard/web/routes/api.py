@@ -150,6 +150,7 @@ def builds(
             failed_on=v.failed_on,
             digest=v.build.artifact_digest,
             waiting_for_image=v.image,
+            collected_at=v.build.artifact_collected_at,
         )
         for v in do_builds(context_for(request, who.name, app), min(max(limit, 1), 500))
     ]
