@@ -114,3 +114,19 @@ def test_the_train_runs_on_postgresql(project: Project, pg_url: str) -> None:
     assert "promoted to prod" in p.ok("tickets", env=env).out
     assert not (p.path / ".shipyard" / "shipyard.db").exists()
     assert "intact" in p.ok("audit", "verify", env=env).out
+
+
+def test_a_moving_ref_tags_the_commit_it_named(project: Project) -> None:
+    """``deploy stage HEAD~1`` or ``main``: a branch moves and ``HEAD~1`` cannot be a tag,
+    so the environment's tag carries the short SHA (it was a failed deployment before)."""
+    p = project
+    head = _ready(p)
+    before = p.repo.git("rev-parse", "HEAD~1").strip()
+    r = p.ok("deploy", "stage", "HEAD~1", "--yes", "--reason", "look at the footer alone")
+    assert f"tagged {before[:7]}" in r.out
+    assert p.served("stage") == before and before[:7] in p.artifact_tags()
+    r = p.ok("deploy", "stage", "main", "--yes")
+    assert f"stage runs main ({head[:7]}), tagged {head[:7]}" in r.out
+    assert "main" not in p.artifact_tags() and p.served("stage") == head
+    history = p.ok("history", "stage").out
+    assert "failed" not in history

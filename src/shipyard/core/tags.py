@@ -85,6 +85,25 @@ def next_hotfix_tag(d: date, existing: Iterable[str]) -> str:
     return f"{tag}.1" if tag == date_tag(d) else tag
 
 
+# What an image registry accepts as a tag (the OCI distribution spec's rule).
+ARTIFACT_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def env_tag_ref(ref: str, commit: str, *, fixed: bool) -> str:
+    """What ``{ref}`` stands for in an environment's tag: the ref as written when it is
+    a git tag or a SHA (``fixed``) that a tag can carry, else the commit's short SHA. A
+    branch (``main``) moves and ``HEAD~1`` cannot be a tag: ``dev-abc123d`` says what ran.
+
+    >>> env_tag_ref("2024.09.01", "abc123def", fixed=True)
+    '2024.09.01'
+    >>> env_tag_ref("HEAD~1", "abc123def", fixed=False)
+    'abc123d'
+    """
+    if fixed and ARTIFACT_TAG_RE.match(ref):
+        return ref
+    return commit[:7]
+
+
 def format_env_tag(template: str, ref: str) -> str:
     """Fill an environment tag template such as ``prod-{ref}``.
 

@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.adapters.artifacts import ArtifactError, Source
 from shipyard.adapters.artifacts.objects import Objects
+from shipyard.core.tags import ARTIFACT_TAG_RE
 from shipyard.core.trees import (
     EXECUTABLE,
     FILE,
@@ -45,8 +45,6 @@ from shipyard.private import open_private, private_dir
 
 if TYPE_CHECKING:
     from shipyard.config import Settings
-
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def tree_digest(root: Path) -> str:
@@ -80,7 +78,7 @@ class LocalArtifactStore:
         return self._app(app) / "blobs" / digest.replace(":", "-")
 
     def _tag_file(self, app: str, tag: str) -> Path:
-        if not TAG_RE.match(tag):
+        if not ARTIFACT_TAG_RE.match(tag):
             raise ArtifactError(f"not a valid artifact tag: {tag!r}")
         return self._app(app) / "tags" / tag
 

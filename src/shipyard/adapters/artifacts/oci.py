@@ -52,12 +52,12 @@ from typing import TYPE_CHECKING
 from shipyard.adapters.artifacts import ArtifactError, Source
 from shipyard.adapters.artifacts.registry_auth import RegistryError
 from shipyard.adapters.artifacts.registry_client import Manifest, RegistryClient
+from shipyard.core.tags import ARTIFACT_TAG_RE
 from shipyard.errors import NotFound
 
 if TYPE_CHECKING:
     from shipyard.config import Settings
 
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
@@ -222,7 +222,7 @@ class OciArtifactStore:
 
 
 def _tag(tag: str) -> str:
-    if not TAG_RE.match(tag):
+    if not ARTIFACT_TAG_RE.match(tag):
         raise ArtifactError(f"not a valid image tag: {tag!r}")
     return tag
 

@@ -73,24 +73,31 @@ class Plan:
 
 def resolve_ref(ctx: Context, ref: str) -> tuple[str, str | None]:
     """The commit a ref names, and the release tag when it is one."""
+    commit, release_tag, _ = _resolve(ctx, ref)
+    return commit, release_tag
+
+
+def _resolve(ctx: Context, ref: str) -> tuple[str, str | None, bool]:
+    """The commit, the release tag, and whether ``ref`` is a git tag or a SHA (a name
+    that does not move)."""
     from shipyard.core.tags import is_release_tag
 
     if ref.startswith("-") or not ref.strip():
         raise InvalidRef(f"not a ref: {ref!r}")
     target = ctx.git.tag_target(ref)
     if target is not None:
-        return target, ref if is_release_tag(ref) else None
+        return target, ref if is_release_tag(ref) else None, True
     if HEX_RE.match(ref):
         with ctx.store.read() as s:
             build = find_build(s, ctx.app_id, ref)
         if build is not None:
-            return build.sha, None
+            return build.sha, None, True
     if is_release_tag(ref):
         raise NotFound(f"no release tag {ref} in {ctx.settings.repo_path.name}")
     sha = ctx.git.rev_parse(ref)
     if sha is None:
         raise NotFound(f"no tag or commit named {ref!r}")
-    return sha, None
+    return sha, None, bool(HEX_RE.match(ref))
 
 
 def plan(
@@ -108,14 +115,14 @@ def plan(
 
     The tickets come from the git range between what the environment runs (else the
     release tag before ``ref``) and ``ref``; going back lists what it takes out."""
-    from shipyard.core.tags import format_env_tag
+    from shipyard.core.tags import env_tag_ref, format_env_tag
 
     cfg = ctx.settings.environment(environment)
     if allow_unverified and not (reason or "").strip():
         raise ShipyardError('--allow-unverified needs --reason "..." saying why')
     if kind != "rollback" and not cfg.accepts_ref(ref):
         raise InvalidRef(f"{environment} does not accept {ref!r}: it must match {cfg.accepts}")
-    commit, release_tag = resolve_ref(ctx, ref)
+    commit, release_tag, fixed = _resolve(ctx, ref)
     known = _stored(ctx, environment, commit)
     build, current = known.build, known.current
     moves = _moves(ctx, current.commit if current else None, commit)
@@ -125,7 +132,7 @@ def plan(
         ref=ref,
         kind=kind,
         commit=commit,
-        tag=format_env_tag(cfg.tag, ref),
+        tag=format_env_tag(cfg.tag, env_tag_ref(ref, commit, fixed=fixed)),
         build_id=build.id if build else None,
         build_status=build.status if build else None,
         release_tag=release_tag,
