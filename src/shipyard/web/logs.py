@@ -33,6 +33,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker of ``serve --workers``
         }
         for key in FIELDS:
             if key in record.__dict__:
