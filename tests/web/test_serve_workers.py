@@ -166,3 +166,38 @@ def test_two_servers_of_three_workers_run_each_slot_once_from_their_parents(
     assert 1 <= len(prereleases) <= 2, runs  # two only when the test spans an hour's turn
     runners = {int(r[3].split(":")[1]) for r in runs}
     assert runners <= parents and not runners & workers, (runs, parents, workers)
+
+
+def test_a_secret_activated_through_one_worker_is_scrubbed_by_every_worker(
+    tmp_path: Path,
+) -> None:
+    from conftest import make_project
+    from shipyard.core.sealing import generate_key_line
+
+    key = tmp_path / "keys" / "secrets.key"
+    key.parent.mkdir()
+    key.write_text(generate_key_line() + "\n")
+    p = make_project(tmp_path / "monitor", f'\n[secrets]\nkey = {{ file = "{key}" }}\n')
+    secret = "s3cr3t-" + os.urandom(12).hex()
+    try:
+        with running_server(p.path, env=WORKERS) as srv:
+            admin = {"Authorization": f"Bearer {srv.token}"}
+            _ask_every_worker(srv, str(srv.token), 200)  # every worker is up and scrubbing
+            r = httpx.post(
+                f"{srv.url}/api/v1/apps/monitor/environments/stage/config",
+                json={"changes": [{"name": "API_KEY", "kind": "secret", "value": secret}]},
+                headers=admin,
+            )
+            assert r.status_code == 201 and r.json()["active"] is True, r.text
+            path = f"/probe/{secret}"  # logged by whichever worker answers: scrubbed or not
+            seen: set[int] = set()
+            for _ in range(400):
+                assert httpx.get(srv.url + path).status_code == 404
+                seen = {pid for pid, _ in _answered_by(srv.log, "/probe/[secret]")}
+                if len(seen) >= 3:
+                    break
+            leaked = [x for x in srv.log.read_text().splitlines() if secret in x]
+            assert not leaked, f"a worker logged the secret: {leaked[:3]}"
+            assert len(seen) == 3, f"only workers {seen} answered"
+    finally:
+        stop_all(p)

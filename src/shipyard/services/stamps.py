@@ -56,6 +56,11 @@ class Stamp:
             raise
 
 
+def secrets_stamp(state_dir: Path) -> Stamp:
+    """Touched when a server process learns a secret value (see ``web.shared_secrets``)."""
+    return Stamp(state_dir / "secrets.stamp")
+
+
 def users_stamp(state_dir: Path) -> Stamp:
     """Touched after a token is revoked or a user disabled or enabled."""
     return Stamp(state_dir / "users.stamp")

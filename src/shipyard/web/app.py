@@ -113,18 +113,28 @@ def _stop(
 def _middleware(app: FastAPI, served: list[Settings]) -> None:
     """Errors as JSON or pages, secrets scrubbed from every answer and log, an access log."""
     from shipyard.services.envconfig import opened_secrets
-    from shipyard.services.secrets import scrubber_for
+    from shipyard.services.secrets import secret_values
+    from shipyard.services.stamps import secrets_stamp
     from shipyard.web.logs import AccessLog, ScrubSecrets
     from shipyard.web.routes.pages.common import error_page
+    from shipyard.web.shared_secrets import LearnSecrets, SharedScrubber
 
     errors.install(app, html=error_page)
     # The environments' stored secrets too; without their key the server does not start.
-    scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
-    app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
+    store = app.state.store
+
+    def stored() -> set[str]:
+        return opened_secrets(store, served)
+
+    # Shared with the other workers of this host through the secrets stamp.
+    scrubber = SharedScrubber(secrets_stamp(app.state.settings.state_dir))  # stamp read first
+    scrubber.learn(set(stored()).union(*(secret_values(each) for each in served)))
+    store.scrub_with(scrubber.data)  # the audit log of every app served
     app.state.scrubber = app.state.fleet.scrubber = scrubber  # approvals add to it
     app.add_middleware(errors.StrictJson)
     app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
+    app.add_middleware(LearnSecrets, scrubber=scrubber, load=stored)  # first: before all
 
 
 def _operations(app: FastAPI) -> None:
