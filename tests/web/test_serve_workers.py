@@ -107,6 +107,18 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(project: Project) 
     assert not any(_alive(pid) for pid in first | now)
 
 
+def test_workers_end_with_a_parent_killed_with_sigkill(project: Project) -> None:
+    with running_server(project.path, env=WORKERS) as srv:
+        assert srv.token is not None
+        workers = _ask_every_worker(srv, srv.token, 200)
+        srv.proc.kill()
+        srv.proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its killed parent"
+            time.sleep(0.2)
+
+
 def test_workers_out_of_range_are_refused_in_one_line(project: Project) -> None:
     for bad in ("0", "65"):
         r = project.run("serve", "--workers", bad, "--port", "1")
