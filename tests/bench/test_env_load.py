@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "env_load.py"
 def run_bench(tmp_path: Path, loader: str) -> dict:
     args = ["--apps", "3", "--builds", "60", "--duration", "1", "--warmup", "10"]
     args += ["--connections", "2", "--loader", loader, "--cache", str(tmp_path), "--json"]
+    args += ["--workers", "2"]  # serve --workers 2: the multi-process server
     done = subprocess.run(
         [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=240
     )
@@ -47,6 +48,7 @@ def test_seeds_and_loads_every_endpoint_with_only_2xx(tmp_path: Path, loader: st
     assert summary["first_parent"] >= 61  # app 0's baseline and 20 commits of each app
     assert summary["waiting_cache"].endswith("9 environments stored")
 
+    assert [s["workers"] for s in summary["servers"]] == [2]
     runs = {r["key"]: r for r in summary["runs"]}
     assert list(runs) == ["healthz", "api", "page", "overview"]
     for r in runs.values():

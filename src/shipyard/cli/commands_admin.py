@@ -19,6 +19,8 @@ from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.adapters.git import GitRepo
+    from shipyard.config import Settings
+    from shipyard.store.db import Store
 
 
 def init(
@@ -143,17 +145,52 @@ def serve(
             "(off where output goes to a log: add users with 'shipyard user add').",
         ),
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            envvar="SHIPYARD_WORKERS",
+            help="Worker processes answering requests on one socket, 1-64 (default: "
+            "[server] workers, else 1); the schedules run once, in the parent.",
+        ),
+    ] = None,
 ) -> None:
     """Run the server: dashboard, REST API, webhooks, and the schedules, for this app and
     those its [server] apps names."""
     import uvicorn
 
+    from shipyard.config.serving import MAX_WORKERS
+    from shipyard.web.app import create_app
+    from shipyard.web.logs import configure
+
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ShipyardError(f"--workers must be 1 to {MAX_WORKERS}, not {workers}")
+    settings, apps, store = _serving(first_admin, workers, host, port)
+    workers = workers or settings.server.workers
+    if workers > 1:
+        from shipyard.web.serving import run_workers
+
+        run_workers(apps, store, host=host, port=port, workers=workers, schedule=not no_schedule)
+        return
+    # The schedules start and stop with the app's lifespan: uvicorn re-raises the
+    # stopping signal once it returns, so anything left for afterwards would be cut short.
+    app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
+    configure(scrubber=app.state.scrubber)  # the one the server adds approved secrets to
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _serving(
+    first_admin: bool, workers: int | None, host: str, port: int
+) -> tuple[Settings, list[Settings], Store]:
+    """What ``serve`` needs before it listens: the apps, the database (its first admin),
+    the stored secrets' key checked, and the log scrubbing them."""
     from shipyard.config import load
     from shipyard.services.envconfig import opened_secrets
     from shipyard.services.fleet import load_fleet
+    from shipyard.services.secrets import scrubber_for
     from shipyard.services.users import bootstrap_admin
     from shipyard.store.db import open_store
-    from shipyard.web.app import create_app
+    from shipyard.web.logs import configure
 
     settings = load()
     apps = load_fleet(settings)
@@ -166,16 +203,11 @@ def serve(
             soft_wrap=True,
         )
     served = settings.app.name if len(apps) == 1 else f"{len(apps)} apps"
-    console().print(f"serving {served} on http://{host}:{port}/ (API: /api/v1, /openapi.json)")
-    from shipyard.services.secrets import scrubber_for
-    from shipyard.web.logs import configure
-
+    n = workers or settings.server.workers
+    by = f" ({n} workers)" if n > 1 else ""
+    console().print(f"serving {served} on http://{host}:{port}/{by} (API: /api/v1, /openapi.json)")
     configure(scrubber=scrubber_for(apps, extra=stored))
-    # The schedules start and stop with the app's lifespan: uvicorn re-raises the
-    # stopping signal once it returns, so anything left for afterwards would be cut short.
-    app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
-    configure(scrubber=app.state.scrubber)  # the one the server adds approved secrets to
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    return settings, apps, store
 
 
 def user_add(
@@ -216,8 +248,9 @@ def token_revoke(
         bool, typer.Option("--all", help="Revoke every token of the user.")
     ] = False,
 ) -> None:
-    """Revoke a token (admin only); it stops working at once on the server that revokes it
-    (with SHIPYARD_URL set), within 5 s on any other."""
+    """Revoke a token (admin only); it stops working at once on the servers of this host
+    (every worker; with SHIPYARD_URL set, the server's host), within 5 s on any other."""
+    from shipyard.services.stamps import users_stamp
     from shipyard.services.users import revoke_tokens
 
     if (name is None) == (not all_tokens):
@@ -230,6 +263,7 @@ def token_revoke(
     else:
         with session() as ctx:
             count = revoke_tokens(ctx.store, user, name, actor=ctx.actor)
+            users_stamp(ctx.settings.state_dir).touch()  # at once on this host's servers
     console().print(f"revoked {count} token(s) of {user}")
 
 
@@ -238,6 +272,7 @@ def user_disable(
     enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
 ) -> None:
     """Disable a user (admin only): their tokens and dashboard sessions stop working."""
+    from shipyard.services.stamps import users_stamp
     from shipyard.services.users import set_disabled
 
     if (server := remote()) is not None:
@@ -246,6 +281,7 @@ def user_disable(
     else:
         with session() as ctx:
             changed = set_disabled(ctx.store, name, not enable, actor=ctx.actor)
+            users_stamp(ctx.settings.state_dir).touch()  # at once on this host's servers
     state = "enabled" if enable else "disabled"
     console().print(f"{name} {state}" if changed else f"{name} was {state} already")
 

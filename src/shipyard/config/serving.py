@@ -48,12 +48,17 @@ class WebhooksConfig:
     max_body: int = 5 * 1024 * 1024
 
 
+MAX_WORKERS = 64
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """``[server]``: what else ``shipyard serve`` serves from here."""
 
     # Other apps' shipyard.toml files this app's server serves too (globs, relative paths).
     apps: list[str] = field(default_factory=list)
+    # Worker processes answering requests on one listening socket (``serve --workers``).
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,9 @@ def _webhooks(data: Any) -> WebhooksConfig:
 
 def _server(data: Any) -> ServerConfig:
     p: tuple[str | int, ...] = ("server",)
-    f = _fields(data, p, {"apps": (list, [])})
-    return ServerConfig(apps=_str_list(f["apps"], (*p, "apps")))
+    f = _fields(data, p, {"apps": (list, []), "workers": (int, 1)})
+    _between(f["workers"], 1, MAX_WORKERS, (*p, "workers"))
+    return ServerConfig(apps=_str_list(f["apps"], (*p, "apps")), workers=f["workers"])
 
 
 def _permissions(data: Any) -> dict[str, frozenset[str]]:

@@ -25,7 +25,7 @@ from shipyard.core.states import ACTIVE_STATES
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, tickets_of
-from shipyard.services.deploy.failures import latest_failures
+from shipyard.services.deploy.failures import latest_failure_rows
 from shipyard.services.hooks import on_deployment_changed
 from shipyard.services.records import (
     ENV_ROW,
@@ -81,10 +81,11 @@ def _shown(values: Sequence[Any]) -> Shown | None:
 @functools.cache
 def _tickets_query() -> Select[int, str, str]:
     # Built once, on the table (no ORM entities): it runs on every view of the environments.
+    # The tickets of the apps shown, filtered here: a key list as well made the database
+    # probe its index once per app and key (50 apps x 185 keys), five times slower.
     t = Ticket.__table__
     return select(t.c.app_id, t.c.key, t.c.status).where(
-        t.c.app_id.in_(bindparam("app_ids", expanding=True)),
-        t.c.key.in_(bindparam("keys", expanding=True)),
+        t.c.app_id.in_(bindparam("app_ids", expanding=True))
     )
 
 
@@ -223,8 +224,8 @@ def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
         }
         raw = _ticket_statuses(s, {ids[a]: _keys(f) for a, f in found.items()})
         failures = {
-            env_id: Shown(*(getattr(d, n) for n in SHOWN))
-            for env_id, d in latest_failures(s, list(ids.values())).items()
+            row[0]: Shown(*row[1:])  # type: ignore[call-arg]  # the columns SHOWN names
+            for row in latest_failure_rows(s, list(ids.values()), SHOWN)
         }
     out = {}
     for c in ctxs:
@@ -238,12 +239,11 @@ def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:
 
 def _ticket_statuses(s: Session, keys: dict[int, set[str]]) -> dict[int, dict[str, str]]:
     """Raw QA statuses of ``keys`` per app id, in one query."""
-    wanted = {k for ks in keys.values() for k in ks}
+    wanted = [app_id for app_id, ks in keys.items() if ks]
     if not wanted:
         return {}
-    rows = s.execute(_tickets_query(), {"app_ids": list(keys), "keys": sorted(wanted)})
     out: dict[int, dict[str, str]] = {}
-    for app_id, key, status_ in rows:
+    for app_id, key, status_ in s.execute(_tickets_query(), {"app_ids": wanted}):
         if key in keys[app_id]:
             out.setdefault(app_id, {})[key] = status_
     return out

@@ -24,6 +24,7 @@ def create_app(
     store: Store | None = None,
     apps: list[Settings] | None = None,
     schedule: bool = False,
+    recover: bool = True,
 ) -> FastAPI:
     """Build the server for ``settings``' app and the other ``apps`` it serves.
 
@@ -32,12 +33,14 @@ def create_app(
     the server runs every app's schedules while it is up.
 
     On start, before it answers anything, the server finishes or fails the
-    deployments whose owner is gone (a server killed mid-rollout).
+    deployments whose owner is gone (a server killed mid-rollout); not with
+    ``recover=False`` (a worker of ``serve --workers``, whose parent did it).
 
     On shutdown (uvicorn has answered the requests in flight) the server stops
     its schedules, letting a running job finish, waits for the deployments the
     dashboard started, lets webhook ingests end, and delivers what is queued."""
     from shipyard.services.fleet import Fleet, load_fleet
+    from shipyard.services.stamps import users_stamp
     from shipyard.services.status import subscribe
     from shipyard.web.background import Rollouts
     from shipyard.web.principals import Principals
@@ -48,14 +51,15 @@ def create_app(
         title="Shipyard",
         version=__version__,
         summary="The release train: builds, environments, releases, QA and 1-click deploys.",
-        lifespan=_lifespan(served, schedule, owned=store is None),
+        lifespan=_lifespan(served, schedule, recover, owned=store is None),
     )
     app.state.settings = settings
     app.state.store = store or open_store(settings.database_url)
     app.state.fleet = Fleet.of(served, app.state.store)
     app.state.outboxes = {}  # per app, made on first use, see web.deps.context_for
     app.state.rollouts = Rollouts()
-    app.state.principals = Principals()  # who a token is, for a few seconds
+    # Who a token is, for a few seconds; at once forgotten on every worker when access ends.
+    app.state.principals = Principals(stamp=users_stamp(settings.state_dir))
     _middleware(app, served)
     _operations(app)
     _routers(app)
@@ -65,7 +69,7 @@ def create_app(
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def _lifespan(served: list[Settings], schedule: bool, *, owned: bool) -> Lifespan:
+def _lifespan(served: list[Settings], schedule: bool, recover: bool, *, owned: bool) -> Lifespan:
     """Recovery before the first answer, the schedules while up, an orderly stop."""
 
     @asynccontextmanager
@@ -75,7 +79,8 @@ def _lifespan(served: list[Settings], schedule: bool, *, owned: bool) -> Lifespa
         from shipyard.web.background import recover_at_start
 
         # Nothing stays "in progress" after a crash: dead owners' deployments end first.
-        await anyio.to_thread.run_sync(recover_at_start, app.state.fleet)
+        if recover:
+            await anyio.to_thread.run_sync(recover_at_start, app.state.fleet)
         stop_schedule = None
         if schedule:
             from shipyard.web.background import start_scheduler
@@ -108,18 +113,28 @@ def _stop(
 def _middleware(app: FastAPI, served: list[Settings]) -> None:
     """Errors as JSON or pages, secrets scrubbed from every answer and log, an access log."""
     from shipyard.services.envconfig import opened_secrets
-    from shipyard.services.secrets import scrubber_for
+    from shipyard.services.secrets import secret_values
+    from shipyard.services.stamps import secrets_stamp
     from shipyard.web.logs import AccessLog, ScrubSecrets
     from shipyard.web.routes.pages.common import error_page
+    from shipyard.web.shared_secrets import LearnSecrets, SharedScrubber
 
     errors.install(app, html=error_page)
     # The environments' stored secrets too; without their key the server does not start.
-    scrubber = scrubber_for(served, extra=opened_secrets(app.state.store, served))
-    app.state.store.scrub_with(scrubber.data)  # the audit log of every app served
+    store = app.state.store
+
+    def stored() -> set[str]:
+        return opened_secrets(store, served)
+
+    # Shared with the other workers of this host through the secrets stamp.
+    scrubber = SharedScrubber(secrets_stamp(app.state.settings.state_dir))  # stamp read first
+    scrubber.learn(set(stored()).union(*(secret_values(each) for each in served)))
+    store.scrub_with(scrubber.data)  # the audit log of every app served
     app.state.scrubber = app.state.fleet.scrubber = scrubber  # approvals add to it
     app.add_middleware(errors.StrictJson)
     app.add_middleware(ScrubSecrets, scrubber=scrubber)
     app.add_middleware(AccessLog)
+    app.add_middleware(LearnSecrets, scrubber=scrubber, load=stored)  # first: before all
 
 
 def _operations(app: FastAPI) -> None:

@@ -58,7 +58,8 @@ def ago(at: datetime | None, now: datetime | None = None) -> Markup:
     if at is None:
         return Markup("-")
     exact = _utc(at)
-    text = relative(exact, now or datetime.now(UTC))
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        exact.strftime("%Y-%m-%dT%H:%M:%SZ"), exact.strftime("%Y-%m-%d %H:%M:%S UTC"), escape(text)
-    )
+    text = escape(relative(exact, now or datetime.now(UTC)))
+    # Digits, dashes and colons need no escaping; Markup.format would escape each argument
+    # through string.Formatter, the slowest part of a page of 150 environments.
+    stamp = f"{exact:%Y-%m-%d}T{exact:%H:%M:%S}Z"
+    return Markup(f'<time datetime="{stamp}" title="{stamp[:10]} {stamp[11:19]} UTC">{text}</time>')

@@ -22,7 +22,8 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, scrubber: Scrubber | None = None) -> None:
         super().__init__()
-        self.scrubber = scrubber or Scrubber()
+        # "is not None": an empty scrubber is falsy, and it may learn secrets later.
+        self.scrubber = scrubber if scrubber is not None else Scrubber()
 
     def format(self, record: logging.LogRecord) -> str:
         return self.scrubber.text(self._format(record))
@@ -33,6 +34,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker of ``serve --workers``
         }
         for key in FIELDS:
             if key in record.__dict__:

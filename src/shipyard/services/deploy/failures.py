@@ -9,9 +9,11 @@ explicit ``shipyard deploy``, does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
@@ -50,6 +52,33 @@ def latest_failures(s: Session, app_ids: Sequence[int]) -> dict[int, Deployment]
     )
     rows = s.execute(select(Deployment).where(Deployment.id.in_(newest))).scalars()
     return {d.environment_id: d for d in rows}
+
+
+@functools.cache
+def _latest_failures_query(columns: tuple[str, ...]) -> Select[Any]:
+    # Built once, on the tables (no ORM entities): the environments view runs it per page.
+    d, e = Deployment.__table__, Environment.__table__
+    newest = (
+        select(func.max(d.c.id))
+        .select_from(d.join(e, e.c.id == d.c.environment_id))
+        .where(
+            d.c.app_id.in_(bindparam("app_ids", expanding=True)),
+            d.c.state == st.FAILED,
+            d.c.id > func.coalesce(e.c.current_deployment_id, 0),
+        )
+        .group_by(d.c.environment_id)
+    )
+    out = d.alias("failed")
+    return select(out.c.environment_id, *(out.c[n] for n in columns)).where(out.c.id.in_(newest))
+
+
+def latest_failure_rows(
+    s: Session, app_ids: Sequence[int], columns: tuple[str, ...]
+) -> Sequence[Row[Any]]:
+    """``latest_failures`` as plain rows: (environment id, *columns) of each such deployment."""
+    if not app_ids:
+        return []
+    return s.execute(_latest_failures_query(columns), {"app_ids": list(app_ids)}).all()
 
 
 def failed_where(s: Session, app_id: int) -> dict[str, list[str]]:

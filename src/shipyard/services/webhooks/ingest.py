@@ -3,17 +3,23 @@
 A push to main (or a pull request merged into it) runs ingest at once, in a
 background thread: ``builds.sync``, or, when ``required_checks`` names checks an
 external CI reports, ``record_new_builds`` and :func:`advance`. One ingest per
-app runs at a time in this process; one requested meanwhile runs after it.
+app runs at a time in this process; one requested meanwhile runs after it. Across
+the processes of this host (the workers of ``serve --workers`` and its parent's
+poll schedule) ingests and syncs of an app take turns through ``sync_lock``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shipyard.config import Settings
+from shipyard.private import private_dir
 from shipyard.services import builds
 from shipyard.services.context import Context
 from shipyard.services.webhooks.checks import advance
@@ -91,12 +97,45 @@ _SYNC_LOCKS: dict[str, threading.Lock] = {}
 _SYNC_LOCKS_GUARD = threading.Lock()
 
 
-def sync_lock(settings: Settings) -> threading.Lock:
-    """The lock every ingest of this app in this process holds while it runs, whoever
-    starts it (a webhook, ``POST /api/v1/sync``, the poll schedule)."""
+class SyncLock:
+    """This process's lock of an app's ingest, and a ``flock`` on a file in the app's state
+    dir while it is held: so the workers of ``serve --workers`` and its parent's poll
+    schedule (and a ``serve`` beside them on this host) take turns too."""
+
+    def __init__(self, thread_lock: threading.Lock, path: Path) -> None:
+        self._thread_lock, self.path = thread_lock, path
+        self._fd: int | None = None
+
+    def __enter__(self) -> SyncLock:
+        self._thread_lock.acquire()
+        try:
+            private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the close, or the process's end
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+        self._thread_lock.release()
+
+
+def sync_lock(settings: Settings) -> SyncLock:
+    """The lock every ingest of this app on this host holds while it runs, whoever
+    starts it (a webhook, ``POST /api/v1/sync``, the poll schedule), in any process."""
     key = runner_key(settings)
     with _SYNC_LOCKS_GUARD:
-        return _SYNC_LOCKS.setdefault(key, threading.Lock())
+        lock = _SYNC_LOCKS.setdefault(key, threading.Lock())
+    return SyncLock(lock, settings.state_dir / f"sync-{settings.app.name}.lock")
 
 
 def runner_key(settings: Settings) -> str:

@@ -80,7 +80,8 @@ def revoke_tokens(
 ) -> RevokedOut:
     """Revoke ``user``'s token called ``name``, or all of theirs without ``name``.
 
-    The token stops working at once on this server (and within 5 s on others)."""
+    The token stops working at once on every worker of the servers on this host (and
+    within 5 s on other hosts)."""
     count = users.revoke_tokens(store_of(request), user, name, actor=who.name)
     request.app.state.principals.forget()
     return RevokedOut(user=user, revoked=count)
