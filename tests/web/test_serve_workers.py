@@ -1,11 +1,13 @@
-"""``shipyard serve --workers N``: real worker processes on one socket, one scheduler,
-access ended at once on every worker, a clean stop."""
+"""``shipyard serve --workers N``: real worker processes on one address, one scheduler,
+connections spread over the workers, access ended at once on every worker, a clean stop."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -213,3 +215,52 @@ def test_a_secret_activated_through_one_worker_is_scrubbed_by_every_worker(
             assert len(seen) == 3, f"only workers {seen} answered"
     finally:
         stop_all(p)
+
+
+def _get_on(conn: http.client.HTTPConnection, path: str) -> int:
+    conn.request("GET", path)
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+
+
+def _listening_on(port: int) -> int:
+    """How many sockets listen on ``port`` on this host (Linux's /proc/net/tcp: state 0A)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
+
+
+def test_a_burst_of_connections_spreads_over_the_workers(project: Project) -> None:
+    """Each worker listens on its own SO_REUSEPORT socket: twelve connections opened at
+    once, before any request (as a load tool opens them), are not all accepted by the
+    worker that woke first, and the parent, which holds the address without listening,
+    takes none (a connection it held would never be answered)."""
+    with running_server(project.path, env=WORKERS) as srv:
+        port = int(srv.url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 60  # the first worker answers before the others listen
+        while _listening_on(port) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _listening_on(port) == 3  # one socket per worker; the parent does not listen
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(12)]
+        for conn in conns:
+            conn.connect()
+        try:
+            for _ in range(3):  # keep-alive: each connection stays with its worker
+                for conn in conns:
+                    assert _get_on(conn, "/healthz") == 200
+        finally:
+            for conn in conns:
+                conn.close()
+        pids = {pid for pid, _ in _answered_by(srv.log, "/healthz")}
+        assert srv.proc.pid not in pids
+        assert len(pids) >= 2, f"one worker took every connection: {pids}"
+
+
+def test_a_busy_address_is_one_line_with_several_workers(project: Project) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = project.run("serve", "--workers", "2", "--port", str(port), "--no-schedule")
+    assert r.code == 1, r.text
+    assert r.err.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")

@@ -150,7 +150,7 @@ def serve(
         typer.Option(
             metavar="N",
             envvar="SHIPYARD_WORKERS",
-            help="Worker processes answering requests on one socket, 1-64 (default: "
+            help="Worker processes answering requests on one address, 1-64 (default: "
             "[server] workers, else 1); the schedules run once, in the parent.",
         ),
     ] = None,

@@ -1,11 +1,15 @@
-"""``shipyard serve --workers N``: N worker processes answering on one listening socket.
+"""``shipyard serve --workers N``: N worker processes answering on one address.
 
-The parent process binds the socket once, finishes the deployments of dead owners
-once (before any worker answers), and runs the schedules: one scheduler per
-``serve``, whose jobs several servers sharing a database already split through
-their leases and slot records. uvicorn's multiprocess supervisor then spawns the
-workers, which accept on the shared socket; it replaces a worker that dies, and on
-SIGTERM or SIGINT stops them all, each finishing its requests and the deployments
+The parent process holds the address (bound, not listening), finishes the
+deployments of dead owners once (before any worker answers), and runs the
+schedules: one scheduler per ``serve``, whose jobs several servers sharing a
+database already split through their leases and slot records. uvicorn's
+multiprocess supervisor then spawns the workers. Each worker listens on a socket of
+its own on that address (``SO_REUSEPORT``), so the kernel spreads new connections
+over the workers; with one shared socket, the worker that woke first accepted a
+burst of keep-alive connections and kept them all (one worker answered 94% of a
+benchmark's requests). The supervisor replaces a worker that dies, and on SIGTERM
+or SIGINT stops them all, each finishing its requests and the deployments
 it started from the dashboard. Then the parent stops its schedules (a running job
 finishes) and exits. A worker ends with its parent, even a parent killed with
 ``kill -9``.
@@ -20,8 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +70,42 @@ def _end_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+class _OwnSockets(list[socket.socket]):
+    """The sockets uvicorn's supervisor hands each worker it starts: empty in the parent,
+    and, unpickled in the worker, a new ``SO_REUSEPORT`` socket bound to the address
+    (the worker's server listens on it once its app has loaded)."""
+
+    def __init__(self, family: int, host: str, port: int) -> None:
+        super().__init__()
+        self.address = (family, host, port)
+
+    def __reduce__(self) -> tuple[object, tuple[int, str, int]]:
+        return _bound, self.address
+
+
+def _bound(family: int, host: str, port: int) -> list[socket.socket]:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return [sock]
+
+
+def hold_address(host: str, port: int) -> tuple[socket.socket, _OwnSockets]:
+    """Bind ``host:port`` in the parent without listening (a busy port is one line, as
+    with one process), and the workers' sockets for the same address."""
+    from shipyard.errors import ShipyardError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        held = _bound(family, host, port)[0]
+    except OSError as exc:
+        raise ShipyardError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    port = held.getsockname()[1]
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d", host, port)
+    return held, _OwnSockets(family, host, port)
+
+
 def run_workers(
     apps: list[Settings], store: Store, *, host: str, port: int, workers: int, schedule: bool
 ) -> None:
@@ -88,11 +130,11 @@ def run_workers(
         log_config=None,
         access_log=False,
     )
-    sock = config.bind_socket()
+    held, sockets = hold_address(host, port)
     stop_schedule = start_scheduler(apps, store) if schedule else None
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Multiprocess(config, sockets=sockets).run()
     finally:
-        sock.close()
+        held.close()
         if stop_schedule is not None:
             stop_schedule()
