@@ -20,7 +20,7 @@ from pathlib import Path
 
 from shipyard.adapters.git.authors import MergeAuthors, log_authors
 from shipyard.adapters.git.memo import Memo, is_full_sha
-from shipyard.adapters.git.stream import stream_fields
+from shipyard.adapters.git.stream import reap, stream_fields
 from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
 
@@ -360,11 +360,7 @@ class GitRepo:
             proc.kill()
             raise GitError(f"cannot export {sha} to {dest}: {exc}") from None
         finally:
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stderr.close()
+            reap(proc)
         if code != 0:
             raise self._error(args, code, stderr)
 

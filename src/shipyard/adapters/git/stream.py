@@ -47,12 +47,18 @@ def stream_fields(
                 del fields[:whole]
         stderr = proc.stderr.read().decode("utf-8", "replace")
         code = proc.wait()
-    finally:
-        # Reached early when the consumer stops iterating: stop git too.
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stderr.close()
+    finally:  # reached early when the consumer stops iterating: stop git too
+        reap(proc)
     if code != 0:
         raise fail(code, stderr)
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    """Close a git process's pipes, killing it if it still runs, and wait for it."""
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()
