@@ -130,3 +130,16 @@ def test_a_moving_ref_tags_the_commit_it_named(project: Project) -> None:
     assert "main" not in p.artifact_tags() and p.served("stage") == head
     history = p.ok("history", "stage").out
     assert "failed" not in history
+
+
+def test_a_huge_limit_on_builds_or_the_audit_log_is_one_line(project: Project) -> None:
+    p = project
+    p.ok("sync")
+    for args in (("builds",), ("audit", "log")):
+        r = p.run(*args, "--limit", "99999999999999999999")
+        assert r.code == 1, r.text
+        assert r.err.strip().splitlines() == [
+            "error: --limit must be at most 1000000, not 99999999999999999999"
+        ]
+        assert "Traceback" not in r.text
+    assert p.ok("builds", "--limit", "2").out.count("passed") >= 1

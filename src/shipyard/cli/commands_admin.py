@@ -115,7 +115,9 @@ def audit_log(
 ) -> None:
     """The newest audit records."""
     from shipyard.cli.output import audit_table
+    from shipyard.cli.reads import checked_limit
 
+    limit = checked_limit(limit)
     with session() as ctx:
         console().print(audit_table(ctx, limit))
 

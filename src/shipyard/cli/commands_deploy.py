@@ -148,8 +148,10 @@ def history(
 def builds(limit: Annotated[int, typer.Option(metavar="N", help="How many to list.")] = 20) -> None:
     """Recent builds of main with their checks and where each runs."""
     from shipyard.cli.output import builds_table
+    from shipyard.cli.reads import checked_limit
     from shipyard.services.views import builds as do_builds
 
+    limit = checked_limit(limit)
     if (server := remote()) is not None:
         rows = server.builds(limit)
     else:

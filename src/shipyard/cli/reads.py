@@ -27,7 +27,7 @@ PATH_VARIABLE = "SHIPYARD_READ_PATH"
 MAX_LIMIT = 1_000_000
 
 
-def _checked(limit: int) -> int:
+def checked_limit(limit: int) -> int:
     """``--limit``, when a database can take it (a huge one is a mistake, not a query)."""
     if limit > MAX_LIMIT:
         from shipyard.errors import ShipyardError
@@ -103,7 +103,7 @@ def history(environment: str, limit: int = 30) -> None:
     """List an environment's deployments, newest first."""
     from shipyard.cli.output import history_table
 
-    limit = _checked(limit)
+    limit = checked_limit(limit)
     if (server := remote()) is not None:
         rows = server.history(environment, limit)
     else:
@@ -142,7 +142,7 @@ def releases(limit: int = 30) -> None:
     """List releases: pre-release or latest, and where each one runs."""
     from shipyard.cli.output import releases_table
 
-    limit = _checked(limit)
+    limit = checked_limit(limit)
     if (server := remote()) is not None:
         rows = server.releases(limit)
     else:
