@@ -8,11 +8,14 @@ by round, times:
   app.py"``) started from a directory holding the app and its ``version.json``, from the
   spawn to the first 200 from ``/__heartbeat__`` (polled every millisecond);
 - ``shipyard deploy stage SHA --yes`` (the console script, a subprocess, output to
-  ``/dev/null``), alternating the two builds, wall time from start to exit.
+  ``/dev/null``), alternating the two builds, wall time from start to exit: cold (no
+  warm server: the command imports everything itself), then warm (handed to the
+  ``shipyard warm`` server this bench starts, with its own ``XDG_RUNTIME_DIR``, for the
+  run; stopped at the end).
 
 It prints the median and minimum of each, the overhead (deploy minus readiness) and the
-ratio. Target: overhead <= 150 ms. Bounded: at most ``--rounds`` rounds (default 9, at
-most 50), every wait at most 60 s.
+ratio. Target: the warm deploy's overhead <= 150 ms; the cold one is reported beside it.
+Bounded: at most ``--rounds`` rounds (default 9, at most 50), every wait at most 60 s.
 
     .venv/bin/python bench/deploy_bench.py [--rounds N] [--json]
 """
@@ -147,46 +150,52 @@ def ms(values: list[float]) -> tuple[float, float]:
     return statistics.median(values) * 1000, min(values) * 1000
 
 
-def report(ready: list[float], deploys: list[float], as_json: bool) -> None:
-    (r_med, r_min), (d_med, d_min) = ms(ready), ms(deploys)
-    overhead = d_med - r_med
+def report(ready: list[float], cold: list[float], warm: list[float], as_json: bool) -> None:
+    (r_med, r_min), (c_med, c_min), (w_med, w_min) = ms(ready), ms(cold), ms(warm)
     summary = {
-        "rounds": len(deploys),
+        "rounds": len(ready),
         "readiness_ms": round(r_med, 1),
-        "deploy_ms": round(d_med, 1),
-        "overhead_ms": round(overhead, 1),
-        "ratio": round(d_med / r_med, 2),
+        "deploy_ms": round(c_med, 1),
+        "overhead_ms": round(c_med - r_med, 1),
+        "ratio": round(c_med / r_med, 2),
+        "warm_deploy_ms": round(w_med, 1),
+        "warm_overhead_ms": round(w_med - r_med, 1),
+        "warm_ratio": round(w_med / r_med, 2),
         "target_ms": TARGET_MS,
     }
-    _record(r_med, d_med)
+    _record(r_med, c_med, w_med)
     if as_json:
         print(json.dumps(summary))
         return
-    print(f"local deploy of the sample app, alternating two builds, {len(deploys)} rounds:")
-    print(f"  {'':34}{'median':>9}{'min':>9}")
-    print(f"  {'app readiness (anchor)':34}{r_med:7.0f}ms{r_min:7.0f}ms")
-    print(f"  {'shipyard deploy stage SHA --yes':34}{d_med:7.0f}ms{d_min:7.0f}ms")
-    verdict = "OK" if overhead <= TARGET_MS else "over target"
-    print(f"  overhead {overhead:.0f} ms (median), ratio {d_med / r_med:.1f}x the readiness")
-    print(f"  target overhead <= {TARGET_MS:.0f} ms: {verdict}")
+    print(f"local deploy of the sample app, alternating two builds, {len(ready)} rounds:")
+    print(f"  {'':40}{'median':>9}{'min':>9}{'overhead':>10}{'ratio':>7}")
+    print(f"  {'app readiness (anchor)':40}{r_med:7.0f}ms{r_min:7.0f}ms")
+    for label, med, low in (
+        ("shipyard deploy stage SHA --yes (cold)", c_med, c_min),
+        ("  the same, warm (shipyard warm)", w_med, w_min),
+    ):
+        print(f"  {label:40}{med:7.0f}ms{low:7.0f}ms{med - r_med:8.0f}ms{med / r_med:6.1f}x")
+    verdict = "OK" if w_med - r_med <= TARGET_MS else "over target"
+    print(f"  target: warm overhead <= {TARGET_MS:.0f} ms: {verdict}")
 
 
-def _record(r_med: float, d_med: float) -> None:
+def _record(r_med: float, c_med: float, w_med: float) -> None:
     """The headline figures for ``make bench``'s table (``bench/summary.py``)."""
     anchor = "app readiness (sh -c 'python app.py' to first 200)"
     record("deploy_bench", anchor, r_med, "ms", ok=None)
-    overhead = d_med - r_med
-    record(
-        "deploy_bench",
-        f"shipyard deploy stage SHA --yes (median; overhead {overhead:.0f} ms)",
-        d_med,
-        "ms",
-        anchor=anchor,
-        anchor_value=r_med,
-        ratio=d_med / r_med,
-        target=f"overhead <= {TARGET_MS:.0f} ms",
-        ok=overhead <= TARGET_MS,
-    )
+    for how, median, target in (("cold", c_med, ""), ("warm", w_med, "overhead <= ")):
+        overhead = median - r_med
+        record(
+            "deploy_bench",
+            f"shipyard deploy stage SHA --yes, {how} (median; overhead {overhead:.0f} ms)",
+            median,
+            "ms",
+            anchor=anchor,
+            anchor_value=r_med,
+            ratio=median / r_med,
+            target=f"{target}{TARGET_MS:.0f} ms" if target else "",
+            ok=overhead <= TARGET_MS if target else None,
+        )
 
 
 def main() -> None:
@@ -202,21 +211,29 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["SHIPYARD_USER"] = "bench@example.com"
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    # Each its own socket directory: the cold runs find no server, not even the user's.
+    cold_env, warm_env = ({**env, "XDG_RUNTIME_DIR": str(work / d)} for d in ("cold", "warm"))
+    (work / "cold").mkdir(mode=0o700)
+    (work / "warm").mkdir(mode=0o700)
     ready: list[float] = []
-    deploys: list[float] = []
+    cold: list[float] = []
+    warm: list[float] = []
     repo: DemoRepo | None = None
     try:
-        repo, shas = setup(work, env)
+        repo, shas = setup(work, cold_env)
+        run(repo.path, warm_env, "warm", "--idle", "10")
         for i in range(rounds):
             ready.append(readiness(work / "anchor", env))
-            deploys.append(deploy(repo.path, shas[(i + 1) % 2], env))
+            cold.append(deploy(repo.path, shas[1], cold_env))
+            warm.append(deploy(repo.path, shas[0], warm_env))
     finally:
         if repo is not None:
+            run(repo.path, warm_env, "warm", "--stop")
             subprocess.run(
-                [SHIPYARD, "down"], cwd=repo.path, env=env, capture_output=True, timeout=WAIT
+                [SHIPYARD, "down"], cwd=repo.path, env=cold_env, capture_output=True, timeout=WAIT
             )
         shutil.rmtree(work, ignore_errors=True)
-    report(ready, deploys, args.json)
+    report(ready, cold, warm, args.json)
 
 
 if __name__ == "__main__":
