@@ -222,7 +222,7 @@ def main() -> None:
     try:
         repo, shas = setup(work, cold_env)
         run(repo.path, warm_env, "warm", "--idle", "10")
-        for i in range(rounds):
+        for _ in range(rounds):
             ready.append(readiness(work / "anchor", env))
             cold.append(deploy(repo.path, shas[1], cold_env))
             warm.append(deploy(repo.path, shas[0], warm_env))

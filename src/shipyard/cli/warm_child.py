@@ -40,7 +40,7 @@ PRELOAD_LAZY = (
 )
 # What the server keeps of its own environment once its imports are done: nothing it
 # does needs more, and it holds no secret for its lifetime.
-KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR")
+KEPT = ("PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR", *wc.START_VARIABLES)
 
 
 @dataclass
@@ -87,7 +87,8 @@ def serve(path: str, idle_limit: float, report: int, entry: Callable[[], None]) 
     _leave_click()
     preload()
     for name in set(os.environ) - set(KEPT):
-        del os.environ[name]
+        if not name.startswith("PYTHON"):  # part of the key, checked again and again
+            del os.environ[name]
     server = Server(path, idle_limit, entry, fingerprint=wc.key())
     listener = _listen(path)
     server.inode = os.stat(path).st_ino
@@ -199,8 +200,10 @@ def _accept(server: Server, selector: Any, listener: socket.socket) -> None:
         magic, payload, fds = _receive(conn)
         server.last = time.monotonic()
         if magic == wc.MAGIC_RUN and len(fds) == 3 and not server.stopping:
-            _fork(server, selector, listener, conn, marshal.loads(payload), fds)
-            return
+            request = marshal.loads(payload)
+            if request.get("key") == server.fingerprint:  # else the client runs it cold
+                _fork(server, selector, listener, conn, request, fds)
+                return
         if magic in (wc.MAGIC_STATUS, wc.MAGIC_STOP):
             _answer(conn, _status(server))
             server.stopping = server.stopping or magic == wc.MAGIC_STOP
