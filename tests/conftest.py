@@ -32,6 +32,10 @@ SAMPLE_APP = Path(__file__).parents[1] / "src" / "shipyard" / "demo" / "sample_a
 RELEASER = ("Ana Releaser", "ana@example.com")
 
 
+# No command a test runs finds a warm server (``shipyard warm``) the test did not start:
+# the client looks only in $XDG_RUNTIME_DIR/shipyard, here a directory of this run.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="shipyard-xdg-")
+
 _GIVEN: set[int] = set()
 # Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux), so
 # no outgoing connection holds one, and from above the demo's and `shipyard init`'s

@@ -138,9 +138,10 @@ def _listen(path: str) -> socket.socket:
 
 
 def _loop(server: Server, selector: Any, listener: socket.socket, wake_r: int) -> None:
-    next_check = time.monotonic() + CHECK_EVERY
+    every = min(CHECK_EVERY, server.idle_limit)
+    next_check = time.monotonic() + every
     while not server.stopping:
-        for key, _ in selector.select(timeout=CHECK_EVERY):
+        for key, _ in selector.select(timeout=every):
             if key.data == "listen":
                 _accept(server, selector, listener)
             elif key.data == "signal":
@@ -150,7 +151,7 @@ def _loop(server: Server, selector: Any, listener: socket.socket, wake_r: int) -
                     os.kill(key.data, signal.SIGTERM)
                 selector.unregister(key.fileobj)
         if time.monotonic() >= next_check:
-            next_check = time.monotonic() + CHECK_EVERY
+            next_check = time.monotonic() + every
             server.stopping = server.stopping or _should_exit(server)
 
 
