@@ -73,7 +73,10 @@ def preload() -> None:
             importlib.import_module(name)
     from rich.cells import cell_len
 
+    from shipyard.config.adapters import adapter_names
+
     cell_len("✓ → ━")  # loads the width table
+    adapter_names("runtime")  # reads every distribution's entry points (the key has them)
     from shipyard.store.db import configure_mappers
 
     configure_mappers()
@@ -349,6 +352,15 @@ def _forget_import_state(cwd: str) -> None:
     tempfile.tempdir = None  # TMPDIR, read once then kept
     if (rich := sys.modules.get("rich")) is not None:
         rich._IMPORT_CWD = os.path.abspath(cwd)  # type: ignore[attr-defined]
+    # Built once from the environment and the streams: none is built in the server, and
+    # a child must never inherit one that was.
+    for module, name in (
+        ("shipyard.cli.output", "console"),
+        ("shipyard.cli.output", "err_console"),
+        ("shipyard.adapters.notify._http", "_opener"),
+    ):
+        if (loaded := sys.modules.get(module)) is not None:
+            getattr(loaded, name).cache_clear()
     if (typer_core := sys.modules.get("typer.core")) is not None:
         typer_core.HAS_RICH = typer_core.parse_boolean_env_var(  # type: ignore[attr-defined]
             os.getenv("TYPER_USE_RICH"), default=True

@@ -73,9 +73,22 @@ def fingerprint(package: str) -> tuple[int, int]:
     return newest, count
 
 
+def installed() -> list[int]:
+    """When each directory on ``sys.path`` last changed: installing, upgrading or removing
+    a distribution (SQLAlchemy, an adapter's entry points) changes its directory."""
+    out = []
+    for entry in sys.path:
+        try:
+            out.append(os.stat(entry or ".").st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return out
+
+
 def key() -> str:
     """Names the server that runs exactly this code: interpreter, its path and flags,
-    the start-up variables, and the package's version and source fingerprint."""
+    the start-up variables, what is installed, and the package's version and source
+    fingerprint."""
     import zlib  # not hashlib: loading OpenSSL takes 6 ms, and this names, not secures
 
     from shipyard import __version__
@@ -90,6 +103,7 @@ def key() -> str:
         repr(sys.flags),
         repr(sorted(sys._xoptions.items())),
         repr(sys.path),
+        repr(installed()),
         repr(start),
         __version__,
         repr(fingerprint(package)),
