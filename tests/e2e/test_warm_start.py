@@ -42,8 +42,10 @@ class Warm:
     def sockets(self) -> Path:
         return Path(self.runtime) / "shipyard"
 
-    def start(self, *options: str) -> Result:
-        r = self.p.run("warm", *options, env=self.env)
+    def start(self, *options: str, env: dict[str, str] | None = None) -> Result:
+        # Run with its output on pipes: it returns only because the server it leaves
+        # running holds neither of them.
+        r = self.p.run("warm", *options, env={**self.env, **(env or {})})
         assert r.code == 0 and r.out.startswith("warm server started (pid "), r.text
         assert r.err == ""
         return r
@@ -245,7 +247,30 @@ def test_other_code_or_interpreter_settings_run_cold(app: Project, warm: Warm) -
     # Any PYTHON* variable changes the key: the server is not this interpreter's.
     r = app.run("status", env={**warm.env, "PYTHONWARMTEST": "1"})
     same(app.run("status"), r)
+    same(app.run("status"), app.run("status", env={**warm.env, "SHIPYARD_WARM": "off"}))
     assert warm.served() == served
+
+
+def test_a_server_whose_code_changed_runs_nothing_and_exits(
+    app: Project, warm: Warm, tmp_path: Path
+) -> None:
+    # A directory on sys.path (as site-packages is): installing into it changes the key.
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {**warm.env, "PYTHONPATH": str(site)}
+    warm.start(env=env)
+    found = re.search(r"pid (\d+)", app.ok("warm", "--status", env=env).out)
+    assert found
+    pid = int(found.group(1))
+    same(app.run("status"), app.run("status", env=env))
+    assert ", 1 commands served" in app.ok("warm", "--status", env=env).out
+    (site / "newly_installed.py").write_text("")
+    os.utime(site, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))
+    same(app.run("status"), app.run("status", env=env))  # cold: the key changed
+    status = app.ok("warm", "--status", env=env).out
+    assert status.startswith("no warm server for this code"), status
+    assert "for other code (stale)" in status or gone(pid)
+    wait_until(lambda: gone(pid), 30)  # it saw the change and exited
 
 
 def test_a_socket_directory_open_to_others_is_refused(app: Project) -> None:
