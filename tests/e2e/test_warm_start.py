@@ -315,3 +315,20 @@ def test_stop_and_idle_end_the_server(app: Project, warm: Warm) -> None:
     assert list(warm.sockets.glob("*.sock")) == []
     bad = app.run("warm", "--idle", "0", env=warm.env)
     assert bad.code == 1 and len(bad.err.splitlines()) == 1 and "--idle" in bad.err
+
+
+def test_stop_lets_the_commands_running_finish(app: Project, warm: Warm) -> None:
+    warm.start()
+    pid = warm.pid()
+    assert pid is not None
+    proc, terminal, _ = at_prompt(app, warm.env)  # a deploy waiting at its question
+    stopped = app.ok("warm", "--stop", env=warm.env).out
+    assert (
+        stopped == f"stopped the warm server (pid {pid}); the 1 command(s) it runs finish first\n"
+    )
+    assert warm.status() == "no warm server for this code: commands start cold\n"
+    assert not gone(pid)
+    os.write(terminal, b"n\n")
+    assert proc.wait(timeout=60) == 1  # the deploy's own answer, passed on by the server
+    assert "not deployed: cancelled at the prompt" in strip(read_all(terminal))
+    wait_until(lambda: gone(pid), 10)

@@ -110,8 +110,10 @@ def stop_all() -> list[str]:
     """Ask every server of this user to exit; one line per server stopped."""
     lines = []
     for server in servers(wc.socket_dir()):
-        if ask(server.path, wc.MAGIC_STOP) is not None:
-            lines.append(f"stopped the warm server (pid {server.status.get('pid')})")
+        if (reply := ask(server.path, wc.MAGIC_STOP)) is not None:
+            running = reply.get("running")
+            after = f"; the {running} command(s) it runs finish first" if running else ""
+            lines.append(f"stopped the warm server (pid {server.status.get('pid')}){after}")
     return lines or ["no warm server was running"]
 
 

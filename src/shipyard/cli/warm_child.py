@@ -108,12 +108,14 @@ def serve(path: str, idle_limit: float, report: int, entry: Callable[[], None]) 
     try:
         _loop(server, selector, listener, wake_r)
     finally:
-        with contextlib.suppress(OSError):
-            if os.stat(path).st_ino == server.inode:
-                os.unlink(path)
-        for pid in server.children:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
+        _unlink(server)
+
+
+def _unlink(server: Server) -> None:
+    """Remove the socket, unless another server has taken its name since."""
+    with contextlib.suppress(OSError):
+        if os.stat(server.path).st_ino == server.inode:
+            os.unlink(server.path)
 
 
 def _leave_click() -> None:
@@ -141,9 +143,15 @@ def _listen(path: str) -> socket.socket:
 
 
 def _loop(server: Server, selector: Any, listener: socket.socket, wake_r: int) -> None:
+    """Serve until told to stop; then take no new command, and end once the commands
+    running have ended (a deploy is never cut short, its client gets its exit code)."""
     every = min(CHECK_EVERY, server.idle_limit)
     next_check = time.monotonic() + every
-    while not server.stopping:
+    while not server.stopping or server.children:
+        if server.stopping and listener.fileno() != -1:
+            selector.unregister(listener)
+            listener.close()
+            _unlink(server)  # from now on, commands start cold
         for key, _ in selector.select(timeout=every):
             if key.data == "listen":
                 _accept(server, selector, listener)
