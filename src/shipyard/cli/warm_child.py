@@ -350,13 +350,16 @@ def _streams() -> None:
 
 
 def _forget_import_state(cwd: str) -> None:
-    """What modules read from the server's environment when it imported them
-    (audited with every ``os.environ`` and ``os.getcwd`` read recorded during ``preload``)."""
+    """What modules read from the server's environment or clock when it imported them
+    (audited with every ``os.environ``, ``os.getcwd`` and ``time.time`` call recorded
+    during ``preload``)."""
     import random
     import tempfile
 
     random.seed()
     time.tzset()  # TZ
+    if (logging := sys.modules.get("logging")) is not None:
+        logging._startTime = time.time()  # type: ignore[attr-defined]  # records' relativeCreated
     tempfile.tempdir = None  # TMPDIR, read once then kept
     if (rich := sys.modules.get("rich")) is not None:
         rich._IMPORT_CWD = os.path.abspath(cwd)  # type: ignore[attr-defined]
