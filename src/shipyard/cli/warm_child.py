@@ -210,10 +210,11 @@ def _accept(server: Server, selector: Any, listener: socket.socket) -> None:
             return
         conn.settimeout(REQUEST_WAIT)
         magic, payload, fds = _receive(conn)
-        server.last = time.monotonic()
         if magic == wc.MAGIC_RUN and len(fds) == 3 and not server.stopping:
+            server.last = time.monotonic()  # a status request does not keep it alive
             request = marshal.loads(payload)
-            if request.get("key") == server.fingerprint:  # else the client runs it cold
+            if isinstance(request, dict) and request.get("key") == server.fingerprint:
+                # (else the client, told nothing, runs the command cold)
                 _fork(server, selector, listener, conn, request, fds)
                 return
         if magic in (wc.MAGIC_STATUS, wc.MAGIC_STOP):
