@@ -213,8 +213,8 @@ def _accept(server: Server, selector: Any, listener: socket.socket) -> None:
         if magic == wc.MAGIC_RUN and len(fds) == 3 and not server.stopping:
             server.last = time.monotonic()  # a status request does not keep it alive
             request = marshal.loads(payload)
+            # Another key (a collision of names) gets no answer: the client runs it cold.
             if isinstance(request, dict) and request.get("key") == server.fingerprint:
-                # (else the client, told nothing, runs the command cold)
                 _fork(server, selector, listener, conn, request, fds)
                 return
         if magic in (wc.MAGIC_STATUS, wc.MAGIC_STOP):
