@@ -285,7 +285,11 @@ def _fork(
         _run_child(server.entry, request, fds)
     server.served += 1
     server.children[pid] = conn
-    conn.sendall(b"P" + pid.to_bytes(4, "big", signed=True))
+    try:
+        conn.sendall(b"P" + pid.to_bytes(4, "big", signed=True))
+    except OSError:  # the client went away: its command does not run on without it
+        os.kill(pid, signal.SIGTERM)
+        raise
     conn.setblocking(False)
     selector.register(conn, selectors.EVENT_READ, pid)
 

@@ -165,14 +165,21 @@ def _request(sock: _socket.socket, path: str, name: str, args: list[str]) -> int
                 "key": name,
             }
         )
-        sock.settimeout(10)  # the server answers at once, or it is not working
+        sock.settimeout(10)  # a server that takes no request in 10 s is not working
         sock.connect(path)
         header = MAGIC_RUN + len(payload).to_bytes(4, "big")
         sent = sock.sendmsg([header + payload], [_rights([0, 1, 2])])
         sock.sendall((header + payload)[sent:])
-        reply = _read(sock, 5)
     except OSError:
         return None
+    # Sent: from here on the server may start the command, so this process never runs
+    # it as well. It waits for the child's pid, or for the server to close without one
+    # (it declined, nothing started): only then is the command run here.
+    sock.settimeout(None)
+    try:
+        reply = _read(sock, 5)
+    except OSError:
+        reply = b""
     if reply[:1] != b"P":
         return None
     return _follow(sock, int.from_bytes(reply[1:], "big", signed=True))
