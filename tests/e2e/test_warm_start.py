@@ -332,3 +332,25 @@ def test_stop_lets_the_commands_running_finish(app: Project, warm: Warm) -> None
     assert proc.wait(timeout=60) == 1  # the deploy's own answer, passed on by the server
     assert "not deployed: cancelled at the prompt" in strip(read_all(terminal))
     wait_until(lambda: gone(pid), 10)
+
+
+def test_commands_at_once_each_get_their_own_child(app: Project, warm: Warm) -> None:
+    warm.start()
+    served = warm.served()
+    cold = app.run("history", "stage")
+    procs = [
+        subprocess.Popen(
+            [SHIPYARD, "history", "stage"],
+            cwd=app.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", **warm.env},
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, out, err) == (cold.code, cold.out, cold.err)
+    assert warm.served() == served + 4
