@@ -79,12 +79,14 @@ def servers(directory: str) -> list[Found]:
 
 
 def describe(status: dict[str, object]) -> str:
-    idle = float(status.get("idle_seconds", 0.0))  # type: ignore[arg-type]
-    limit = float(status.get("idle_limit", 0.0))  # type: ignore[arg-type]
+    def seconds(name: str) -> str:
+        value = status.get(name)
+        return _minutes(float(value) if isinstance(value, int | float) else 0.0)
+
     return (
-        f"pid {status.get('pid')}, up {_minutes(float(status.get('uptime', 0.0)))}, "  # type: ignore[arg-type]
+        f"pid {status.get('pid')}, up {seconds('uptime')}, "
         f"{status.get('served')} commands served, {status.get('running')} running, "
-        f"exits after {_minutes(limit)} idle (idle {_minutes(idle)})"
+        f"exits after {seconds('idle_limit')} idle (idle {seconds('idle_seconds')})"
     )
 
 
@@ -132,8 +134,10 @@ def start(idle_minutes: float, entry: Callable[[], None]) -> str:
         _detach(write_end, path, idle_minutes * 60, entry)
     os.close(write_end)
     os.waitpid(pid, 0)
-    with os.fdopen(read_end, "rb") as pipe:
-        said = _read_line(pipe, time.monotonic() + START_WAIT)
+    try:
+        said = _read_line(read_end, time.monotonic() + START_WAIT)
+    finally:
+        os.close(read_end)
     if not said.startswith("ready "):
         raise ShipyardError(f"the warm server did not start: {said or 'no answer'}")
     return (
@@ -142,10 +146,10 @@ def start(idle_minutes: float, entry: Callable[[], None]) -> str:
     )
 
 
-def _read_line(pipe: object, deadline: float) -> str:
+def _read_line(fd: int, deadline: float) -> str:
+    """The first line the server writes to ``fd``: ``ready PID``, or why it did not start."""
     import select
 
-    fd = pipe.fileno()  # type: ignore[attr-defined]
     data = b""
     while b"\n" not in data and time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
