@@ -7,7 +7,10 @@ releases to prod), written with ``env_load_seed``'s bulk rows. Then times, round
 round and alternating, each command as a subprocess in the app's directory with its
 output to ``/dev/null``, and prints the median and minimum wall-clock time of each,
 its median CPU time (user + system) and the ratio of its median to ``git status``'s
-and ``python -c pass``'s::
+and ``python -c pass``'s. ``shipyard status (warm)`` is handed to a ``shipyard warm``
+server the bench starts for the run (its own ``XDG_RUNTIME_DIR``; stopped at the end;
+its CPU column counts the client only, not the server's child); every other command
+finds no server::
 
     .venv/bin/python bench/cli_bench.py              # 15 rounds; --rounds N (max 100)
 """
@@ -22,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +42,7 @@ BUILDS = 250
 DEPLOYMENTS = 1000
 TARGETS = {"--version": 60.0}  # ms; every other command 150 ms
 DEFAULT_TARGET = 150.0
+SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 
 def _positions(per: int) -> dict[str, list[int]]:
@@ -109,32 +114,38 @@ def build_app(cache: Path, builds: int = BUILDS, deployments: int = DEPLOYMENTS)
     return dict(info, work=str(work))
 
 
-def commands(app: dict[str, Any], compare: str | None) -> list[tuple[str, list[str], str]]:
-    """(label, argv, where) in the order they are printed; ``compare``'s rows after ours."""
+Command = tuple[str, list[str], str, str]  # label, argv, where, XDG_RUNTIME_DIR
+
+
+def commands(app: dict[str, Any], compare: str | None, runtime: Path) -> list[Command]:
+    """(label, argv, where, runtime dir) in the order they are printed; ``compare``'s rows
+    after ours."""
     work, repo = app["work"], str(Path(app["work"]) / "repo")
     rng = f"{app['first']}..{app['last']}"
     forms = [["--version"], ["status"], ["releases"], ["tickets"], ["history", "prod"],
              ["diff", "prod", "stage"], ["notes", rng]]  # fmt: skip
+    cold, warm = str(runtime / "cold"), str(runtime / "warm")
     out = [
-        ("python -c pass", [sys.executable, "-c", "pass"], work),
-        ("git status", ["git", "status"], repo),
+        ("python -c pass", [sys.executable, "-c", "pass"], work, cold),
+        ("git status", ["git", "status"], repo, cold),
     ]
-    shipyard = str(Path(sys.executable).with_name("shipyard"))
     for form in forms:
-        out.append((" ".join(["shipyard", *form]), [shipyard, *form], work))
+        out.append((" ".join(["shipyard", *form]), [SHIPYARD, *form], work, cold))
+        if form == ["status"]:
+            out.append(("shipyard status (warm)", [SHIPYARD, *form], work, warm))
         if compare:
-            out.append((" ".join(["compared:", *form]), [compare, *form], work))
+            out.append((" ".join(["compared:", *form]), [compare, *form], work, cold))
     return out
 
 
-def _env() -> dict[str, str]:
+def _env(runtime: str) -> dict[str, str]:
     # As installed: bytecode caches written and read (the warm-up round writes them).
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("SHIPYARD_") and k != "PYTHONDONTWRITEBYTECODE"
     }
-    return dict(env, COLUMNS="120", NO_COLOR="1")
+    return dict(env, COLUMNS="120", NO_COLOR="1", XDG_RUNTIME_DIR=runtime)
 
 
 def _children_cpu() -> float:
@@ -142,11 +153,11 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def time_one(argv: list[str], where: str) -> tuple[float, float]:
+def time_one(argv: list[str], where: str, runtime: str) -> tuple[float, float]:
     """(wall, CPU) milliseconds of one run; the CPU time (user + system, of the command and
     its children) says less about the load of the machine than the wall time."""
     cpu, start = _children_cpu(), time.perf_counter()
-    done = subprocess.run(argv, cwd=where, env=_env(), stdout=subprocess.DEVNULL,
+    done = subprocess.run(argv, cwd=where, env=_env(runtime), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, timeout=60)  # fmt: skip
     took = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
@@ -157,15 +168,24 @@ def time_one(argv: list[str], where: str) -> tuple[float, float]:
 Times = dict[str, list[tuple[float, float]]]
 
 
-def measure(cmds: list[tuple[str, list[str], str]], rounds: int) -> Times:
-    times: Times = {label: [] for label, _, _ in cmds}
-    for _label, argv, where in cmds:  # warm the page cache and check each works
-        time_one(argv, where)
+def measure(cmds: list[Command], rounds: int) -> Times:
+    times: Times = {label: [] for label, _, _, _ in cmds}
+    for _label, argv, where, runtime in cmds:  # warm the page cache and check each works
+        time_one(argv, where, runtime)
     for r in range(rounds):
         order = cmds if r % 2 == 0 else cmds[::-1]
-        for label, argv, where in order:
-            times[label].append(time_one(argv, where))
+        for label, argv, where, runtime in order:
+            times[label].append(time_one(argv, where, runtime))
     return times
+
+
+def warm_server(runtime: Path, where: str, start: bool) -> None:
+    """Start (or stop) the bench's own warm server, in ``runtime/warm``."""
+    argv = [SHIPYARD, "warm", "--idle", "10"] if start else [SHIPYARD, "warm", "--stop"]
+    done = subprocess.run(argv, cwd=where, env=_env(str(runtime / "warm")), capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[1:])} failed: {done.stderr.strip()}")
 
 
 def report(times: Times, rounds: int, app: dict[str, Any]) -> list[dict[str, Any]]:
@@ -226,8 +246,15 @@ def main() -> None:
     rounds = max(1, min(args.rounds, 100))
     builds = max(10, min(args.builds, 1000))
     app = build_app(args.cache, builds, max(10, min(args.deployments, 5000)))
-    cmds = commands(app, args.compare)
-    times = measure(cmds, rounds)
+    runtime = Path(tempfile.mkdtemp(prefix="sy-cli-bench-"))  # short: a socket path is short
+    (runtime / "cold").mkdir(mode=0o700)
+    (runtime / "warm").mkdir(mode=0o700)
+    warm_server(runtime, app["work"], start=True)
+    try:
+        times = measure(commands(app, args.compare, runtime), rounds)
+    finally:
+        warm_server(runtime, app["work"], start=False)
+        shutil.rmtree(runtime, ignore_errors=True)
     rows = report(times, rounds, app)
     if args.json:
         print(json.dumps({"counts": app["counts"], "rounds": rounds, "rows": rows}))

@@ -3,10 +3,12 @@ and a ``shipyard`` command run as a real process."""
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +33,11 @@ SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 SAMPLE_APP = Path(__file__).parents[1] / "src" / "shipyard" / "demo" / "sample_app" / "app.py"
 RELEASER = ("Ana Releaser", "ana@example.com")
 
+
+# No command a test runs finds a warm server (``shipyard warm``) the test did not start:
+# the client looks only in $XDG_RUNTIME_DIR/shipyard, here a directory of this run.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="shipyard-xdg-")
+atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)
 
 _GIVEN: set[int] = set()
 # Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux), so

@@ -26,8 +26,9 @@ def test_seeds_an_app_and_times_every_command(tmp_path: Path) -> None:
     commands = [r["command"].split(" ")[:2] for r in summary["rows"]]
     assert commands[:2] == [["python", "-c"], ["git", "status"]]
     assert [c[1] for c in commands[2:]] == [
-        "--version", "status", "releases", "tickets", "history", "diff", "notes"
+        "--version", "status", "status", "releases", "tickets", "history", "diff", "notes"
     ]  # fmt: skip
+    assert summary["rows"][4]["command"] == "shipyard status (warm)"
     for row in summary["rows"]:
         assert row["median_ms"] > 0 and row["cpu_ms"] > 0, row
     recorded = [json.loads(line) for line in table.read_text().splitlines()]

@@ -14,6 +14,7 @@ lists them, and runs the app.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -30,6 +31,7 @@ from shipyard.cli import (
     commands_plan,
     commands_reverts,
     commands_train,
+    commands_warm,
 )
 from shipyard.errors import ShipyardError
 
@@ -142,6 +144,7 @@ user_app.command("disable")(commands_admin.user_disable)
 token_app.command("create")(commands_admin.token_create)
 token_app.command("revoke")(commands_admin.token_revoke)
 app.command()(commands_admin.demo)
+app.command()(commands_warm.warm)
 # -- variables and secrets
 config_app.command("show")(commands_config.show)
 config_app.command("set")(commands_config.set_)
@@ -157,9 +160,11 @@ grant_app.command("list")(commands_config.grant_list)
 secrets_app.command("rotate-key")(commands_config.rotate_key)
 
 
-def run() -> None:
+def run(entry: Callable[[], None] | None = None) -> None:
+    """Run the command in ``sys.argv``; ``entry`` is what runs a command from its start
+    (``shipyard.cli.main.run_here``), for ``shipyard warm``'s server to run in its children."""
     try:
-        app(prog_name="shipyard")
+        app(prog_name="shipyard", obj={"entry": entry})
     except ShipyardError as exc:
         from shipyard.cli.output import error
 

@@ -11,6 +11,10 @@ Every command, once it is done (its database closed, its notifications delivered
 output flushed), ends the process at once (``os._exit``): tearing the interpreter down
 frees every module and object one by one, which with SQLAlchemy, pydantic and Typer
 loaded costs a few hundred milliseconds, more than some commands take to run.
+
+When ``shipyard warm`` runs a server for this code, ``main`` hands the command to it
+first (``shipyard.cli.warm_client``): a child of the server, its imports already done,
+runs ``run_here`` with this process's arguments, directory, environment and streams.
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ if TYPE_CHECKING:
 
 
 def main() -> None:
+    """The console script: hand the command to a warm server when one runs for this code
+    (``shipyard warm``), else run it here."""
+    from shipyard.cli.warm_client import run_warm
+
+    if (code := run_warm(sys.argv[1:])) is not None:
+        _exit(code)
+    run_here()
+
+
+def run_here() -> None:
+    """Run ``sys.argv``'s command in this process (a warm server's child runs this too)."""
     args = sys.argv[1:]
     if args in (["--version"], ["-V"]):
         from shipyard import __version__
@@ -41,7 +56,7 @@ def main() -> None:
     from shipyard.cli.app import run
 
     try:
-        run()
+        run(entry=run_here)
     except SystemExit as exc:
         _exit_now(exc.code)
     _exit_now(0)

@@ -180,6 +180,16 @@ def safe_url(url: str) -> str:
     return url
 
 
+def configure_mappers() -> None:
+    """Set every model's mapper up now, not at the first query: a process that forks
+    workers (``shipyard warm``) does it once for all of them."""
+    from sqlalchemy.orm import configure_mappers as configure
+
+    import shipyard.store.models  # noqa: F401 - the mappers to set up
+
+    configure()
+
+
 def open_store(url: str) -> Store:
     store = Store(url)
     store.migrate()

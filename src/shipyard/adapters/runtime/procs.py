@@ -28,13 +28,14 @@ class SpawnError(Exception):
     """The process could not be started at all (missing executable, bad log dir)."""
 
 
-def pauses(first: float = 0.002, most: float = 0.05) -> Iterator[float]:
-    """Pauses between polls: ``first`` seconds, doubling up to ``most``. A process that is
-    ready (or gone) in a few milliseconds is seen then; a slow one is not polled hard."""
+def pauses(first: float = 0.002, most: float = 0.05, growth: float = 2.0) -> Iterator[float]:
+    """Pauses between polls: ``first`` seconds, times ``growth`` each time up to ``most``.
+    A process that is ready (or gone) in a few milliseconds is seen then; a slow one is
+    not polled hard. A ``growth`` near 1 sees a readiness at most that much late."""
     pause = first
     while True:
         yield pause
-        pause = min(pause * 2, most)
+        pause = min(pause * growth, most)
 
 
 def new_token() -> str:
