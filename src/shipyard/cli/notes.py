@@ -38,9 +38,18 @@ def run_fast(rng: str, fmt: Format) -> None:
 
 
 def print_notes(rng: str, fmt: Format) -> None:
-    from shipyard.config import load
+    from shipyard.config.quick import load_notes
     from shipyard.services.notes import render_configured
     from shipyard.store.quick import ticket_labels
+
+    # Only the sections the notes read, unless a [forge] needs the whole configuration.
+    quick = load_notes()
+    if quick is not None:
+        statuses = ticket_labels(quick.database_url, quick.app.name)
+        text = render_configured(quick, rng, statuses=statuses, fmt=fmt)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from shipyard.config import load
 
     settings = load()
     statuses = ticket_labels(settings.database_url, settings.app.name)

@@ -24,6 +24,7 @@ from shipyard.errors import GitError
 if TYPE_CHECKING:
     from shipyard.adapters.forge import Forge
     from shipyard.config import Settings
+    from shipyard.config.quick import NotesSettings
     from shipyard.services.context import Context
 
 NotesFormat = Literal["markdown", "json"]
@@ -123,7 +124,7 @@ def render_range(
 
 
 def render_configured(
-    settings: Settings,
+    settings: Settings | NotesSettings,
     rng: str,
     *,
     statuses: Mapping[str, str] | None,
@@ -132,7 +133,8 @@ def render_configured(
     warn: Callable[[str], None] | None = None,
 ) -> str:
     """``render_range`` with the app's ticket rules, excluded authors and groups from its
-    settings; ``forge`` (the app's, when ``[forge]`` names one) describes the PRs."""
+    settings (all of them, or the few ``config.quick.load_notes`` reads); ``forge`` (the
+    app's, when ``[forge]`` names one) describes the PRs."""
     from shipyard.services.forge_notes import configured_groups  # small: core only
 
     return render_range(
