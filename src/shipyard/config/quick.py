@@ -16,20 +16,14 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from shipyard.config.app import (
-    AppConfig,
-    ReleasesConfig,
-    StateConfig,
-    _app,
-    _releases,
-    _state,
-    database_url,
-)
-from shipyard.config.notes import NotesConfig, parse_notes
-from shipyard.config.schema import Invalid
 from shipyard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shipyard.config.app import AppConfig, ReleasesConfig, StateConfig
+    from shipyard.config.notes import NotesConfig
+    from shipyard.config.schema import Invalid
 
 CONFIG_NAME = "shipyard.toml"
 SECTION_NAMES = frozenset(
@@ -72,8 +66,23 @@ def read_config(
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
 
 
+def peek_repo(path: Path, data: Mapping[str, Any]) -> Path | None:
+    """The app's repository as the file at ``path`` names it, before any check (to start
+    git early); None if ``[app] repo`` is not a plain string."""
+    app = data.get("app")
+    repo = app.get("repo", ".") if isinstance(app, dict) else None
+    return repo_path(path.parent.resolve(), repo) if isinstance(repo, str) else None
+
+
+def repo_path(root: Path, repo: str) -> Path:
+    """Where ``[app] repo`` points, for a file in the directory ``root``."""
+    return (root / repo).resolve()
+
+
 def check_sections(data: Mapping[str, Any]) -> None:
     """Every top-level key a known section, and the required ones there."""
+    from shipyard.config.schema import Invalid
+
     for key in data:
         if key not in SECTION_NAMES:
             raise Invalid((key,), "is not a known section")
@@ -100,31 +109,39 @@ class NotesSettings(NamedTuple):
 
     @property
     def repo_path(self) -> Path:
-        return (self.root / self.app.repo).resolve()
+        return repo_path(self.root, self.app.repo)
 
     @property
     def database_url(self) -> str:
+        from shipyard.config.app import database_url
+
         return database_url(self.root, self.state)
-
-
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "app": _app,
-    "releases": _releases,
-    "notes": parse_notes,
-    "state": _state,
-}
 
 
 def load_notes(path: Path | None = None, *, cwd: Path | None = None) -> NotesSettings | None:
     """The sections the notes need, found and checked as ``load`` does; None when the
     file names a ``[forge]`` (describing PRs needs the whole ``Settings``)."""
-    path, data = read_config(path, cwd=cwd)
+    return notes_settings(*read_config(path, cwd=cwd))
+
+
+def notes_settings(path: Path, data: Mapping[str, Any]) -> NotesSettings | None:
+    """:func:`load_notes` for the file at ``path`` as :func:`read_config` read it."""
+    from shipyard.config.app import ReleasesConfig, StateConfig, _app, _releases, _state
+    from shipyard.config.notes import NotesConfig, parse_notes
+    from shipyard.config.schema import Invalid
+
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "app": _app,
+        "releases": _releases,
+        "notes": parse_notes,
+        "state": _state,
+    }
     try:
         check_sections(data)
         if "forge" in data:
             return None
         # In the file's order, as ``load`` checks them: the first bad one is reported.
-        found = {key: _PARSERS[key](value) for key, value in data.items() if key in _PARSERS}
+        found = {key: parsers[key](value) for key, value in data.items() if key in parsers}
     except Invalid as exc:
         raise config_error(exc, path.name) from None
     return NotesSettings(

@@ -24,6 +24,7 @@ from shipyard.config.quick import (
     check_sections,
     config_error,
     read_config,
+    repo_path,
 )
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.secrets import SecretsConfig, parse_secrets
@@ -130,7 +131,7 @@ class Settings:
 
     @property
     def repo_path(self) -> Path:
-        return (self.root / self.app.repo).resolve()
+        return repo_path(self.root, self.app.repo)
 
     @property
     def state_dir(self) -> Path:

@@ -19,7 +19,7 @@ from shipyard.adapters.git.repo import GitRepo
 from shipyard.core.changes import iter_changes
 from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, build_notes, render_json, render_markdown
 from shipyard.core.tickets import DEFAULT_SOURCES, KeySources
-from shipyard.errors import GitError
+from shipyard.services.notes_range import split_range
 
 if TYPE_CHECKING:
     from shipyard.adapters.forge import Forge
@@ -28,16 +28,6 @@ if TYPE_CHECKING:
     from shipyard.services.context import Context
 
 NotesFormat = Literal["markdown", "json"]
-
-
-def split_range(rng: str) -> tuple[str | None, str]:
-    """``"A..B"`` -> ``("A", "B")``; ``"B"`` -> ``(None, "B")``; an empty side means HEAD."""
-    if "..." in rng:
-        raise GitError(f"unsupported range {rng!r}: use A..B")
-    since, sep, until = rng.partition("..")
-    if not sep:
-        return None, rng.strip() or "HEAD"
-    return since.strip() or "HEAD", until.strip() or "HEAD"
 
 
 def previous_release(repo: GitRepo, until_sha: str) -> str | None:
