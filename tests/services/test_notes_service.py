@@ -153,7 +153,8 @@ def test_import_is_light() -> None:
     ours = {m for m in out if m.startswith("shipyard")}
     assert ours <= {
         "shipyard", "shipyard.errors", "shipyard.adapters", "shipyard.adapters.git",
-        "shipyard.adapters.git.ahead", "shipyard.adapters.git.repo", "shipyard.adapters.git.authors", "shipyard.adapters.git.memo",
+        "shipyard.adapters.git.ahead", "shipyard.adapters.git.repo",
+        "shipyard.adapters.git.authors", "shipyard.adapters.git.memo",
         "shipyard.adapters.git.stream", "shipyard.core", "shipyard.core.changes",
         "shipyard.core.notes", "shipyard.core.tickets", "shipyard.services",
         "shipyard.services.notes", "shipyard.services.notes_range",
