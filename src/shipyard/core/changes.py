@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal, NamedTuple, Protocol
 
-from shipyard.core.tickets import DEFAULT_SOURCES, Finder, KeySources, change_keys, ticket_finder
+from shipyard.core.tickets import (
+    DEFAULT_SOURCES,
+    Finder,
+    KeySources,
+    change_keys,
+    ticket_finder,
+    ticket_hint,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,7 @@ def iter_changes(
     memory between the two.
     """
     keys = _reader(ticket_finder(tuple(prefixes)), sources)
+    hint = ticket_hint(tuple(prefixes))  # half the messages name no key: skip their parts
     make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
     changes: list[Change] = []
     # Merges wait for their PR author: (index in changes, second parent).
@@ -124,7 +132,9 @@ def iter_changes(
         is_merge = " " in parents
         if is_merge:
             merges.append((len(changes), parents.split(" ", 2)[1]))
-        changes.append(make(Change, _fields(sha, name, email, epoch, message, is_merge, keys)))
+        changes.append(
+            make(Change, _fields(sha, name, email, epoch, message, is_merge, keys, hint))
+        )
     if merges:
         authors = repo.authors_of([m[1] for m in merges])
         for i, second in merges:
@@ -143,7 +153,8 @@ def classify(
     """The change ``commit`` stands for; ``pr_author`` is the merged branch's (name, email)."""
     name, email = pr_author or (commit.author_name, commit.author_email)
     at, merge = commit.authored_at, len(commit.parents) > 1
-    fields = _fields(commit.sha, name, email, at, commit.message, merge, _reader(find, sources))
+    keys = _reader(find, sources)
+    fields = _fields(commit.sha, name, email, at, commit.message, merge, keys, _maybe)
     return Change._make(fields)
 
 
@@ -162,8 +173,20 @@ def _reader(find: Finder, sources: KeySources) -> _Keys:
     return partial(change_keys, find, sources=sources)
 
 
+def _maybe(message: str) -> bool:
+    """The hint of a finder nothing is known of: every message may name a key."""
+    return True
+
+
 def _fields(
-    sha: str, name: str, email: str, epoch: str | int, message: str, is_merge: bool, keys: _Keys
+    sha: str,
+    name: str,
+    email: str,
+    epoch: str | int,
+    message: str,
+    is_merge: bool,
+    keys: _Keys,
+    hint: Callable[[str], bool],
 ) -> _Fields:
     # Runs once per commit of the range: cheap string tests guard every regex.
     subject, _, body = message.partition("\n")
@@ -188,7 +211,7 @@ def _fields(
     reverts = None
     if "This reverts commit " in body and (r := _REVERTS_RE.search(body)):
         reverts = r[1]
-    tickets = keys(title, branch, body)
+    tickets = keys(title, branch, body) if hint(message) else ()
     reverting, rereverting = reverts is not None, False
     if title.startswith("Re") and (depth := _revert_depth(title)):
         reverting, rereverting = depth % 2 == 1, depth % 2 == 0
