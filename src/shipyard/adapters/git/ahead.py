@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
-from typing import BinaryIO
+from typing import Any
 
 # Settings a user's config could set that would change what we parse.
 CONFIG = (
@@ -82,12 +82,13 @@ def log_args(
 
 
 class Started:
-    """A git process started by :func:`start_log`, read as a ``subprocess.Popen`` is."""
+    """A git process started here, waited for and read as a ``subprocess.Popen`` is."""
 
-    def __init__(self, pid: int, stdout: int, stderr: int, env: dict[str, str]) -> None:
+    def __init__(self, pid: int, stdout: int | None, stderr: int | None, env: dict[str, str]):
         self.pid, self.env = pid, env
-        self.stdout: BinaryIO = open(stdout, "rb", buffering=0)  # noqa: SIM115 - kept open
-        self.stderr: BinaryIO = open(stderr, "rb", buffering=0)  # noqa: SIM115 - kept open
+        # Unbuffered, as Popen(bufsize=0) reads; closed by the reader (stream.reap).
+        self.stdout = None if stdout is None else open(stdout, "rb", buffering=0)  # noqa: SIM115
+        self.stderr = None if stderr is None else open(stderr, "rb", buffering=0)  # noqa: SIM115
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -105,6 +106,23 @@ class Started:
     def kill(self) -> None:
         if self.returncode is None:
             os.kill(self.pid, signal.SIGKILL)
+
+
+def spawn(argv: list[str], env: dict[str, str], stdin: int, stdout: int) -> Started:
+    """Start ``argv`` reading ``stdin`` and writing ``stdout`` (descriptors), its stderr
+    discarded; OSError if it cannot be started. Lighter than ``subprocess`` to import."""
+    actions = [
+        (os.POSIX_SPAWN_DUP2, stdin, 0),
+        (os.POSIX_SPAWN_DUP2, stdout, 1),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
+    return Started(_spawn(argv, env, actions), None, None, env)
+
+
+def _spawn(argv: list[str], env: dict[str, str], actions: Sequence[tuple[Any, ...]]) -> int:
+    # As subprocess does: git dies of a closed pipe rather than inheriting our SIG_IGN.
+    sigdef = (signal.SIGPIPE, signal.SIGXFSZ)
+    return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=sigdef)
 
 
 _started: dict[tuple[str, ...], Started] = {}
@@ -127,10 +145,7 @@ def start_log(path: str, revisions: Sequence[str]) -> None:
             (os.POSIX_SPAWN_DUP2, out_w, 1),
             (os.POSIX_SPAWN_DUP2, err_w, 2),
         ]
-        # As subprocess does: git dies of a closed pipe rather than inheriting our SIG_IGN.
-        pid = os.posix_spawnp(
-            "git", argv, env, file_actions=actions, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ)
-        )
+        pid = _spawn(argv, env, actions)
     except OSError:
         os.close(out_r)
         os.close(err_r)
@@ -156,7 +171,8 @@ def take(argv: Sequence[str], env: Mapping[str, str]) -> Started | None:
     if started is not None and started.env != env:
         started.kill()
         started.wait()
-        started.stdout.close()
-        started.stderr.close()
+        for stream in (started.stdout, started.stderr):
+            if stream is not None:
+                stream.close()
         return None
     return started

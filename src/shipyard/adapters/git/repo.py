@@ -14,9 +14,9 @@ revision or tag), each with a one-line message; no ``OSError`` or
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.adapters.git.ahead import (
     LOG_FIELDS,
@@ -31,6 +31,9 @@ from shipyard.adapters.git.memo import Memo, is_full_sha
 from shipyard.adapters.git.stream import reap, stream_fields
 from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def _check_ref(ref: str) -> str:
@@ -83,6 +86,8 @@ class GitRepo:
     def _exec(
         self, args: Sequence[str], input: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        import subprocess  # not at import: ``shipyard notes A..B`` runs none of these
+
         try:
             return subprocess.run(
                 self._argv(args),
@@ -318,6 +323,8 @@ class GitRepo:
         dest.mkdir(parents=True, exist_ok=True)
         args = ["archive", "--format=tar", target]
         try:
+            import subprocess
+
             proc = subprocess.Popen(
                 self._argv(args),
                 stdin=subprocess.DEVNULL,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
-import subprocess
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from shipyard.adapters.git.ahead import Started, take
 from shipyard.errors import GitError
+
+if TYPE_CHECKING:
+    import subprocess
 
 _READ_SIZE = 1 << 16
 
@@ -46,6 +49,8 @@ def stream_fields(
 
 
 def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    import subprocess  # not before: a log started ahead needs none of it
+
     try:
         return subprocess.Popen(
             argv,
