@@ -59,3 +59,13 @@ def test_a_log_asked_for_another_environment_is_stopped(repo: Path) -> None:
     assert ahead.take(argv, {**ahead.git_env(os.environ), "LC_ALL": "de_DE"}) is None
     assert started.returncode is not None and started.stdout.closed
     assert ahead.take(argv, ahead.git_env(os.environ)) is None  # gone
+
+
+def test_without_posix_spawn_nothing_starts_ahead_and_the_notes_are_the_same(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = notes(repo, "2024.09.01..main")
+    monkeypatch.delattr(os, "posix_spawnp")
+    start_range_log(repo, "2024.09.01..main")
+    assert ahead._started == {}
+    assert notes(repo, "2024.09.01..main") == expected  # the authors through subprocess

@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 # Settings a user's config could set that would change what we parse.
 CONFIG = (
@@ -108,9 +108,25 @@ class Started:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def spawn(argv: list[str], env: dict[str, str], stdin: int, stdout: int) -> Started:
+class Process(Protocol):
+    """What :func:`spawn` returns: a ``Started`` or, without ``posix_spawn``, a ``Popen``."""
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+def spawn(argv: list[str], env: dict[str, str], stdin: int, stdout: int) -> Process:
     """Start ``argv`` reading ``stdin`` and writing ``stdout`` (descriptors), its stderr
     discarded; OSError if it cannot be started. Lighter than ``subprocess`` to import."""
+    if not hasattr(os, "posix_spawnp"):  # not a POSIX system
+        import subprocess
+
+        return subprocess.Popen(
+            argv, stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL, env=env
+        )
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin, 0),
         (os.POSIX_SPAWN_DUP2, stdout, 1),
@@ -132,7 +148,7 @@ def start_log(path: str, revisions: Sequence[str]) -> None:
     """Start the first-parent log of ``revisions`` in the repository at ``path``, for a
     reader to :func:`take`; does nothing for a revision git could read as an option, or
     if git cannot be started (the reader then starts it, and says why it fails)."""
-    if not all(safe_ref(r.removeprefix("^")) for r in revisions):
+    if not hasattr(os, "posix_spawnp") or not all(safe_ref(r.removeprefix("^")) for r in revisions):
         return
     argv = git_argv(path, log_args(revisions))
     env = git_env(os.environ)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
-from shipyard.adapters.git.ahead import Started, spawn
+from shipyard.adapters.git.ahead import Process, spawn
 from shipyard.errors import NotFound
 
 Authors = dict[str, tuple[str, str]]
@@ -59,7 +59,7 @@ class MergeAuthors:
         self._argv, self._env = argv, env
         self._pending: list[str] = []
         self._batch = _FIRST_BATCH
-        self._runs: list[tuple[Started, BinaryIO, list[str]]] = []
+        self._runs: list[tuple[Process, BinaryIO, list[str]]] = []
         self._unasked: list[str] = []  # git could not be started for these
 
     def add_parents(self, parents: Iterable[str]) -> None:
