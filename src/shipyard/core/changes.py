@@ -192,8 +192,7 @@ def _fields(
     subject, _, body = message.partition("\n")
     pr: int | None = None
     kind: ChangeKind = "direct"
-    title = subject
-    branch = ""
+    title, branch = subject, ""
     if is_merge:
         kind = "merge"
         if subject.startswith(_MERGE_PREFIX):

@@ -166,12 +166,7 @@ def build_notes(
     ``statuses`` maps ticket keys to QA statuses; a ticket missing from it shows
     "not seen by QA yet". A change no rule takes goes to a trailing "Other changes".
     """
-    rules = list(groups)
-    if not any(r.catch_all for r in rules):
-        rules.append(_OTHER)
-    buckets: list[list[Change]] = [[] for _ in rules]
-    pairs = list(zip(rules, buckets, strict=True))
-    plan = [_step(rule, bucket) for rule, bucket in pairs]
+    pairs, plan = _plan(groups)
     by_ticket: dict[str, list[Change]] = {}
     excluded = 0
     is_excluded = AuthorFilter(exclude_authors)
@@ -199,13 +194,22 @@ def build_notes(
             else:
                 listed.append(change)
 
-    sections = _sections(pairs)
     known = statuses or {}
     tickets = tuple(
         TicketLine(key, known.get(key, NOT_SEEN), tuple(by_ticket[key]))
         for key in sorted(by_ticket, key=ticket_sort_key)
     )
-    return Notes(sections, tickets, excluded)
+    return Notes(_sections(pairs), tickets, excluded)
+
+
+def _plan(groups: Sequence[GroupRule]) -> tuple[list[tuple[GroupRule, list[Change]]], list[_Step]]:
+    """Each rule (and a trailing "Other changes" if none takes everything) with its
+    bucket, and how :func:`build_notes` tests them in order."""
+    rules = list(groups)
+    if not any(r.catch_all for r in rules):
+        rules.append(_OTHER)
+    pairs: list[tuple[GroupRule, list[Change]]] = [(rule, []) for rule in rules]
+    return pairs, [_step(rule, bucket) for rule, bucket in pairs]
 
 
 _Step = tuple[Callable[[str], object] | None, Callable[[Change], bool] | None, list[Change]]
