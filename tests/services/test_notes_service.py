@@ -8,7 +8,8 @@ import pytest
 
 from gitfixtures import BOB, DEPENDABOT, L10N_BOT, GitBuilder
 from shipyard.errors import GitError, NotFound
-from shipyard.services.notes import render_range, split_range
+from shipyard.services.notes import render_range
+from shipyard.services.notes_range import split_range
 
 PREFIXES = ["MNTOR"]
 EXCLUDE = ["dependabot[bot]", "*-l10n*"]
@@ -152,8 +153,9 @@ def test_import_is_light() -> None:
     ours = {m for m in out if m.startswith("shipyard")}
     assert ours <= {
         "shipyard", "shipyard.errors", "shipyard.adapters", "shipyard.adapters.git",
-        "shipyard.adapters.git.repo", "shipyard.adapters.git.authors", "shipyard.adapters.git.memo",
+        "shipyard.adapters.git.ahead", "shipyard.adapters.git.repo",
+        "shipyard.adapters.git.authors", "shipyard.adapters.git.memo",
         "shipyard.adapters.git.stream", "shipyard.core", "shipyard.core.changes",
         "shipyard.core.notes", "shipyard.core.tickets", "shipyard.services",
-        "shipyard.services.notes",
+        "shipyard.services.notes", "shipyard.services.notes_range",
     }  # fmt: skip

@@ -10,9 +10,12 @@ forge describes the PRs and keeps what it read in the database.
 from __future__ import annotations
 
 import sys
-from typing import Literal
 
-Format = Literal["markdown", "json"]
+TYPE_CHECKING = False  # not ``typing``'s: the quick path imports nothing it does not need
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Format = Literal["markdown", "json"]
 
 
 def fast_args(args: list[str]) -> tuple[str, Format] | None:
@@ -27,7 +30,7 @@ def run_fast(rng: str, fmt: Format) -> None:
     from shipyard.errors import ShipyardError
 
     try:
-        print_notes(rng, fmt)
+        print_notes(rng, fmt, ahead=True)
     except ShipyardError as exc:
         from shipyard.cli.output import error
 
@@ -37,10 +40,26 @@ def run_fast(rng: str, fmt: Format) -> None:
         sys.exit(130)
 
 
-def print_notes(rng: str, fmt: Format) -> None:
-    from shipyard.config import load
+def print_notes(rng: str, fmt: Format, *, ahead: bool = False) -> None:
+    """Print the notes of ``rng``; ``ahead``: start its git log before loading the rest."""
+    from shipyard.config.quick import notes_settings, peek_repo, read_config
+
+    path, data = read_config()
+    if ahead and (repo := peek_repo(path, data)) is not None:
+        from shipyard.services.notes_range import start_range_log
+
+        start_range_log(repo, rng)  # git lists the range while the rest loads
     from shipyard.services.notes import render_configured
     from shipyard.store.quick import ticket_labels
+
+    # Only the sections the notes read, unless a [forge] needs the whole configuration.
+    quick = notes_settings(path, data)
+    if quick is not None:
+        statuses = ticket_labels(quick.database_url, quick.app.name)
+        text = render_configured(quick, rng, statuses=statuses, fmt=fmt)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from shipyard.config import load
 
     settings = load()
     statuses = ticket_labels(settings.database_url, settings.app.name)

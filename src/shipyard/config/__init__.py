@@ -17,9 +17,11 @@ The package, from the bottom up::
     links      LinksConfig and how its URL templates resolve
     notes      NotesConfig: [notes], headings of the release notes by PR label
     serving    ScheduleConfig, WebhooksConfig, ServerConfig, NotifyConfig: the server's sections
-    sections   AppConfig, EnvironmentConfig, ... and the parser of each section; SECTIONS
+    app        AppConfig, ReleasesConfig, StateConfig: the sections about the app itself
+    sections   EnvironmentConfig, ... and the parser of each section; SECTIONS
     artifacts  ArtifactsConfig: [artifacts], the local store or an OCI registry
-    settings   Settings, parse, load, find_config, links_of
+    quick      find_config, read_config; load_notes: the sections ``shipyard notes`` reads
+    settings   Settings, parse, load, links_of
     template   TEMPLATE, render_template (what ``shipyard init`` writes)
 
 Callers import from here, e.g. ``from shipyard.config import load`` then
@@ -30,30 +32,45 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shipyard.config.artifacts import ARTIFACT_KINDS, ArtifactsConfig
-from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
-from shipyard.config.schema import Invalid, SecretRef
-from shipyard.config.sections import (
-    NAME_RE,
-    PREFIX_RE,
-    AppConfig,
-    BuildConfig,
-    EnvironmentConfig,
-    GroupConfig,
-    ReleasesConfig,
-    StateConfig,
-)
-from shipyard.config.serving import (
-    SINK_TYPES,
-    NotifyConfig,
-    ScheduleConfig,
-    ServerConfig,
-    WebhooksConfig,
-)
-from shipyard.config.settings import CONFIG_NAME, Settings, find_config, load, parse
-
 if TYPE_CHECKING:
+    from shipyard.config.app import (
+        NAME_RE,
+        PREFIX_RE,
+        AppConfig,
+        GroupConfig,
+        ReleasesConfig,
+        StateConfig,
+    )
+    from shipyard.config.artifacts import ARTIFACT_KINDS, ArtifactsConfig
+    from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig
+    from shipyard.config.quick import CONFIG_NAME, find_config
+    from shipyard.config.schema import Invalid, SecretRef
+    from shipyard.config.sections import BuildConfig, EnvironmentConfig
+    from shipyard.config.serving import (
+        SINK_TYPES,
+        NotifyConfig,
+        ScheduleConfig,
+        ServerConfig,
+        WebhooksConfig,
+    )
+    from shipyard.config.settings import Settings, load, parse
     from shipyard.config.template import TEMPLATE, render_template
+
+# Where each name lives. Imported on first use: ``shipyard notes`` reads a few sections
+# through ``config.quick`` and should not pay for every section's module (nor ``shipyard
+# init``'s template).
+_HOMES = {
+    "app": ("NAME_RE", "PREFIX_RE", "AppConfig", "GroupConfig", "ReleasesConfig", "StateConfig"),
+    "artifacts": ("ARTIFACT_KINDS", "ArtifactsConfig"),
+    "gitops": ("ArgoCDConfig", "GitOpsConfig"),
+    "schema": ("Invalid", "SecretRef"),
+    "sections": ("BuildConfig", "EnvironmentConfig"),
+    "serving": ("SINK_TYPES", "NotifyConfig", "ScheduleConfig", "ServerConfig", "WebhooksConfig"),
+    "quick": ("CONFIG_NAME", "find_config"),
+    "settings": ("Settings", "load", "parse"),
+    "template": ("TEMPLATE", "render_template"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ARTIFACT_KINDS",
@@ -86,10 +103,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Only ``shipyard init`` needs the template: quick commands such as ``shipyard
-    # notes`` import this package first thing and should not pay for it.
-    if name in ("TEMPLATE", "render_template"):
-        from shipyard.config import template
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(template, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value

@@ -1,7 +1,8 @@
 """The sections of ``shipyard.toml``: one frozen dataclass and one parser each.
 
-The app's own sections live here; those of the server it runs ([schedule],
-[webhooks], [server], [permissions], [[notify]]) in ``serving``.
+The environments and checks live here; the app's own sections ([app], [releases],
+[state]) in ``app``; those of the server it runs ([schedule], [webhooks], [server],
+[permissions], [[notify]]) in ``serving``.
 
 ``SECTIONS`` maps a top-level key (``app``, ``environments``, ``[[notify]]``...)
 to the function that validates its value; ``Settings`` (in ``settings``) checks
@@ -16,11 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.config.adapters import check_name
+from shipyard.config.app import (
+    NAME_RE,
+    _app,
+    _releases,
+    _state,
+)
 from shipyard.config.approvals import APPROVAL_SPEC, approval_fields
 from shipyard.config.gitops import ArgoCDConfig, GitOpsConfig, check_runtime
 from shipyard.config.links import URL_RE, parse_links
-from shipyard.config.notes import label_name
 from shipyard.config.schema import (
     _MISSING,
     Invalid,
@@ -40,43 +45,6 @@ from shipyard.config.serving import (
     _webhooks,
 )
 from shipyard.config.verification import VERIFICATION_SPEC, Check, verification_fields
-from shipyard.core.tickets import BodyRule, KeySources
-
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
-TICKET_SOURCES = ("title", "branch", "body")
-TICKET_BODY = ("fallback", "always")
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """``[app]``: the app's name, its repository and branch, how it runs, what its tickets are."""
-
-    name: str
-    run: str
-    repo: str = "."
-    main: str = "main"
-    # A git remote of ``repo`` that main and the release tags are fetched from before
-    # they are read, and that release tags are pushed to; None: the repository as it is.
-    remote: str | None = None
-    health: str = "/__heartbeat__"
-    source: str | None = None
-    ticket_prefixes: list[str] = field(default_factory=list)
-    # Where keys are read from; "fallback": the body only when the title names none.
-    ticket_sources: list[str] = field(default_factory=lambda: list(TICKET_SOURCES))
-    ticket_body: str = "fallback"
-    since: str | None = None  # where the first sync starts recording tickets
-    exclude_authors: list[str] = field(default_factory=list)
-    timezone: str = "UTC"
-    tracker: str = "builtin"  # where tickets live (adapters/tracker)
-
-    @property
-    def key_sources(self) -> KeySources:
-        src = self.ticket_sources
-        body: BodyRule = "never"
-        if "body" in src:
-            body = "always" if self.ticket_body == "always" else "fallback"
-        return KeySources("title" in src, "branch" in src, body)
 
 
 @dataclass(frozen=True)
@@ -146,96 +114,11 @@ class EnvironmentConfig:
 
 
 @dataclass(frozen=True)
-class GroupConfig:
-    """One ``[[releases.groups]]`` entry: a heading of the release notes and what it collects."""
-
-    key: str
-    title: str
-    match: str | None = None
-    reverts: bool = False
-    labels: tuple[str, ...] = ()  # PR labels it takes (from the forge)
-
-
-@dataclass(frozen=True)
-class ReleasesConfig:
-    """``[releases]``: which environment a pre-release tags, how its notes are grouped."""
-
-    source: str | None = None  # the environment whose commit a pre-release tags
-    groups: list[GroupConfig] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class BuildConfig:
     """``[build]``: how long a check may run and how much of its log is kept."""
 
     check_timeout: float = 900.0
     log_limit: int = 200_000
-
-
-@dataclass(frozen=True)
-class StateConfig:
-    """``[state]``: where the database, artifacts and logs live."""
-
-    dir: str = ".shipyard"
-    database_url: str | None = None
-
-
-REMOTE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$")
-
-
-def _app(data: Any) -> AppConfig:
-    p: tuple[str | int, ...] = ("app",)
-    f = _fields(
-        data,
-        p,
-        {
-            "name": (str, _MISSING),
-            "run": (str, _MISSING),
-            "repo": (str, "."),
-            "main": (str, "main"),
-            "remote": (str, None),
-            "health": (str, "/__heartbeat__"),
-            "source": (str, None),
-            "ticket_prefixes": (list, list),
-            "ticket_sources": (list, lambda: list(TICKET_SOURCES)),
-            "ticket_body": (str, "fallback"),
-            "since": (str, None),
-            "exclude_authors": (list, list),
-            "timezone": (str, "UTC"),
-            "tracker": (str, "builtin"),
-        },
-    )
-    if not NAME_RE.match(f["name"]):
-        raise Invalid((*p, "name"), "lower-case letters, digits, - and _ only (at most 63)")
-    check_name("tracker", f["tracker"], (*p, "tracker"))
-    if not f["health"].startswith("/"):
-        raise Invalid((*p, "health"), "must be a URL path starting with '/'")
-    if f["remote"] is not None and not REMOTE_RE.match(f["remote"]):
-        raise Invalid((*p, "remote"), "the name of a git remote, such as 'origin'")
-    f["ticket_prefixes"] = _str_list(f["ticket_prefixes"], (*p, "ticket_prefixes"), PREFIX_RE)
-    _ticket_sources(f, p)
-    f["exclude_authors"] = _str_list(f["exclude_authors"], (*p, "exclude_authors"))
-    if f["timezone"] != "UTC":
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(f["timezone"])
-        except Exception:  # ZoneInfo raises several unrelated types
-            raise Invalid((*p, "timezone"), f"unknown timezone {f['timezone']!r}") from None
-    return AppConfig(**f)
-
-
-def _ticket_sources(f: dict[str, Any], p: tuple[str | int, ...]) -> None:
-    where = (*p, "ticket_sources")
-    for i, source in enumerate(_str_list(f["ticket_sources"], where)):
-        if source not in TICKET_SOURCES or source in f["ticket_sources"][:i]:
-            raise Invalid((*where, i), f"{source!r}: name each of {', '.join(TICKET_SOURCES)} once")
-    if not f["ticket_sources"]:
-        raise Invalid(where, f"name at least one of {', '.join(TICKET_SOURCES)}")
-    if f["ticket_body"] not in TICKET_BODY:
-        raise Invalid((*p, "ticket_body"), f"must be one of {', '.join(TICKET_BODY)}")
-    if f["since"] is not None and not f["since"].strip():
-        raise Invalid((*p, "since"), "name a commit, tag or branch, or leave it out")
 
 
 def _environment(name: str, data: Any) -> EnvironmentConfig:
@@ -317,45 +200,11 @@ def _environments(data: Any) -> dict[str, EnvironmentConfig]:
     return {name: _environment(name, value) for name, value in table.items()}
 
 
-def _releases(data: Any) -> ReleasesConfig:
-    p: tuple[str | int, ...] = ("releases",)
-    f = _fields(data, p, {"source": (str, None), "groups": (list, list)})
-    groups = []
-    for i, g in enumerate(f["groups"]):
-        gp = (*p, "groups", i)
-        gf = _fields(
-            g,
-            gp,
-            {
-                "key": (str, _MISSING),
-                "title": (str, _MISSING),
-                "match": (str, None),
-                "reverts": (bool, False),
-                "labels": (list, list),
-            },
-        )
-        if not re.match(r"^[a-z0-9_-]+$", gf["key"]):
-            raise Invalid((*gp, "key"), "lower-case letters, digits, - and _ only")
-        _regex(gf["match"], (*gp, "match"))
-        gf["labels"] = tuple(
-            label_name(_check_type(v, str, (*gp, "labels", j)), (*gp, "labels", j))
-            for j, v in enumerate(gf["labels"])
-        )
-        groups.append(GroupConfig(**gf))
-    return ReleasesConfig(source=f["source"], groups=groups)
-
-
 def _build(data: Any) -> BuildConfig:
     f = _fields(data, ("build",), {"check_timeout": (float, 900.0), "log_limit": (int, 200_000)})
     _between(f["check_timeout"], 0, 86400, ("build", "check_timeout"), open_low=True)
     _between(f["log_limit"], 1, 10**9, ("build", "log_limit"))
     return BuildConfig(**f)
-
-
-def _state(data: Any) -> StateConfig:
-    return StateConfig(
-        **_fields(data, ("state",), {"dir": (str, ".shipyard"), "database_url": (str, None)})
-    )
 
 
 def default_parallel() -> int:

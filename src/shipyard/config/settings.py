@@ -1,36 +1,34 @@
 """``Settings``, the validated configuration of one app, and how it is found and loaded.
 
 ``load`` reads ``shipyard.toml`` (the given path, ``SHIPYARD_CONFIG``, or the
-nearest file at or above the working directory); ``parse`` validates a parsed
-document and turns an ``Invalid`` into a ``ConfigError`` naming the bad field.
+nearest file at or above the working directory, as ``quick.read_config`` finds
+it); ``parse`` validates a parsed document and turns an ``Invalid`` into a
+``ConfigError`` naming the bad field.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.config.app import AppConfig, ReleasesConfig, StateConfig, database_url, state_dir
 from shipyard.config.artifacts import ArtifactsConfig, parse_artifacts
 from shipyard.config.forge import ForgeConfig, parse_forge
 from shipyard.config.freezes import FreezeConfig, parse_freezes
 from shipyard.config.links import LinksConfig, check_templates, repository_named, resolve_links
 from shipyard.config.notes import NotesConfig, parse_notes
+from shipyard.config.quick import (
+    CONFIG_NAME,
+    check_sections,
+    config_error,
+    read_config,
+    repo_path,
+)
 from shipyard.config.schema import Invalid, SecretRef
 from shipyard.config.secrets import SecretsConfig, parse_secrets
-from shipyard.config.sections import (
-    SECTIONS,
-    AppConfig,
-    BuildConfig,
-    EnvironmentConfig,
-    ReleasesConfig,
-    StateConfig,
-    default_parallel,
-)
+from shipyard.config.sections import SECTIONS, BuildConfig, EnvironmentConfig, default_parallel
 from shipyard.config.serving import (
     NotifyConfig,
     ScheduleConfig,
@@ -39,9 +37,8 @@ from shipyard.config.serving import (
 )
 from shipyard.config.tracker import TrackerConfig, parse_tracker
 from shipyard.core.links import Links
-from shipyard.errors import ConfigError, NotFound
+from shipyard.errors import NotFound
 
-CONFIG_NAME = "shipyard.toml"
 # Sections kept in modules of their own (they import ``sections``, so are added here).
 ALL_SECTIONS = {
     **SECTIONS,
@@ -86,13 +83,7 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], root: Path) -> Settings:
-        for key in data:
-            if key not in ALL_SECTIONS:
-                raise Invalid((key,), "is not a known section")
-        if "app" not in data:
-            raise Invalid(("app",), "is required")
-        if "environments" not in data:
-            raise Invalid(("environments",), "is required")
+        check_sections(data)
         values = {key: ALL_SECTIONS[key](value) for key, value in data.items()}
         if "checks" in values:
             checks = values.pop("checks")
@@ -140,17 +131,15 @@ class Settings:
 
     @property
     def repo_path(self) -> Path:
-        return (self.root / self.app.repo).resolve()
+        return repo_path(self.root, self.app.repo)
 
     @property
     def state_dir(self) -> Path:
-        override = os.environ.get("SHIPYARD_STATE_DIR")
-        return _resolved(self.root, override or self.state.dir)
+        return state_dir(self.root, self.state)
 
     @property
     def database_url(self) -> str:
-        url = os.environ.get("SHIPYARD_DATABASE_URL") or self.state.database_url
-        return url or f"sqlite:///{self.state_dir / 'shipyard.db'}"
+        return database_url(self.root, self.state)
 
     @property
     def secret_env_names(self) -> frozenset[str]:
@@ -197,45 +186,15 @@ def links_of(settings: Settings) -> Links:
     return resolve_links(settings.links, repository_of(settings))
 
 
-@functools.lru_cache(maxsize=4096)
-def _resolved(root: Path, relative: str) -> Path:
-    """``root / relative`` resolved; remembered, as views ask for it on every request."""
-    return (root / relative).resolve()
-
-
 def parse(data: Mapping[str, Any], *, root: Path, source: str = CONFIG_NAME) -> Settings:
     """Validate a parsed TOML document; raise ConfigError naming the bad field."""
     try:
         return Settings.from_dict(data, root)
     except Invalid as exc:
-        where = " -> ".join(str(p) for p in exc.path)
-        raise ConfigError(f"{source}: {where}: {exc.message}", field=where) from None
-
-
-def find_config(start: Path) -> Path | None:
-    """The nearest shipyard.toml at or above ``start``."""
-    for d in (start, *start.parents):
-        candidate = d / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+        raise config_error(exc, source) from None
 
 
 def load(path: Path | None = None, *, cwd: Path | None = None) -> Settings:
     """Load the configuration: ``path``, ``SHIPYARD_CONFIG``, or the nearest file."""
-    if path is None and os.environ.get("SHIPYARD_CONFIG"):
-        path = Path(os.environ["SHIPYARD_CONFIG"])
-    if path is None:
-        start = (cwd or Path.cwd()).resolve()
-        path = find_config(start)
-        if path is None:
-            raise ConfigError(f"no {CONFIG_NAME} in {start} or above; run 'shipyard init' first")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    path, data = read_config(path, cwd=cwd)
     return parse(data, root=path.parent.resolve(), source=path.name)

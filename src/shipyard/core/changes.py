@@ -23,11 +23,19 @@ when the title names no key).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, NamedTuple, Protocol
 
-from shipyard.core.tickets import DEFAULT_SOURCES, Finder, KeySources, change_keys, ticket_finder
+from shipyard.core.tickets import (
+    DEFAULT_SOURCES,
+    Finder,
+    KeySources,
+    change_keys,
+    ticket_finder,
+    ticket_hint,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +122,8 @@ def iter_changes(
     lookup for the merged branches; the parsed commits of the range are held in
     memory between the two.
     """
-    find = _Reader(ticket_finder(tuple(prefixes)), sources)
+    keys = _reader(ticket_finder(tuple(prefixes)), sources)
+    hint = ticket_hint(tuple(prefixes))  # half the messages name no key: skip their parts
     make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
     changes: list[Change] = []
     # Merges wait for their PR author: (index in changes, second parent).
@@ -123,8 +132,9 @@ def iter_changes(
         is_merge = " " in parents
         if is_merge:
             merges.append((len(changes), parents.split(" ", 2)[1]))
-        title, *facts = _parse(message, is_merge, find)
-        changes.append(make(Change, (sha, title, name, email, *facts, int(epoch), (), None)))
+        changes.append(
+            make(Change, _fields(sha, name, email, epoch, message, is_merge, keys, hint))
+        )
     if merges:
         authors = repo.authors_of([m[1] for m in merges])
         for i, second in merges:
@@ -141,36 +151,48 @@ def classify(
     sources: KeySources = DEFAULT_SOURCES,
 ) -> Change:
     """The change ``commit`` stands for; ``pr_author`` is the merged branch's (name, email)."""
-    parsed = _parse(commit.message, len(commit.parents) > 1, _Reader(find, sources))
     name, email = pr_author or (commit.author_name, commit.author_email)
-    return Change(commit.sha, parsed[0], name, email, *parsed[1:], commit.authored_at)
+    at, merge = commit.authored_at, len(commit.parents) > 1
+    keys = _reader(find, sources)
+    fields = _fields(commit.sha, name, email, at, commit.message, merge, keys, _maybe)
+    return Change._make(fields)
 
 
-# title, pr, kind, tickets, reverts, is_revert, is_rerevert: Change's fields that
-# come from the message alone.
-_Parsed = tuple[str, int | None, ChangeKind, tuple[str, ...], str | None, bool, bool]
+# A change's fields in order (labels and url empty, as git alone leaves them).
+_Fields = tuple[
+    str, str, str, str, int | None, ChangeKind, tuple[str, ...], str | None, bool, bool, int,
+    tuple[str, ...], None,
+]  # fmt: skip
+_Keys = Callable[[str, str, str], tuple[str, ...]]
 
 
-class _Reader:
-    """The keys of a message's parts: one finder and where keys are read from."""
-
-    __slots__ = ("find", "sources")
-
-    def __init__(self, find: Finder, sources: KeySources) -> None:
-        self.find, self.sources = find, sources
-
-    def __call__(self, title: str, branch: str, body: str) -> tuple[str, ...]:
-        # By default a title with a key ends the search: the body is never read.
-        return change_keys(self.find, title, branch, body, self.sources)
+def _reader(find: Finder, sources: KeySources) -> _Keys:
+    """The keys of a message's parts (title, merged branch, body): ``change_keys`` with one
+    finder and one rule, called without a frame of its own."""
+    # By default a title with a key ends the search: the body is never read.
+    return partial(change_keys, find, sources=sources)
 
 
-def _parse(message: str, is_merge: bool, keys: _Reader) -> _Parsed:
+def _maybe(message: str) -> bool:
+    """The hint of a finder nothing is known of: every message may name a key."""
+    return True
+
+
+def _fields(
+    sha: str,
+    name: str,
+    email: str,
+    epoch: str | int,
+    message: str,
+    is_merge: bool,
+    keys: _Keys,
+    hint: Callable[[str], bool],
+) -> _Fields:
     # Runs once per commit of the range: cheap string tests guard every regex.
     subject, _, body = message.partition("\n")
     pr: int | None = None
     kind: ChangeKind = "direct"
-    title = subject
-    branch = ""
+    title, branch = subject, ""
     if is_merge:
         kind = "merge"
         if subject.startswith(_MERGE_PREFIX):
@@ -188,10 +210,14 @@ def _parse(message: str, is_merge: bool, keys: _Reader) -> _Parsed:
     reverts = None
     if "This reverts commit " in body and (r := _REVERTS_RE.search(body)):
         reverts = r[1]
-    tickets = keys(title, branch, body)
+    tickets = keys(title, branch, body) if hint(message) else ()
+    reverting, rereverting = reverts is not None, False
     if title.startswith("Re") and (depth := _revert_depth(title)):
-        return title, pr, kind, tickets, reverts, depth % 2 == 1, depth % 2 == 0
-    return title, pr, kind, tickets, reverts, reverts is not None, False
+        reverting, rereverting = depth % 2 == 1, depth % 2 == 0
+    return (
+        sha, title, name, email, pr, kind, tickets, reverts, reverting, rereverting,
+        int(epoch), (), None,
+    )  # fmt: skip
 
 
 def _revert_depth(title: str) -> int:

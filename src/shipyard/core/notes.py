@@ -166,26 +166,26 @@ def build_notes(
     ``statuses`` maps ticket keys to QA statuses; a ticket missing from it shows
     "not seen by QA yet". A change no rule takes goes to a trailing "Other changes".
     """
-    rules = list(groups)
-    if not any(r.catch_all for r in rules):
-        rules.append(_OTHER)
-    buckets: list[list[Change]] = [[] for _ in rules]
-    pairs = list(zip(rules, buckets, strict=True))
-    plan = [_step(rule, bucket) for rule, bucket in pairs]
+    pairs, plan = _plan(groups)
     by_ticket: dict[str, list[Change]] = {}
     excluded = 0
     is_excluded = AuthorFilter(exclude_authors)
+    # The filter's answer per (name, email), looked up here without a call per change.
+    answers: dict[tuple[str, str], bool] = {}
     for change in changes:  # once per change of the range: keep it lean
-        if is_excluded(change.author, change.author_email):
+        who = (change.author, change.author_email)
+        if (hit := answers.get(who)) is None:
+            hit = answers[who] = is_excluded(*who)
+        if hit:
             excluded += 1
             continue
         title = change.title
-        for search, rule, bucket in plan:
+        for search, test, bucket in plan:
             if search is not None:
                 if search(title):
                     bucket.append(change)
                     break
-            elif rule is None or rule.matches(change):
+            elif test is None or test(change):
                 bucket.append(change)
                 break
         for ticket in change.tickets:
@@ -194,27 +194,43 @@ def build_notes(
             else:
                 listed.append(change)
 
-    sections = _sections(pairs)
     known = statuses or {}
     tickets = tuple(
         TicketLine(key, known.get(key, NOT_SEEN), tuple(by_ticket[key]))
         for key in sorted(by_ticket, key=ticket_sort_key)
     )
-    return Notes(sections, tickets, excluded)
+    return Notes(_sections(pairs), tickets, excluded)
 
 
-_Step = tuple[Callable[[str], object] | None, GroupRule | None, list[Change]]
+def _plan(groups: Sequence[GroupRule]) -> tuple[list[tuple[GroupRule, list[Change]]], list[_Step]]:
+    """Each rule (and a trailing "Other changes" if none takes everything) with its
+    bucket, and how :func:`build_notes` tests them in order."""
+    rules = list(groups)
+    if not any(r.catch_all for r in rules):
+        rules.append(_OTHER)
+    pairs: list[tuple[GroupRule, list[Change]]] = [(rule, []) for rule in rules]
+    return pairs, [_step(rule, bucket) for rule, bucket in pairs]
+
+
+_Step = tuple[Callable[[str], object] | None, Callable[[Change], bool] | None, list[Change]]
 
 
 def _step(rule: GroupRule, bucket: list[Change]) -> _Step:
     """How :func:`build_notes` tests ``rule``: ``(search, None, bucket)`` for a rule
     that only searches the title, ``(None, None, bucket)`` for a catch-all, ``(None,
-    rule, bucket)`` for anything else (``rule.matches``)."""
+    test, bucket)`` for anything else (``test(change)``)."""
     if rule.catch_all:
         return None, None, bucket
     if rule.search is not None and not rule.reverts and not rule.labels:
-        return rule.search, rule, bucket
-    return None, rule, bucket
+        return rule.search, None, bucket
+    if rule.reverts and rule.search is None and not rule.labels:
+        return None, _reverting, bucket
+    return None, rule.matches, bucket
+
+
+def _reverting(change: Change) -> bool:
+    """``GroupRule("reverts", ..., reverts=True).matches``, without its other tests."""
+    return change.is_revert or change.is_rerevert
 
 
 def _sections(pairs: Sequence[tuple[GroupRule, list[Change]]]) -> tuple[Section, ...]:
@@ -238,7 +254,7 @@ def render_markdown(notes: Notes, *, title: str, range_label: str) -> str:
     out = [f"# {title}", "", f"{range_label}: {_summary(notes)}", ""]
     for section in notes.sections:
         out += [f"## {section.title}", ""]
-        out += [_change_line(c) for c in section.changes]
+        out += _change_lines(section.changes)
         out.append("")
     out += ["## QA", ""]
     if notes.tickets:
@@ -266,15 +282,17 @@ def _ref(c: Change) -> str:
     return c.sha[:10] if c.pr is None else f"#{c.pr}"
 
 
-def _change_line(c: Change) -> str:
-    ref = c.sha[:10] if c.pr is None else f"#{c.pr}"
-    if c.url is not None:
-        line = f"- {c.title} ([{ref}]({c.url})) by @{c.author}"
-    else:
-        line = f"- {c.title} ({ref}) by {c.author}"
-    if c.tickets:
-        return f"{line} · {', '.join(c.tickets)}"
-    return line
+def _change_lines(changes: Iterable[Change]) -> list[str]:
+    """One line per change: ``- Title (#12) by Bob · MNTOR-1``, or with the PR's link."""
+    lines = []
+    for c in changes:  # once per change of the range: one frame for them all
+        ref = c.sha[:10] if c.pr is None else f"#{c.pr}"
+        if c.url is not None:
+            line = f"- {c.title} ([{ref}]({c.url})) by @{c.author}"
+        else:
+            line = f"- {c.title} ({ref}) by {c.author}"
+        lines.append(f"{line} · {', '.join(c.tickets)}" if c.tickets else line)
+    return lines
 
 
 def _cell(text: str) -> str:

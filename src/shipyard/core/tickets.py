@@ -48,7 +48,7 @@ def ticket_finder(prefixes: tuple[str, ...]) -> Finder:
     other = re.IGNORECASE | re.ASCII
     other_strict = re.compile(rf"(?<![A-Za-z0-9]){key}", other).findall
     other_loose = re.compile(key, other).findall
-    literals = tuple(f"{p}-" for p in prefixes)
+    literals = _literals(prefixes)
     # Some prefix in the upper-cased text right after an ASCII letter or digit.
     glued = re.compile(rf"[A-Za-z0-9](?:{alternation})-").search
 
@@ -69,6 +69,29 @@ def ticket_finder(prefixes: tuple[str, ...]) -> Finder:
         return tuple(dict.fromkeys(_split(keys)))
 
     return find
+
+
+def _literals(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """What every key of ``prefixes`` holds once upper-cased: ``MNTOR-``."""
+    return tuple(dict.fromkeys(f"{p.upper()}-" for p in prefixes))
+
+
+@lru_cache(maxsize=32)
+def ticket_hint(prefixes: tuple[str, ...]) -> Callable[[str], bool]:
+    """A quick test of a whole message: False means :func:`ticket_finder`'s finder finds
+    no key in it, nor in any part of it (its title, branch or body)."""
+    # The finder's own first test, on the whole text: upper-casing maps each character
+    # on its own, so a part's upper-cased text lies within the whole's.
+    literals = _literals(prefixes)
+    if len(literals) == 1:
+        (only,) = literals
+        return lambda text: only in text.upper()
+
+    def hint(text: str) -> bool:
+        upper = text.upper()
+        return any(literal in upper for literal in literals)
+
+    return hint
 
 
 def _split(keys: list[str]) -> list[str]:

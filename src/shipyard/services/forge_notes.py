@@ -23,6 +23,7 @@ from shipyard.errors import ShipyardError
 if TYPE_CHECKING:
     from shipyard.adapters.forge import Forge, PullRequest
     from shipyard.config import Settings
+    from shipyard.config.quick import NotesSettings
 
 Warn = Callable[[str], None]
 
@@ -62,7 +63,7 @@ def _with(change: Change, pr: PullRequest | None) -> Change:
     return change._replace(title=pr.title, author=pr.author, labels=pr.labels, url=pr.url)
 
 
-def configured_groups(settings: Settings) -> list[GroupRule]:
+def configured_groups(settings: Settings | NotesSettings) -> list[GroupRule]:
     """The notes' rules: ``[notes] groups`` (by label) first, then ``[[releases.groups]]``
     (or the default title rules)."""
     rules = label_rules(settings.notes.groups)

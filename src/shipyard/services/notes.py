@@ -19,24 +19,15 @@ from shipyard.adapters.git.repo import GitRepo
 from shipyard.core.changes import iter_changes
 from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, build_notes, render_json, render_markdown
 from shipyard.core.tickets import DEFAULT_SOURCES, KeySources
-from shipyard.errors import GitError
+from shipyard.services.notes_range import split_range
 
 if TYPE_CHECKING:
     from shipyard.adapters.forge import Forge
     from shipyard.config import Settings
+    from shipyard.config.quick import NotesSettings
     from shipyard.services.context import Context
 
 NotesFormat = Literal["markdown", "json"]
-
-
-def split_range(rng: str) -> tuple[str | None, str]:
-    """``"A..B"`` -> ``("A", "B")``; ``"B"`` -> ``(None, "B")``; an empty side means HEAD."""
-    if "..." in rng:
-        raise GitError(f"unsupported range {rng!r}: use A..B")
-    since, sep, until = rng.partition("..")
-    if not sep:
-        return None, rng.strip() or "HEAD"
-    return since.strip() or "HEAD", until.strip() or "HEAD"
 
 
 def previous_release(repo: GitRepo, until_sha: str) -> str | None:
@@ -123,7 +114,7 @@ def render_range(
 
 
 def render_configured(
-    settings: Settings,
+    settings: Settings | NotesSettings,
     rng: str,
     *,
     statuses: Mapping[str, str] | None,
@@ -132,7 +123,8 @@ def render_configured(
     warn: Callable[[str], None] | None = None,
 ) -> str:
     """``render_range`` with the app's ticket rules, excluded authors and groups from its
-    settings; ``forge`` (the app's, when ``[forge]`` names one) describes the PRs."""
+    settings (all of them, or the few ``config.quick.load_notes`` reads); ``forge`` (the
+    app's, when ``[forge]`` names one) describes the PRs."""
     from shipyard.services.forge_notes import configured_groups  # small: core only
 
     return render_range(

@@ -10,10 +10,10 @@ shortly after the log ends instead of one whole lookup after it.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
+from shipyard.adapters.git.ahead import Process, spawn
 from shipyard.errors import NotFound
 
 Authors = dict[str, tuple[str, str]]
@@ -59,7 +59,7 @@ class MergeAuthors:
         self._argv, self._env = argv, env
         self._pending: list[str] = []
         self._batch = _FIRST_BATCH
-        self._runs: list[tuple[subprocess.Popen[bytes], BinaryIO, list[str]]] = []
+        self._runs: list[tuple[Process, BinaryIO, list[str]]] = []
         self._unasked: list[str] = []  # git could not be started for these
 
     def add_parents(self, parents: Iterable[str]) -> None:
@@ -79,10 +79,7 @@ class MergeAuthors:
         try:
             stdin.write(("\n".join(shas) + "\n--\n").encode())
             stdin.seek(0)
-            proc = subprocess.Popen(
-                [*self._argv, *_FORMAT], stdin=stdin, stdout=out,
-                stderr=subprocess.DEVNULL, env=self._env,
-            )  # fmt: skip
+            proc = spawn([*self._argv, *_FORMAT], self._env, stdin.fileno(), out.fileno())
         except OSError:
             out.close()
             self._unasked += shas  # result() asks again, and says why if it fails

@@ -14,38 +14,31 @@ revision or tag), each with a one-line message; no ``OSError`` or
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from shipyard.adapters.git.ahead import (
+    LOG_FIELDS,
+    git_argv,
+    git_env,
+    log_args,
+    range_revisions,
+    safe_ref,
+)
 from shipyard.adapters.git.authors import MergeAuthors, log_authors
 from shipyard.adapters.git.memo import Memo, is_full_sha
 from shipyard.adapters.git.stream import reap, stream_fields
 from shipyard.core.changes import CommitInfo
 from shipyard.errors import GitError, NotFound
 
-# One record per commit, fields separated by NUL, records terminated by NUL (-z).
-# A commit message cannot contain NUL, so the stream splits cleanly.
-_LOG_FORMAT = "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%B"
-_LOG_FIELDS = 6
-
-# Settings a user's config could set that would change what we parse.
-_CONFIG = (
-    "-c",
-    "log.showSignature=false",
-    "-c",
-    "core.quotePath=false",
-    "-c",
-    "i18n.logOutputEncoding=UTF-8",
-)
-# Inherited from a hook or a parent git process, these would point git at
-# another repository than the one we were given.
-_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX")
+if TYPE_CHECKING:
+    import subprocess
 
 
 def _check_ref(ref: str) -> str:
     """Refuse a ref git would read as an option, or that cannot be a ref at all."""
-    if not ref or ref.startswith("-") or any(c in ref for c in "\0\n\r"):
+    if not safe_ref(ref):
         raise NotFound(f"unknown revision: {ref!r}")
     return ref
 
@@ -73,13 +66,7 @@ class GitRepo:
         self.path = Path(path)
         self._merge_authors = merge_authors
         self._merges: MergeAuthors | None = None
-        env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
-        env["GIT_TERMINAL_PROMPT"] = "0"
-        env["LC_ALL"] = "C"  # git's messages, which we pass on, in one language
-        # Git flushes after every record when writing to a pipe unless told not
-        # to; fully buffered output makes `git log` through a pipe ~2x faster.
-        env["GIT_FLUSH"] = "0"
-        self._env = env
+        self._env = git_env(os.environ)
         self.memo = Memo()  # answers about full SHAs, which never change
         if not self.path.is_dir():
             raise GitError(f"not a git repository: {self.path}")
@@ -94,11 +81,13 @@ class GitRepo:
     # -- running git -------------------------------------------------------
 
     def _argv(self, args: Sequence[str]) -> list[str]:
-        return ["git", "-C", str(self.path), *_CONFIG, *args]
+        return git_argv(str(self.path), args)
 
     def _exec(
         self, args: Sequence[str], input: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        import subprocess  # not at import: ``shipyard notes A..B`` runs none of these
+
         try:
             return subprocess.run(
                 self._argv(args),
@@ -218,14 +207,8 @@ class GitRepo:
         email, author epoch as text, message)``. With ``grep``, only commits whose
         message holds every one of those strings, in any case.
         """
-        args = ["log", "-z", "--encoding=UTF-8", _LOG_FORMAT]
-        if first_parent:
-            args.append("--first-parent")
-        if limit is not None:
-            args.append(f"--max-count={limit}")
-        if grep:
-            args += ["--all-match", "-i", "-F", *(f"--grep={g}" for g in grep)]
-        args += [*_range(since, until), "--"]
+        revisions = _range(since, until)
+        args = log_args(revisions, first_parent=first_parent, limit=limit, grep=grep)
 
         def fail(code: int, stderr: str) -> Exception:
             return self._log_error(args, code, stderr)
@@ -234,10 +217,10 @@ class GitRepo:
         if first_parent and self._merge_authors:
             self._merges, merges = None, MergeAuthors(self._argv([]), self._env)
         try:
-            for f in stream_fields(self._argv(args), self._env, _LOG_FIELDS, fail):
+            for f in stream_fields(self._argv(args), self._env, LOG_FIELDS, fail):
                 if merges is not None:
-                    merges.add_parents(f[1::_LOG_FIELDS])
-                messages = [m[:-1] if m.endswith("\n") else m for m in f[5::_LOG_FIELDS]]
+                    merges.add_parents(f[1::LOG_FIELDS])
+                messages = [m[:-1] if m.endswith("\n") else m for m in f[5::LOG_FIELDS]]
                 yield from zip(f[0::6], f[1::6], f[2::6], f[3::6], f[4::6], messages, strict=True)
         except BaseException:  # git failed, or the caller stopped early: no answers wanted
             if merges is not None:
@@ -340,6 +323,8 @@ class GitRepo:
         dest.mkdir(parents=True, exist_ok=True)
         args = ["archive", "--format=tar", target]
         try:
+            import subprocess
+
             proc = subprocess.Popen(
                 self._argv(args),
                 stdin=subprocess.DEVNULL,
@@ -373,6 +358,4 @@ class GitRepo:
 
 
 def _range(since: str | None, until: str) -> list[str]:
-    if since is None:
-        return [_check_ref(until)]
-    return [_check_ref(until), f"^{_check_ref(since)}"]
+    return range_revisions(None if since is None else _check_ref(since), _check_ref(until))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import codecs
-import subprocess
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
+from shipyard.adapters.git.ahead import Started, take
 from shipyard.errors import GitError
+
+if TYPE_CHECKING:
+    import subprocess
 
 _READ_SIZE = 1 << 16
 
@@ -17,21 +21,12 @@ def stream_fields(
     """Run ``argv`` and yield its NUL-separated output in batches of whole records.
 
     Reads the pipe a chunk at a time, so memory stays flat however long the
-    history is; each batch holds a multiple of ``nfields`` fields. If git fails,
+    history is (a log ``ahead.start_log`` started for the same command is read instead
+    of starting another); each batch holds a multiple of ``nfields`` fields. If git fails,
     raises ``fail(exit code, stderr)`` once its output is read; stopping early
     stops git.
     """
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            bufsize=0,
-        )
-    except OSError as exc:
-        raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+    proc = take(argv, env) or _popen(argv, env)  # the same command started ahead, if any
     assert proc.stdout is not None and proc.stderr is not None
     decode = codecs.getincrementaldecoder("utf-8")("replace").decode
     fields: list[str] = []
@@ -53,7 +48,23 @@ def stream_fields(
         raise fail(code, stderr)
 
 
-def reap(proc: subprocess.Popen[bytes]) -> None:
+def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    import subprocess  # not before: a log started ahead needs none of it
+
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+        )
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+
+
+def reap(proc: subprocess.Popen[bytes] | Started) -> None:
     """Close a git process's pipes, killing it if it still runs, and wait for it."""
     if proc.stdout is not None:
         proc.stdout.close()
