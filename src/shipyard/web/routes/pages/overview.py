@@ -7,16 +7,20 @@ one page, never the other 950.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
+from shipyard.core.permissions import may
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.web import session as sessions
-from shipyard.web.deps import fleet_of
+from shipyard.web.deps import Principal, fleet_of, roles_of
 from shipyard.web.routes.pages.common import page, render
+from shipyard.web.routes.pages.overview_rows import RowsCache
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -70,10 +74,29 @@ def overview(request: Request, q: str = "", number: str = Query("1", alias="page
         who,
         s.csrf,
         apps=apps,
+        rows=_rows(request, who, apps),
         pager=pager,
         q=q.strip(),
         everything=len(fleet.apps),
     )
+
+
+def _rows(request: Request, who: Principal, apps: list[AppRows]) -> list[Markup]:
+    """Each app's rows, rendered (or reused: see ``overview_rows``)."""
+    cache: RowsCache | None = getattr(request.app.state, "overview_rows", None)
+    if cache is None:  # one per server: its settings decide the rows' links
+        cache = request.app.state.overview_rows = RowsCache()
+    fleet, now = fleet_of(request), datetime.now(UTC)
+    return [
+        cache.html(
+            fleet.settings(a.name),
+            a.rows,
+            a.error,
+            may(who.role, "deploy", roles_of(request, a.name)),
+            now,
+        )
+        for a in apps
+    ]
 
 
 def _one(ctx: Context) -> AppRows:
