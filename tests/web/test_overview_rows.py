@@ -4,14 +4,18 @@ decides their links, and unchanged rows come out the same."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_pages import Clients, log_in, run
-from test_pages_fleet import three_apps
+from test_pages_fleet import apps_on, three_apps
 
 from conftest import Project
 from shipyard.config import load
@@ -89,3 +93,36 @@ def test_the_same_rows_are_reused_until_what_they_show_changes(
     assert 'href="/apps/monitor/promote"' in changed["role"]
     assert "git: no such ref" in changed["error"]
     assert all(html != first for html in changed.values())
+
+
+def test_at_most_two_pages_are_worked_on_at_once(
+    fleet: dict[str, Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard.services import status as views
+    from shipyard.web.routes.pages import overview
+
+    real, lock = views.statuses, threading.Lock()
+    now, most = [0], [0]
+
+    def held(ctxs: Any) -> Any:  # the real read, held up a little to overlap
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            time.sleep(0.2)
+            return real(ctxs)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(views, "statuses", held)
+
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        vic = c["vic"]
+        await log_in(vic, t["vic"], "/apps/monitor")
+        pages = await asyncio.gather(*(vic.get("/apps") for _ in range(6)))
+        assert [p.status_code for p in pages] == [200] * 6
+        assert all(apps_on(p.text) == ["monitor", "billing", "search"] for p in pages)
+        assert most[0] == overview.AT_ONCE == 2
+
+    run(fleet["monitor"], body)
