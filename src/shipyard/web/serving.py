@@ -15,9 +15,10 @@ finishes) and exits. A worker ends with its parent, even a parent killed with
 ``kill -9``.
 
 Each worker has its own caches: who a token is (forgotten on every worker at once
-when access ends, through the users stamp, see ``web.principals``) and instance
+when access ends, through the users stamp, see ``web.principals``), instance
 health (at most ``services.health.TTL`` seconds old on a worker that did not run
-the deployment).
+the deployment) and the overview's rendered rows (reused only while what they show
+is equal, see ``web.routes.pages.overview_rows``).
 """
 
 from __future__ import annotations
