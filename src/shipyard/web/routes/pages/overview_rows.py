@@ -7,9 +7,9 @@ with what it was rendered from: the environments' status as the request read it 
 the database and whether the user may promote, and until when its times ("3 min ago")
 read the same. The HTML is reused only when all of that still holds, so a change made
 by anyone (another worker, the CLI, a server on another host) shows at the next view:
-nothing needs invalidating. The rest of what the rows show (the environments' links, the commits'
-links) comes from the app's settings, which a server keeps for its life. One entry
-per app served.
+nothing needs invalidating. The rest of what the rows show (the environments' and
+the commits' links) comes from the app's settings, which a server keeps for its
+life. One entry per app served.
 """
 
 from __future__ import annotations
