@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shipyard.web.humanize import ago, between, duration, relative
+from shipyard.web.humanize import ago, between, duration, relative, relative_until
 
 NOW = datetime(2024, 9, 3, 12, 0, 0, tzinfo=UTC)
 
@@ -51,3 +51,27 @@ def test_ago_is_a_time_element_exact_on_hover_and_naive_times_are_utc() -> None:
     assert str(ago(None)) == "-"
     assert between(naive, naive + timedelta(seconds=4.2)) == "4.2 s"
     assert between(naive, None) == ""
+
+
+@pytest.mark.parametrize(
+    "age",
+    [0, 3, 9.5, 10, 59.9, 60, 100, 3599, 3600, 7300, 86399, 86400, 90000, 29 * 86400 + 5,
+     -5, -100],
+)  # fmt: skip
+def test_relative_until_says_when_the_text_changes(age: float) -> None:
+    at = NOW - timedelta(seconds=age)
+    until = relative_until(at, NOW)
+    text = relative(at, NOW)
+    if age < 0:  # ahead of now: no promise
+        assert until == NOW
+        return
+    assert until is not None and until > NOW
+    for step in (0.0, 0.25, 0.5, 0.999):  # the same text up to just before ``until``
+        moment = NOW + (until - NOW - timedelta(microseconds=1)) * step
+        assert relative(at, moment) == text, (moment, text)
+    assert relative(at, until) != text
+
+
+def test_a_date_never_changes() -> None:
+    at = NOW - timedelta(days=30)
+    assert relative(at, NOW) == "2024-08-04" and relative_until(at, NOW) is None

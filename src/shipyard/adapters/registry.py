@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shipyard.config.adapters import KINDS, adapter_names, registered_entry_points
+from shipyard.config.adapters import KINDS, adapter_names, loaded, registered_entry_points
 from shipyard.errors import ConfigError
 
 __all__ = ["KINDS", "build", "factory", "names"]
@@ -41,6 +41,14 @@ def names(kind: str) -> tuple[str, ...]:
 
 def factory(kind: str, name: str, field: str) -> Callable[..., Any]:
     """The factory registered as ``kind.name``; ``field`` is the config path that chose it."""
+    done = loaded()
+    found = done.get((kind, name))
+    if found is None:
+        found = done[(kind, name)] = _load(kind, name, field)
+    return found
+
+
+def _load(kind: str, name: str, field: str) -> Callable[..., Any]:
     if kind not in KINDS:
         raise ConfigError(f"{field}: unknown adapter kind {kind!r}; known: {', '.join(KINDS)}")
     found = [ep for ep in registered_entry_points() if ep.name == f"{kind}.{name}"]

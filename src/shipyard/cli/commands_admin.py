@@ -164,6 +164,7 @@ def serve(
     from shipyard.config.serving import MAX_WORKERS
     from shipyard.web.app import create_app
     from shipyard.web.logs import configure
+    from shipyard.web.serving import settle_heap
 
     if workers is not None and not 1 <= workers <= MAX_WORKERS:
         raise ShipyardError(f"--workers must be 1 to {MAX_WORKERS}, not {workers}")
@@ -178,6 +179,7 @@ def serve(
     # stopping signal once it returns, so anything left for afterwards would be cut short.
     app = create_app(settings, store=store, apps=apps, schedule=not no_schedule)
     configure(scrubber=app.state.scrubber)  # the one the server adds approved secrets to
+    settle_heap()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 

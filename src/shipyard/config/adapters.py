@@ -9,8 +9,9 @@ ones when it is not); ``shipyard.adapters.registry`` loads and builds them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipyard.config.schema import Invalid
 
@@ -69,7 +70,15 @@ def check_name(kind: str, name: str, path: tuple[str | int, ...]) -> str:
     return name
 
 
+@cache
+def loaded() -> dict[tuple[str, str], Callable[..., Any]]:
+    """The factories ``adapters.registry`` has loaded, by (kind, name): kept with the
+    entry points they came from (a view builds an adapter per environment it shows)."""
+    return {}
+
+
 def forget() -> None:
     """Read the entry points again at the next look-up (after installing a package)."""
     registered_entry_points.cache_clear()
     _registered.cache_clear()
+    loaded.cache_clear()

@@ -6,7 +6,7 @@ on hover) and ``datetime`` are exact, so a page stays precise without being busy
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
@@ -15,19 +15,42 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
+JUST_NOW = 10  # seconds
+# Each unit from the age it starts at; past 30 days, the date.
+STEPS = ((86400 * 30, ""), (86400, "day"), (3600, "h"), (60, "min"), (1, "s"))
+
+
 def relative(at: datetime, now: datetime) -> str:
     """``at`` seen from ``now``: "just now", "5 min ago", "in 2 h", "3 days ago", a date."""
     seconds = (_utc(now) - _utc(at)).total_seconds()
     ahead, seconds = seconds < 0, abs(seconds)
-    if seconds < 10:
+    if seconds < JUST_NOW:
         return "just now"
-    steps = ((86400 * 30, ""), (86400, "day"), (3600, "h"), (60, "min"), (1, "s"))
-    size, unit = next((size, unit) for size, unit in steps if seconds >= size)
+    size, unit = next((size, unit) for size, unit in STEPS if seconds >= size)
     if not unit:
         return _utc(at).strftime("%Y-%m-%d")
     n = int(seconds // size)
     text = f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
     return f"in {text}" if ahead else f"{text} ago"
+
+
+def relative_until(at: datetime, now: datetime) -> datetime | None:
+    """The first moment after ``now`` when ``relative(at, ...)`` says something else than
+    at ``now``; None when it never will (a date). A time ahead of ``now`` is ``now``:
+    clocks apart, rare, not worth a promise.
+
+    Example: 100 s after ``at`` it says "1 min ago", until 120 s after ``at``."""
+    at = _utc(at)
+    seconds = (_utc(now) - at).total_seconds()
+    if seconds < 0:
+        return _utc(now)
+    if seconds < JUST_NOW:
+        return at + timedelta(seconds=JUST_NOW)
+    size, unit = next((size, unit) for size, unit in STEPS if seconds >= size)
+    if not unit:
+        return None
+    # Each unit ends where the next begins, at a multiple of its size: the count goes up.
+    return at + timedelta(seconds=(seconds // size + 1) * size)
 
 
 def duration(seconds: float | None) -> str:

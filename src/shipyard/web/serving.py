@@ -15,15 +15,17 @@ finishes) and exits. A worker ends with its parent, even a parent killed with
 ``kill -9``.
 
 Each worker has its own caches: who a token is (forgotten on every worker at once
-when access ends, through the users stamp, see ``web.principals``) and instance
+when access ends, through the users stamp, see ``web.principals``), instance
 health (at most ``services.health.TTL`` seconds old on a worker that did not run
-the deployment).
+the deployment) and the overview's rendered rows (reused only while what they show
+is equal, see ``web.routes.pages.overview_rows``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -58,7 +60,27 @@ class WorkerApp:
         settings = load(cwd=Path(self.cwd))
         app = create_app(settings, apps=load_fleet(settings), schedule=False, recover=False)
         configure(scrubber=app.state.scrubber)
+        settle_heap()
         return app
+
+
+# Young objects the cyclic collector may gather before it runs (Python's default: 700).
+# A page of 50 apps holds a few thousand at its peak: at 700, each page ran the
+# collector twice, and every few hundred pages a full collection too.
+YOUNG_OBJECTS = 10_000
+
+
+def settle_heap() -> None:
+    """Before a server answers: take what it has built (settings of every app, modules,
+    the store) out of the cyclic collector's sight, and let it run less often.
+
+    A full collection walked all of that: 200,000 objects with 1,000 apps, 110 ms
+    during which the server answered nothing (the overview page's p99 was that pause).
+    Frozen objects are still freed when nothing refers to them; only cycles among them
+    stay."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
 
 
 def _end_with_parent(parent: int) -> None:

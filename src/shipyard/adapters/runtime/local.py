@@ -80,7 +80,8 @@ class LocalRuntime:
     ) -> None:
         self.store = StateStore(state_dir)
         self.host = host
-        self.python = shutil.which(python) or python
+        # A path stays as it is, as which() would leave it: no lookup per runtime built.
+        self.python = python if os.path.isabs(python) else (shutil.which(python) or python)
         self.grace = grace
         self.drain = drain
         self.lock_timeout = lock_timeout

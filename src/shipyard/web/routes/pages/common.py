@@ -82,6 +82,11 @@ def _jinja() -> jinja2.Environment:
     return env
 
 
+def fragment(name: str, **values: Any) -> Markup:
+    """Template ``name`` rendered on its own, to be put into a page as it is."""
+    return Markup(_jinja().get_template(name).render(**values))
+
+
 def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "-"
 

@@ -6,17 +6,24 @@ one page, never the other 950.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
+from shipyard.core.permissions import may
 from shipyard.errors import ShipyardError
 from shipyard.services.context import Context
 from shipyard.web import session as sessions
-from shipyard.web.deps import fleet_of
+from shipyard.web.deps import Principal, fleet_of, roles_of
 from shipyard.web.routes.pages.common import page, render
+from shipyard.web.routes.pages.overview_rows import RowsCache
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -47,9 +54,27 @@ class AppRows:
     error: str = ""
 
 
+# Overview pages worked on at once by one server process. More only fight over the GIL
+# (SQLite hands it over for each row it returns): four at once cost each twice the CPU
+# of one. Two, so that a page held up (a health probe waiting for a hung instance) does
+# not hold up the others.
+AT_ONCE = 2
+
+
 @router.get("/apps")
+async def overview(
+    request: Request, q: str = "", number: str = Query("1", alias="page")
+) -> Response:
+    """The page of apps ``number`` (those whose name contains ``q``), ``AT_ONCE`` at a time."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "overview_limiter", None)
+    if limiter is None:  # made here: it belongs to the server's event loop
+        limiter = request.app.state.overview_limiter = anyio.CapacityLimiter(AT_ONCE)
+    work = functools.partial(_overview, request=request, q=q, number=number)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+
 @page
-def overview(request: Request, q: str = "", number: str = Query("1", alias="page")) -> Response:
+def _overview(request: Request, q: str, number: str) -> Response:
     from shipyard.services.status import statuses
 
     who, s = sessions.require_login(request)
@@ -70,10 +95,29 @@ def overview(request: Request, q: str = "", number: str = Query("1", alias="page
         who,
         s.csrf,
         apps=apps,
+        rows=_rows(request, who, apps),
         pager=pager,
         q=q.strip(),
         everything=len(fleet.apps),
     )
+
+
+def _rows(request: Request, who: Principal, apps: list[AppRows]) -> list[Markup]:
+    """Each app's rows, rendered (or reused: see ``overview_rows``)."""
+    cache: RowsCache | None = getattr(request.app.state, "overview_rows", None)
+    if cache is None:  # one per server: its settings decide the rows' links
+        cache = request.app.state.overview_rows = RowsCache()
+    fleet, now = fleet_of(request), datetime.now(UTC)
+    return [
+        cache.html(
+            fleet.settings(a.name),
+            a.rows,
+            a.error,
+            may(who.role, "deploy", roles_of(request, a.name)),
+            now,
+        )
+        for a in apps
+    ]
 
 
 def _one(ctx: Context) -> AppRows:
