@@ -251,6 +251,16 @@ def test_other_code_or_interpreter_settings_run_cold(app: Project, warm: Warm) -
     assert warm.served() == served
 
 
+def test_long_lived_servers_run_in_the_callers_own_process(app: Project, warm: Warm) -> None:
+    # serve and demo stay in the caller's process tree, cgroup and limits (a systemd unit,
+    # a container): the warm server never runs them.
+    warm.start()
+    served = warm.served()
+    for command in ("serve", "demo"):
+        same(app.run(command, "--help"), app.run(command, "--help", env=warm.env))
+    assert warm.served() == served
+
+
 def test_a_server_whose_code_changed_runs_nothing_and_exits(
     app: Project, warm: Warm, tmp_path: Path
 ) -> None:

@@ -32,6 +32,10 @@ HEADER = 8  # magic + payload length (4 bytes, big-endian)
 # sets the standard streams' encoding, TZ the time module's zone.
 START_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+# Commands that always run in the caller's own process: ``warm`` itself, and the long-lived
+# servers, which must stay in the caller's process tree, cgroup and limits (a systemd unit,
+# a container, a shell's job control) rather than the warm server's.
+COLD_ONLY = ("warm", "serve", "demo")
 
 
 def socket_dir() -> str:
@@ -119,7 +123,7 @@ def socket_path(directory: str, name: str) -> str:
 def run_warm(args: list[str]) -> int | None:
     """The exit code of ``shipyard ARGS`` run by a warm server, or None: no server for
     this code (or anything went wrong before the command started), run it here."""
-    if args[:1] == ["warm"] or os.environ.get("SHIPYARD_WARM") == "off":
+    if (args and args[0] in COLD_ONLY) or os.environ.get("SHIPYARD_WARM") == "off":
         return None
     directory = socket_dir()
     try:
