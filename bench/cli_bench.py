@@ -86,11 +86,18 @@ def _deployments(rows: seed.Rows, count: int) -> None:
         e["current_deployment_id"] = current[e["name"]]
 
 
+def _readable(repo: Path) -> bool:
+    """The cached clone still reads (its shared objects were not moved or removed)."""
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD^{commit}"],
+                          capture_output=True, check=False)  # fmt: skip
+    return done.returncode == 0
+
+
 def build_app(cache: Path, builds: int = BUILDS, deployments: int = DEPLOYMENTS) -> dict[str, Any]:
     """The app's directory (cached): shipyard.toml, repo/, shipyard.db and meta.json."""
     work = cache / f"cli-v{LAYOUT_VERSION}-b{builds}-d{deployments}"
     meta = work / "meta.json"
-    if meta.exists():
+    if meta.exists() and _readable(work / "repo"):
         return dict(json.loads(meta.read_text()), work=str(work))
     from shipyard.store.db import open_store
 

@@ -113,7 +113,8 @@ def make_repo(work: Path, cache: Path, needed: int) -> History:
     else:
         raise SystemExit(f"could not generate {needed} first-parent commits")
     path = work / "repo"
-    _git(work, "clone", "--quiet", "--shared", "--no-checkout", str(source), str(path))
+    # The real path: the clone's alternates outlive a symlinked cache directory's link.
+    _git(work, "clone", "--quiet", "--shared", "--no-checkout", str(source.resolve()), str(path))
     total = int(_git(path, "rev-list", "--count", "--all").strip())
     return History(path, total, changes[::-1])
 
