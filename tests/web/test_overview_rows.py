@@ -126,3 +126,19 @@ def test_at_most_two_pages_are_worked_on_at_once(
         assert most[0] == overview.AT_ONCE == 2
 
     run(fleet["monitor"], body)
+
+
+def test_the_waiting_cell_starts_with_its_text(fleet: dict[str, Project]) -> None:
+    # On a phone each cell shows after its label: whitespace before the text would show as
+    # a space that the other cells do not have.
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        admin = c["admin"]
+        await log_in(admin, t["admin"], "/apps")
+        for page in ("/apps", "/apps/billing"):
+            html = (await admin.get(page)).text
+            cells = re.findall(r'<td data-label="Waiting">(.{0,40})', html, re.S)
+            assert len(cells) == 3, (page, cells)
+            for cell in cells:
+                assert cell[:1] == "<" or cell[:1].isdigit(), (page, cell)
+
+    run(fleet["billing"], body)
