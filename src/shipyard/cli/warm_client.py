@@ -179,14 +179,8 @@ def _request(sock: _socket.socket, path: str, name: str, args: list[str]) -> int
     # Sent: from here on the server may start the command, so this process never runs
     # it as well. It waits for the child's pid, or for the server to close without one
     # (it declined, nothing started): only then is the command run here.
-    sock.settimeout(None)
-    try:
-        reply = _read(sock, 5)
-    except OSError:
-        reply = b""
-    if reply[:1] != b"P":
-        return None
-    return _follow(sock, int.from_bytes(reply[1:], "big", signed=True))
+    pid = _reply(sock, b"P")
+    return None if pid is None else _follow(sock, pid)
 
 
 def _rights(fds: list[int]) -> tuple[int, int, bytes]:
@@ -209,16 +203,24 @@ def _follow(sock: _socket.socket, pid: int) -> int:
 
     for name in FORWARDED:
         _signal.signal(getattr(_signal, name), forward)
+    code = _reply(sock, b"X")
+    if code is None:
+        sys.stderr.write("shipyard: lost the warm server before the command ended\n")
+        return 1
+    return code if code >= 0 else 128 - code
+
+
+def _reply(sock: _socket.socket, kind: bytes) -> int | None:
+    """The number of the server's next reply if it is of ``kind`` (``P``: the child's
+    pid, ``X``: its exit code, negative for a signal), else None (closed, or other)."""
     sock.settimeout(None)
     try:
         reply = _read(sock, 5)
     except OSError:
-        reply = b""
-    if reply[:1] != b"X":
-        sys.stderr.write("shipyard: lost the warm server before the command ended\n")
-        return 1
-    code = int.from_bytes(reply[1:], "big", signed=True)
-    return code if code >= 0 else 128 - code
+        return None
+    if reply[:1] != kind:
+        return None
+    return int.from_bytes(reply[1:], "big", signed=True)
 
 
 def _read(sock: _socket.socket, size: int) -> bytes:
