@@ -33,10 +33,12 @@ def notes(path: Path, rng: str) -> str:
 def test_the_log_started_ahead_is_the_one_read(repo: Path) -> None:
     expected = notes(repo, "2024.09.01..main")
     start_range_log(repo, "2024.09.01..main")
-    assert len(ahead._started) == 1
-    (started,) = ahead._started.values()
+    assert len(ahead._started) == 2  # the log and the list of its merges
+    log, merges = ahead._started.values()
+    assert merges.stdout is not None and log.stdout is not None
     assert notes(repo, "2024.09.01..main") == expected
-    assert ahead._started == {} and started.returncode == 0  # taken, read and reaped
+    assert ahead._started == {}  # taken, read and reaped
+    assert log.returncode == 0 and merges.returncode == 0 and merges.stdout.closed
     assert "29 changes, 29 by excluded authors left out" in expected
 
 

@@ -1,5 +1,6 @@
-"""The merged branches' authors looked up batch by batch while the log streams: the
-same answers as one ``git log --format=%an/%ae`` after it, whatever the commits hold."""
+"""The merged branches' authors looked up from the range's merge list while the log
+streams: the same answers as one ``git log --format=%an/%ae`` after it, whatever the
+commits hold and whatever moved in between."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitfixtures import ALICE, BOB, GitBuilder
-from shipyard.adapters.git import GitRepo, authors
+from shipyard.adapters.git import GitRepo, ahead, authors
 from shipyard.adapters.git.authors import log_authors
 from shipyard.core.changes import iter_changes
 
@@ -68,13 +69,12 @@ def _seconds(repo: GitRepo, since: str) -> list[str]:
     return [parents.split()[1] for _, parents, *_ in records if " " in parents]
 
 
-@pytest.mark.parametrize("batches", [(1024, 4096), (4, 8)])
-def test_streamed_lookup_answers_as_git_log(
-    history: tuple[GitBuilder, list[str]], batches: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("listed_ahead", [False, True])
+def test_lookup_answers_as_git_log(
+    history: tuple[GitBuilder, list[str]], listed_ahead: bool
 ) -> None:
-    """In one batch after the log, or in batches of 4, 8, 8... while it streams."""
-    monkeypatch.setattr(authors, "_FIRST_BATCH", batches[0])
-    monkeypatch.setattr(authors, "_MAX_BATCH", batches[1])
+    """With the merge list started by the reader, or ahead of it as ``shipyard notes``
+    does (``ahead.start_merge_list``, which the reader then takes)."""
     b, (base,) = history
     plain = GitRepo(b.path)
     expected = log_authors(plain.run, _seconds(plain, base))
@@ -82,11 +82,42 @@ def test_streamed_lookup_answers_as_git_log(
     assert ("José Peña", "jose@example.com") in expected.values()  # re-encoded by git
     assert ("Zoë Ångström", "zoe@example.com") in expected.values()
 
-    ahead = GitRepo(b.path, merge_authors=True)
-    seconds = _seconds(ahead, base)
-    assert ahead.authors_of(seconds) == expected
+    if listed_ahead:
+        ahead.start_merge_list(str(b.path), ["main", f"^{base}"])
+        assert len(ahead._started) == 1
+    repo = GitRepo(b.path, merge_authors=True)
+    seconds = _seconds(repo, base)
+    assert ahead._started == {}  # taken, not left running
+    assert repo.authors_of(seconds) == expected
     # The answers were taken once: a second call asks git log again, same answers.
-    assert ahead.authors_of(seconds[:3]) == {s: expected[s] for s in seconds[:3]}
+    assert repo.authors_of(seconds[:3]) == {s: expected[s] for s in seconds[:3]}
+
+
+def test_a_merge_the_list_missed_is_asked_again(tmp_path: Path) -> None:
+    """main moves between the merge list and the log: the new merge's author is still
+    the one git log gives."""
+    b = GitBuilder.init(tmp_path / "repo")
+    base = b.commit("Initial commit")
+    b.pr(1, "MNTOR-1-one", "One", author=BOB)
+    ahead.start_merge_list(str(b.path), ["main", f"^{base}"])
+    (listing,) = ahead._started.values()
+    listing.wait()  # listed before main moves
+    b.pr(2, "MNTOR-2-two", "Two", author=CAROL)
+    repo = GitRepo(b.path, merge_authors=True)
+    changes = list(iter_changes(repo, base, "main", ["MNTOR"]))
+    assert [(c.pr, c.author) for c in changes] == [(2, "Zoë Ångström"), (1, BOB[0])]
+
+
+def test_a_failed_list_leaves_the_answers_to_git_log(
+    history: tuple[GitBuilder, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge list cannot run (git fails): the authors come from one git log after."""
+    b, (base,) = history
+    monkeypatch.setattr(authors, "merge_list_args", lambda revs: ["rev-list", "--no-such-option"])
+    plain = GitRepo(b.path)
+    expected = log_authors(plain.run, _seconds(plain, base))
+    repo = GitRepo(b.path, merge_authors=True)
+    assert repo.authors_of(_seconds(repo, base)) == expected
 
 
 def test_changes_credit_the_same_authors(history: tuple[GitBuilder, list[str]]) -> None:

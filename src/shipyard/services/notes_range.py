@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shipyard.adapters.git.ahead import range_revisions, start_log
+from shipyard.adapters.git.ahead import range_revisions, start_log, start_merge_list
 from shipyard.errors import GitError
 
 
@@ -25,7 +25,8 @@ def split_range(rng: str) -> tuple[str | None, str]:
 
 
 def start_range_log(repo_path: str | os.PathLike[str], rng: str) -> None:
-    """Start the log ``render_range(repo_path, rng)`` will read, for an ``A..B`` range
+    """Start the log ``render_range(repo_path, rng)`` will read and the list of its
+    merges, for an ``A..B`` range
     (``B`` alone first looks for the release before it); a bad range is left for
     ``render_range`` to report."""
     try:
@@ -33,4 +34,6 @@ def start_range_log(repo_path: str | os.PathLike[str], rng: str) -> None:
     except GitError:
         return
     if since is not None:
-        start_log(str(Path(repo_path)), range_revisions(since, until))
+        path, revisions = str(Path(repo_path)), range_revisions(since, until)
+        start_log(path, revisions)
+        start_merge_list(path, revisions)  # whose merged branches' authors it credits

@@ -4,9 +4,11 @@ Every git call shares one command line prefix (:func:`git_argv`) and one environ
 (:func:`git_env`); a log's arguments come from :func:`log_args`. A command that knows
 the first thing it will read is a range's log (``shipyard notes A..B``) starts it with
 :func:`start_log` as soon as it knows the repository, before importing the code that
-parses it: git then runs while Python loads. :func:`take` hands that process to the
-reader (``stream.stream_fields``) when it asks for the very same command; a process
-nobody asks for is stopped by the pipe that closes with the command.
+parses it, and the list of the range's merges with :func:`start_merge_list` (whose
+second parents' authors the notes credit): git then runs while Python loads.
+:func:`take` hands such a process to the reader (``stream.stream_fields``,
+``authors.MergeAuthors``) when it asks for the very same command; a log nobody asks
+for is stopped by the pipe that closes with the command.
 
 Imports nothing but the standard library's lightest modules, so that it runs early.
 """
@@ -17,7 +19,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 # Settings a user's config could set that would change what we parse.
 CONFIG = (
@@ -54,6 +56,12 @@ def safe_ref(ref: str) -> bool:
     return bool(ref) and not ref.startswith("-") and not any(c in ref for c in "\0\n\r")
 
 
+def merge_list_args(revisions: Sequence[str]) -> list[str]:
+    """``git rev-list``'s arguments listing the first-parent merges of ``revisions``, one
+    line each: the merge, then its parents."""
+    return ["rev-list", "--first-parent", "--merges", "--parents", *revisions, "--"]
+
+
 def range_revisions(since: str | None, until: str) -> list[str]:
     """The revisions of ``since..until`` (all of ``until``'s history if since is None)."""
     return [until] if since is None else [until, f"^{since}"]
@@ -87,7 +95,9 @@ class Started:
     def __init__(self, pid: int, stdout: int | None, stderr: int | None, env: dict[str, str]):
         self.pid, self.env = pid, env
         # Unbuffered, as Popen(bufsize=0) reads; closed by the reader (stream.reap).
-        self.stdout = None if stdout is None else open(stdout, "rb", buffering=0)  # noqa: SIM115
+        self.stdout: BinaryIO | None = None
+        if stdout is not None:
+            self.stdout = open(stdout, "rb", buffering=0)  # noqa: SIM115
         self.stderr = None if stderr is None else open(stderr, "rb", buffering=0)  # noqa: SIM115
         self.returncode: int | None = None
 
@@ -118,17 +128,24 @@ class Process(Protocol):
     def kill(self) -> None: ...
 
 
-def spawn(argv: list[str], env: dict[str, str], stdin: int, stdout: int) -> Process:
-    """Start ``argv`` reading ``stdin`` and writing ``stdout`` (descriptors), its stderr
-    discarded; OSError if it cannot be started. Lighter than ``subprocess`` to import."""
+def spawn(argv: list[str], env: dict[str, str], stdin: int | None, stdout: int) -> Process:
+    """Start ``argv`` reading ``stdin`` (nothing if None) and writing ``stdout``
+    (descriptors), its stderr discarded; OSError if it cannot be started. Lighter than
+    ``subprocess`` to import."""
     if not hasattr(os, "posix_spawnp"):  # not a POSIX system
         import subprocess
 
         return subprocess.Popen(
-            argv, stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL, env=env
+            argv,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
     actions = [
-        (os.POSIX_SPAWN_DUP2, stdin, 0),
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
+        if stdin is None
+        else (os.POSIX_SPAWN_DUP2, stdin, 0),
         (os.POSIX_SPAWN_DUP2, stdout, 1),
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
     ]
@@ -170,6 +187,40 @@ def start_log(path: str, revisions: Sequence[str]) -> None:
         os.close(out_w)
         os.close(err_w)
     _started[tuple(argv)] = Started(pid, out_r, err_r, env)
+
+
+def start_merge_list(path: str, revisions: Sequence[str]) -> None:
+    """Start listing the first-parent merges of ``revisions`` (:func:`merge_list_args`)
+    into an anonymous file, for a reader to :func:`take`; like :func:`start_log`, does
+    nothing it cannot do safely."""
+    if not hasattr(os, "posix_spawnp") or not all(safe_ref(r.removeprefix("^")) for r in revisions):
+        return
+    argv = git_argv(path, merge_list_args(revisions))
+    env = git_env(os.environ)
+    out = scratch_file()
+    try:
+        pid = _spawn(argv, env, [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+        ])  # fmt: skip
+    except OSError:
+        out.close()
+        return
+    started = Started(pid, None, None, env)
+    started.stdout = out
+    _started[tuple(argv)] = started
+
+
+def scratch_file() -> BinaryIO:
+    """An anonymous file: in memory on Linux, else a temporary file."""
+    try:
+        fd = os.memfd_create("shipyard-git", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux
+        import tempfile
+
+        return tempfile.TemporaryFile()
+    return open(fd, "w+b")  # closed by its user
 
 
 def _widen(fd: int) -> None:

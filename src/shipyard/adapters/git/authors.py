@@ -1,19 +1,18 @@
 """Who wrote given commits: ``{sha: (author name, author email)}``, as ``%an``/``%ae`` say.
 
 :func:`log_authors` asks one ``git log --no-walk --stdin`` once every SHA is known.
-:class:`MergeAuthors` asks while a first-parent log still streams: the second parents
-of its merges (the tips of the merged branches) go to ``git log --no-walk`` runs
-batch by batch, each running alongside the log, so that the last answers come
-shortly after the log ends instead of one whole lookup after it.
+:class:`MergeAuthors` asks before a first-parent log has been read: ``git rev-list``
+lists the range's merges (a few milliseconds, from the commit-graph), and the second
+parents it names (the tips of the merged branches) go to one ``git log --no-walk``
+that runs alongside the log, so that the answers are there when the log ends.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
-from shipyard.adapters.git.ahead import Process, spawn
+from shipyard.adapters.git.ahead import Process, merge_list_args, scratch_file, spawn, take
 from shipyard.errors import NotFound
 
 Authors = dict[str, tuple[str, str]]
@@ -25,8 +24,6 @@ _FORMAT = [
     "--encoding=UTF-8",
     "--format=%H%x00%an%x00%ae",
 ]
-_FIRST_BATCH = 1024
-_MAX_BATCH = 4096
 
 
 def log_authors(run: Callable[..., str], shas: Sequence[str]) -> Authors:
@@ -46,81 +43,92 @@ def _parse(out: str) -> Authors:
 
 
 class MergeAuthors:
-    """The authors of merged branches, looked up while a first-parent log streams.
+    """The authors of the branches merged in a first-parent range, looked up while its
+    log is read.
 
-    :meth:`add_parents` takes each batch of records' parent lists; the second parent
-    of a merge is the tip of the branch it merged, whose author wrote the change.
-    Every :data:`_FIRST_BATCH`, then twice as many (up to :data:`_MAX_BATCH`), SHAs
-    start one ``git log``; its input and output are anonymous files, so neither it
-    nor the caller ever waits on a pipe. :meth:`result` reads the answers.
+    Made with the range's revisions, it lists the range's merges (or takes the list
+    ``ahead.start_merge_list`` started); once the list is written (:meth:`poll`), one
+    ``git log`` looks up every second parent, its input and output anonymous files, so
+    neither it nor the caller ever waits on a pipe. :meth:`add_parents` takes the log's
+    parent lists: :meth:`result` answers for exactly those merges, asking git again for
+    any the list missed (a ref that moved in between).
     """
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], revisions: Sequence[str]) -> None:
         self._argv, self._env = argv, env
-        self._pending: list[str] = []
-        self._batch = _FIRST_BATCH
-        self._runs: list[tuple[Process, BinaryIO, list[str]]] = []
-        self._unasked: list[str] = []  # git could not be started for these
+        self._wanted: list[str] = []
+        self._runs: list[tuple[Process, BinaryIO]] = []
+        self._listing: tuple[Process, BinaryIO] | None = self._list(revisions)
+
+    def _list(self, revisions: Sequence[str]) -> tuple[Process, BinaryIO] | None:
+        argv = [*self._argv, *merge_list_args(revisions)]
+        started = take(argv, self._env)
+        if started is not None and started.stdout is not None:
+            return started, started.stdout
+        out = scratch_file()
+        try:
+            return spawn(argv, self._env, None, out.fileno()), out
+        except OSError:  # result() asks git log, and says why if it fails
+            out.close()
+            return None
 
     def add_parents(self, parents: Iterable[str]) -> None:
-        self._pending += [p.split(" ", 2)[1] for p in parents if " " in p]
-        if len(self._pending) >= self._batch:
-            self._start()
-            self._batch = min(2 * self._batch, _MAX_BATCH)
+        self._wanted += [p.split(" ", 2)[1] for p in parents if " " in p]
+        if self._listing is not None and self._listing[0].poll() is not None:
+            self._ask()
 
     def end_input(self) -> None:
-        """No more parents: the last batch starts."""
-        if self._pending:
-            self._start()
+        """No more parents: the lookup starts if it has not yet."""
+        if self._listing is not None:
+            self._listing[0].wait()
+            self._ask()
 
-    def _start(self) -> None:
-        shas, self._pending = [s for s in self._pending if s.isalnum()], []
-        stdin, out = _scratch_file(), _scratch_file()
+    def _ask(self) -> None:
+        """Start the lookup of the listed merges' second parents."""
+        assert self._listing is not None
+        (proc, listed), self._listing = self._listing, None
+        with listed:
+            if proc.wait() != 0:
+                return
+            listed.seek(0)
+            lines = listed.read().decode("ascii", "replace").split("\n")
+        shas = [f[2] for line in lines if len(f := line.split(" ", 3)) > 2 and f[2].isalnum()]
+        if not shas:
+            return
+        stdin, out = scratch_file(), scratch_file()
         try:
             stdin.write(("\n".join(shas) + "\n--\n").encode())
             stdin.seek(0)
-            proc = spawn([*self._argv, *_FORMAT], self._env, stdin.fileno(), out.fileno())
+            argv = [*self._argv, *_FORMAT]
+            self._runs.append((spawn(argv, self._env, stdin.fileno(), out.fileno()), out))
         except OSError:
             out.close()
-            self._unasked += shas  # result() asks again, and says why if it fails
-            return
         finally:
             stdin.close()
-        self._runs.append((proc, out, shas))
 
     def result(self, run: Callable[..., str]) -> Authors:
-        """Every SHA's author (``run`` is ``GitRepo.run``, for a batch that failed)."""
+        """Every merged branch's author (``run`` is ``GitRepo.run``, for what the lookup
+        did not answer)."""
         self.end_input()
         found: Authors = {}
-        again = self._unasked
-        for proc, out, shas in self._runs:
+        for proc, out in self._runs:
             with out:
-                if proc.wait() != 0:
-                    again += shas
-                    continue
-                out.seek(0)
-                found.update(_parse(out.read().decode("utf-8", "replace")))
+                if proc.wait() == 0:
+                    out.seek(0)
+                    found.update(_parse(out.read().decode("utf-8", "replace")))
         self._runs = []
+        wanted, self._wanted = self._wanted, []
+        again = [s for s in wanted if s not in found]
         if again:  # git says what is wrong, as one GitError
             found.update(log_authors(run, again))
         return found
 
     def close(self) -> None:
         """Stop the lookups without reading them."""
-        for proc, out, _ in self._runs:
+        running = self._runs + ([self._listing] if self._listing is not None else [])
+        for proc, out in running:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
             out.close()
-        self._runs = []
-
-
-def _scratch_file() -> BinaryIO:
-    """An anonymous file: in memory on Linux, else a temporary file."""
-    try:
-        fd = os.memfd_create("shipyard-git", os.MFD_CLOEXEC)
-    except (AttributeError, OSError):  # not Linux
-        import tempfile
-
-        return tempfile.TemporaryFile()
-    return open(fd, "w+b")  # closed by its user
+        self._runs, self._listing = [], None

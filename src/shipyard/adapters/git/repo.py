@@ -214,8 +214,9 @@ class GitRepo:
             return self._log_error(args, code, stderr)
 
         merges = None
-        if first_parent and self._merge_authors:
-            self._merges, merges = None, MergeAuthors(self._argv([]), self._env)
+        if first_parent and self._merge_authors and limit is None and not grep:
+            self._merges = None
+            merges = MergeAuthors(self._argv([]), self._env, revisions)
         try:
             for f in stream_fields(self._argv(args), self._env, LOG_FIELDS, fail):
                 if merges is not None:
