@@ -4,6 +4,9 @@ directory's privacy, and the key naming a server."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,65 @@ def test_no_server_means_the_command_runs_here(
     assert warm_client.run_warm(["status"]) is None  # not a socket: connect fails
     assert warm_client.run_warm(["warm", "--status"]) is None  # always here
     assert os.listdir(tmp_path / "shipyard") == [f"warm-{warm_client.key()}.sock"]
+
+
+def test_a_command_that_ended_before_the_request_returned_runs_only_once(
+    tmp_path: Path,
+) -> None:
+    """The whole request goes out in one ``sendmsg``; the server runs the command, it
+    ends and the server closes the connection before the client is scheduled again. The
+    client then waits for the answers already sent: it never sends again (a send to the
+    closed connection fails) and never runs the command itself a second time."""
+    path = str(tmp_path / "warm.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    closed = threading.Event()
+
+    def serve() -> None:  # a server whose command takes no time at all
+        conn, _ = listener.accept()
+        with conn:
+            data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+            while len(data) < warm_client.HEADER + int.from_bytes(data[4:8], "big"):
+                data += conn.recv(1 << 16)
+            for fd in fds:
+                os.close(fd)
+            conn.sendall(b"P" + (4242).to_bytes(4, "big") + b"X" + (3).to_bytes(4, "big"))
+        closed.set()
+
+    class Descheduled:
+        """The client's socket, its ``sendmsg`` returning only once the server is done."""
+
+        def __init__(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.again: list[bytes] = []
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.sock, name)
+
+        def sendmsg(self, *args: object) -> int:
+            sent = self.sock.sendmsg(*args)  # type: ignore[arg-type]
+            assert closed.wait(10)
+            return sent
+
+        def sendall(self, data: bytes) -> None:
+            self.again.append(bytes(data))
+            self.sock.sendall(data)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    stops = {
+        s: signal.getsignal(s)
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    }
+    client = Descheduled()
+    try:
+        code = warm_client._request(client, path, "key", ["status"])  # type: ignore[arg-type]
+    finally:
+        for signum, handler in stops.items():  # the client forwards them while it waits
+            signal.signal(signum, handler)
+        client.sock.close()
+        listener.close()
+    server.join(10)
+    assert code == 3  # the command's own exit code: not None, which would run it here
+    assert client.again == []

@@ -171,9 +171,14 @@ def _request(sock: _socket.socket, path: str, name: str, args: list[str]) -> int
         )
         sock.settimeout(10)  # a server that takes no request in 10 s is not working
         sock.connect(path)
-        header = MAGIC_RUN + len(payload).to_bytes(4, "big")
-        sent = sock.sendmsg([header + payload], [_rights([0, 1, 2])])
-        sock.sendall((header + payload)[sent:])
+        message = MAGIC_RUN + len(payload).to_bytes(4, "big") + payload
+        sent = sock.sendmsg([message], [_rights([0, 1, 2])])
+        if sent < len(message):
+            # What is left, if anything: a send that fails has sent nothing more, so the
+            # server never read a whole request and started nothing. Never a send once
+            # the whole request is out: the command may already have run and the server
+            # closed the connection, and a failed send must not run it here again.
+            sock.sendall(message[sent:])
     except OSError:
         return None
     # Sent: from here on the server may start the command, so this process never runs
