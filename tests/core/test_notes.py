@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -144,42 +143,6 @@ def test_excluded_authors_are_counted_not_listed() -> None:
     assert keys(notes) == {"features": ["Add thing"]}
     assert notes.excluded == 2
     assert [t.key for t in notes.tickets] == ["MNTOR-1"]  # an excluded change adds no ticket
-
-
-def test_credits_decide_who_wrote_a_change_and_so_what_is_left_out() -> None:
-    """Grouped as they come, credited at the end (``ChangeStream``): a merge whose branch
-    a bot wrote is left out with its ticket, one credited to a person stays, and the
-    notes are those of the credited changes."""
-    merge_by_bot = change("Bump x from 1 to 2", pr=3, author="Ana Merger", tickets=("MNTOR-9",))
-    merge_by_bob = change("Add y", pr=4, author="Ana Merger", tickets=("MNTOR-1", "MNTOR-9"))
-    direct = change("Fix z", pr=None, author="Cy Dev", tickets=("MNTOR-2",))
-    credits = {0: ("dependabot[bot]", "bot@example.com"), 1: ("Bob Roe", "bob@example.com")}
-    asked: list[bool] = []
-
-    def credit() -> dict[int, tuple[str, str]]:
-        asked.append(True)
-        return credits
-
-    def stream() -> Iterator[Change]:
-        yield from (merge_by_bot, merge_by_bob, direct)
-        assert not asked  # asked once every change is read, not before
-
-    streamed = build_notes(stream(), exclude_authors=["dependabot[bot]"], credits=credit)
-    final = [
-        merge_by_bot._replace(author="dependabot[bot]", author_email="bot@example.com"),
-        merge_by_bob._replace(author="Bob Roe"),
-        direct,
-    ]
-    assert streamed == build_notes(final, exclude_authors=["dependabot[bot]"])
-    assert asked == [True]
-    assert keys(streamed) == {"features": ["Add y"], "fixes": ["Fix z"]}
-    assert streamed.excluded == 1
-    assert streamed.sections[0].changes[0].author == "Bob Roe"
-    assert [(t.key, [c.pr for c in t.changes]) for t in streamed.tickets] == [
-        ("MNTOR-1", [4]),
-        ("MNTOR-2", [None]),
-        ("MNTOR-9", [4]),  # the bot's merge named it too, and is left out
-    ]
 
 
 def test_tickets_with_statuses() -> None:

@@ -159,26 +159,3 @@ def test_import_is_light() -> None:
         "shipyard.core.notes", "shipyard.core.tickets", "shipyard.services",
         "shipyard.services.notes", "shipyard.services.notes_range",
     }  # fmt: skip
-
-
-def test_streamed_notes_are_those_of_the_credited_changes(repo: GitBuilder) -> None:
-    """``render_range`` groups the changes while git writes and credits the merges at the
-    end: the notes are those built from ``iter_changes``' credited list, and a ticket
-    only a bot's merged branch names is left out with it."""
-    from shipyard.adapters.git import GitRepo
-    from shipyard.core.changes import iter_changes
-    from shipyard.core.notes import build_notes, render_markdown
-
-    repo.branch("dependabot/npm/x")
-    repo.commit("Bump x for MNTOR-77", author=DEPENDABOT)
-    repo.merge_pr(16, "dependabot/npm/x", "Bump x for MNTOR-77")
-    changes = list(iter_changes(GitRepo(repo.path), "2024.09.01", "main", PREFIXES))
-    assert any(c.author == DEPENDABOT[0] and c.kind == "merge" for c in changes)
-    notes = build_notes(changes, exclude_authors=EXCLUDE, statuses={"MNTOR-12": "verified"})
-    expected = render_markdown(notes, title="Release notes main", range_label="2024.09.01..main")
-    text = render_range(
-        repo.path, "2024.09.01..main", prefixes=PREFIXES, exclude_authors=EXCLUDE,
-        statuses={"MNTOR-12": "verified"},
-    )  # fmt: skip
-    assert text == expected
-    assert "3 by excluded authors left out" in text and "MNTOR-77" not in text

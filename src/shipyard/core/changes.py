@@ -23,7 +23,7 @@ when the title names no key).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, NamedTuple, Protocol
@@ -118,67 +118,30 @@ def iter_changes(
 ) -> Iterator[Change]:
     """Changes on the first-parent chain of ``since..until``, newest first.
 
-    One streamed ``git log`` (parsed as it arrives) and one author lookup for the
-    merged branches; the parsed commits of the range are held in memory between the
-    two. :class:`ChangeStream` gives the changes as they are parsed instead.
+    One streamed ``git log`` (parsed as it arrives) and one batched author
+    lookup for the merged branches; the parsed commits of the range are held in
+    memory between the two.
     """
-    stream = ChangeStream(repo, since, until, prefixes, sources)
-    changes = list(stream)
-    yield from credited(changes, stream.credits())
-
-
-def credited(changes: list[Change], credits: Mapping[int, tuple[str, str]]) -> list[Change]:
-    """``changes`` with the changes at the indices of ``credits`` credited to its
-    (author, email): a merge's to its branch's author. Changes the list in place."""
+    keys = _reader(ticket_finder(tuple(prefixes)), sources)
+    hint = ticket_hint(tuple(prefixes))  # half the messages name no key: skip their parts
     make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
-    for i, author in credits.items():
-        c = changes[i]  # the merge's own author replaced by the branch's
-        changes[i] = make(Change, (c[0], c[1], *author, *c[4:]))
-    return changes
-
-
-class ChangeStream:
-    """The changes of ``since..until`` as git lists them, newest first, then whom the
-    merges credit.
-
-    Iterating parses the log as it arrives: a merge comes with the merge commit's own
-    author until :meth:`credits`, asked once the iteration is over, says who wrote
-    the branch it merged (:func:`credited`). A caller can so group and count the
-    changes while git still writes, and wait for the authors only at the end.
-    """
-
-    def __init__(
-        self,
-        repo: CommitSource,
-        since: str | None,
-        until: str,
-        prefixes: Sequence[str],
-        sources: KeySources = DEFAULT_SOURCES,
-    ) -> None:
-        self._repo, self._range = repo, (since, until)
-        self._prefixes, self._sources = tuple(prefixes), sources
-        # Merges wait for their PR author: (index in the stream, second parent).
-        self._merges: list[tuple[int, str]] = []
-
-    def __iter__(self) -> Iterator[Change]:
-        keys = _reader(ticket_finder(self._prefixes), self._sources)
-        hint = ticket_hint(self._prefixes)  # half the messages name no key: skip their parts
-        make = tuple.__new__  # Change's fields in order, without its __new__'s Python frame
-        merges = self._merges
-        records = self._repo.iter_log_records(*self._range)
-        for index, (sha, parents, name, email, epoch, message) in enumerate(records):
-            is_merge = " " in parents
-            if is_merge:
-                merges.append((index, parents.split(" ", 2)[1]))
-            yield make(Change, _fields(sha, name, email, epoch, message, is_merge, keys, hint))
-
-    def credits(self) -> dict[int, tuple[str, str]]:
-        """``{index: (author, email)}``: each merge's branch author, by its index in
-        the stream (once the iteration is over)."""
-        if not self._merges:
-            return {}
-        authors = self._repo.authors_of([m[1] for m in self._merges])
-        return {i: a for i, second in self._merges if (a := authors.get(second)) is not None}
+    changes: list[Change] = []
+    # Merges wait for their PR author: (index in changes, second parent).
+    merges: list[tuple[int, str]] = []
+    for sha, parents, name, email, epoch, message in repo.iter_log_records(since, until):
+        is_merge = " " in parents
+        if is_merge:
+            merges.append((len(changes), parents.split(" ", 2)[1]))
+        changes.append(
+            make(Change, _fields(sha, name, email, epoch, message, is_merge, keys, hint))
+        )
+    if merges:
+        authors = repo.authors_of([m[1] for m in merges])
+        for i, second in merges:
+            if (author := authors.get(second)) is not None:
+                c = changes[i]  # the merge's own author replaced by the branch's
+                changes[i] = make(Change, (c[0], c[1], *author, *c[4:]))
+    yield from changes
 
 
 def classify(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
-from shipyard.core.changes import Change, credited
+from shipyard.core.changes import Change
 from shipyard.core.tickets import NOT_SEEN, ticket_sort_key
 
 JSON_SCHEMA_VERSION = 1
@@ -163,92 +163,65 @@ def build_notes(
     exclude_authors: Sequence[str] = (),
     groups: Sequence[GroupRule] = DEFAULT_GROUPS,
     statuses: Mapping[str, str] | None = None,
-    credits: Callable[[], Mapping[int, tuple[str, str]]] | None = None,
 ) -> Notes:
     """Group ``changes`` by the first matching rule and collect their tickets.
 
     ``statuses`` maps ticket keys to QA statuses; a ticket missing from it shows
     "not seen by QA yet". A change no rule takes goes to a trailing "Other changes".
-    ``credits`` (a :class:`~shipyard.core.changes.ChangeStream`'s) is asked once every
-    change is read: who the changes at its indices credit (a merge, its branch's
-    author). The changes are grouped as they come; who wrote them, and so which
-    are left out, is decided at the end.
     """
     pairs, plan = _plan(groups)
-    by_ticket: dict[str, list[int]] = {}
-    listed = _group(changes, plan, by_ticket)
-    if credits is not None:
-        credited(listed, credits())
-    dropped = _excluded(listed, exclude_authors)
-    known = statuses or {}
-    make = tuple.__new__  # a TicketLine's fields in order, without its __new__'s frame
-    tickets = []
-    for key in sorted(by_ticket, key=ticket_sort_key):
-        kept = _kept(listed, by_ticket[key], dropped)
-        if kept:
-            tickets.append(make(TicketLine, (key, known.get(key, NOT_SEEN), tuple(kept))))
-    return Notes(_sections(pairs, listed, dropped), tuple(tickets), len(dropped))
-
-
-def _group(
-    changes: Iterable[Change], plan: list[_Step], by_ticket: dict[str, list[int]]
-) -> list[Change]:
-    """Read ``changes`` into a list, putting each one's index in the bucket of the first
-    step that takes it and in ``by_ticket`` under each of its tickets."""
-    listed: list[Change] = []
-    append = listed.append
-    for i, change in enumerate(changes):  # once per change of the range: keep it lean
-        append(change)
+    by_ticket: dict[str, list[Change]] = {}
+    excluded = 0
+    is_excluded = AuthorFilter(exclude_authors)
+    # The filter's answer per (name, email), looked up here without a call per change.
+    answers: dict[tuple[str, str], bool] = {}
+    for change in changes:  # once per change of the range: keep it lean
+        who = (change.author, change.author_email)
+        if (hit := answers.get(who)) is None:
+            hit = answers[who] = is_excluded(*who)
+        if hit:
+            excluded += 1
+            continue
         title = change.title
         for search, test, bucket in plan:
             if search is not None:
                 if search(title):
-                    bucket.append(i)
+                    bucket.append(change)
                     break
             elif test is None or test(change):
-                bucket.append(i)
+                bucket.append(change)
                 break
         for ticket in change.tickets:
-            if (seen := by_ticket.get(ticket)) is None:
-                by_ticket[ticket] = [i]
+            if (listed := by_ticket.get(ticket)) is None:
+                by_ticket[ticket] = [change]
             else:
-                seen.append(i)
-    return listed
+                listed.append(change)
+
+    known = statuses or {}
+    make = tuple.__new__  # a TicketLine's fields in order, without its __new__'s frame
+    tickets = tuple(
+        [
+            make(TicketLine, (key, known.get(key, NOT_SEEN), tuple(by_ticket[key])))
+            for key in sorted(by_ticket, key=ticket_sort_key)
+        ]
+    )
+    return Notes(_sections(pairs), tickets, excluded)
 
 
-def _excluded(changes: list[Change], patterns: Sequence[str]) -> set[int]:
-    """The indices of the changes whose author (name or email) ``patterns`` excludes."""
-    if not patterns:
-        return set()
-    is_excluded = AuthorFilter(patterns)
-    # The filter asked once per (name, email), not once per change.
-    left_out = {who for who in {(c[2], c[3]) for c in changes} if is_excluded(*who)}
-    if not left_out:
-        return set()
-    return {i for i, c in enumerate(changes) if (c[2], c[3]) in left_out}
-
-
-def _kept(changes: list[Change], indices: list[int], dropped: set[int]) -> list[Change]:
-    """The changes at ``indices``, but those ``dropped``."""
-    if dropped:
-        return [changes[i] for i in indices if i not in dropped]
-    return [changes[i] for i in indices]
-
-
-def _plan(groups: Sequence[GroupRule]) -> tuple[list[tuple[GroupRule, list[int]]], list[_Step]]:
+def _plan(groups: Sequence[GroupRule]) -> tuple[list[tuple[GroupRule, list[Change]]], list[_Step]]:
     """Each rule (and a trailing "Other changes" if none takes everything) with its
-    bucket of indices, and how :func:`build_notes` tests them in order."""
+    bucket, and how :func:`build_notes` tests them in order."""
     rules = list(groups)
     if not any(r.catch_all for r in rules):
         rules.append(_OTHER)
-    pairs: list[tuple[GroupRule, list[int]]] = [(rule, []) for rule in rules]
+    pairs: list[tuple[GroupRule, list[Change]]] = [(rule, []) for rule in rules]
     return pairs, [_step(rule, bucket) for rule, bucket in pairs]
 
 
-_Step = tuple[Callable[[str], object] | None, Callable[[Change], bool] | None, list[int]]
+_Step = tuple[Callable[[str], object] | None, Callable[[Change], bool] | None, list[Change]]
 
 
-def _step(rule: GroupRule, bucket: list[int]) -> _Step:
+def _step(rule: GroupRule, bucket: list[Change]) -> _Step:
     """How :func:`build_notes` tests ``rule``: ``(search, None, bucket)`` for a rule
     that only searches the title, ``(None, None, bucket)`` for a catch-all, ``(None,
     test, bucket)`` for anything else (``test(change)``)."""
@@ -266,16 +239,13 @@ def _reverting(change: Change) -> bool:
     return change.is_revert or change.is_rerevert
 
 
-def _sections(
-    pairs: Sequence[tuple[GroupRule, list[int]]], changes: list[Change], dropped: set[int]
-) -> tuple[Section, ...]:
-    """Non-empty sections in the order of their rules, without the ``dropped`` changes;
-    rules with one title (a label rule "Fixes" and the title rule "Fixes") make one
-    section where the first stands."""
+def _sections(pairs: Sequence[tuple[GroupRule, list[Change]]]) -> tuple[Section, ...]:
+    """Non-empty sections in the order of their rules; rules with one title (a label
+    rule "Fixes" and the title rule "Fixes") make one section where the first stands."""
     by_title: dict[str, tuple[str, list[Change]]] = {}
     for rule, bucket in pairs:
-        if kept := _kept(changes, bucket, dropped):
-            by_title.setdefault(rule.title, (rule.key, []))[1].extend(kept)
+        if bucket:
+            by_title.setdefault(rule.title, (rule.key, []))[1].extend(bucket)
     return tuple(Section(key, title, tuple(cs)) for title, (key, cs) in by_title.items())
 
 

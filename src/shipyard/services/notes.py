@@ -11,12 +11,12 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
 
 from shipyard.adapters.git.repo import GitRepo
-from shipyard.core.changes import Change, ChangeStream, iter_changes
+from shipyard.core.changes import iter_changes
 from shipyard.core.notes import DEFAULT_GROUPS, GroupRule, build_notes, render_json, render_markdown
 from shipyard.core.tickets import DEFAULT_SOURCES, KeySources
 from shipyard.services.notes_range import split_range
@@ -98,23 +98,13 @@ def render_range(
     heading = title or f"Release notes {until}"
     render = render_json if fmt == "json" else render_markdown
     with _gc_paused():
-        if forge is None:  # grouped as git writes; only the merges' authors wait for the end
-            stream = ChangeStream(repo, since, until, prefixes, sources)
-            changes: Iterable[Change] = stream
-            credits = stream.credits
-        else:
+        changes = iter_changes(repo, since, until, prefixes, sources)
+        if forge is not None:
             from shipyard.services.forge_notes import described
 
-            changes = described(
-                list(iter_changes(repo, since, until, prefixes, sources)), forge, warn or _to_stderr
-            )
-            credits = None
+            changes = iter(described(list(changes), forge, warn or _to_stderr))
         notes = build_notes(
-            changes,
-            exclude_authors=exclude_authors,
-            groups=groups,
-            statuses=statuses,
-            credits=credits,
+            changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
         )
         text = render(notes, title=heading, range_label=label)
         # Freed here by reference counting, so that re-enabling the collector
