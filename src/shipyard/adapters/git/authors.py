@@ -47,11 +47,11 @@ class MergeAuthors:
     log is read.
 
     Made with the range's revisions, it lists the range's merges (or takes the list
-    ``ahead.start_merge_list`` started); once the list is written (:meth:`poll`), one
-    ``git log`` looks up every second parent, its input and output anonymous files, so
-    neither it nor the caller ever waits on a pipe. :meth:`add_parents` takes the log's
-    parent lists: :meth:`result` answers for exactly those merges, asking git again for
-    any the list missed (a ref that moved in between).
+    ``ahead.start_merge_list`` started). :meth:`add_parents` takes the log's parent
+    lists and, once the list is written, starts one ``git log`` that looks up every
+    second parent, its input and output anonymous files, so neither it nor the caller
+    ever waits on a pipe. :meth:`result` answers for exactly the merges the log had,
+    asking git again for any the list missed (a ref that moved in between).
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], revisions: Sequence[str]) -> None:
@@ -62,8 +62,8 @@ class MergeAuthors:
 
     def _list(self, revisions: Sequence[str]) -> tuple[Process, BinaryIO] | None:
         argv = [*self._argv, *merge_list_args(revisions)]
-        started = take(argv, self._env)
-        if started is not None and started.stdout is not None:
+        if (started := take(argv, self._env)) is not None:
+            assert started.stdout is not None  # start_merge_list gives it its file
             return started, started.stdout
         out = scratch_file()
         try:
