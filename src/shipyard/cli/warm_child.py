@@ -41,6 +41,8 @@ PRELOAD_LAZY = (
 # What the server keeps of its own environment once its imports are done: nothing it
 # does needs more, and it holds no secret for its lifetime.
 KEPT = ("PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR", *wc.START_VARIABLES)
+# What stops a command: the server's own handlers for them only wake its loop up.
+STOPS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass
@@ -271,7 +273,14 @@ def _fork(
     request: dict[str, Any],
     fds: list[int],
 ) -> None:
+    # Stop signals wait until the child has its own handlers: one the server sends right
+    # after the fork (its client left) must end the child, not reach the server's
+    # handlers, which do nothing, and let the command run with nobody waiting for it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     pid = os.fork()
+    if pid == 0:
+        _own_signals()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
     if pid == 0:
         with contextlib.suppress(BaseException):
             selector.close()
@@ -314,10 +323,15 @@ def _run_child(entry: Callable[[], None], request: dict[str, Any], fds: list[int
     os._exit(code)
 
 
+def _own_signals() -> None:
+    """In the child, first thing: no handler of the server's; a stop signal ends it
+    (``_reset`` then makes Ctrl-C a ``KeyboardInterrupt``, as in a fresh process)."""
+    for signum in (signal.SIGCHLD, *STOPS):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _reset(request: dict[str, Any], fds: list[int]) -> None:
     """Make this process what ``shipyard ARGS`` started by the client would be."""
-    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.setsid()  # its own process group: the client passes Ctrl-C on, by pid
     for target, fd in enumerate(fds):
