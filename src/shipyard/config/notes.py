@@ -13,8 +13,9 @@ with no such label falls through to them. Labels come from the forge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from shipyard.config.schema import Invalid, _check_type, _fields
 
@@ -22,11 +23,10 @@ LABEL_LIMIT = 50  # GitHub's longest label name
 TITLE_LIMIT = 100
 
 
-@dataclass(frozen=True)
-class NotesConfig:
+class NotesConfig(NamedTuple):
     """``[notes]``: ``groups`` maps PR labels to headings, in order."""
 
-    groups: dict[str, str] = field(default_factory=dict)
+    groups: Mapping[str, str] = MappingProxyType({})
 
 
 def parse_notes(data: Any) -> NotesConfig:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Invalid(ValueError):
@@ -111,8 +110,7 @@ def _between(
         )
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(NamedTuple):
     """A secret named by reference (``{ env = "NAME" }``), never written in the file."""
 
     env: str

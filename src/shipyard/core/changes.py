@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Literal, NamedTuple, Protocol
 
@@ -38,8 +37,7 @@ from shipyard.core.tickets import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     """One commit as ``git log`` shows it; ``message`` is the full message."""
 
     sha: str

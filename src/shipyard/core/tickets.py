@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Finder = Callable[[str], tuple[str, ...]]
 BodyRule = Literal["fallback", "always", "never"]
@@ -113,8 +112,7 @@ def find_tickets(text: str, prefixes: Sequence[str]) -> tuple[str, ...]:
     return ticket_finder(tuple(prefixes))(text)
 
 
-@dataclass(frozen=True, slots=True)
-class KeySources:
+class KeySources(NamedTuple):
     """Where a change's ticket keys are read from.
 
     ``body``: "fallback" reads the body only when the title names no key (bodies
