@@ -79,6 +79,10 @@ def test_whole_release_train(project: Project) -> None:
     assert "prod-2024.09.01" in p.artifact_tags()
     tickets = p.ok("tickets").out
     assert tickets.count("promoted to prod") == 2
+    # verifying a ticket in prod again leaves it there (it never goes back to "verified")
+    r = p.ok("qa", "verify", "mntor-1", user="qa@example.com")
+    assert "MNTOR-1 is promoted to prod already: unchanged" in r.out
+    assert p.ok("tickets").out.count("promoted to prod") == 2
     releases = p.ok("releases").out
     assert "latest" in releases and "prod" in releases
 

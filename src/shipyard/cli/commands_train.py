@@ -137,15 +137,18 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
 
     if (server := remote()) is not None:
         done = [
-            (t["key"], t["updated_by"])
+            (t["key"], t["status"], t["promoted_to"], t["updated_by"])
             for t in server.call("POST", server.at("/tickets/verify"), json={"keys": keys})
         ]
     else:
         with session() as ctx:
             rows = set_status(ctx, keys, VERIFIED)
-        done = [(t.key, t.updated_by) for t in rows]
-    for key, by in done:
-        console().print(f"[green]✓[/] {key} verified by {by}")
+        done = [(t.key, t.status, t.promoted_to, t.updated_by) for t in rows]
+    for key, status, where, by in done:
+        if status == VERIFIED:
+            console().print(f"[green]✓[/] {key} verified by {by}")
+        else:  # promoted: signed off and shipped already, left as it was
+            console().print(f"[green]✓[/] {key} is promoted to {where or 'prod'} already: unchanged")
 
 
 def qa_reject(

@@ -91,7 +91,8 @@ class Tracker(Protocol):
         *,
         reason: str | None = None,
     ) -> list[Any]:
-        """QA's sign-off (``verified``) or rejection; return the tickets moved."""
+        """QA's sign-off (``verified``) or rejection; return the tickets, in ``keys``' order.
+        Verifying a ticket promoted already leaves it promoted (its status says so)."""
         ...
 
     def promote(self, session: Session, keys: Iterable[str], env: str, actor: str) -> list[str]: ...

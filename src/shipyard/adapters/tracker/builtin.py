@@ -123,6 +123,8 @@ class BuiltinTracker:
         for key in dict.fromkeys(keys):
             t = found[key]
             before = t.status
+            if status == VERIFIED and before == PROMOTED:
+                continue  # signed off and shipped already: verifying again changes nothing
             t.status, t.reason, t.updated_by, t.updated_at = status, reason, actor, now
             t.promoted_to = None
             audit.append(

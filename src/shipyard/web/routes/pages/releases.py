@@ -109,5 +109,5 @@ def _set_ticket(
         raise ShipyardError("no ticket given")
     (t,) = set_status(ctx, [key], status, reason=reason)
     target = safe_next(back, f"/apps/{ctx.app_name}/releases").split("#")[0].split("?")[0]
-    done = quote(f"{t.key} {status}")
+    done = quote(f"{t.key} {status}" if t.status == status else f"{t.key} unchanged: {t.status}")
     return RedirectResponse(f"{target}?done={done}", status_code=303)
