@@ -139,7 +139,28 @@ def test_a_huge_limit_on_builds_or_the_audit_log_is_one_line(project: Project) -
         r = p.run(*args, "--limit", "99999999999999999999")
         assert r.code == 1, r.text
         assert r.err.strip().splitlines() == [
-            "error: --limit must be at most 1000000, not 99999999999999999999"
+            "error: --limit must be at least 1 and at most 1000000, not 99999999999999999999"
         ]
         assert "Traceback" not in r.text
     assert p.ok("builds", "--limit", "2").out.count("passed") >= 1
+
+
+def test_no_limit_or_a_negative_one_is_a_mistake_not_everything(project: Project) -> None:
+    p = project
+    _ready(p)
+    before = p.ok("history", "stage").out
+    for args, said in (
+        (("builds", "--limit", "-1"), "--limit must be at least 1 and at most 1000000, not -1"),
+        (("releases", "--limit", "0"), "--limit must be at least 1 and at most 1000000, not 0"),
+        (("history", "stage", "--limit", "0"), "--limit must be at least 1"),
+        (("audit", "log", "--limit", "-5"), "--limit must be at least 1"),
+        (("logs", "stage", "--lines", "0"), "--lines must be at least 1 and at most 1000, not 0"),
+        (("logs", "stage", "-n", "-1"), "--lines must be at least 1"),
+        (("deploy", "stage", "main", "--yes", "--queue-timeout", "-5"),
+         "--queue-timeout must be 0 or more seconds, not -5"),
+    ):  # fmt: skip
+        r = p.run(*args)
+        assert r.code == 1, (args, r.text)
+        (line,) = r.err.strip().splitlines()
+        assert line.startswith(f"error: {said}"), (args, line)
+    assert p.ok("history", "stage").out == before  # the refused deploy left nothing

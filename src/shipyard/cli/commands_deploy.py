@@ -198,7 +198,9 @@ def logs(
     """Print an environment's instance log ('logs stage -f'), or one check's log of one
     build ('logs 1a2b3c4 unit')."""
     from shipyard.cli.logs import show
+    from shipyard.cli.reads import checked_limit
 
+    checked_limit(lines, "--lines", 1000)
     if check is not None:
         from shipyard.services.views import check_log
 

@@ -30,6 +30,13 @@ def deploy(
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
     from shipyard.cli.output import confirm_plan, print_plan
 
+    for option, seconds in (
+        ("--queue-timeout", queue_timeout),
+        ("--approval-timeout", approval_timeout),
+    ):
+        if not seconds >= 0:  # NaN too
+            raise ShipyardError(f"{option} must be 0 or more seconds, not {seconds:g}")
+
     wait = 0.0 if no_wait else max(approval_timeout, 0.0)
     if (server := remote()) is not None:
         from shipyard.cli.commands_approve import follow_remote

@@ -27,12 +27,13 @@ PATH_VARIABLE = "SHIPYARD_READ_PATH"
 MAX_LIMIT = 1_000_000
 
 
-def checked_limit(limit: int) -> int:
-    """``--limit``, when a database can take it (a huge one is a mistake, not a query)."""
-    if limit > MAX_LIMIT:
+def checked_limit(limit: int, option: str = "--limit", most: int = MAX_LIMIT) -> int:
+    """``--limit``, when a database can take it (a huge one is a mistake, not a query; none
+    or fewer is a mistake too, not "everything")."""
+    if not 1 <= limit <= most:
         from shipyard.errors import ShipyardError
 
-        raise ShipyardError(f"--limit must be at most {MAX_LIMIT}, not {limit}")
+        raise ShipyardError(f"{option} must be at least 1 and at most {most}, not {limit}")
     return limit
 
 
