@@ -281,3 +281,27 @@ def test_app_that_crashes_or_never_gets_healthy_keeps_the_old_one(project: Proje
     hist = p.ok("history", "stage").out
     assert hist.count("failed") == 2
     assert p.ok("audit", "verify").code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("qa", "reject", "MNTOR-1"), "missing option '--reason' (see 'shipyard qa reject --help')"),
+        (("stauts",), "no such command 'stauts'. Did you mean 'status'"),
+        (("status", "--jsn"), "no such option: --jsn (see 'shipyard status --help')"),
+        (("history",), "missing argument 'ENV' (see 'shipyard history --help')"),
+        (("history", "stage", "--limit", "abc"), "invalid value for '--limit': not a whole number"),
+        (("deploy", "stage"), "missing argument 'REF' (see 'shipyard deploy --help')"),
+    ],
+)
+def test_a_wrong_command_line_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    """What Typer cannot parse: one line naming the mistake and the --help to read, as
+    every other mistake is (not Click's usage block), and the exit code for usage errors."""
+    r = _run_in(tmp_path, *args)
+    assert r.code == 2, r.text
+    assert r.out == ""
+    (line,) = r.err.strip().splitlines()
+    assert line.startswith("error: ") and expected in line, line
+    assert "Traceback" not in r.err

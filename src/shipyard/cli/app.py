@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -164,7 +164,14 @@ def run(entry: Callable[[], None] | None = None) -> None:
     """Run the command in ``sys.argv``; ``entry`` is what runs a command from its start
     (``shipyard.cli.main.run_here``), for ``shipyard warm``'s server to run in its children."""
     try:
-        app(prog_name="shipyard", obj={"entry": entry})
+        code = app(prog_name="shipyard", obj={"entry": entry}, standalone_mode=False)
+    except _CLICK_ERROR as exc:
+        _command_line_error(exc)
+    except typer.Abort:
+        from shipyard.cli.output import error
+
+        error("aborted")
+        sys.exit(1)
     except ShipyardError as exc:
         from shipyard.cli.output import error
 
@@ -175,3 +182,42 @@ def run(entry: Callable[[], None] | None = None) -> None:
 
         error("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+USAGE_EXIT = 2
+"""The exit code of a command line that is wrong itself (as Click and argparse say it)."""
+
+# Typer's own copy of Click's errors, found from the one it exports (their module is private).
+_USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _command_line_error(exc: Any) -> NoReturn:
+    """A command line Typer could not take: one line and ``USAGE_EXIT`` (a group named
+    alone, ``shipyard qa``: its help, as Click prints it)."""
+    from shipyard.cli.output import error
+
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
+    elif isinstance(exc, _USAGE_ERROR):
+        error(usage_line(exc))
+    else:
+        error(exc.format_message())
+    sys.exit(USAGE_EXIT if isinstance(exc, _USAGE_ERROR) else exc.exit_code)
+
+
+# Typer checks values with pydantic; its messages, as a person would say them.
+_PLAIN = {
+    "Input should be a valid integer, unable to parse string as an integer": "not a whole number",
+    "Input should be a valid number, unable to parse string as a number": "not a number",
+}
+
+
+def usage_line(exc: Any) -> str:
+    """Click's usage error as one line: what is wrong, then which ``--help`` to read."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    for said, plain in _PLAIN.items():
+        message = message.replace(said, plain)
+    where = exc.ctx.command_path if exc.ctx is not None else "shipyard"
+    return f"{message[:1].lower()}{message[1:]} (see '{where} --help')"
