@@ -232,7 +232,13 @@ def user_add(
 
 def token_create(
     user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
-    name: Annotated[str, typer.Option(metavar="LABEL", help="What the token is for.")] = "cli",
+    name: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LABEL",
+            help="What the token is for (default: cli, or cli-2 ... when taken).",
+        ),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once and only its hash is kept."""
     from shipyard.services.users import create_token

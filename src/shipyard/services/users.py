@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from shipyard.store.db import Store
 from shipyard.store.models import ApiToken, User
 
 TOKEN_PREFIX = "shp_"
+DEFAULT_TOKEN_NAME = "cli"
+USER_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,128}")
+"""What a user may be called: a login or an email, safe in a URL path and a shell."""
 
 
 def hash_token(token: str) -> str:
@@ -33,8 +37,11 @@ class NewToken:
 def add_user(store: Store, name: str, role: str, *, actor: str) -> User:
     if role not in ROLES:
         raise ShipyardError(f"unknown role {role!r} (one of: {', '.join(ROLES)})")
-    if not name.strip() or len(name) > 128:
-        raise ShipyardError("a user name is 1 to 128 characters")
+    if not USER_NAME.fullmatch(name):
+        raise ShipyardError(
+            f"{name!r} is not a user name: 1 to 128 letters, digits and . _ @ + - "
+            "(a login or an email; it goes into URLs and commands as it is)"
+        )
 
     def write(s: Session) -> User:
         if s.execute(select(User.id).where(User.name == name)).first() is not None:
@@ -48,26 +55,52 @@ def add_user(store: Store, name: str, role: str, *, actor: str) -> User:
     return store.retrying(write)
 
 
-def create_token(store: Store, user: str, name: str, *, actor: str) -> NewToken:
+def create_token(store: Store, user: str, name: str | None, *, actor: str) -> NewToken:
+    """A new token for ``user`` called ``name``, which no active token of theirs has; None:
+    the first free one of ``cli``, ``cli-2``, ``cli-3`` ..."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if name is not None and (not name.strip() or len(name) > 128):
+        raise ShipyardError("a token's name is 1 to 128 characters, not only spaces")
 
     def write(s: Session) -> NewToken:
-        row = s.execute(select(User).where(User.name == user)).scalar_one_or_none()
+        # The user's row locked: two tokens of one name cannot be made at once.
+        found = s.execute(select(User).where(User.name == user).with_for_update())
+        row = found.scalar_one_or_none()
         if row is None:
             raise NotFound(f"no user {user!r}")
+        label = name or _free_name(s, row.id, DEFAULT_TOKEN_NAME)
+        if _active_token(s, row.id, label):
+            raise ShipyardError(
+                f"{user!r} has an active token named {label!r} already: "
+                "pick another name, or revoke that one first"
+            )
         s.add(
             ApiToken(
                 user_id=row.id,
-                name=name,
+                name=label,
                 token_hash=hash_token(token),
                 prefix=token[:8],
                 created_at=datetime.now(UTC),
             )
         )
-        audit.append(s, actor=actor, action="token.created", subject=user, data={"name": name})
-        return NewToken(user, name, token)
+        audit.append(s, actor=actor, action="token.created", subject=user, data={"name": label})
+        return NewToken(user, label, token)
 
     return store.retrying(write)
+
+
+def _free_name(s: Session, user_id: int, base: str) -> str:
+    n = 1
+    while _active_token(s, user_id, name := base if n == 1 else f"{base}-{n}"):
+        n += 1
+    return name
+
+
+def _active_token(s: Session, user_id: int, name: str) -> bool:
+    query = select(ApiToken.id).where(
+        ApiToken.user_id == user_id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
+    )
+    return s.execute(query).first() is not None
 
 
 def revoke_tokens(store: Store, user: str, name: str | None, *, actor: str) -> int:
