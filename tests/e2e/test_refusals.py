@@ -305,3 +305,12 @@ def test_a_wrong_command_line_is_one_line_and_exit_2(
     (line,) = r.err.strip().splitlines()
     assert line.startswith("error: ") and expected in line, line
     assert "Traceback" not in r.err
+
+
+def test_a_rollback_with_nothing_to_return_to_is_refused_not_missing(world: World) -> None:
+    """A rule refuses it (exit 3; the API's and the page's 409), as any gate does: the
+    environment exists, it only has nowhere to go back to."""
+    before = snapshot(world.p)
+    r = world.p.run("rollback", "dev", "--reason", "bad", "--yes")
+    assert_one_line_error(r, "dev has no deployment to roll back", code=3)
+    assert snapshot(world.p) == before

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.core import states as st
 from shipyard.core.gates import DeployFacts, Gate, evaluate, refusal, unverified
-from shipyard.errors import InvalidRef, NotFound, ShipyardError
+from shipyard.errors import InvalidRef, NotFound, Refused, ShipyardError
 from shipyard.services import freezes
 from shipyard.services.context import Context
 from shipyard.services.deploy.changes import changes_between, range_base, tickets_of
@@ -283,8 +283,8 @@ def rollback_plan(ctx: Context, environment: str, reason: str | None = None) -> 
         env = ctx.environment_row(s, environment)
         current = current_of(s, env)
         if current is None:
-            raise NotFound(f"{environment} has no deployment to roll back")
+            raise Refused(f"{environment} has no deployment to roll back")
         prev = rollback_target(s, env, current)  # what gc keeps too (services.gc)
-    if prev is None:
-        raise NotFound(f"{environment} has no earlier successful deployment to return to")
+    if prev is None:  # a rule refuses it (exit 3, 409): nothing is missing from the request
+        raise Refused(f"{environment} has no earlier successful deployment to return to")
     return plan(ctx, environment, prev.ref, kind="rollback", reason=reason)
