@@ -316,6 +316,21 @@ def _farewell(repo: Path, stage: int, prod: int, dashboard: str | None, token: s
         c.print(f"           {token}", soft_wrap=True, highlight=False)
     else:
         c.print(f"[yellow]the dashboard did not start; see {repo / '.shipyard' / 'serve.log'}[/]")
+    me = _command_name()
     c.print(f"try:       cd {escape(str(repo))}", soft_wrap=True, highlight=False)
-    c.print("           shipyard status")
-    c.print("stop:      shipyard demo --stop")
+    c.print(f"           {escape(me)} status", soft_wrap=True, highlight=False)
+    c.print(f"stop:      {escape(me)} demo --stop", soft_wrap=True, highlight=False)
+
+
+def _command_name() -> str:
+    """How to run this very ``shipyard`` from anywhere: its name when the PATH finds it,
+    else its full path (``make demo`` runs ``.venv/bin/shipyard``, not on the PATH)."""
+    import shutil
+
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("shipyard")
+    if script is None or script.name != "shipyard":
+        return "shipyard" if found else f"{sys.executable} -m shipyard"
+    if found is not None and Path(found).resolve() == script:
+        return "shipyard"
+    return str(script)
