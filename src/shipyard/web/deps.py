@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Path as FastApiPath
-from fastapi import Request
+from fastapi import Query, Request
 
 from shipyard.config import Settings
 from shipyard.services.context import Context
@@ -18,6 +18,10 @@ from shipyard.store.db import Store
 # A row's id in a path: a positive 64-bit integer, so a huge one is a 422, not a
 # database overflow.
 RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
+
+# How many rows or lines a query asks for (``?limit=``, ``?lines=``): 0 or less is a 422;
+# each route caps it at its own most.
+Count = Annotated[int, Query(ge=1)]
 
 _OUTBOX_LOCK = threading.Lock()
 

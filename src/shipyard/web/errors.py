@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,6 +36,30 @@ CODES = {
 
 def body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+# Where a request's part came from, as FastAPI puts it first in an error's ``loc``.
+SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def describe(error: Mapping[str, Any]) -> str:
+    """One line for a validation error, naming the field: ``until: unknown field``,
+    ``limit: must be at least 1``, ``changes -> 0 -> kind: Input should be ...``."""
+    loc = list(error.get("loc", ()))
+    if len(loc) > 1 and loc[0] in SOURCES and isinstance(loc[1], str):
+        loc = loc[1:]  # "limit", not "query -> limit"; a JSON error keeps "body -> 12"
+    where = " -> ".join(str(p) for p in loc)
+    ctx = error.get("ctx") or {}
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        what = "unknown field"
+    elif kind == "greater_than_equal" and "ge" in ctx:
+        what = f"must be at least {ctx['ge']}"
+    elif kind == "less_than_equal" and "le" in ctx:
+        what = f"must be at most {ctx['le']}"
+    else:
+        what = str(error.get("msg"))
+    return f"{where}: {what}" if where else what
 
 
 HtmlPage = Callable[[Request, int, str, str], Response]
@@ -69,10 +93,8 @@ def install(app: FastAPI, html: HtmlPage | None = None) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = " -> ".join(str(p) for p in first.get("loc", ()))
-        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         return JSONResponse(
-            body("invalid", message, {"errors": len(exc.errors())}), status_code=422
+            body("invalid", describe(first), {"errors": len(exc.errors())}), status_code=422
         )
 
     @app.exception_handler(Exception)

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def _utc(at: datetime) -> datetime:
@@ -29,6 +29,13 @@ Timestamp = Annotated[
 ]
 
 # -- shapes ---------------------------------------------------------------------------------------
+
+
+class BodyIn(BaseModel):
+    """The base of every request body: a field it does not declare is a 422 naming it,
+    never silently dropped (a misspelt ``"for"`` would make an endless freeze)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class GateOut(BaseModel):
@@ -94,7 +101,7 @@ class PlanOut(BaseModel):
     removed_tickets: dict[str, str] = {}
 
 
-class DeployIn(BaseModel):
+class DeployIn(BodyIn):
     environment: str = Field(min_length=1, max_length=64)
     ref: str = Field(min_length=1, max_length=128)
     allow_unverified: bool = False
@@ -103,11 +110,11 @@ class DeployIn(BaseModel):
     override_freeze: bool = False  # an admin, with a reason
 
 
-class RollbackIn(BaseModel):
+class RollbackIn(BodyIn):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class AdoptIn(BaseModel):
+class AdoptIn(BodyIn):
     ref: str = Field(min_length=1, max_length=128)
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -122,11 +129,11 @@ class TicketOut(BaseModel):
     reason: str | None
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(BodyIn):
     keys: list[str] = Field(min_length=1, max_length=500)
 
 
-class RejectIn(BaseModel):
+class RejectIn(BodyIn):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -141,7 +148,7 @@ class ReleaseOut(BaseModel):
     notes_markdown: str
 
 
-class PrereleaseIn(BaseModel):
+class PrereleaseIn(BodyIn):
     date: dt.date | None = None
 
 
@@ -249,7 +256,7 @@ def ticket_out(t: Any) -> TicketOut:
     )
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(BodyIn):
     reason: str | None = Field(default=None, max_length=2000)
 
 

@@ -11,11 +11,12 @@ from shipyard.core.permissions import may
 from shipyard.services import users
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, store_of
+from shipyard.web.schemas import BodyIn
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
-class UserIn(BaseModel):
+class UserIn(BodyIn):
     name: str = Field(min_length=1, max_length=128)
     role: str
 
@@ -25,7 +26,7 @@ class UserOut(BaseModel):
     role: str
 
 
-class TokenIn(BaseModel):
+class TokenIn(BodyIn):
     name: str = Field(min_length=1, max_length=128)
     user: str | None = Field(default=None, description="Whose token (admins only); default: yours.")
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.web.auth import require
-from shipyard.web.deps import Principal, context_for, fleet_of, store_of
+from shipyard.web.deps import Count, Principal, context_for, fleet_of, store_of
 from shipyard.web.schemas import (
     AppOut,
     BuildOut,
@@ -85,12 +85,12 @@ def history(
     app: str,
     environment: str,
     request: Request,
-    limit: int = 30,
+    limit: Count = 30,
     who: Principal = Depends(require("read")),
 ) -> list[DeploymentOut | None]:
     from shipyard.services.views import history as do_history
 
-    rows = do_history(context_for(request, who.name, app), environment, min(max(limit, 1), 500))
+    rows = do_history(context_for(request, who.name, app), environment, min(limit, 500))
     return [deployment_out(d, environment) for d in rows]
 
 
@@ -99,7 +99,7 @@ def instance_log(
     app: str,
     environment: str,
     request: Request,
-    lines: int = 100,
+    lines: Count = 100,
     commit: str | None = None,
     who: Principal = Depends(require("read")),
 ) -> InstanceLogOut:
@@ -108,7 +108,7 @@ def instance_log(
     from shipyard.services.runtime import instance_log as do_log
 
     ctx = context_for(request, who.name, app)
-    log = do_log(ctx, environment, commit=commit, lines=min(max(lines, 1), 1000))
+    log = do_log(ctx, environment, commit=commit, lines=min(lines, 1000))
     return InstanceLogOut(**log.__dict__)
 
 
@@ -131,7 +131,7 @@ def instance_log_since(
 
 @router.get("/apps/{app}/builds", response_model=list[BuildOut])
 def builds(
-    app: str, request: Request, limit: int = 20, who: Principal = Depends(require("read"))
+    app: str, request: Request, limit: Count = 20, who: Principal = Depends(require("read"))
 ) -> list[BuildOut]:
     from shipyard.services.views import builds as do_builds
 
@@ -152,13 +152,13 @@ def builds(
             waiting_for_image=v.image,
             collected_at=v.build.artifact_collected_at,
         )
-        for v in do_builds(context_for(request, who.name, app), min(max(limit, 1), 500))
+        for v in do_builds(context_for(request, who.name, app), min(limit, 500))
     ]
 
 
 @router.get("/apps/{app}/releases", response_model=list[ReleaseOut])
 def releases(
-    app: str, request: Request, limit: int = 30, who: Principal = Depends(require("read"))
+    app: str, request: Request, limit: Count = 30, who: Principal = Depends(require("read"))
 ) -> list[ReleaseOut]:
     from shipyard.services.releases import list_releases
 
@@ -173,7 +173,7 @@ def releases(
             environments=v.environments,
             notes_markdown=v.release.notes_markdown,
         )
-        for v in list_releases(context_for(request, who.name, app), min(max(limit, 1), 500))
+        for v in list_releases(context_for(request, who.name, app), min(limit, 500))
     ]
 
 

@@ -12,20 +12,17 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
 
 from shipyard.core.permissions import allowed_roles, may
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, roles_of
-from shipyard.web.schemas import deployment_out
+from shipyard.web.schemas import BodyIn, deployment_out
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 PLAN = "/apps/{app}/environments/{environment}/plan"
 
 
-class PlanReleaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PlanReleaseIn(BodyIn):
     deploy: bool = False
     date: dt.date | None = None
     queue_timeout: float = 600.0

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, RowId, context_for
 from shipyard.web.logs import REVEAL_HEADER
-from shipyard.web.schemas import Timestamp
+from shipyard.web.schemas import BodyIn, Timestamp
 
 router = APIRouter(prefix="/api/v1", tags=["config"])
 ENV = "/apps/{app}/environments/{environment}"
@@ -49,22 +49,22 @@ class ConfigOut(BaseModel):
     pending: list[PendingOut]
 
 
-class ChangeIn(BaseModel):
+class ChangeIn(BodyIn):
     name: str = Field(min_length=1, max_length=128)
     kind: Literal["plain", "secret", "ref", "unset"]
     value: str = Field(default="", max_length=64_000)
 
 
-class ChangesIn(BaseModel):
+class ChangesIn(BodyIn):
     changes: list[ChangeIn] = Field(min_length=1, max_length=200)
     cas: int | None = Field(default=None, ge=0)
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(BodyIn):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class GrantIn(BaseModel):
+class GrantIn(BodyIn):
     duration: str = Field(min_length=2, max_length=12, examples=["15m"])
     reason: str = Field(min_length=1, max_length=2000)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.core.freezes import Window
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, RowId, context_for
-from shipyard.web.schemas import Timestamp
+from shipyard.web.schemas import BodyIn, Timestamp
 
 router = APIRouter(prefix="/api/v1/apps/{app}", tags=["api"])
 
@@ -41,7 +41,7 @@ class FreezesOut(BaseModel):
     upcoming: list[FreezeOut]
 
 
-class FreezeIn(BaseModel):
+class FreezeIn(BodyIn):
     model_config = ConfigDict(populate_by_name=True)
 
     reason: str = Field(min_length=1, max_length=2000)
@@ -63,7 +63,7 @@ class E2ERunOut(BaseModel):
     finished_at: Timestamp | None
 
 
-class E2EIn(BaseModel):
+class E2EIn(BodyIn):
     ref: str | None = Field(default=None, min_length=1, max_length=128)
 
 

@@ -11,24 +11,25 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for
+from shipyard.web.schemas import BodyIn
 
 router = APIRouter(prefix="/api/v1", tags=["reverts"])
 
 
-class RevertIn(BaseModel):
+class RevertIn(BodyIn):
     targets: list[str] = Field(min_length=1, max_length=20)
     reason: str = Field(default="", max_length=2000)
 
 
-class RerevertIn(BaseModel):
+class RerevertIn(BodyIn):
     target: str = Field(min_length=1, max_length=64)
 
 
-class HotfixIn(BaseModel):
+class HotfixIn(BodyIn):
     ref: str = Field(min_length=1, max_length=128)
     date: dt.date | None = None
 
