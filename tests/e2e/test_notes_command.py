@@ -40,6 +40,14 @@ def test_notes_use_configured_groups_statuses_and_one_line_errors(tmp_path: Path
             "MNTOR-1": "verified",
             "MNTOR-2": "merged to main",
         }
+        # The sides swapped: empty, and said so on stderr (the notes themselves unchanged).
+        r = p.ok("notes", f"main..{base[:7]}")
+        assert "0 changes" in r.out
+        assert r.err.strip() == (
+            f"! {base[:7]} is behind main, so main..{base[:7]} is empty: "
+            f"did you mean {base[:7]}..main?"
+        )
+        assert p.ok("notes", "main..main").err == ""  # empty, but nothing swapped
         r = p.run("notes", "nope..main")
         assert r.code == 1 and r.err.strip() == "error: unknown revision: nope"
         assert "Usage: shipyard notes" in p.ok("notes", "--help").out

@@ -107,10 +107,21 @@ def render_range(
             changes, exclude_authors=exclude_authors, groups=groups, statuses=statuses
         )
         text = render(notes, title=heading, range_label=label)
+        empty = notes.count == 0 and notes.excluded == 0
         # Freed here by reference counting, so that re-enabling the collector
         # does not make it scan them all once.
         del changes, notes
+    if empty and since is not None:
+        _say_if_reversed(repo, since, until, warn or _to_stderr)
     return text
+
+
+def _say_if_reversed(repo: GitRepo, since: str, until: str, warn: Callable[[str], None]) -> None:
+    """An empty ``A..B`` where B is behind A: most likely the two sides swapped."""
+    if repo.resolve(since) != repo.resolve(until) and repo.is_ancestor(until, since):
+        warn(
+            f"{until} is behind {since}, so {since}..{until} is empty: did you mean {until}..{since}?"
+        )
 
 
 def render_configured(
@@ -152,11 +163,11 @@ def render_for(
     connections closed after), a forge's failure one warning to ``ctx.reporter``."""
     from shipyard.services.forge_notes import uses_forge
 
-    if not uses_forge(ctx.settings):
-        return render_configured(ctx.settings, rng, statuses=statuses, fmt=fmt)
-
     def warn(message: str) -> None:
         ctx.reporter.warn(ctx.scrubber.text(message))
+
+    if not uses_forge(ctx.settings):
+        return render_configured(ctx.settings, rng, statuses=statuses, fmt=fmt, warn=warn)
 
     try:
         return render_configured(
