@@ -164,3 +164,13 @@ def test_no_limit_or_a_negative_one_is_a_mistake_not_everything(project: Project
         (line,) = r.err.strip().splitlines()
         assert line.startswith(f"error: {said}"), (args, line)
     assert p.ok("history", "stage").out == before  # the refused deploy left nothing
+
+
+def test_a_deploy_of_what_already_runs_says_so(project: Project) -> None:
+    p = project
+    head = _ready(p)
+    r = p.ok("deploy", "dev", head[:7], "--yes")
+    assert f"deploy {head[:7]} to dev" in r.out and f"({head[:7]})" not in r.out
+    assert "already" not in r.out
+    r = p.ok("deploy", "dev", head[:7], "--yes")
+    assert f"dev runs {head[:7]} already: this deploys it again" in r.out

@@ -74,7 +74,7 @@ def test_adopt_records_what_prod_runs_and_starts_the_range_there(project: Projec
     assert "environment.adopted" in log
 
     d = p.ok("diff", "prod", "stage").out
-    assert "1 changes" in d and "MNTOR-2" in d and "MNTOR-1" not in d
+    assert ": 1 change " in d and "MNTOR-2" in d and "MNTOR-1" not in d
     r = p.run("deploy", "prod", "2024.09.02", "--yes")
     assert_one_line_error(r, "unverified tickets: MNTOR-2 (", code=3)
     assert "MNTOR-1" not in r.err

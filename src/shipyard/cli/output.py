@@ -173,7 +173,9 @@ def print_diff(d: Diff) -> None:
     if not d.changes:
         c.print(f"{head}: no changes; {d.target} already runs everything {d.source} runs")
         return
-    c.print(_changes_table(d.changes, d.labels, title=f"{head}: {len(d.changes)} changes"))
+    n = len(d.changes)
+    title = f"{head}: {n} change{'s' if n != 1 else ''}"
+    c.print(_changes_table(d.changes, d.labels, title=title))
     if d.all_verified:
         c.print(f"[green]✓ every ticket is QA-verified ({len(d.tickets)})[/]")
     else:
@@ -184,12 +186,17 @@ def print_diff(d: Diff) -> None:
 
 def print_plan(p: Plan) -> None:
     c = console()
-    target = f"{p.ref} ({p.short_sha})"
+    target = p.ref if p.short_sha.startswith(p.ref) else f"{p.ref} ({p.short_sha})"
     c.print(
-        f"[bold]deploy {target} to {p.environment}[/], tag {p.tag}; now runs {p.current_ref or 'nothing'}"
+        f"[bold]deploy {escape(target)} to {p.environment}[/], tag {escape(p.tag)}; "
+        f"now runs {escape(p.current_ref or 'nothing')}"
     )
+    if getattr(p, "current_commit", None) == p.commit:
+        c.print(f"  {p.environment} runs {p.short_sha} already: this deploys it again")
     if p.changes:
-        c.print(_changes_table(p.changes, _labels(p.tickets), title=f"{len(p.changes)} changes"))
+        n = len(p.changes)
+        title = f"{n} change{'s' if n != 1 else ''}"
+        c.print(_changes_table(p.changes, _labels(p.tickets), title=title))
     removed = getattr(p, "removed", None) or []
     if removed:
         n = len(removed)

@@ -104,7 +104,7 @@ def cut_prerelease(
     emit(
         ctx,
         "prerelease.cut",
-        f"pre-release {tag} cut on {commit[:7]} ({notes.count + notes.excluded} changes)",
+        f"pre-release {tag} cut on {commit[:7]} ({_changes(notes.count + notes.excluded)})",
         ref=tag,
         commit=commit,
         notes_markdown=md,
@@ -238,3 +238,7 @@ def get_release(ctx: Context, tag: str) -> Release:
     if r is None:
         raise NotFound(f"no release {tag}")
     return r
+
+
+def _changes(n: int) -> str:
+    return f"{n} change{'s' if n != 1 else ''}"
