@@ -96,14 +96,14 @@ def test_a_deploy_and_a_rollback_without_typer(project: Project) -> None:
         project, [SHIPYARD, "deploy", "stage", second[:7], "--yes"], PYTHONPROFILEIMPORTTIME="1"
     )
     assert deployed.returncode == 0, deployed.stderr
-    assert f"✓ stage runs {second[:7]} ({second[:7]}), tagged" in deployed.stdout
+    assert f"✓ stage runs {second[:7]}, tagged" in deployed.stdout
     assert project.served("stage") == second
     imported = {line.rsplit("|", 1)[-1].strip() for line in deployed.stderr.splitlines()}
     assert "shipyard.cli.deploys" in imported
     assert not {m for m in imported if m.split(".")[0] in ("typer", "pydantic")}
     back = _run(project, [SHIPYARD, "rollback", "stage", "--reason", "footer broken", "-y"])
     assert back.returncode == 0, back.stderr
-    assert "stage rolled back to " in back.stdout and f"({first[:7]})" in back.stdout
+    assert "stage rolled back to " in back.stdout and first[:7] in back.stdout
     assert project.served("stage") == first
     history = project.ok("history", "stage").out
     assert "rollback" in history and "footer broken" in history

@@ -28,7 +28,7 @@ def deploy(
     approval_timeout: float = 600.0,
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
-    from shipyard.cli.output import confirm_plan, print_plan
+    from shipyard.cli.output import confirm_plan, named, print_plan
 
     for option, seconds in (
         ("--queue-timeout", queue_timeout),
@@ -80,13 +80,14 @@ def deploy(
         console().print(how_to_approve(d, environment), highlight=False, markup=False)
         return
     console().print(
-        f"[green]✓[/] {environment} runs {p.ref} ({p.short_sha}), tagged {d.tag}: deployment #{d.id}"
+        f"[green]✓[/] {environment} runs {named(p.ref, p.short_sha)}, tagged {d.tag}: "
+        f"deployment #{d.id}"
     )
 
 
 def rollback(environment: str, *, reason: str | None = None, yes: bool = False) -> None:
     """Redeploy ENV's previous successful deployment, and pin ENV there."""
-    from shipyard.cli.output import confirm_plan, print_plan
+    from shipyard.cli.output import confirm_plan, named, print_plan
 
     if (server := remote()) is not None:
         from types import SimpleNamespace
@@ -108,7 +109,7 @@ def rollback(environment: str, *, reason: str | None = None, yes: bool = False) 
                 confirm_plan(p)
             d = execution.execute(ctx, p)
     console().print(
-        f"[green]✓[/] {environment} rolled back to {p.ref} ({p.short_sha}): deployment #{d.id}; "
+        f"[green]✓[/] {environment} rolled back to {named(p.ref, p.short_sha)}: deployment #{d.id}; "
         f"pinned until 'shipyard unpin {environment}'"
     )
 

@@ -184,9 +184,14 @@ def print_diff(d: Diff) -> None:
         )
 
 
+def named(ref: str, short_sha: str) -> str:
+    """``2024.09.01 (abc1234)``, or ``abc1234`` alone when the ref is that SHA."""
+    return ref if short_sha.startswith(ref) else f"{ref} ({short_sha})"
+
+
 def print_plan(p: Plan) -> None:
     c = console()
-    target = p.ref if p.short_sha.startswith(p.ref) else f"{p.ref} ({p.short_sha})"
+    target = named(p.ref, p.short_sha)
     c.print(
         f"[bold]deploy {escape(target)} to {p.environment}[/], tag {escape(p.tag)}; "
         f"now runs {escape(p.current_ref or 'nothing')}"
