@@ -87,6 +87,10 @@ def test_the_train_through_the_api(project: Project) -> None:
 
         want = {"environment": "prod", "ref": "2024.09.03"}
         r = await c.post("/api/v1/apps/monitor/deployments/plan", json=want, headers=auth(t["vic"]))
+        # A viewer may plan, not deploy: the plan says so, for a client to say first.
+        assert r.json()["may_not"] == "role 'viewer' may not deploy: it needs admin or releaser"
+        plan = "/api/v1/apps/monitor/deployments/plan"
+        assert (await c.post(plan, json=want, headers=auth(t["rel"]))).json()["may_not"] is None
         assert r.json()["refusal"] and [g["ok"] for g in r.json()["gates"]] == [
             True,
             True,

@@ -46,6 +46,12 @@ def test_remote_commands_print_what_local_ones_print(
     local = p.run("deploy", "prod", "2024.09.04", "--yes")
     assert refused.code == local.code == 3
     assert refused.err.splitlines()[-1] == local.err.splitlines()[-1]
+    # A role that may not deploy hears it first, before any plan or gate.
+    p.ok("user", "add", "quinn", "--role", "qa")
+    qa = p.ok("token", "create", "--user", "quinn").out.strip().splitlines()[-1]
+    r = remote(tmp_path, url, qa, "deploy", "prod", "2024.09.04", "--yes")
+    assert r.code == 1 and r.out == "", r.text
+    assert r.err.strip() == "error: role 'qa' may not deploy: it needs admin or releaser"
     r = remote(tmp_path, url, token, "qa", "verify", "MNTOR-7")
     assert r.out.strip() == "✓ MNTOR-7 verified by admin"
     r = remote(tmp_path, url, token, "deploy", "prod", "2024.09.04", "--yes")

@@ -50,6 +50,8 @@ def deploy(
             "override_freeze": override_freeze,
         }
         p: Any = server.plan(body)
+        if p.may_not:  # the deploy would be refused: say so before the plan, not after
+            raise ShipyardError(p.may_not)
         if yes or p.refusal is not None:
             print_plan(p)
         else:

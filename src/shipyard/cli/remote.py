@@ -248,6 +248,7 @@ class Remote:
             tickets=p["tickets"],
             gates=[ns(**g) for g in p["gates"]],
             refusal=p["refusal"],
+            may_not=p.get("may_not"),
             removed=[self._change(c) for c in p.get("removed", [])],
             removed_tickets=p.get("removed_tickets", {}),
         )

@@ -48,10 +48,18 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
     async def check(
         request: Request, principal: Principal = Depends(current_principal)
     ) -> Principal:
-        roles_here = roles_of(request)
-        if not may(principal.role, action, roles_here):
-            roles = " or ".join(sorted(allowed_roles(action, roles_here)))
-            raise HTTPException(403, f"role {principal.role!r} may not {action}: it needs {roles}")
+        if (message := may_not(request, principal, action)) is not None:
+            raise HTTPException(403, message)
         return principal
 
     return check
+
+
+def may_not(request: Request, principal: Principal, action: str) -> str | None:
+    """Why ``principal`` may not do ``action`` here (``role 'qa' may not deploy: it needs
+    admin or releaser``), or None when they may."""
+    roles_here = roles_of(request)
+    if may(principal.role, action, roles_here):
+        return None
+    roles = " or ".join(sorted(allowed_roles(action, roles_here)))
+    return f"role {principal.role!r} may not {action}: it needs {roles}"

@@ -99,6 +99,9 @@ class PlanOut(BaseModel):
     refusal: str | None
     removed: list[ChangeOut] = []  # going back: changes the environment runs that ref lacks
     removed_tickets: dict[str, str] = {}
+    may_not: str | None = None
+    """Why whoever asked may not run this deploy (their role), or null: a client says so
+    before it shows the plan."""
 
 
 class DeployIn(BodyIn):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from shipyard.web.auth import require
+from shipyard.web.auth import may_not, require
 from shipyard.web.deps import Principal, context_for
 from shipyard.web.schemas import (
     AdoptIn,
@@ -33,7 +33,7 @@ def plan(
     from shipyard.services.deploy.planning import plan as do_plan
 
     ctx = context_for(request, who.name, app)
-    return plan_out(
+    out = plan_out(
         do_plan(
             ctx,
             body.environment,
@@ -44,6 +44,8 @@ def plan(
             role=who.role,
         )
     )
+    out.may_not = may_not(request, who, "deploy")
+    return out
 
 
 @router.post("/apps/{app}/deployments", response_model=DeploymentOut, status_code=201)
