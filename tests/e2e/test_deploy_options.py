@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -174,3 +175,18 @@ def test_a_deploy_of_what_already_runs_says_so(project: Project) -> None:
     assert "already" not in r.out
     r = p.ok("deploy", "dev", head[:7], "--yes")
     assert f"dev runs {head[:7]} already: this deploys it again" in r.out
+
+
+def test_status_in_80_columns_cuts_no_tag_date_or_name(project: Project) -> None:
+    """Too narrow for the table (80 columns, or a pipe, where Rich assumes 80): a block per
+    environment with every fact whole; wide enough: the table."""
+    p = project
+    head = _ready(p)
+    p.ok("deploy", "dev", head[:7], "--yes")
+    narrow = p.ok("status", env={"COLUMNS": "80"}).out
+    assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
+    assert f"dev   runs dev-{head[:7]} ({head[:7]}) on port " in narrow, narrow
+    assert "prod  runs nothing on port " in narrow and "…" not in narrow
+    assert re.search(r"\n +since \d{4}-\d\d-\d\d \d\d:\d\d by ", narrow), narrow
+    assert "━" not in narrow
+    assert "━" in p.ok("status", env={"COLUMNS": "200"}).out

@@ -148,7 +148,9 @@ def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> N
         if status == VERIFIED:
             console().print(f"[green]✓[/] {key} verified by {by}")
         else:  # promoted: signed off and shipped already, left as it was
-            console().print(f"[green]✓[/] {key} is promoted to {where or 'prod'} already: unchanged")
+            console().print(
+                f"[green]✓[/] {key} is promoted to {where or 'prod'} already: unchanged"
+            )
 
 
 def qa_reject(

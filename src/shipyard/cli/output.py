@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from rich.console import Console
 from rich.markup import escape
@@ -232,40 +232,73 @@ def confirm_plan(p: Plan) -> None:
 def status_table(rows: list[EnvStatus]) -> Table:
     t = _table("Env", "Port", "Runs", "Commit", "Since", "By", "Health", "Waiting upstream")
     for r in rows:
-        d = r.deployment
-        waiting = "-"
-        if r.waiting is not None and r.waiting.count:
-            n, u = r.waiting.count, len(r.waiting.unverified)
-            waiting = f"{n} change{'s' if n != 1 else ''} on {r.upstream}" + (
-                f", [red]{u} unverified[/]" if u else ""
-            )
-        elif r.waiting is not None:
-            waiting = "up to date"
-        runs = (d.tag if d.tag != d.ref else d.ref) if d else "-"
-        if r.pinned:
-            runs += " [yellow](pinned)[/]"
-        if r.in_flight is not None:
-            runs += f" [cyan]→ {escape(r.in_flight.ref)} {r.in_flight.state.replace('_', ' ')}[/]"
-        health = styled(r.health) + (
-            f" [dim]{escape(r.health_detail)}[/]"
-            if r.health == "unhealthy" and r.health_detail
-            else ""
-        )
-        if getattr(r, "failure", None) is not None:
-            health = f"[red]{escape(r.health)}[/]"  # the detail follows the table
-        if getattr(r, "stale_config", None):
-            health += " [yellow]stale config[/]"  # the versions and the hint follow the table
-        t.add_row(
-            r.name,
-            str(r.port),
-            runs,
-            d.commit[:7] if d else "-",
-            when(d.finished_at if d else None),
-            escape(d.requested_by) if d else "-",
-            health,
-            waiting,
-        )
+        c = _status_cells(r)
+        t.add_row(r.name, str(r.port), c.runs, c.commit, c.since, c.by, c.health, c.waiting)
     return t
+
+
+def print_status(rows: list[EnvStatus]) -> None:
+    """The status table, or where the terminal is too narrow for it (80 columns, a pipe),
+    the same facts as a block per environment: no tag, date or name cut short."""
+    c = console()
+    table = status_table(rows)
+    if c.measure(table, options=c.options.update_width(10_000)).maximum <= c.width:
+        c.print(table)
+        return
+    wide = max((len(r.name) for r in rows), default=0)
+    for r in rows:
+        cells = _status_cells(r)
+        runs = "nothing" if r.deployment is None else cells.runs
+        if r.deployment is not None and not cells.runs.startswith(cells.commit):
+            runs += f" ({cells.commit})"
+        c.print(
+            f"[bold]{r.name:<{wide}}[/] runs {runs} on port {r.port}: "
+            f"{cells.health}; {cells.waiting}"
+        )
+        if r.deployment is not None:
+            c.print(f"{'':<{wide}} since {cells.since} by {cells.by}")
+
+
+class _StatusCells(NamedTuple):
+    runs: str
+    commit: str
+    since: str
+    by: str
+    health: str
+    waiting: str
+
+
+def _status_cells(r: EnvStatus) -> _StatusCells:
+    """One environment's status, as Rich markup, for the table and the narrow blocks."""
+    d = r.deployment
+    waiting = "-"
+    if r.waiting is not None and r.waiting.count:
+        n, u = r.waiting.count, len(r.waiting.unverified)
+        waiting = f"{n} change{'s' if n != 1 else ''} on {r.upstream}" + (
+            f", [red]{u} unverified[/]" if u else ""
+        )
+    elif r.waiting is not None:
+        waiting = "up to date"
+    runs = (d.tag if d.tag != d.ref else d.ref) if d else "-"
+    if r.pinned:
+        runs += " [yellow](pinned)[/]"
+    if r.in_flight is not None:
+        runs += f" [cyan]→ {escape(r.in_flight.ref)} {r.in_flight.state.replace('_', ' ')}[/]"
+    health = styled(r.health) + (
+        f" [dim]{escape(r.health_detail)}[/]" if r.health == "unhealthy" and r.health_detail else ""
+    )
+    if getattr(r, "failure", None) is not None:
+        health = f"[red]{escape(r.health)}[/]"  # the detail follows the table
+    if getattr(r, "stale_config", None):
+        health += " [yellow]stale config[/]"  # the versions and the hint follow the table
+    return _StatusCells(
+        runs,
+        d.commit[:7] if d else "-",
+        when(d.finished_at if d else None),
+        escape(d.requested_by) if d else "-",
+        health,
+        waiting,
+    )
 
 
 def print_failures(rows: list[EnvStatus]) -> None:

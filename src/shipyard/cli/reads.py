@@ -60,7 +60,7 @@ def _local(quick: Callable[[Quick], T], full: Callable[[Context], T]) -> T:
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
-    from shipyard.cli.output import print_failures, status_table
+    from shipyard.cli.output import print_failures, print_status
 
     if (server := remote()) is not None:
         rows = server.status()
@@ -69,7 +69,7 @@ def status() -> None:
         from shipyard.services import quick
 
         rows, owed = _local(quick.status, _full_status)
-    console().print(status_table(rows))
+    print_status(rows)
     print_failures(rows)
     print_owed(owed)
 
