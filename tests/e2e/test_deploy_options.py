@@ -190,3 +190,16 @@ def test_status_in_80_columns_cuts_no_tag_date_or_name(project: Project) -> None
     assert re.search(r"\n +since \d{4}-\d\d-\d\d \d\d:\d\d by ", narrow), narrow
     assert "━" not in narrow
     assert "━" in p.ok("status", env={"COLUMNS": "200"}).out
+
+
+def test_history_in_80_columns_keeps_refs_tags_and_states_whole(project: Project) -> None:
+    p = project
+    _ready(p)
+    p.ok("qa", "verify", "MNTOR-4", "MNTOR-5")
+    p.ok("deploy", "prod", "2024.09.02", "--yes", "--reason", "the weekly train, a day late")
+    narrow = p.ok("history", "prod", env={"COLUMNS": "80"}).out
+    assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
+    head = p.repo.git("rev-parse", "--short=7", "2024.09.02^{commit}").strip()
+    assert f"deploy 2024.09.02 ({head}), tag prod-2024.09.02: succeeded" in narrow, narrow
+    assert "  reason: the weekly train, a day late" in narrow and "…" not in narrow
+    assert "━" in p.ok("history", "prod", env={"COLUMNS": "200"}).out

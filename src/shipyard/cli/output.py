@@ -232,34 +232,12 @@ def confirm_plan(p: Plan) -> None:
 def status_table(rows: list[EnvStatus]) -> Table:
     t = _table("Env", "Port", "Runs", "Commit", "Since", "By", "Health", "Waiting upstream")
     for r in rows:
-        c = _status_cells(r)
+        c = status_cells(r)
         t.add_row(r.name, str(r.port), c.runs, c.commit, c.since, c.by, c.health, c.waiting)
     return t
 
 
-def print_status(rows: list[EnvStatus]) -> None:
-    """The status table, or where the terminal is too narrow for it (80 columns, a pipe),
-    the same facts as a block per environment: no tag, date or name cut short."""
-    c = console()
-    table = status_table(rows)
-    if c.measure(table, options=c.options.update_width(10_000)).maximum <= c.width:
-        c.print(table)
-        return
-    wide = max((len(r.name) for r in rows), default=0)
-    for r in rows:
-        cells = _status_cells(r)
-        runs = "nothing" if r.deployment is None else cells.runs
-        if r.deployment is not None and not cells.runs.startswith(cells.commit):
-            runs += f" ({cells.commit})"
-        c.print(
-            f"[bold]{r.name:<{wide}}[/] runs {runs} on port {r.port}: "
-            f"{cells.health}; {cells.waiting}"
-        )
-        if r.deployment is not None:
-            c.print(f"{'':<{wide}} since {cells.since} by {cells.by}")
-
-
-class _StatusCells(NamedTuple):
+class StatusCells(NamedTuple):
     runs: str
     commit: str
     since: str
@@ -268,8 +246,9 @@ class _StatusCells(NamedTuple):
     waiting: str
 
 
-def _status_cells(r: EnvStatus) -> _StatusCells:
-    """One environment's status, as Rich markup, for the table and the narrow blocks."""
+def status_cells(r: EnvStatus) -> StatusCells:
+    """One environment's status, as Rich markup, for the table and the narrow blocks
+    (``cli.fitting``)."""
     d = r.deployment
     waiting = "-"
     if r.waiting is not None and r.waiting.count:
@@ -291,7 +270,7 @@ def _status_cells(r: EnvStatus) -> _StatusCells:
         health = f"[red]{escape(r.health)}[/]"  # the detail follows the table
     if getattr(r, "stale_config", None):
         health += " [yellow]stale config[/]"  # the versions and the hint follow the table
-    return _StatusCells(
+    return StatusCells(
         runs,
         d.commit[:7] if d else "-",
         when(d.finished_at if d else None),
@@ -324,7 +303,8 @@ def print_failures(rows: list[EnvStatus]) -> None:
         )
 
 
-def history_table(env: str, rows: Sequence[Deployment | Shown]) -> Table:
+def history_table(env: str, rows: Sequence[Deployment | Shown], *, notes: bool = True) -> Table:
+    """The deployments; ``notes=False`` leaves the Note column empty (to measure the rest)."""
     t = _table(
         "#",
         "Ref",
@@ -347,7 +327,7 @@ def history_table(env: str, rows: Sequence[Deployment | Shown]) -> Table:
             styled(d.state),
             escape(d.requested_by),
             when(d.created_at),
-            escape(d.error or d.reason or ""),
+            escape(d.error or d.reason or "") if notes else "",
         )
     return t
 

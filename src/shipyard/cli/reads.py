@@ -60,7 +60,8 @@ def _local(quick: Callable[[Quick], T], full: Callable[[Context], T]) -> T:
 
 def status() -> None:
     """Per environment: what runs, since when, by whom, health, and what waits upstream."""
-    from shipyard.cli.output import print_failures, print_status
+    from shipyard.cli.fitting import print_status
+    from shipyard.cli.output import print_failures
 
     if (server := remote()) is not None:
         rows = server.status()
@@ -102,7 +103,7 @@ def print_owed(rows: list[dict[str, Any]]) -> None:
 
 def history(environment: str, limit: int = 30) -> None:
     """List an environment's deployments, newest first."""
-    from shipyard.cli.output import history_table
+    from shipyard.cli.fitting import print_history
 
     limit = checked_limit(limit)
     if (server := remote()) is not None:
@@ -119,7 +120,7 @@ def history(environment: str, limit: int = 30) -> None:
     if not rows:
         console().print(f"no deployments to {environment} yet")
         return
-    console().print(history_table(environment, rows))
+    print_history(environment, rows)
 
 
 def diff(target: str, source: str) -> None:
