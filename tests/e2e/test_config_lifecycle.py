@@ -123,6 +123,9 @@ def test_a_rejected_change_is_audited_and_never_active(keyed: Project) -> None:
     assert refused.code == 1 and "say why" in refused.err
     r = p.ok("config", "reject", "stage", "1", "--reason", "wrong key", user=BOB)
     assert "config version 1 rejected" in r.out
+    shown = p.ok("config", "stage").out  # nothing active: said, not an empty table
+    assert "no variables or secrets set: shipyard config set stage NAME=VALUE" in shown
+    assert "┃" not in shown
     listed = p.ok("config", "stage").out
     assert "config version 0" in listed and "API_KEY" not in listed and "waits" not in listed
     late = p.run("config", "approve", "stage", "1", user=BOB)

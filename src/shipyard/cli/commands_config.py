@@ -60,7 +60,10 @@ def show(environment: Env) -> None:
         )
     out = console()
     out.print(f"{environment}: config version {active}")
-    out.print(t)
+    if rows:
+        out.print(t)
+    else:
+        out.print(f"no variables or secrets set: shipyard config set {environment} NAME=VALUE")
     if running is not None and running < active:
         out.print(
             f"[yellow]stale:[/] instances run version {running}; 'shipyard restart {environment}'"
