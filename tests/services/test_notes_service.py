@@ -139,6 +139,12 @@ def test_split_range(rng: str, expected: tuple[str | None, str]) -> None:
     assert split_range(rng) == expected
 
 
+@pytest.mark.parametrize("rng", ["a...b", "a..b..c", "..a..", "a....b"])
+def test_a_range_of_more_than_two_ends_is_refused_as_such(rng: str) -> None:
+    with pytest.raises(GitError, match=r"^unsupported range .*: use A\.\.B$"):
+        split_range(rng)
+
+
 def test_import_is_light() -> None:
     """`shipyard notes` must start fast: the notes path imports the standard library only."""
     import subprocess

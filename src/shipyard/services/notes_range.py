@@ -16,7 +16,7 @@ from shipyard.errors import GitError
 
 def split_range(rng: str) -> tuple[str | None, str]:
     """``"A..B"`` -> ``("A", "B")``; ``"B"`` -> ``(None, "B")``; an empty side means HEAD."""
-    if "..." in rng:
+    if "..." in rng or rng.count("..") > 1:
         raise GitError(f"unsupported range {rng!r}: use A..B")
     since, sep, until = rng.partition("..")
     if not sep:
