@@ -286,7 +286,10 @@ def test_app_that_crashes_or_never_gets_healthy_keeps_the_old_one(project: Proje
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("qa", "reject", "MNTOR-1"), "missing option '--reason' (see 'shipyard qa reject --help')"),
+        (
+            ("qa", "reject", "MNTOR-1"),
+            "missing option '--reason' (see 'shipyard qa reject --help')",
+        ),
         (("stauts",), "no such command 'stauts'. Did you mean 'status'"),
         (("status", "--jsn"), "no such option: --jsn (see 'shipyard status --help')"),
         (("history",), "missing argument 'ENV' (see 'shipyard history --help')"),
