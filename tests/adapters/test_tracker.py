@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
 from shipyard.adapters.tracker import VERIFIED
 from shipyard.adapters.tracker.builtin import BuiltinTracker
 from shipyard.store.db import open_store
 from shipyard.store.models import App
 
 
+def new_board(s: Session) -> BuiltinTracker:
+    """The board of a new app "monitor" where MNTOR-1 and MNTOR-2 are merged."""
+    app = App(name="monitor", repo=".", created_at=datetime.now(UTC))
+    s.add(app)
+    s.flush()
+    board = BuiltinTracker(app.id, "monitor")
+    board.record_merged(s, ["MNTOR-1", "MNTOR-2"], "a" * 40, "ana")
+    return board
+
+
 def test_a_key_the_board_never_saw_is_not_seen_by_qa_yet(db_url: str) -> None:
     store = open_store(db_url)
     try:
         with store.write() as s:
-            app = App(name="monitor", repo=".", created_at=datetime.now(UTC))
-            s.add(app)
-            s.flush()
-            board = BuiltinTracker(app.id, "monitor")
-            board.record_merged(s, ["MNTOR-1", "MNTOR-2"], "a" * 40, "ana")
+            board = new_board(s)
             board.set_status(s, ["MNTOR-2"], VERIFIED, "quinn")
         with store.read() as s:
             keys = ["MNTOR-1", "MNTOR-2", "MNTOR-3"]
@@ -43,11 +51,7 @@ def test_verifying_a_promoted_ticket_leaves_it_promoted_and_writes_no_audit(db_u
     store = open_store(db_url)
     try:
         with store.write() as s:
-            app = App(name="monitor", repo=".", created_at=datetime.now(UTC))
-            s.add(app)
-            s.flush()
-            board = BuiltinTracker(app.id, "monitor")
-            board.record_merged(s, ["MNTOR-1", "MNTOR-2"], "a" * 40, "ana")
+            board = new_board(s)
             board.set_status(s, ["MNTOR-1", "MNTOR-2"], VERIFIED, "quinn")
             board.promote(s, ["MNTOR-1"], "prod", "ana")
             events = s.scalar(select(func.count()).select_from(AuditEvent))
