@@ -28,7 +28,8 @@ def deploy(
     approval_timeout: float = 600.0,
 ) -> None:
     """The 1-click deploy: check every gate, tag ENV-REF, roll out, verify."""
-    from shipyard.cli.output import confirm_plan, named, print_plan
+    from shipyard.cli.output import confirm_plan, print_plan
+    from shipyard.core.tags import shown_ref
 
     for option, seconds in (
         ("--queue-timeout", queue_timeout),
@@ -82,14 +83,15 @@ def deploy(
         console().print(how_to_approve(d, environment), highlight=False, markup=False)
         return
     console().print(
-        f"[green]✓[/] {environment} runs {named(p.ref, p.short_sha)}, tagged {d.tag}: "
+        f"[green]✓[/] {environment} runs {shown_ref(p.ref, p.commit)}, tagged {d.tag}: "
         f"deployment #{d.id}"
     )
 
 
 def rollback(environment: str, *, reason: str | None = None, yes: bool = False) -> None:
     """Redeploy ENV's previous successful deployment, and pin ENV there."""
-    from shipyard.cli.output import confirm_plan, named, print_plan
+    from shipyard.cli.output import confirm_plan, print_plan
+    from shipyard.core.tags import shown_ref
 
     if (server := remote()) is not None:
         from types import SimpleNamespace
@@ -99,7 +101,7 @@ def rollback(environment: str, *, reason: str | None = None, yes: bool = False) 
         if not yes:
             raise ShipyardError("a remote rollback needs --yes")
         d: Any = server.rollback(environment, reason)
-        p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7])
+        p: Any = SimpleNamespace(ref=d.ref, short_sha=d.commit[:7], commit=d.commit)
     else:
         from shipyard.services.deploy import execution, planning
 
@@ -111,7 +113,7 @@ def rollback(environment: str, *, reason: str | None = None, yes: bool = False) 
                 confirm_plan(p)
             d = execution.execute(ctx, p)
     console().print(
-        f"[green]✓[/] {environment} rolled back to {named(p.ref, p.short_sha)}: deployment #{d.id}; "
+        f"[green]✓[/] {environment} rolled back to {shown_ref(p.ref, p.commit)}: deployment #{d.id}; "
         f"pinned until 'shipyard unpin {environment}'"
     )
 

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from shipyard.cli.output import console, history_table, status_cells, status_table, styled, when
+from shipyard.cli.output import (
+    console,
+    history_table,
+    status_cells,
+    status_table,
+    styled,
+    when,
+)
+from shipyard.core.tags import shown_ref
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,7 +69,7 @@ def print_history(env: str, rows: Sequence[Deployment | Shown]) -> None:
         return
     c.print(f"deployments to {env}")
     for d in rows:
-        ref = escape(d.ref) if d.commit.startswith(d.ref) else f"{escape(d.ref)} ({d.commit[:7]})"
+        ref = escape(shown_ref(d.ref, d.commit))
         c.print(f"#{d.id} {d.kind} {ref}, tag {escape(d.tag)}: {styled(d.state)}")
         c.print(f"  by {escape(d.requested_by)}, {when(d.created_at)}")
         if note := d.error or d.reason:

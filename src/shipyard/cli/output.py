@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.core.builds import shown as status_text
+from shipyard.core.tags import shown_ref
 from shipyard.core.tickets import NOT_SEEN
 from shipyard.errors import ShipyardError
 
@@ -184,14 +185,9 @@ def print_diff(d: Diff) -> None:
         )
 
 
-def named(ref: str, short_sha: str) -> str:
-    """``2024.09.01 (abc1234)``, or ``abc1234`` alone when the ref is that SHA."""
-    return ref if short_sha.startswith(ref) else f"{ref} ({short_sha})"
-
-
 def print_plan(p: Plan) -> None:
     c = console()
-    target = named(p.ref, p.short_sha)
+    target = shown_ref(p.ref, p.commit)
     c.print(
         f"[bold]deploy {escape(target)} to {p.environment}[/], tag {escape(p.tag)}; "
         f"now runs {escape(p.current_ref or 'nothing')}"

@@ -127,3 +127,9 @@ def format_env_tag(template: str, ref: str) -> str:
         if spec or conversion:
             raise ValueError(f"tag template {template!r}: write {{{field}}} without a format")
     return template.format(ref=ref)
+
+
+def shown_ref(ref: str, commit: str) -> str:
+    """How output names what was deployed: ``2024.09.01 (abc1234)``, or the ref alone when
+    it is (a prefix of) the commit's SHA itself."""
+    return ref if commit.startswith(ref) else f"{ref} ({commit[:7]})"

@@ -263,7 +263,9 @@ def health_with(
 
 
 def _named(d: Attempt) -> str:
-    return d.ref if d.commit.startswith(d.ref) else f"{d.ref} ({d.commit[:7]})"
+    from shipyard.core.tags import shown_ref
+
+    return shown_ref(d.ref, d.commit)
 
 
 def stale_note(running: int | None, active: int | None) -> str | None:
