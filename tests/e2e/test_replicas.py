@@ -406,7 +406,10 @@ def test_the_other_replica_fails_a_rollout_whose_replica_was_killed(
             ),
             10,
         )
-        assert f"slow#{dep_id} failed" in b.log.read_text()
+        # b logs the line once its whole recovery pass has ended, just after the lease goes.
+        pair.wait_for(
+            "the recovery logged", lambda: f"slow#{dep_id} failed" in b.log.read_text(), 10
+        )
         print(
             f"killed replica's rollout failed by the other after {took:.2f}s (lease {LEASE_TTL:g}s)"
         )

@@ -58,16 +58,17 @@ def recover_dead(ctx: Context) -> list[str]:
     """Finish or fail the deployments of ``ctx``'s app whose owner is gone; never raises."""
     from shipyard.services.deploy.approval import lapse
 
+    done: list[str] = []
     try:
-        done = recover(ctx) + lapse(ctx)
+        for step in (recover, lapse):  # each step's lines are logged as soon as it ends
+            lines = step(ctx)
+            for line in lines:
+                log.warning("recovered %s: %s", ctx.app_name, line)
+            done += lines
     except ShipyardError as exc:
         log.warning("recovering %s's deployments failed: %s", ctx.app_name, exc.message)
-        return []
     except Exception:  # a recovery that fails must not stop the schedules
         log.exception("recovering %s's deployments failed", ctx.app_name)
-        return []
-    for line in done:
-        log.warning("recovered %s: %s", ctx.app_name, line)
     return done
 
 
