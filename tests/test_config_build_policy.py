@@ -57,7 +57,7 @@ def test_the_retention_policy_defaults_and_values() -> None:
 @pytest.mark.parametrize(
     ("section", "field", "why"),
     [
-        ({"keep": -1}, "artifacts -> keep", "at least 0"),
+        ({"keep": -1}, "artifacts -> keep", "at least 0 and at most 1000000"),
         ({"keep": "all"}, "artifacts -> keep", "whole number"),
         ({"keep_days": -2}, "artifacts -> keep_days", "at least 0"),
         ({"gc": "sometimes"}, "artifacts -> gc", '"auto" or "manual"'),

@@ -105,9 +105,13 @@ def _between(
     value: float, low: float, high: float, path: tuple[str | int, ...], *, open_low: bool = False
 ) -> None:
     if value < low or value > high or (open_low and value == low):
-        raise Invalid(
-            path, f"must be {'above' if open_low else 'at least'} {low:g} and at most {high:g}"
-        )
+        least = "above" if open_low else "at least"
+        raise Invalid(path, f"must be {least} {_number(low)} and at most {_number(high)}")
+
+
+def _number(x: float) -> str:
+    """``1000000``, ``0.5``: as written in a config, never ``1e+06``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 class SecretRef(NamedTuple):

@@ -6,6 +6,7 @@ right when several servers share one database, and across restarts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
@@ -33,8 +34,17 @@ def _family(
 ) -> list[str]:
     lines = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
     for suffix, labels, value in samples:
-        lines.append(f"{name}{suffix}{_labels(**labels)} {value:g}")
+        lines.append(f"{name}{suffix}{_labels(**labels)} {_value(value)}")
     return lines
+
+
+def _value(value: float) -> str:
+    """A sample's value in full (``1234567``, ``1234.567``): ``:g`` would keep 6 digits."""
+    if isinstance(value, int) or (math.isfinite(value) and value.is_integer()):
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    return repr(value) if math.isfinite(value) else ("+Inf" if value > 0 else "-Inf")
 
 
 Sample = tuple[str, dict[str, str], float]
