@@ -110,3 +110,23 @@ def test_promote_page_going_back_and_the_rollback_and_unpin_buttons(project: Pro
         assert "Unpin…" not in (await rel.get("/apps/monitor")).text
 
     run_pages(p, body)
+
+
+def test_the_rollback_button_shows_only_where_there_is_somewhere_to_go(project: Project) -> None:
+    p = project
+    p.ok("sync")  # stage's first deployment: nothing before it to return to
+    first = p.head()
+
+    async def body(c: Clients, t: dict[str, str]) -> None:
+        await log_in(c["rel"], t["rel"])
+        rel = c["rel"]
+        for url in ("/apps/monitor", "/apps/monitor/live"):
+            assert "Rollback…" not in (await rel.get(url)).text
+        p.repo.squash_pr(1, "Add alerts MNTOR-1", p.features("alerts"), author=BO)
+        p.ok("sync")
+        for url in ("/apps/monitor", "/apps/monitor/live"):
+            page = (await rel.get(url)).text
+            assert page.count("Rollback…") == 1  # stage only: dev and prod run nothing
+            assert f"Return stage to {first[:7]}, its previous successful deployment" in page
+
+    run_pages(p, body)

@@ -45,7 +45,16 @@ from shipyard.store.models import App, ConfigVersion, Deployment, Environment, T
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EnvStatus", "Shown", "Waiting", "refresh_waiting", "status", "statuses", "subscribe"]
+__all__ = [
+    "EnvStatus",
+    "Shown",
+    "Waiting",
+    "refresh_waiting",
+    "rollback_refs",
+    "status",
+    "statuses",
+    "subscribe",
+]
 
 
 @functools.cache
@@ -204,6 +213,24 @@ def status(ctx: Context) -> list[EnvStatus]:
     """Per environment of ctx's app: what runs, health, what is in flight and what
     waits upstream (see ``statuses``)."""
     return statuses([ctx])[ctx.app_name]
+
+
+def rollback_refs(ctx: Context) -> dict[str, str]:
+    """Where ``shipyard rollback ENV`` would return each environment of ctx's app that
+    has somewhere to go: ``{"stage": "2024.09.01 (abc1234)"}``. One query per environment
+    that runs something (the app's page shows a few)."""
+    from shipyard.core.tags import shown_ref
+    from shipyard.store.queries import current_of, rollback_target
+
+    out: dict[str, str] = {}
+    with ctx.store.read() as s:
+        envs = s.execute(select(Environment).where(Environment.app_id == ctx.app_id)).scalars()
+        for env in envs:
+            current = current_of(s, env)
+            back = None if current is None else rollback_target(s, env, current)
+            if back is not None and env.name in ctx.settings.environments:
+                out[env.name] = shown_ref(back.ref, back.commit)
+    return out
 
 
 def statuses(ctxs: list[Context]) -> dict[str, list[EnvStatus]]:

@@ -27,6 +27,7 @@ def environments(request: Request, app: str) -> Response:
         s.csrf,
         app=app,
         rows=status_of(ctx),
+        back=rollback_of(ctx),
         owed=owed_of(ctx),
         freezes=freezes_of(ctx),
         moment=moment,
@@ -37,7 +38,15 @@ def environments(request: Request, app: str) -> Response:
 @page
 def environments_live(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
-    return render(request, "_environments.html", who, s.csrf, app=app, rows=status_of(ctx))
+    return render(
+        request,
+        "_environments.html",
+        who,
+        s.csrf,
+        app=app,
+        rows=status_of(ctx),
+        back=rollback_of(ctx),
+    )
 
 
 @router.get("/apps/{app}/environments/{environment}/log")
@@ -77,6 +86,13 @@ def status_of(ctx: Context) -> list[Any]:
     from shipyard.services.status import status
 
     return status(ctx)
+
+
+def rollback_of(ctx: Context) -> dict[str, str]:
+    """Where each environment's Rollback… button returns it (none: no button)."""
+    from shipyard.services.status import rollback_refs
+
+    return rollback_refs(ctx)
 
 
 def owed_of(ctx: Context) -> list[dict[str, object]]:
