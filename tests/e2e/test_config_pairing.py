@@ -97,6 +97,7 @@ def test_the_pairing_session_end_to_end(paired: Project) -> None:
     assert "stale: instances run version 0" in listed
 
     # 1-2. The engineer asks for a grant; the partner approves it.
+    assert p.ok("grant", "list", "stage").out.startswith("no grants for stage: 'shipyard grant")
     # Long enough for the read right after approval on a busy machine; step 7 waits it out.
     r = p.ok("grant", "request", "stage", "--for", "20s", "--reason", "rotate the API key")
     assert "grant #1 on stage waits" in r.out

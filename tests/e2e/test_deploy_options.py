@@ -203,3 +203,18 @@ def test_history_in_80_columns_keeps_refs_tags_and_states_whole(project: Project
     assert f"deploy 2024.09.02 ({head}), tag prod-2024.09.02: succeeded" in narrow, narrow
     assert "  reason: the weekly train, a day late" in narrow and "…" not in narrow
     assert "━" in p.ok("history", "prod", env={"COLUMNS": "200"}).out
+
+
+def test_tables_in_a_narrow_terminal_wrap_long_values_whole(project: Project) -> None:
+    """A value too long for its column (an email in the audit log's Who) folds onto a second
+    line: nothing is cut to "…"."""
+    p = project
+    who = "release.engineer.on.call@notifications.example.com"
+    p.ok("user", "add", who, "--role", "admin")
+    p.ok("freeze", "start", "--reason", "audit me", "--for", "1h", user=who)
+    narrow = p.ok("audit", "log", "--limit", "1", env={"COLUMNS": "80"}).out
+    assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
+    assert "…" not in narrow, narrow
+    assert who in "".join(
+        cell.strip() for line in narrow.splitlines() for cell in line.split("│")[2:3]
+    )

@@ -294,6 +294,14 @@ def grant_list(environment: Annotated[str | None, typer.Argument(metavar="[ENV]"
     else:
         with session() as ctx:
             rows = grants_of(ctx, environment)
+    if not rows:
+        where = f" for {environment}" if environment else ""
+        console().print(
+            f"no grants{where}: 'shipyard grant request {environment or 'ENV'} --for 15m"
+            " --reason ...' asks for one",
+            markup=False,
+        )
+        return
     t = _table("Grant", "Env", "User", "State", "Seconds", "Approved by", "Expires", "Reason")
     for g, env in rows:
         t.add_row(

@@ -122,7 +122,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
         title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False
     )
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # a long name or tag wraps whole, never cut to "…"
     return t
 
 
