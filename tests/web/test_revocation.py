@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from conftest import Project, running_server
@@ -60,6 +62,8 @@ def test_the_cli_revokes_and_disables_through_the_server(project: Project) -> No
         admin = {"SHIPYARD_URL": srv.url, "SHIPYARD_TOKEN": srv.token}
         project.ok("user", "add", "bo", "--role", "engineer")
         bo = project.ok("token", "create", "--user", "bo").out.strip().splitlines()[-1]
+        (row,) = [x for x in project.ok("user", "list").out.splitlines() if x.startswith("bo ")]
+        assert "engineer" in row and "active" in row and "cli" in row  # local: no server
         assert httpx.get(f"{srv.url}/api/v1/me", headers=auth(bo), timeout=10).status_code == 200
         r = project.run("token", "revoke", "--user", "bo", env=admin)
         assert r.code != 0 and "--name LABEL, or give --all" in r.err and "Traceback" not in r.text
@@ -98,3 +102,55 @@ def test_the_dashboard_disables_users_and_revokes_tokens_for_admins(project: Pro
         assert "revoked 1 token(s) of rel" in (await admin.get(r.headers["location"])).text
 
     run_pages(project, body)
+
+
+def test_users_tokens_and_the_audit_log_through_the_server(
+    project: Project,
+) -> None:
+    """With SHIPYARD_URL set, 'user add|list', 'token create' and 'audit log' go through the
+    server, as the token's user (they ran locally before, as the local user)."""
+    p = project
+    with running_server(p.path) as srv:
+        assert srv.token is not None
+        admin = {"SHIPYARD_URL": srv.url, "SHIPYARD_TOKEN": srv.token}
+        r = p.ok("user", "add", "cy@example.com", "--role", "qa", env=admin)
+        assert "added cy@example.com (qa)" in r.out
+        r = p.run("user", "add", "cy@example.com", "--role", "qa", env=admin)
+        assert r.code == 1 and "user 'cy@example.com' exists already" in r.err
+        r = p.ok("token", "create", "--user", "cy@example.com", env=admin)
+        assert "token for cy@example.com (cli), shown once:" in r.out
+        cy = r.out.strip().splitlines()[-1]
+        me = httpx.get(f"{srv.url}/api/v1/me", headers=auth(cy), timeout=10).json()
+        assert me == {"name": "cy@example.com", "role": "qa"}
+        made = p.ok("token", "create", "--user", "cy@example.com", "--name", "ci", env=admin)
+        assert "(ci), shown once" in made.out
+        cy = made.out.strip().splitlines()[-1]  # the "cli" one is revoked next
+        p.ok("token", "revoke", "--user", "cy@example.com", "--name", "cli", env=admin)
+
+        listed = p.ok("user", "list", env={**admin, "COLUMNS": "200"}).out
+        (row,) = [line for line in listed.splitlines() if line.startswith("cy@example.com")]
+        assert "│ qa " in row and "│ active " in row and "ci (1 revoked)" in row
+        refused = p.run("user", "list", env={**admin, "SHIPYARD_TOKEN": cy})
+        assert refused.code == 1 and "may not admin" in refused.err, refused.text
+
+        users = httpx.get(f"{srv.url}/api/v1/users", headers=auth(srv.token), timeout=10).json()
+        (listed_cy,) = [u for u in users if u["name"] == "cy@example.com"]
+        assert [t["name"] for t in listed_cy["tokens"]] == ["cli", "ci"]
+        assert listed_cy["tokens"][0]["revoked_at"] is not None
+        assert all(set(t) == {"name", "created_at", "revoked_at"} for t in listed_cy["tokens"])
+        assert cy not in json.dumps(users)
+
+        log = p.ok("audit", "log", "--limit", "3", env={**admin, "SHIPYARD_TOKEN": cy}).out
+        assert "token.revoked" in log and "token.created" in log and "user.added" not in log
+        r = httpx.get(f"{srv.url}/api/v1/audit", params={"limit": 0}, headers=auth(cy), timeout=10)
+        assert is_error(r, 422, "invalid")["message"] == "limit: must be at least 1"
+        # the server did each of them, as its admin: locally, they would be ana's
+        records = httpx.get(
+            f"{srv.url}/api/v1/audit", params={"limit": 10}, headers=auth(cy), timeout=10
+        ).json()
+        done = {(e["action"], e["actor"]) for e in records if e["subject"] == "cy@example.com"}
+        assert done == {
+            ("user.added", "admin"),
+            ("token.created", "admin"),
+            ("token.revoked", "admin"),
+        }

@@ -31,6 +31,7 @@ from shipyard.cli import (
     commands_plan,
     commands_reverts,
     commands_train,
+    commands_users,
     commands_warm,
 )
 from shipyard.errors import ShipyardError
@@ -139,10 +140,11 @@ audit_app.command("verify")(commands_admin.audit_verify)
 audit_app.command("log")(commands_admin.audit_log)
 app.command()(commands_admin.serve)
 db_app.command("upgrade")(commands_db.db_upgrade)
-user_app.command("add")(commands_admin.user_add)
-user_app.command("disable")(commands_admin.user_disable)
-token_app.command("create")(commands_admin.token_create)
-token_app.command("revoke")(commands_admin.token_revoke)
+user_app.command("add")(commands_users.user_add)
+user_app.command("list")(commands_users.user_list)
+user_app.command("disable")(commands_users.user_disable)
+token_app.command("create")(commands_users.token_create)
+token_app.command("revoke")(commands_users.token_revoke)
 app.command()(commands_admin.demo)
 app.command()(commands_warm.warm)
 # -- variables and secrets

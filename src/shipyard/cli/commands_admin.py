@@ -1,16 +1,14 @@
 """Setting up and running Shipyard: config, server, users, tokens, audit, demo.
 
-``shipyard init``, ``serve``, ``demo``, ``shipyard audit verify|log``,
-``shipyard user add|disable`` and ``shipyard token create|revoke``; ``shipyard.cli.app``
-registers them.
+``shipyard init``, ``serve``, ``demo`` and ``shipyard audit verify|log``
+(users and tokens: ``commands_users``); ``shipyard.cli.app`` registers them.
 """
 
 from __future__ import annotations
 
-import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import quote
 
 import typer
 
@@ -118,8 +116,19 @@ def audit_log(
     from shipyard.cli.reads import checked_limit
 
     limit = checked_limit(limit)
-    with session() as ctx:
-        console().print(audit_table(ctx, limit))
+    if (server := remote()) is not None:
+        from shipyard.cli.remote import ns
+
+        rows = [
+            ns(**{**e, "at": datetime.fromisoformat(e["at"])})
+            for e in server.call("GET", "/api/v1/audit", params={"limit": limit})
+        ]
+    else:
+        from shipyard.store.queries import newest_events
+
+        with session() as ctx, ctx.store.read() as s:
+            rows = newest_events(s, limit)
+    console().print(audit_table(rows))
 
 
 def serve(
@@ -212,88 +221,6 @@ def _serving(
     console().print(f"serving {served} on http://{host}:{port}/{by} (API: /api/v1, /openapi.json)")
     configure(scrubber=scrubber_for(apps, extra=stored))
     return settings, apps, store
-
-
-def user_add(
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    role: Annotated[
-        str, typer.Option(metavar="ROLE", help="viewer, engineer, qa, releaser or admin.")
-    ],
-) -> None:
-    """Add a user of the server."""
-    from shipyard.services.users import add_user
-
-    with session() as ctx:
-        add_user(ctx.store, name, role, actor=ctx.actor)
-    console().print(
-        f"added {name} ({role}); 'shipyard token create --user {name}' gives them a token"
-    )
-
-
-def token_create(
-    user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
-    name: Annotated[
-        str | None,
-        typer.Option(
-            metavar="LABEL",
-            help="What the token is for (default: cli, or cli-2 ... when taken).",
-        ),
-    ] = None,
-) -> None:
-    """Create an API token; it is printed once and only its hash is kept."""
-    from shipyard.services.users import create_token
-
-    with session() as ctx:
-        t = create_token(ctx.store, user, name, actor=ctx.actor)
-    console().print(f"token for {t.user} ({t.name}), shown once:")
-    sys.stdout.write(t.token + "\n")
-
-
-def token_revoke(
-    user: Annotated[str, typer.Option(metavar="NAME", help="Whose token.")],
-    name: Annotated[
-        str | None, typer.Option(metavar="LABEL", help="Which of their tokens (its label).")
-    ] = None,
-    all_tokens: Annotated[
-        bool, typer.Option("--all", help="Revoke every token of the user.")
-    ] = False,
-) -> None:
-    """Revoke a token (admin only); it stops working at once on the servers of this host
-    (every worker; with SHIPYARD_URL set, the server's host), within 5 s on any other."""
-    from shipyard.services.stamps import users_stamp
-    from shipyard.services.users import revoke_tokens
-
-    if (name is None) == (not all_tokens):
-        raise ShipyardError("name the token with --name LABEL, or give --all (not both)")
-    if (server := remote()) is not None:
-        params = {"name": name} if name is not None else None
-        count = server.call("DELETE", f"/api/v1/users/{quote(user)}/tokens", params=params)[
-            "revoked"
-        ]
-    else:
-        with session() as ctx:
-            count = revoke_tokens(ctx.store, user, name, actor=ctx.actor)
-            users_stamp(ctx.settings.state_dir).touch()  # at once on this host's servers
-    console().print(f"revoked {count} token(s) of {user}")
-
-
-def user_disable(
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
-) -> None:
-    """Disable a user (admin only): their tokens and dashboard sessions stop working."""
-    from shipyard.services.stamps import users_stamp
-    from shipyard.services.users import set_disabled
-
-    if (server := remote()) is not None:
-        op = "enable" if enable else "disable"
-        changed = server.call("POST", f"/api/v1/users/{quote(name)}/{op}")["changed"]
-    else:
-        with session() as ctx:
-            changed = set_disabled(ctx.store, name, not enable, actor=ctx.actor)
-            users_stamp(ctx.settings.state_dir).touch()  # at once on this host's servers
-    state = "enabled" if enable else "disabled"
-    console().print(f"{name} {state}" if changed else f"{name} was {state} already")
 
 
 def demo(

@@ -18,7 +18,6 @@ from shipyard.core.tickets import NOT_SEEN
 from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
-    from shipyard.services.context import Context
     from shipyard.services.deploy.planning import Plan
     from shipyard.services.records import Diff, EnvStatus, ReleaseView, Shown, TicketRecord
     from shipyard.services.views import BuildView
@@ -351,11 +350,8 @@ def builds_table(rows: list[BuildView]) -> Table:
     return t
 
 
-def audit_table(ctx: Context, limit: int) -> Table:
-    from shipyard.store.queries import newest_events
-
-    with ctx.store.read() as s:
-        rows = newest_events(s, limit)
+def audit_table(rows: Sequence[Any]) -> Table:
+    """Audit records (``AuditEvent`` rows, or the API's records), newest first."""
     t = _table("#", "When", "Who", "Action", "Subject", "Data")
     for e in rows:
         t.add_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -27,7 +28,12 @@ class UserOut(BaseModel):
 
 
 class TokenIn(BodyIn):
-    name: str = Field(min_length=1, max_length=128)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="What the token is for; default: cli, or cli-2 ... when taken.",
+    )
     user: str | None = Field(default=None, description="Whose token (admins only); default: yours.")
 
 
@@ -40,6 +46,42 @@ class TokenOut(BaseModel):
 @router.get("/me", response_model=UserOut)
 def me(who: Principal = Depends(require("read"))) -> UserOut:
     return UserOut(name=who.name, role=who.role)
+
+
+class TokenListed(BaseModel):
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class UserListed(BaseModel):
+    name: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    tokens: list[TokenListed] = Field(description="Revoked ones too; never a token itself.")
+
+
+@router.get("/users", response_model=list[UserListed])
+def list_users(request: Request, who: Principal = Depends(require("admin"))) -> list[UserListed]:
+    """Every user by name, with their tokens' names and dates (what the Users page shows)."""
+    return [
+        UserListed(
+            name=u.name,
+            role=u.role,
+            disabled=bool(u.disabled),
+            created_at=u.created_at,
+            tokens=[
+                TokenListed(
+                    name=t.name,
+                    created_at=t.created_at,
+                    revoked_at=t.revoked_at,
+                )
+                for t in tokens
+            ],
+        )
+        for u, tokens in users.list_users(store_of(request))
+    ]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

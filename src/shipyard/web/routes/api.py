@@ -32,6 +32,8 @@ from shipyard.web.schemas import (
     ticket_out,
 )
 
+MAX_AUDIT = 1000  # records one answer holds at most
+
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
@@ -253,6 +255,29 @@ def audit_verify(request: Request, who: Principal = Depends(require("read"))) ->
     with store_of(request).read() as s:
         r = verify(s)
     return {"ok": r.ok, "count": r.count, "bad_id": r.bad_id, "reason": r.reason}
+
+
+@router.get("/audit")
+def audit_log(
+    request: Request, limit: Count = 30, who: Principal = Depends(require("read"))
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` audit records, newest first (what ``shipyard audit log`` lists)."""
+    from shipyard.store.queries import newest_events
+
+    with store_of(request).read() as s:
+        rows = newest_events(s, min(limit, MAX_AUDIT))
+    return [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "app": e.app,
+            "action": e.action,
+            "subject": e.subject,
+            "data": e.data,
+        }
+        for e in rows
+    ]
 
 
 # -- acting ---------------------------------------------------------------------------------------
