@@ -20,33 +20,15 @@ LOG_LINES = 500  # the page shows a bounded tail; 'shipyard logs ENV -f' follows
 @page
 def environments(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
-    return render(
-        request,
-        "environments.html",
-        who,
-        s.csrf,
-        app=app,
-        rows=status_of(ctx),
-        back=rollback_of(ctx),
-        owed=owed_of(ctx),
-        freezes=freezes_of(ctx),
-        moment=moment,
-    )
+    more = {"owed": owed_of(ctx), "freezes": freezes_of(ctx), "moment": moment}
+    return render(request, "environments.html", who, s.csrf, **table_of(ctx, app), **more)
 
 
 @router.get("/apps/{app}/live")
 @page
 def environments_live(request: Request, app: str) -> Response:
     who, s, ctx = reading(request, app)
-    return render(
-        request,
-        "_environments.html",
-        who,
-        s.csrf,
-        app=app,
-        rows=status_of(ctx),
-        back=rollback_of(ctx),
-    )
+    return render(request, "_environments.html", who, s.csrf, **table_of(ctx, app))
 
 
 @router.get("/apps/{app}/environments/{environment}/log")
@@ -80,6 +62,11 @@ def freezes_of(ctx: Context) -> Any:
         return listing(ctx)
     except ShipyardError:
         return None
+
+
+def table_of(ctx: Context, app: str) -> dict[str, Any]:
+    """What the environments' table shows (``_environments.html``), on the page and live."""
+    return {"app": app, "rows": status_of(ctx), "back": rollback_of(ctx)}
 
 
 def status_of(ctx: Context) -> list[Any]:
