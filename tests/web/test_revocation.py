@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 
 import httpx
 
 from conftest import Project, running_server
+from shipyard.services.users import hash_token
 from web.test_api import auth, is_error, run
 from web.test_pages import Clients, log_in
 from web.test_pages import run as run_pages
@@ -137,7 +140,8 @@ def test_users_tokens_and_the_audit_log_through_the_server(
         (listed_cy,) = [u for u in users if u["name"] == "cy@example.com"]
         assert [t["name"] for t in listed_cy["tokens"]] == ["cli", "ci"]
         assert listed_cy["tokens"][0]["revoked_at"] is not None
-        assert all(set(t) == {"name", "created_at", "revoked_at"} for t in listed_cy["tokens"])
+        fields = {"name", "created_at", "last_used_at", "revoked_at"}
+        assert all(set(t) == fields for t in listed_cy["tokens"])
         assert cy not in json.dumps(users)
 
         log = p.ok("audit", "log", "--limit", "3", env={**admin, "SHIPYARD_TOKEN": cy}).out
@@ -154,3 +158,49 @@ def test_users_tokens_and_the_audit_log_through_the_server(
             ("token.created", "admin"),
             ("token.revoked", "admin"),
         }
+
+
+def test_when_each_token_was_last_used_through_the_api_a_page_and_the_cli(
+    project: Project,
+) -> None:
+    """A token's use is kept (``last_used_at``, to the minute) when it signs a request or
+    the dashboard's login in, off the request's path; one never used says so."""
+    p = project
+    with running_server(p.path) as srv:
+        assert srv.token is not None
+        admin = {"SHIPYARD_URL": srv.url, "SHIPYARD_TOKEN": srv.token, "COLUMNS": "200"}
+        p.ok("user", "add", "cy@example.com", "--role", "qa", env=admin)
+        tokens = {}
+        for name in ("ci", "browser", "spare"):
+            made = p.ok("token", "create", "--user", "cy@example.com", "--name", name, env=admin)
+            tokens[name] = made.out.strip().splitlines()[-1]
+        me = httpx.get(f"{srv.url}/api/v1/me", headers=auth(tokens["ci"]), timeout=10)
+        assert me.status_code == 200
+        with httpx.Client(base_url=srv.url, timeout=10) as browser:
+            form = browser.get("/login", params={"next": "/"})
+            csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            r = browser.post("/login", data={"token": tokens["browser"], "csrf": csrf, "next": "/"})
+            assert r.status_code == 303, r.text
+
+        def used() -> dict[str, str | None]:
+            users = httpx.get(f"{srv.url}/api/v1/users", headers=auth(srv.token), timeout=10)
+            (cy,) = [u for u in users.json() if u["name"] == "cy@example.com"]
+            return {t["name"]: t["last_used_at"] for t in cy["tokens"]}
+
+        deadline = time.monotonic() + 10  # written on a thread of its own, off the request
+        while (seen := used())["ci"] is None or seen["browser"] is None:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        assert seen["spare"] is None
+        for name in ("ci", "browser"):
+            at = datetime.fromisoformat(str(seen[name]))
+            assert abs((datetime.now(UTC) - at).total_seconds()) < 60, seen
+
+        listed = p.ok("user", "list", env=admin).out
+        assert "Last used" in listed.splitlines()[0], listed
+        (row,) = [line for line in listed.splitlines() if line.startswith("cy@example.com")]
+        day = datetime.fromisoformat(str(seen["ci"])).strftime("%Y-%m-%d")
+        assert f"│ {day} " in row, listed
+        # never a token, nor a hash of one, in what is shown
+        shown = json.dumps(used()) + listed
+        assert not any(t in shown or hash_token(t) in shown for t in tokens.values())

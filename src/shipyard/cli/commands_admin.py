@@ -1,4 +1,4 @@
-"""Setting up and running Shipyard: config, server, users, tokens, audit, demo.
+"""Setting up and running Shipyard: config, server, audit, demo.
 
 ``shipyard init``, ``serve``, ``demo`` and ``shipyard audit verify|log``
 (users and tokens: ``commands_users``); ``shipyard.cli.app`` registers them.

@@ -42,7 +42,8 @@ def user_add(
 
 
 def user_list() -> None:
-    """Every user: role, state, active tokens, when added (through a server: admin only)."""
+    """Every user: role, state, active tokens, when one was last used, when added (through a
+    server: admin only)."""
     if (server := remote()) is not None:
         rows = [_listed(u) for u in server.call("GET", "/api/v1/users")]
     else:
@@ -56,19 +57,19 @@ def user_list() -> None:
     console().print(users_table(rows))
 
 
-Token = tuple[str, datetime | None]  # name, revoked at
+Token = tuple[str, datetime | None, datetime | None]  # name, revoked at, last used at
 Listed = tuple[str, str, bool, datetime | None, list[Token]]  # name, role, disabled, added
 
 
 def _token(t: Any) -> Token:
-    return t.name, t.revoked_at
+    return t.name, t.revoked_at, t.last_used_at
 
 
 def _listed(u: dict[str, Any]) -> Listed:
     def at(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
-    tokens = [(t["name"], at(t["revoked_at"])) for t in u["tokens"]]
+    tokens = [(t["name"], at(t["revoked_at"]), at(t.get("last_used_at"))) for t in u["tokens"]]
     return u["name"], u["role"], bool(u["disabled"]), at(u["created_at"]), tokens
 
 
@@ -77,16 +78,19 @@ def users_table(rows: list[Listed]) -> Table:
 
     from shipyard.cli.output import _table, when
 
-    t = _table("User", "Role", "State", "Tokens", "Added")
+    t = _table("User", "Role", "State", "Tokens", "Last used", "Added")
     for name, role, disabled, added, tokens in rows:
-        active = [n for n, revoked in tokens if revoked is None]
+        active = [n for n, revoked, _ in tokens if revoked is None]
         revoked = len(tokens) - len(active)
         names = ", ".join(active) or "-"
+        # The newest use of a token still active: what a stale account's review asks.
+        used = max((u for _, r, u in tokens if r is None and u is not None), default=None)
         t.add_row(
             escape(name),
             role,
             "[red]disabled[/]" if disabled else "active",
             escape(names) + (f" [dim]({revoked} revoked)[/]" if revoked else ""),
+            when(used),
             when(added),
         )
     return t

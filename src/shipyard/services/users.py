@@ -6,9 +6,9 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.core.permissions import ROLES
@@ -170,20 +170,75 @@ def list_users(store: Store) -> list[tuple[User, list[ApiToken]]]:
     return [(u, [t for t in tokens if t.user_id == u.id]) for u in users]
 
 
-def user_for_token(store: Store, token: str) -> User | None:
+USE_PRECISION = timedelta(minutes=1)
+"""How exactly a token's ``last_used_at`` is kept: a use within this much of the last
+one recorded writes nothing, so that a busy token costs one write a minute at most."""
+
+
+@dataclass(frozen=True)
+class TokenUser:
+    """The user a token signs in, and whether its use is to be recorded (:func:`record_use`)."""
+
+    user: User
+    token_id: int
+    record: bool
+
+
+def token_user(store: Store, token: str, now: datetime | None = None) -> TokenUser | None:
+    """The enabled user whose active token ``token`` is, and whether this use, at ``now``,
+    is news to ``last_used_at``: it never was, or over ``USE_PRECISION`` ago."""
     if not token.startswith(TOKEN_PREFIX):
         return None
+    return hashed_token_user(store, hash_token(token), now=now)
+
+
+def hashed_token_user(
+    store: Store, token_hash: str, *, name: str | None = None, now: datetime | None = None
+) -> TokenUser | None:
+    """:func:`token_user` for the token whose hash is ``token_hash`` (a browser session
+    keeps only that), and only if its user is called ``name`` when given."""
+    query = (
+        select(User, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == token_hash,
+            ApiToken.revoked_at.is_(None),
+            User.disabled.is_(False),
+        )
+    )
+    if name is not None:
+        query = query.where(User.name == name)
     with store.read() as s:
-        row = s.execute(
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
+        row = s.execute(query).one_or_none()
+    if row is None:
+        return None
+    user, token_id, last = row
+    now = now or datetime.now(UTC)
+    stale = last is None or _utc(last) <= now - USE_PRECISION
+    return TokenUser(user, token_id, stale)
+
+
+def record_use(store: Store, token_id: int, at: datetime | None = None) -> None:
+    """Write ``at`` (now) as the token's ``last_used_at``, unless a use within
+    ``USE_PRECISION`` of it is there already (another worker wrote it first)."""
+    at = at or datetime.now(UTC)
+
+    def write(s: Session) -> None:
+        s.execute(
+            update(ApiToken)
             .where(
-                ApiToken.token_hash == hash_token(token),
-                ApiToken.revoked_at.is_(None),
-                User.disabled.is_(False),
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= at - USE_PRECISION),
             )
-        ).scalar_one_or_none()
-    return row
+            .values(last_used_at=at)
+        )
+
+    store.retrying(write)
+
+
+def _utc(at: datetime) -> datetime:
+    """``at`` as stored: SQLite gives back a naive UTC time, PostgreSQL an aware one."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def user_count(store: Store) -> int:

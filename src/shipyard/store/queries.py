@@ -15,14 +15,12 @@ from sqlalchemy.orm import Session
 from shipyard.core.states import SUCCEEDED
 from shipyard.errors import ShipyardError
 from shipyard.store.models import (
-    ApiToken,
     AuditEvent,
     Build,
     Check,
     Deployment,
     E2ERun,
     Environment,
-    User,
 )
 
 
@@ -129,20 +127,6 @@ def newest_events(session: Session, limit: int) -> list[AuditEvent]:
     """The last ``limit`` audit records, newest first."""
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     return list(session.execute(q).scalars())
-
-
-def signed_in_user(session: Session, name: str, token_hash: str) -> User | None:
-    """The enabled user ``name`` whose token ``token_hash`` is not revoked."""
-    return session.execute(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            User.name == name,
-            User.disabled.is_(False),
-            ApiToken.token_hash == token_hash,
-            ApiToken.revoked_at.is_(None),
-        )
-    ).scalar_one_or_none()
 
 
 def last_e2e_run(s: Session, app_id: int, environment: str, commit: str) -> E2ERun | None:

@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, HTTPException, Request
 
 from shipyard.core.permissions import allowed_roles, may
-from shipyard.services.users import hash_token, user_for_token
+from shipyard.services.users import hash_token
 from shipyard.web.deps import Principal, roles_of, store_of
 from shipyard.web.principals import Principals
+from shipyard.web.token_use import signed_in
 
 
 async def current_principal(request: Request) -> Principal:
@@ -32,8 +33,8 @@ async def current_principal(request: Request) -> Principal:
     token = token.strip()
 
     def load() -> Principal | None:
-        user = user_for_token(store_of(request), token)
-        return Principal(user.name, user.role) if user is not None else None
+        found = signed_in(store_of(request), token)
+        return Principal(found.user.name, found.user.role) if found is not None else None
 
     principals: Principals = request.app.state.principals
     found = principals.get(("token", hash_token(token)), load)

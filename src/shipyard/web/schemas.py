@@ -158,7 +158,7 @@ class PrereleaseIn(BodyIn):
 class InstanceLogOut(BaseModel):
     name: str
     commit: str
-    started_at: datetime | None
+    started_at: Timestamp | None
     serving: bool
     lines: list[str]
     end: int
@@ -181,7 +181,7 @@ class BuildOut(BaseModel):
     failed_on: list[str] = []  # environments whose latest deployment, of this build, failed
     digest: str | None = None  # the artifact's digest; None until it exists
     waiting_for_image: str | None = None  # status "waiting_image": the image not pushed yet
-    collected_at: datetime | None = None  # when ``shipyard gc`` removed its artifact
+    collected_at: Timestamp | None = None  # when ``shipyard gc`` removed its artifact
 
 
 # -- conversions ----------------------------------------------------------------------------------

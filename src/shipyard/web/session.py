@@ -29,9 +29,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from shipyard.private import private_dir
-from shipyard.store.queries import signed_in_user
 from shipyard.web.deps import Principal, settings_of, store_of
 from shipyard.web.principals import Principals
+from shipyard.web.token_use import signed_in_by_hash
 
 COOKIE = "shipyard_session"
 LOGIN_COOKIE = "shipyard_login"
@@ -116,9 +116,8 @@ def current(request: Request) -> tuple[Principal, Session] | None:
         return None
 
     def load() -> Principal | None:
-        with store_of(request).read() as db:
-            row = signed_in_user(db, s.user, s.token_hash)
-        return Principal(row.name, row.role) if row is not None else None
+        found = signed_in_by_hash(store_of(request), s.user, s.token_hash)
+        return Principal(found.user.name, found.user.role) if found is not None else None
 
     principals: Principals = request.app.state.principals
     found = principals.get(("session", s.user, s.token_hash), load)

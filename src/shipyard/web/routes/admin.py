@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -12,7 +11,7 @@ from shipyard.core.permissions import may
 from shipyard.services import users
 from shipyard.web.auth import require
 from shipyard.web.deps import Principal, context_for, store_of
-from shipyard.web.schemas import BodyIn
+from shipyard.web.schemas import BodyIn, Timestamp
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -50,15 +49,19 @@ def me(who: Principal = Depends(require("read"))) -> UserOut:
 
 class TokenListed(BaseModel):
     name: str
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None = Field(
+        description="When it last signed a request or a page in, to the minute; null if "
+        "no use was recorded."
+    )
+    revoked_at: Timestamp | None
 
 
 class UserListed(BaseModel):
     name: str
     role: str
     disabled: bool
-    created_at: datetime
+    created_at: Timestamp
     tokens: list[TokenListed] = Field(description="Revoked ones too; never a token itself.")
 
 
@@ -75,6 +78,7 @@ def list_users(request: Request, who: Principal = Depends(require("admin"))) -> 
                 TokenListed(
                     name=t.name,
                     created_at=t.created_at,
+                    last_used_at=t.last_used_at,
                     revoked_at=t.revoked_at,
                 )
                 for t in tokens

@@ -8,7 +8,6 @@ audited. That one answer is the only one the server sends with a secret in it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -77,7 +76,7 @@ class GrantOut(BaseModel):
     seconds: int
     reason: str
     decided_by: str | None
-    expires_at: datetime | None
+    expires_at: Timestamp | None
 
 
 @router.get(ENV + "/config", response_model=ConfigOut)

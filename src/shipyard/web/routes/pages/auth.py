@@ -58,14 +58,14 @@ def login(
     csrf: str = Form(""),
     next: str = Form(""),
 ) -> Response:
-    from shipyard.services.users import user_for_token
+    from shipyard.web.token_use import signed_in
 
     sessions.check_csrf(None, csrf, expected=request.cookies.get(sessions.LOGIN_COOKIE))
-    user = user_for_token(store_of(request), token.strip()) if token.strip() else None
-    if user is None:
+    found = signed_in(store_of(request), token.strip()) if token.strip() else None
+    if found is None:
         return _login_page(request, next, "That token is unknown or was revoked.", 401)
     response = RedirectResponse(safe_next(next, default_page(request)), status_code=303)
-    sessions.sign_in(request, response, user.name, token.strip())
+    sessions.sign_in(request, response, found.user.name, token.strip())
     return response
 
 
