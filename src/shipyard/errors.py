@@ -31,8 +31,10 @@ these classes; none of those exceptions escape an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+TYPE_CHECKING = False  # not ``typing``'s: every quick command imports this module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 class ShipyardError(Exception):

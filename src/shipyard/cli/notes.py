@@ -27,6 +27,7 @@ def fast_args(args: list[str]) -> tuple[str, Format] | None:
 
 
 def run_fast(rng: str, fmt: Format) -> None:
+    start_early(rng)
     from shipyard.errors import ShipyardError
 
     try:
@@ -77,3 +78,72 @@ def print_notes(rng: str, fmt: Format, *, ahead: bool = False) -> None:
         finally:
             ctx.close()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def start_early(rng: str) -> None:
+    """Start ``rng``'s log (and its merge list) in the repository ``shipyard.toml`` most
+    likely names, before the config's parser, ``pathlib`` or ``typing`` are imported.
+
+    A guess, made with ``os`` alone from the file's lines: ``[app] repo``'s plain
+    quoted value, else ``.``. A wrong guess costs one git process nobody reads, never a
+    wrong answer: ``print_notes`` reads a log started ahead only if it is exactly the
+    one it would start (``ahead.take``), in the repository the parsed config names.
+    """
+    import os
+
+    from shipyard.adapters.git.ahead import range_revisions, start_log, start_merge_list
+
+    since, sep, until = rng.partition("..")
+    if not sep or "..." in rng or ".." in until:  # B alone looks for its release first
+        return
+    found = _config_file(os.environ.get("SHIPYARD_CONFIG"))
+    if found is None:
+        return
+    directory, file = found
+    try:
+        with open(file, encoding="utf-8") as f:
+            repo = _app_repo(f.read())
+    except (OSError, UnicodeDecodeError):
+        return
+    if repo is not None:
+        path = os.path.realpath(os.path.join(directory, repo))
+        revisions = range_revisions(since.strip() or "HEAD", until.strip() or "HEAD")
+        start_log(path, revisions)
+        start_merge_list(path, revisions)
+
+
+def _config_file(named: str | None) -> tuple[str, str] | None:
+    """The file ``config.quick.read_config`` reads (``SHIPYARD_CONFIG``, else the nearest
+    ``shipyard.toml`` at or above the working directory), and its directory resolved,
+    which ``[app] repo`` is relative to."""
+    import os
+
+    if named:
+        return os.path.realpath(os.path.dirname(named) or "."), named
+    here = os.path.realpath(os.getcwd())
+    while True:
+        if os.path.isfile(candidate := os.path.join(here, "shipyard.toml")):
+            return here, candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def _app_repo(text: str) -> str | None:
+    """``[app] repo`` when it is a plain quoted string (``.`` when the table has none);
+    None for anything a line cannot say for sure."""
+    table = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            table = line[1 : line.find("]")].strip() if "]" in line else ""
+        elif table == "app" and line.partition("=")[0].strip() == "repo":
+            value = line.partition("=")[2].strip()
+            quote = value[:1]
+            end = value.find(quote, 1) if quote in ('"', "'") else -1
+            rest = value[end + 1 :].strip() if end > 0 else "#"
+            if end > 0 and "\\" not in value[:end] and (not rest or rest.startswith("#")):
+                return value[1:end]
+            return None
+    return "."

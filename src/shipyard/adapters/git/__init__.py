@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not ``typing``'s, for ``ahead``'s sake
 if TYPE_CHECKING:
+    from typing import Any
+
     from shipyard.adapters.git.repo import GitRepo
 
 __all__ = ["GitRepo"]

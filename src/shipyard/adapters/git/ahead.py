@@ -10,16 +10,32 @@ second parents' authors the notes credit): git then runs while Python loads.
 ``authors.MergeAuthors``) when it asks for the very same command; a log nobody asks
 for is stopped by the pipe that closes with the command.
 
-Imports nothing but the standard library's lightest modules, so that it runs early.
+Imports nothing but ``os`` and signal numbers (not even ``typing``), so that it runs early.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-from collections.abc import Mapping, Sequence
-from typing import Any, BinaryIO, Protocol
+
+try:  # the numbers, without ``signal``'s enums (which import ``enum``, ``functools``...)
+    from _signal import SIGKILL, SIGPIPE, SIGXFSZ  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    from signal import SIGKILL, SIGPIPE, SIGXFSZ
+
+TYPE_CHECKING = False  # not ``typing``'s: this module runs before the rest is imported
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, BinaryIO, Protocol
+
+    class Process(Protocol):
+        """What :func:`spawn` returns: a ``Started`` or, without ``posix_spawn``, a ``Popen``."""
+
+        def poll(self) -> int | None: ...
+
+        def wait(self) -> int: ...
+
+        def kill(self) -> None: ...
+
 
 # Settings a user's config could set that would change what we parse.
 CONFIG = (
@@ -115,17 +131,7 @@ class Started:
 
     def kill(self) -> None:
         if self.returncode is None:
-            os.kill(self.pid, signal.SIGKILL)
-
-
-class Process(Protocol):
-    """What :func:`spawn` returns: a ``Started`` or, without ``posix_spawn``, a ``Popen``."""
-
-    def poll(self) -> int | None: ...
-
-    def wait(self) -> int: ...
-
-    def kill(self) -> None: ...
+            os.kill(self.pid, SIGKILL)
 
 
 def spawn(argv: list[str], env: dict[str, str], stdin: int | None, stdout: int) -> Process:
@@ -154,7 +160,7 @@ def spawn(argv: list[str], env: dict[str, str], stdin: int | None, stdout: int) 
 
 def _spawn(argv: list[str], env: dict[str, str], actions: Sequence[tuple[Any, ...]]) -> int:
     # As subprocess does: git dies of a closed pipe rather than inheriting our SIG_IGN.
-    sigdef = (signal.SIGPIPE, signal.SIGXFSZ)
+    sigdef = (SIGPIPE, SIGXFSZ)
     return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=sigdef)
 
 
@@ -168,6 +174,8 @@ def start_log(path: str, revisions: Sequence[str]) -> None:
     if not hasattr(os, "posix_spawnp") or not all(safe_ref(r.removeprefix("^")) for r in revisions):
         return
     argv = git_argv(path, log_args(revisions))
+    if tuple(argv) in _started:  # started already, by a first guess that proved right
+        return
     env = git_env(os.environ)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -196,6 +204,8 @@ def start_merge_list(path: str, revisions: Sequence[str]) -> None:
     if not hasattr(os, "posix_spawnp") or not all(safe_ref(r.removeprefix("^")) for r in revisions):
         return
     argv = git_argv(path, merge_list_args(revisions))
+    if tuple(argv) in _started:
+        return
     env = git_env(os.environ)
     out = scratch_file()
     try:
@@ -228,8 +238,10 @@ def _widen(fd: int) -> None:
 
     size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
     if size is not None:
-        with contextlib.suppress(OSError):  # over the user's limit: the default pipe
+        try:  # noqa: SIM105 (contextlib would cost this early start 3 ms)
             fcntl.fcntl(fd, size, _PIPE_SIZE)
+        except OSError:  # over the user's limit: the default pipe
+            pass
 
 
 def take(argv: Sequence[str], env: Mapping[str, str]) -> Started | None:

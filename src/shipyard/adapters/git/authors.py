@@ -10,10 +10,13 @@ that runs alongside the log, so that the answers are there when the log ends.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from shipyard.adapters.git.ahead import Process, merge_list_args, scratch_file, spawn, take
+from shipyard.adapters.git.ahead import merge_list_args, scratch_file, spawn, take
 from shipyard.errors import NotFound
+
+if TYPE_CHECKING:
+    from shipyard.adapters.git.ahead import Process
 
 Authors = dict[str, tuple[str, str]]
 _FORMAT = [
