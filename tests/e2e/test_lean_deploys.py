@@ -1,12 +1,14 @@
-"""``deploy ENV REF --yes [--reason R]`` and ``rollback ENV --reason R --yes`` skip Typer
-(``shipyard.cli.main``), deploy and roll back as the Typer commands do, and say exactly
-what the Typer application says for the same mistakes and refusals."""
+"""``deploy ENV REF --yes [--reason R]``, ``rollback ENV --reason R --yes`` and ``sync
+[--no-deploy]`` skip Typer (``shipyard.cli.main``), deploy, roll back and sync as the Typer
+commands do, and say exactly what the Typer application says for the same mistakes and
+refusals."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import RELEASER, SHIPYARD, Project
 from shipyard.cli.deploys import fast_command
@@ -39,6 +41,8 @@ def test_plain_forms_are_parsed_and_anything_else_is_left_to_typer() -> None:
         ["deploy", "--reason=back one", "stage", "--yes", "1a2b3c4"],
         ["rollback", "stage", "--reason", "broken", "--yes"],
         ["rollback", "stage", "-y"],
+        ["sync"],
+        ["sync", "--no-deploy"],
     ):
         assert fast_command(args) is not None, args
     for args in (
@@ -56,6 +60,10 @@ def test_plain_forms_are_parsed_and_anything_else_is_left_to_typer() -> None:
         ["rollback", "stage", "--reason", "broken"],
         ["rollback", "--yes"],
         ["status"],
+        ["sync", "--help"],
+        ["sync", "--no-deploy", "--no-deploy"],
+        ["sync", "main"],
+        ["sync", "--no-deplo"],
         [],
     ):
         assert fast_command(args) is None, args
@@ -107,3 +115,33 @@ def test_a_deploy_and_a_rollback_without_typer(project: Project) -> None:
     assert project.served("stage") == first
     history = project.ok("history", "stage").out
     assert "rollback" in history and "footer broken" in history
+
+
+def test_a_sync_without_typer_builds_deploys_and_says_what_typer_says(
+    project: Project, tmp_path: Path
+) -> None:
+    synced = _run(project, [SHIPYARD, "sync"], PYTHONPROFILEIMPORTTIME="1")
+    assert synced.returncode == 0, synced.stderr
+    assert project.served("stage") == project.head()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in synced.stderr.splitlines()}
+    assert "shipyard.cli.deploys" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("typer", "pydantic")}
+    for form in (("sync",), ("sync", "--no-deploy")):  # nothing new: the same words
+        lean = _run(project, [SHIPYARD, *form])
+        typer = _run(project, [sys.executable, "-c", TYPER, *form])
+        assert lean.returncode == 0 and "up to date: nothing new on main" in lean.stdout
+        assert (lean.returncode, lean.stdout, lean.stderr) == (
+            typer.returncode,
+            typer.stdout,
+            typer.stderr,
+        ), form
+    # Outside any app: the same one line, the same exit code.
+    elsewhere = {"SHIPYARD_CONFIG": str(tmp_path / "missing.toml")}
+    lean = _run(project, [SHIPYARD, "sync"], **elsewhere)
+    typer = _run(project, [sys.executable, "-c", TYPER, "sync"], **elsewhere)
+    assert lean.returncode == 1 and "Traceback" not in lean.stderr
+    assert (lean.returncode, lean.stdout, lean.stderr) == (
+        typer.returncode,
+        typer.stdout,
+        typer.stderr,
+    )

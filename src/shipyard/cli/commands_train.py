@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -23,31 +23,9 @@ def sync(
     """Build new commits of main and move automatic environments to the newest green build.
 
     Exits 4 when a deployment it started failed (the environment keeps its version)."""
-    from types import SimpleNamespace
+    from shipyard.cli.deploys import sync as run
 
-    from rich.markup import escape
-
-    from shipyard.errors import DeployFailed
-    from shipyard.services.builds import sync as do_sync
-
-    if (server := remote()) is not None:
-        answer = server.call("POST", server.at("/sync"), timeout=3600)
-        result: Any = SimpleNamespace(**{"deploy_failed": {}, "held": {}, **answer})
-    else:
-        with session() as ctx:
-            result = do_sync(ctx, deploy=not no_deploy)
-    c = console()
-    moved = result.deployed or result.deploy_failed
-    if not (result.new_builds or result.passed or result.failed or moved):
-        c.print("up to date: nothing new on main")
-    for env, sha in result.deployed.items():
-        c.print(f"[green]✓[/] {env} now runs {sha}")
-    for env, why in result.held.items():
-        c.print(f"[yellow]![/] {env}: {escape(why)}")
-    if result.failed:
-        c.print(f"[red]✗[/] failed builds: {', '.join(result.failed)} (see 'shipyard builds')")
-    if (failed := DeployFailed.of(result.deploy_failed)) is not None:
-        raise failed
+    run(no_deploy=no_deploy)
 
 
 def up() -> None:

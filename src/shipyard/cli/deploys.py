@@ -1,9 +1,10 @@
-"""The deploying commands' bodies: ``deploy`` and ``rollback``.
+"""The deploying commands' bodies: ``deploy``, ``rollback`` and ``sync``.
 
 They live here, apart from Typer, so that ``shipyard.cli.main`` can run their plain
 forms (see ``fast_command``) without importing Typer, which with its pydantic
 coercion takes longer to load and to parse two arguments than the rest of a local
-deploy's own work; the Typer commands in ``commands_deploy`` call the same functions.
+deploy's own work; the Typer commands in ``commands_deploy`` and ``commands_train``
+call the same functions.
 """
 
 from __future__ import annotations
@@ -118,6 +119,45 @@ def rollback(environment: str, *, reason: str | None = None, yes: bool = False) 
     )
 
 
+def sync(*, no_deploy: bool = False) -> None:
+    """Build new commits of main and move automatic environments to the newest green build;
+    DeployFailed (exit 4) when a deployment it started failed."""
+    from types import SimpleNamespace
+
+    from rich.markup import escape
+
+    from shipyard.errors import DeployFailed
+    from shipyard.services.builds import sync as do_sync
+
+    if (server := remote()) is not None:
+        answer = server.call("POST", server.at("/sync"), timeout=3600)
+        result: Any = SimpleNamespace(**{"deploy_failed": {}, "held": {}, **answer})
+    else:
+        with session() as ctx:
+            result = do_sync(ctx, deploy=not no_deploy)
+    c = console()
+    moved = result.deployed or result.deploy_failed
+    if not (result.new_builds or result.passed or result.failed or moved):
+        c.print("up to date: nothing new on main")
+    for env, sha in result.deployed.items():
+        c.print(f"[green]✓[/] {env} now runs {sha}")
+    for env, why in result.held.items():
+        c.print(f"[yellow]![/] {env}: {escape(why)}")
+    if result.failed:
+        c.print(f"[red]✗[/] failed builds: {', '.join(result.failed)} (see 'shipyard builds')")
+    if (failed := DeployFailed.of(result.deploy_failed)) is not None:
+        raise failed
+
+
+def _collecting(func: Callable[..., None], **options: Any) -> None:
+    """``func(**options)`` with the cyclic garbage collector on (the quick path turns it
+    off): a sync may build and check many commits, for minutes."""
+    import gc
+
+    gc.enable()
+    func(**options)
+
+
 # name -> (function, its positional parameters)
 _COMMANDS: dict[str, tuple[Callable[..., None], int]] = {
     "deploy": (deploy, 2),
@@ -127,10 +167,12 @@ _COMMANDS: dict[str, tuple[Callable[..., None], int]] = {
 
 def fast_command(args: list[str]) -> Callable[[], None] | None:
     """The call for ``deploy ENV REF`` or ``rollback ENV`` with only ``--yes``/``-y`` and
-    ``--reason TEXT``, or None for anything else.
+    ``--reason TEXT``, and for ``sync`` or ``sync --no-deploy``; None for anything else.
 
     A prompt (no ``--yes``), ``--help``, any other option or a mistake goes through
     Typer, which asks and explains."""
+    if args in (["sync"], ["sync", "--no-deploy"]):
+        return lambda: _collecting(sync, no_deploy=len(args) == 2)
     if not args or args[0] not in _COMMANDS:
         return None
     func, npos = _COMMANDS[args[0]]
