@@ -92,9 +92,14 @@ def start_early(rng: str) -> None:
     import os
 
     from shipyard.adapters.git.ahead import range_revisions, start_log, start_merge_list
+    from shipyard.errors import GitError
+    from shipyard.services.notes_range import split_range
 
-    since, sep, until = rng.partition("..")
-    if not sep or "..." in rng or ".." in until:  # B alone looks for its release first
+    try:
+        since, until = split_range(rng)
+    except GitError:  # ``print_notes`` says what is wrong with it
+        return
+    if since is None:  # B alone looks for its release first
         return
     found = _config_file(os.environ.get("SHIPYARD_CONFIG"))
     if found is None:
@@ -107,7 +112,7 @@ def start_early(rng: str) -> None:
         return
     if repo is not None:
         path = os.path.realpath(os.path.join(directory, repo))
-        revisions = range_revisions(since.strip() or "HEAD", until.strip() or "HEAD")
+        revisions = range_revisions(since, until)
         start_log(path, revisions)
         start_merge_list(path, revisions)
 

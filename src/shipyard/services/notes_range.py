@@ -1,14 +1,14 @@
 """The range ``shipyard notes`` reads, and its log started ahead of the code that parses it.
 
-Imports only the errors and the git adapter's ``ahead``, so that a command can call
-:func:`start_range_log` first thing: git then lists the range while Python loads the
-notes' code, and ``render_range`` reads that very process.
+Imports only the errors and the git adapter's ``ahead`` (no ``pathlib``, no ``typing``),
+so that a command can call :func:`split_range` and :func:`start_range_log` first thing:
+git then lists the range while Python loads the notes' code, and ``render_range`` reads
+that very process.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from shipyard.adapters.git.ahead import range_revisions, start_log, start_merge_list
 from shipyard.errors import GitError
@@ -34,6 +34,8 @@ def start_range_log(repo_path: str | os.PathLike[str], rng: str) -> None:
     except GitError:
         return
     if since is not None:
+        from pathlib import Path  # not before: ``cli.notes.start_early`` runs ahead of it
+
         path, revisions = str(Path(repo_path)), range_revisions(since, until)
         start_log(path, revisions)
         start_merge_list(path, revisions)  # whose merged branches' authors it credits

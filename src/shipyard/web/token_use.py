@@ -16,7 +16,9 @@ from shipyard.services.users import TokenUser, hashed_token_user, record_use, to
 from shipyard.store.db import Store
 
 log = logging.getLogger("shipyard.web")
-_writer: ThreadPoolExecutor | None = None
+# One thread, started by the first use a process records (none before: a worker forked
+# from the server's parent gets an executor that has started nothing).
+_writer = ThreadPoolExecutor(1, thread_name_prefix="shipyard-token-use")
 
 
 def signed_in(store: Store, token: str) -> TokenUser | None:
@@ -30,10 +32,7 @@ def signed_in_by_hash(store: Store, name: str, token_hash: str) -> TokenUser | N
 
 
 def _noted(store: Store, found: TokenUser | None) -> TokenUser | None:
-    global _writer
     if found is not None and found.record:
-        if _writer is None:
-            _writer = ThreadPoolExecutor(1, thread_name_prefix="shipyard-token-use")
         _writer.submit(_record, store, found.token_id)
     return found
 
