@@ -4,7 +4,8 @@ Never collected, whatever the policy: the build each environment runs, the one
 ``shipyard rollback`` would return it to, the builds of deployments under way or awaiting
 approval, the builds of release tags, and the newest green build (automatic environments
 follow it). Of the others, the ``[artifacts] keep`` newest are kept, and those finished
-in the last ``keep_days`` days; the rest are collected.
+in the last ``keep_days`` days; the rest are collected. A deploy queued while a gc
+decides is never left with a collected artifact: one of them waits for the other.
 
 Collecting records it on the build first (``artifact_collected_at``, audited as
 ``artifacts.collected``), then removes the artifact from the store and prunes what no
@@ -151,6 +152,29 @@ def decide(ctx: Context, s: Session, now: datetime) -> list[tuple[Build, Verdict
     return out
 
 
+def _decide_locked(ctx: Context, s: Session, now: datetime) -> list[tuple[Build, Verdict]]:
+    """``decide``, made again once the builds it would collect are locked.
+
+    A deployment's row names its build (a foreign key), so the transaction that queues
+    a deploy holds its build's row (PostgreSQL's key-share lock) until it commits, as
+    SQLite's write lock holds everything. A deploy that queued in the meantime is then
+    seen here as under way; one that queues later waits for this transaction and its
+    second plan finds the artifact collected. A build that only became collectable in
+    between is left to the next gc."""
+    decided = decide(ctx, s, now)
+    first = [b.id for b, v in decided if v.remove]
+    if not first:
+        return decided
+    s.execute(select(Build.id).where(Build.id.in_(first)).order_by(Build.id).with_for_update())
+    s.expire_all()  # what runs where, as committed by now
+    locked = set(first)
+    later = "it became collectable while gc ran: the next gc decides"
+    return [
+        (b, v if not v.remove or b.id in locked else Verdict(b.id, b.short_sha, False, later))
+        for b, v in decide(ctx, s, now)
+    ]
+
+
 def collect(ctx: Context, *, dry_run: bool, quiet: bool = False) -> GcReport:
     """Apply the retention policy: record, audit, then remove and prune (unless ``dry_run``)."""
     report = GcReport(dry_run=dry_run)
@@ -169,7 +193,7 @@ def collect(ctx: Context, *, dry_run: bool, quiet: bool = False) -> GcReport:
 
     def write(session: Session) -> list[Verdict]:
         doomed.clear()  # a retried transaction starts again
-        decided = decide(ctx, session, now)
+        decided = _decide_locked(ctx, session, now)
         for b, v in decided:
             if v.remove and b.artifact_digest:
                 b.artifact_collected_at = now
