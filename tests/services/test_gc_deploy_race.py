@@ -36,21 +36,20 @@ from shipyard.store.models import Build
 pytestmark = pytest.mark.slow
 
 BLOCKED = 1.5  # seconds a blocked side is watched still waiting
-BACK = "back to the oldest build"  # going back takes changes out: a reason says why
+BACK = "back to an older build"  # going back takes changes out: a reason says why
 
 
 @pytest.fixture
-def five(tmp_path: Path, db_url: str) -> Iterator[tuple[Project, list[str]]]:
-    """Five synced commits, stage on the newest; with ``keep = 1`` gc collects the two
-    oldest (the third is the one kept, the fourth the rollback target)."""
-    policy = f'\n[state]\ndatabase_url = "{db_url}"\n\n[artifacts]\nkeep = 1\ngc = "manual"\n'
+def three(tmp_path: Path, db_url: str) -> Iterator[tuple[Project, list[str]]]:
+    """Three commits synced in two batches, stage on the newest: with ``keep = 0`` gc
+    collects the middle one's artifact (the first is stage's rollback target)."""
+    policy = f'\n[state]\ndatabase_url = "{db_url}"\n\n[artifacts]\nkeep = 0\ngc = "manual"\n'
     p = make_project(tmp_path / "monitor", policy)
     try:
         p.ok("sync")
         shas = [p.head()]
-        for name in "bcde":
-            shas.append(p.repo.commit(f"Add {name}", p.features(name), author=RELEASER))
-            p.ok("sync")
+        shas += [p.repo.commit(f"Add {n}", p.features(n), author=RELEASER) for n in "bc"]
+        p.ok("sync")
         yield p, shas
     finally:
         stop_all(p)
@@ -79,13 +78,13 @@ def verdict(report: gc.GcReport, sha: str) -> gc.Verdict:
 
 
 def test_a_deploy_queued_before_the_gc_commits_keeps_its_artifact(
-    five: tuple[Project, list[str]],
+    three: tuple[Project, list[str]],
 ) -> None:
-    p, shas = five
+    p, shas = three
     deploy_ctx, gc_ctx = contexts(p, 2)
     try:
-        assert verdict(gc.collect(gc_ctx, dry_run=True), shas[0]).remove
-        queued = plan(deploy_ctx, "stage", shas[0], reason=BACK)
+        assert verdict(gc.collect(gc_ctx, dry_run=True), shas[1]).remove
+        queued = plan(deploy_ctx, "stage", shas[1], reason=BACK)
         with deploy_ctx.store.write() as s:  # the deploy's queueing, not yet committed
             new_deployment(deploy_ctx, s, queued, st.QUEUED, None, datetime.now(UTC))
             collecting, out = in_thread(lambda: gc.collect(gc_ctx, dry_run=False))
@@ -94,11 +93,11 @@ def test_a_deploy_queued_before_the_gc_commits_keeps_its_artifact(
         collecting.join(60)
         assert not collecting.is_alive() and "error" not in out, out
         report = out["value"]
-        kept = verdict(report, shas[0])
+        kept = verdict(report, shas[1])
         assert not kept.remove and kept.why == "a deployment of it is queued"
-        assert verdict(report, shas[1]).remove  # the other old one goes as before
+        assert not verdict(report, shas[0]).remove  # stage's rollback target
         with deploy_ctx.store.read() as s:
-            assert gc.protected(deploy_ctx, s)[shas[0]] == "a deployment of it is queued"
+            assert gc.protected(deploy_ctx, s)[shas[1]] == "a deployment of it is queued"
             build = s.get(Build, queued.build_id)
             assert build is not None and build.artifact_collected_at is None
             digest = build.artifact_digest
@@ -109,9 +108,9 @@ def test_a_deploy_queued_before_the_gc_commits_keeps_its_artifact(
 
 
 def test_a_deploy_that_queues_while_the_gc_decides_waits_and_is_refused(
-    five: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch
+    three: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    p, shas = five
+    p, shas = three
     deploy_ctx, gc_ctx = contexts(p, 2)
     decided, go_on = threading.Event(), threading.Event()
 
@@ -122,7 +121,7 @@ def test_a_deploy_that_queues_while_the_gc_decides_waits_and_is_refused(
 
     monkeypatch.setattr(gc, "audit", SimpleNamespace(append=append))
     try:
-        queued = plan(deploy_ctx, "stage", shas[0], reason=BACK)
+        queued = plan(deploy_ctx, "stage", shas[1], reason=BACK)
         assert queued.refusal is None
         collecting, out = in_thread(lambda: gc.collect(gc_ctx, dry_run=False))
         assert decided.wait(60), out
@@ -139,10 +138,10 @@ def test_a_deploy_that_queues_while_the_gc_decides_waits_and_is_refused(
         queueing.join(60)
         assert not collecting.is_alive() and not queueing.is_alive()
         assert "error" not in out and "error" not in queue_out, (out, queue_out)
-        assert verdict(out["value"], shas[0]).remove
-        again = plan(deploy_ctx, "stage", shas[0], reason=BACK)  # what the deploy reads once queued
+        assert verdict(out["value"], shas[1]).remove
+        again = plan(deploy_ctx, "stage", shas[1], reason=BACK)  # what the deploy reads once queued
         assert again.refusal is not None
-        assert f"artifact of {shas[0][:7]} collected by gc" in again.refusal
+        assert f"artifact of {shas[1][:7]} collected by gc" in again.refusal
     finally:
         go_on.set()
         deploy_ctx.close()
