@@ -8,8 +8,8 @@ the other had not committed: the deployment's row, whose foreign key holds its b
 while it queues, and a gc that locks the builds it collects, then decides again
 (``gc._decide_locked``).
 
-Each step runs in a real transaction of its own; the threads are waited for with bounded
-timeouts.
+Two gcs at once collect each artifact once, with one audit record. Each step runs in a
+real transaction of its own; the threads are waited for with bounded timeouts.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def contexts(p: Project, n: int) -> list[Context]:
     return [open_context(load(p.path / "shipyard.toml"), actor="ops@example.com") for _ in range(n)]
 
 
-def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+def in_thread(
+    fn: Callable[[], Any], name: str | None = None
+) -> tuple[threading.Thread, dict[str, Any]]:
     out: dict[str, Any] = {}
 
     def run() -> None:
@@ -68,7 +70,7 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
         except BaseException as exc:  # reported by the test
             out["error"] = exc
 
-    t = threading.Thread(target=run, daemon=True)
+    t = threading.Thread(target=run, name=name, daemon=True)
     t.start()
     return t, out
 
@@ -146,3 +148,39 @@ def test_a_deploy_that_queues_while_the_gc_decides_waits_and_is_refused(
         go_on.set()
         deploy_ctx.close()
         gc_ctx.close()
+
+
+def test_two_gcs_at_once_collect_each_artifact_once(
+    three: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, shas = three
+    first_ctx, second_ctx = contexts(p, 2)
+    decided, go_on = threading.Event(), threading.Event()
+    records: list[dict[str, Any]] = []
+
+    def append(*args: Any, **kw: Any) -> Any:
+        records.append(kw)
+        if threading.current_thread().name == "first":
+            decided.set()
+            assert go_on.wait(60)
+        return audit.append(*args, **kw)
+
+    monkeypatch.setattr(gc, "audit", SimpleNamespace(append=append))
+    try:
+        first, first_out = in_thread(lambda: gc.collect(first_ctx, dry_run=False), "first")
+        assert decided.wait(60), first_out
+        second, second_out = in_thread(lambda: gc.collect(second_ctx, dry_run=False), "second")
+        second.join(BLOCKED)
+        assert second.is_alive(), second_out  # it waits for the first one's decision
+        go_on.set()
+        first.join(60)
+        second.join(60)
+        assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
+        assert [v.short_sha for v in first_out["value"].removed] == [shas[1][:7]]
+        assert second_out["value"].removed == []  # already collected: not even listed
+        assert shas[1][:7] not in {v.short_sha for v in second_out["value"].verdicts}
+        assert [r["data"]["builds"] for r in records] == [[shas[1][:7]]]  # one audit record
+    finally:
+        go_on.set()
+        first_ctx.close()
+        second_ctx.close()
