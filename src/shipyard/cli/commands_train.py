@@ -110,25 +110,9 @@ def notes(
 
 def qa_verify(keys: Annotated[list[str], typer.Argument(metavar="KEY...")]) -> None:
     """Mark tickets as QA-verified: any key main names, in any case (mntor-12 is MNTOR-12)."""
-    from shipyard.adapters.tracker.builtin import VERIFIED
-    from shipyard.services.tickets import set_status
+    from shipyard.cli.qa import verify
 
-    if (server := remote()) is not None:
-        done = [
-            (t["key"], t["status"], t["promoted_to"], t["updated_by"])
-            for t in server.call("POST", server.at("/tickets/verify"), json={"keys": keys})
-        ]
-    else:
-        with session() as ctx:
-            rows = set_status(ctx, keys, VERIFIED)
-        done = [(t.key, t.status, t.promoted_to, t.updated_by) for t in rows]
-    for key, status, where, by in done:
-        if status == VERIFIED:
-            console().print(f"[green]✓[/] {key} verified by {by}")
-        else:  # promoted: signed off and shipped already, left as it was
-            console().print(
-                f"[green]✓[/] {key} is promoted to {where or 'prod'} already: unchanged"
-            )
+    verify(keys)
 
 
 def qa_reject(
