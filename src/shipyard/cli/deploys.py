@@ -41,7 +41,7 @@ def deploy(
 
     wait = 0.0 if no_wait else max(approval_timeout, 0.0)
     if (server := remote()) is not None:
-        from shipyard.cli.commands_approve import follow_remote
+        from shipyard.cli.approvals import follow_remote
 
         body = {
             "environment": environment,
@@ -79,7 +79,7 @@ def deploy(
                 confirm_plan(p)
             d = execution.execute(ctx, p, queue_timeout=queue_timeout, approval_wait=wait)
     if d.state == "awaiting_approval":
-        from shipyard.cli.commands_approve import how_to_approve
+        from shipyard.cli.approvals import how_to_approve
 
         console().print(how_to_approve(d, environment), highlight=False, markup=False)
         return

@@ -5,9 +5,10 @@ read-only everyday commands (``status``, ``history ENV [--limit N]``, ``diff A B
 ``releases [--limit N]``, ``tickets [--status S]``) are answered without loading the
 full command line: Typer takes longer to import than git takes to list fifteen
 thousand commits. So are ``deploy ENV REF --yes``, ``rollback ENV --reason R --yes``
-and ``sync [--no-deploy]`` (``shipyard.cli.deploys.fast_command``), and ``qa verify
-KEY...`` (``shipyard.cli.qa``). Every other form, ``--help`` included, goes through the
-Typer application in ``shipyard.cli.app``.
+and ``sync [--no-deploy]`` (``shipyard.cli.deploys.fast_command``), ``approve N
+[--reason R]`` (``shipyard.cli.approvals``) and ``qa verify KEY...``
+(``shipyard.cli.qa``). Every other form, ``--help`` included, goes through the Typer
+application in ``shipyard.cli.app``.
 
 Every command, once it is done (its database closed, its notifications delivered, its
 output flushed), ends the process at once (``os._exit``): tearing the interpreter down
@@ -78,6 +79,10 @@ def _fast_read(args: list[str]) -> Callable[[], None] | None:
         from shipyard.cli.reads import fast_command
 
         return fast_command(args)
+    if args[:1] == ["approve"]:  # ``approve N [--reason R]``
+        from shipyard.cli.approvals import fast_command as fast_approve
+
+        return fast_approve(args)
     if args[:2] == ["qa", "verify"]:  # ``qa verify KEY...``
         from shipyard.cli.qa import fast_command as fast_qa
 
