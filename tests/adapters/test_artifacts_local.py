@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,36 @@ def test_an_artifact_has_the_digest_of_its_export(builder: GitBuilder, tmp_path:
     assert not [
         p for p in (tmp_path / "artifacts" / "monitor" / "blobs").iterdir() if p.name != art.name
     ]
+
+
+def test_a_later_build_links_the_objects_it_has_without_reading_them(
+    builder: GitBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest comes from the tree's blob ids: an object already stored is linked, never
+    opened again, and the artifact still has its export's digest."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    assert store.publish("monitor", builder.head(), source(builder, "HEAD", tmp_path))
+    builder.commit("Change", files={"README.md": "hello again\n"})
+    objects = str(tmp_path / "artifacts" / ".objects")
+    opened: list[str] = []
+    real_open, real_os_open = open, os.open
+
+    def spy(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(os.fsdecode(file) if isinstance(file, str | bytes | Path) else "")
+        return real_open(file, *args, **kwargs)
+
+    def os_spy(path: Any, *args: Any, **kwargs: Any) -> int:
+        opened.append(os.fsdecode(path))
+        return real_os_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    monkeypatch.setattr(os, "open", os_spy)
+    second = store.publish("monitor", builder.head(), source(builder, "HEAD", tmp_path))
+    monkeypatch.undo()
+    reads = [p for p in opened if p.startswith(objects)]
+    assert len(reads) == 1  # the changed README's new object, written; nothing read back
+    assert second == exported_digest(builder, "HEAD", tmp_path / "plain")
+    assert tree_digest(store.path("monitor", second)) == second
 
 
 def test_builds_share_the_files_they_have_in_common(builder: GitBuilder, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from shipyard.adapters.git.tree import write_files
+from shipyard.adapters.git.tree import write_listed
 from shipyard.core.builds import (
     FAILED,
     PASSED,
@@ -126,9 +126,13 @@ def run_build(ctx: Context, build: Build) -> bool:
     work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
     ok = True
     try:
+        # Listed once: the checks' copy and the artifact are the same files.
+        source = CommitSource(
+            ctx.git, build.sha, {"version.json": version_file(ctx, build)}, work / "artifact"
+        )
         checks_dir = work / "checks"
         if ctx.settings.checks:
-            write_files(ctx.git, build.sha, checks_dir)
+            write_listed(ctx.git, build.sha, source.files(), checks_dir)
         for name, command in ctx.settings.checks.items():
             if not ok:
                 with ctx.store.write() as s:
@@ -138,9 +142,6 @@ def run_build(ctx: Context, build: Build) -> bool:
             ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
         digest = None
         if ok:
-            source = CommitSource(
-                ctx.git, build.sha, {"version.json": version_file(ctx, build)}, work / "artifact"
-            )
             # A local store keeps the files; a registry reports CI's image, or None
             # until it is pushed (a deploy then waits for it).
             digest = ctx.artifacts.publish(ctx.app_name, build.sha, source)

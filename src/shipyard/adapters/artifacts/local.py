@@ -48,22 +48,30 @@ if TYPE_CHECKING:
 
 
 def tree_digest(root: Path) -> str:
-    """sha256 over every file's relative path, executable bit and content, in order.
+    """The digest of the files under ``root``: sha256 over every file's relative path,
+    executable bit and git blob id (a symlink's: its target), in path order.
 
-    ``LocalArtifactStore`` computes the same digest from its objects (``_digest``)."""
+    ``LocalArtifactStore`` computes the same digest from the tree's listing (``_digest``),
+    without reading the content again: each object is checked against its blob id when
+    it is stored, so the ids stand for the bytes."""
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(root).as_posix()
         if path.is_symlink():
-            h.update(b"L\0" + rel.encode() + b"\0" + os.readlink(path).encode() + b"\0")
+            h.update(_entry(rel, SYMLINK, os.readlink(path)))
             continue
-        mode = path.stat().st_mode
-        h.update(b"F\0" + rel.encode() + b"\0" + (b"x" if mode & stat.S_IXUSR else b"-") + b"\0")
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 16), b""):
-                h.update(chunk)
-        h.update(b"\0")
+        mode = EXECUTABLE if path.stat().st_mode & stat.S_IXUSR else FILE
+        h.update(_entry(rel, mode, blob_id(path.read_bytes())))
     return "sha256:" + h.hexdigest()
+
+
+def _entry(path: str, mode: str, oid: str) -> bytes:
+    """One file's part of a digest: ``L``, path and target for a symlink; ``F``, path,
+    ``x`` or ``-`` and blob id for a file."""
+    if mode == SYMLINK:
+        return b"L\0" + os.fsencode(path) + b"\0" + os.fsencode(oid) + b"\0"
+    bit = b"x" if mode == EXECUTABLE else b"-"
+    return b"F\0" + os.fsencode(path) + b"\0" + bit + b"\0" + oid.encode() + b"\0"
 
 
 class LocalArtifactStore:
@@ -152,7 +160,7 @@ class LocalArtifactStore:
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=blobs))
         try:
             targets = _lay_out(self.objects, files, links or {}, tmp)
-            digest = _digest(self.objects, files, targets)
+            digest = _digest(files, targets)
             final = self._blob(app, digest)
             if final.exists():
                 shutil.rmtree(tmp)
@@ -283,20 +291,11 @@ def _lay_out(
     return targets
 
 
-def _digest(objects: Objects, files: Sequence[TreeFile], targets: dict[str, str]) -> str:
-    """:func:`tree_digest` of the laid-out ``files``, read from their objects."""
+def _digest(files: Sequence[TreeFile], targets: dict[str, str]) -> str:
+    """:func:`tree_digest` of the laid-out ``files``, from their blob ids."""
     h = hashlib.sha256()
     for f in sorted((f for f in files if f.mode != GITLINK), key=lambda f: digest_order(f.path)):
-        rel = os.fsencode(f.path)
-        if f.mode == SYMLINK:
-            h.update(b"L\0" + rel + b"\0" + os.fsencode(targets[f.path]) + b"\0")
-            continue
-        executable = f.mode == EXECUTABLE
-        h.update(b"F\0" + rel + b"\0" + (b"x" if executable else b"-") + b"\0")
-        with open(objects.path(f.oid, executable), "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
+        h.update(_entry(f.path, f.mode, targets[f.path] if f.mode == SYMLINK else f.oid))
     return "sha256:" + h.hexdigest()
 
 

@@ -120,7 +120,12 @@ def _feed(stdin: object, oids: list[str]) -> None:
 def write_files(repo: GitRepo, sha: str, dest: Path) -> None:
     """Write the files of commit ``sha`` into ``dest`` as fresh, writable files: what
     :meth:`GitRepo.export_tree` writes, without a tar stream in between."""
-    files = list_files(repo, sha)
+    write_listed(repo, sha, list_files(repo, sha), dest)
+
+
+def write_listed(repo: GitRepo, sha: str, files: Sequence[TreeFile] | None, dest: Path) -> None:
+    """:func:`write_files` with the commit's files listed already (``list_files``: None
+    when only ``git archive`` lays them out)."""
     if files is None:
         repo.export_tree(sha, dest)
         return
@@ -130,7 +135,7 @@ def write_files(repo: GitRepo, sha: str, dest: Path) -> None:
         raise GitError(f"cannot export {sha} to {dest}: {exc}") from None
 
 
-def _lay_out(repo: GitRepo, sha: str, files: list[TreeFile], dest: Path) -> None:
+def _lay_out(repo: GitRepo, sha: str, files: Sequence[TreeFile], dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     made: set[str] = set()
     by_oid: dict[str, list[TreeFile]] = {}
