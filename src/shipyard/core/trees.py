@@ -28,6 +28,9 @@ def blob_id(data: bytes) -> str:
 
 def bad_path(path: str) -> str | None:
     """Why ``path`` cannot be laid out under a folder, or None when it can."""
+    # Most paths hold no empty part and no part starting with a dot: nothing to look at.
+    if path and path[0] != "/" and path[-1] != "/" and "//" not in path and "/." not in "/" + path:
+        return None
     parts = path.split("/")
     if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
         return f"unsafe path in tree: {path!r}"
@@ -46,6 +49,7 @@ def bad_link(path: str, target: str) -> str | None:
     return None
 
 
-def digest_order(path: str) -> tuple[str, ...]:
-    """The order a content digest walks files in: by path components, as ``Path`` sorts."""
-    return tuple(path.split("/"))
+def digest_order(path: str) -> str:
+    """The order a content digest walks files in: by path components, as ``Path`` sorts
+    (a NUL for each ``/``: a name cannot hold one, so the strings sort as the parts do)."""
+    return path.replace("/", "\0")

@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from shipyard.adapters.git.repo import GitRepo
 from shipyard.core.trees import GITLINK, SYMLINK, TreeFile, bad_link, bad_path
@@ -90,15 +91,14 @@ def read_blobs(repo: GitRepo, oids: Iterable[str]) -> Iterator[tuple[str, bytes]
     assert proc.stdin is not None and proc.stdout is not None
     writer = threading.Thread(target=_feed, args=(proc.stdin, wanted), daemon=True)
     writer.start()
+    out = _Batch(proc.stdout)
     try:
         for _ in wanted:
-            header = proc.stdout.readline().split()
+            header = out.line().split()
             if len(header) != 3 or header[1] != b"blob":
                 raise GitError(f"cannot read blob {header[0].decode() if header else '?'}")
-            size = int(header[2])
-            data = proc.stdout.read(size)
-            proc.stdout.read(1)
-            if len(data) != size:
+            data = out.take(int(header[2]))
+            if data is None:
                 raise GitError(f"cannot read blob {header[0].decode()}: short read")
             yield header[0].decode(), data
     finally:
@@ -107,6 +107,44 @@ def read_blobs(repo: GitRepo, oids: Iterable[str]) -> Iterator[tuple[str, bytes]
             proc.kill()
         proc.wait()
         writer.join(timeout=5)
+
+
+class _Batch:
+    """``git cat-file --batch``'s output, read as it comes a large chunk at a time (a
+    header line and a body per blob would be two reads each)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.buf, self.pos = stream, bytearray(), 0
+
+    def _more(self) -> bool:
+        if self.pos:  # what was handed out already goes
+            del self.buf[: self.pos]
+            self.pos = 0
+        chunk = self.stream.read1(self.CHUNK)  # type: ignore[attr-defined]
+        self.buf += chunk
+        return bool(chunk)
+
+    def line(self) -> bytes:
+        """The next line without its newline (what is left at the end)."""
+        while (end := self.buf.find(b"\n", self.pos)) < 0:
+            if not self._more():
+                end = len(self.buf)
+                break
+        line = bytes(self.buf[self.pos : end])
+        self.pos = end + 1
+        return line
+
+    def take(self, size: int) -> bytes | None:
+        """The next ``size`` bytes and the newline after them; None if the output ends first."""
+        while len(self.buf) - self.pos < size + 1:
+            if not self._more():
+                return None
+        with memoryview(self.buf) as view:
+            data = view[self.pos : self.pos + size].tobytes()
+        self.pos += size + 1
+        return data
 
 
 def _feed(stdin: object, oids: list[str]) -> None:
@@ -147,7 +185,7 @@ def _lay_out(repo: GitRepo, sha: str, files: Sequence[TreeFile], dest: Path) -> 
             by_oid.setdefault(f.oid, []).append(f)
     for oid, data in read_blobs(repo, by_oid):
         for f in by_oid[oid]:
-            where = os.path.join(dest, f.path)
+            where = f"{dest}/{f.path}"
             if f.mode == SYMLINK:
                 target = os.fsdecode(data)
                 why = bad_link(f.path, target)
