@@ -1,7 +1,8 @@
 """Running one build: its checks, then its artifact.
 
-Checks run in a fresh copy of the commit's files (never the user's working tree), each
-with an allow-listed environment; the artifact is the commit's files plus
+Checks run in a copy of the commit's files (never the user's working tree): a build
+slot's folder brought to the commit, in which only what differs is written
+(``services.checks_folder``), each with an allow-listed environment; the artifact is the commit's files plus
 ``version.json``, read from git objects (``services.build_source``), of which the local
 store reads only the blobs it does not hold yet. A build is green when its checks
 passed and its artifact exists.
@@ -15,11 +16,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from shipyard.adapters.git.checkout import refresh
 from shipyard.adapters.git.tree import write_listed
 from shipyard.core.builds import (
     FAILED,
@@ -35,6 +39,7 @@ from shipyard.core.environ import clean_env
 from shipyard.errors import ShipyardError
 from shipyard.private import private_dir
 from shipyard.services.build_source import CommitSource
+from shipyard.services.checks_folder import slot
 from shipyard.services.context import Context
 from shipyard.services.images import image_of
 from shipyard.store import audit
@@ -124,27 +129,8 @@ def run_build(ctx: Context, build: Build) -> bool:
             return False
         row.status = RUNNING
     work = Path(tempfile.mkdtemp(prefix=f"build-{build.short_sha}-", dir=_work_dir(ctx)))
-    ok = True
     try:
-        # Listed once: the checks' copy and the artifact are the same files.
-        source = CommitSource(
-            ctx.git, build.sha, {"version.json": version_file(ctx, build)}, work / "artifact"
-        )
-        checks_dir = work / "checks"
-        if ctx.settings.checks:
-            write_listed(ctx.git, build.sha, source.files(), checks_dir)
-        for name, command in ctx.settings.checks.items():
-            if not ok:
-                with ctx.store.write() as s:
-                    s.add(Check(build_id=build.id, name=name, status=SKIPPED, log=""))
-                ctx.reporter.check(build.short_sha, name, SKIPPED)
-                continue
-            ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
-        digest = None
-        if ok:
-            # A local store keeps the files; a registry reports CI's image, or None
-            # until it is pushed (a deploy then waits for it).
-            digest = ctx.artifacts.publish(ctx.app_name, build.sha, source)
+        ok, digest = _check_and_publish(ctx, build, work)
     except ShipyardError as exc:
         ok = False
         digest = None
@@ -178,6 +164,50 @@ def run_build(ctx: Context, build: Build) -> bool:
     build.status = status
     build.artifact_digest = digest
     return status == PASSED
+
+
+def _check_and_publish(ctx: Context, build: Build, work: Path) -> tuple[bool, str | None]:
+    """Run the checks; when they pass, store the artifact: ``(passed, digest)``."""
+    # Listed once: the checks' copy and the artifact are the same files.
+    source = CommitSource(
+        ctx.git, build.sha, {"version.json": version_file(ctx, build)}, work / "artifact"
+    )
+    if ctx.settings.checks:
+        with _checks_copy(ctx, build, source, work) as checks_dir:
+            if not _run_checks(ctx, build, checks_dir):
+                return False, None
+    # A local store keeps the files; a registry reports CI's image, or None until it is
+    # pushed (a deploy then waits for it).
+    return True, ctx.artifacts.publish(ctx.app_name, build.sha, source)
+
+
+@contextmanager
+def _checks_copy(ctx: Context, build: Build, source: CommitSource, work: Path) -> Iterator[Path]:
+    """The folder the checks run in: a free build slot's, brought to the commit (only
+    what differs is written), else a fresh copy under ``work``."""
+    with slot(ctx) as kept:
+        if kept is not None:
+            try:
+                refresh(ctx.git, build.sha, source.files(), kept)
+            except OSError:  # the slot's folder cannot even be emptied
+                kept = None
+        if kept is None:
+            kept = work / "checks"
+            write_listed(ctx.git, build.sha, source.files(), kept)
+        yield kept
+
+
+def _run_checks(ctx: Context, build: Build, checks_dir: Path) -> bool:
+    """Each check in turn; once one fails the rest are recorded as skipped."""
+    ok = True
+    for name, command in ctx.settings.checks.items():
+        if not ok:
+            with ctx.store.write() as s:
+                s.add(Check(build_id=build.id, name=name, status=SKIPPED, log=""))
+            ctx.reporter.check(build.short_sha, name, SKIPPED)
+            continue
+        ok = _run_check(ctx, build, name, command, checks_dir).status == PASSED
+    return ok
 
 
 def _work_dir(ctx: Context) -> Path:

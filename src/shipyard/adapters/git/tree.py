@@ -168,12 +168,15 @@ def write_listed(repo: GitRepo, sha: str, files: Sequence[TreeFile] | None, dest
         repo.export_tree(sha, dest)
         return
     try:
-        _lay_out(repo, sha, files, dest)
+        lay_out(repo, sha, files, dest)
     except OSError as exc:
         raise GitError(f"cannot export {sha} to {dest}: {exc}") from None
 
 
-def _lay_out(repo: GitRepo, sha: str, files: Sequence[TreeFile], dest: Path) -> None:
+def lay_out(repo: GitRepo, sha: str, files: Sequence[TreeFile], dest: Path) -> None:
+    """Write ``files`` of commit ``sha`` under ``dest``, which holds none of them yet:
+    files with the modes git records (0644, 0755), links, empty folders for submodules.
+    OSError if the file system refuses; GitError for a link that leaves the tree."""
     dest.mkdir(parents=True, exist_ok=True)
     made: set[str] = set()
     by_oid: dict[str, list[TreeFile]] = {}
@@ -193,8 +196,10 @@ def _lay_out(repo: GitRepo, sha: str, files: Sequence[TreeFile], dest: Path) -> 
                     raise GitError(f"cannot export {sha}: {why}")
                 os.symlink(target, where)
                 continue
-            fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, int(f.mode[-3:], 8))
+            mode = int(f.mode[-3:], 8)
+            fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
+                os.fchmod(fd, mode)  # whatever the umask: a kept copy is compared with it
                 _write_all(fd, data)
             finally:
                 os.close(fd)
