@@ -7,8 +7,9 @@ that each change five files. For every commit, oldest first, it times in the sam
 run and alternating:
 
 - a Shipyard build of that commit (``services.build_run.run_build`` with one check,
-  ``true``: the checks' export, the check, the artifact into the local store and
-  the database rows), minus the check's own recorded duration;
+  ``true``: the checks' folder brought to the commit (a build slot's, kept from the
+  build before: only the changed files are written), the check, the artifact into the
+  local store and the database rows), minus the check's own recorded duration;
 - the anchor: ``git archive <sha> | tar -x`` into a fresh directory.
 
 It prints the median of each (first build, into an empty store, apart), the
