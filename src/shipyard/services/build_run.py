@@ -2,10 +2,10 @@
 
 Checks run in a copy of the commit's files (never the user's working tree): a build
 slot's folder brought to the commit, in which only what differs is written
-(``services.checks_folder``), each with an allow-listed environment; the artifact is the commit's files plus
-``version.json``, read from git objects (``services.build_source``), of which the local
-store reads only the blobs it does not hold yet. A build is green when its checks
-passed and its artifact exists.
+(``services.checks_folder``), each with an allow-listed environment. The artifact is
+the commit's files plus ``version.json``, read from git objects
+(``services.build_source``), of which the local store reads only the blobs it does not
+hold yet. A build is green when its checks passed and its artifact exists.
 """
 
 from __future__ import annotations
